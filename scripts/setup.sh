@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package yolo4 needs (idempotent), then configures and builds.
+# Usage: scripts/setup.sh [BUILD_DIR] [extra cmake args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR="${1:-build}"
+shift || true
+
+PACKAGES=(
+  build-essential cmake git pkg-config clang-format
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libopencv-dev libcurl4-openssl-dev zlib1g-dev
+  python3 python3-numpy python3-torch python3-opencv
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-Release}" "$@" >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"
