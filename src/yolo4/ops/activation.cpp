@@ -1,0 +1,14 @@
+#include "yolo4/ops/activation.h"
+
+namespace yolo4 {
+
+std::string_view to_string(Activation activation) {
+  switch (activation) {
+    case Activation::kNone: return "none";
+    case Activation::kMish: return "mish";
+    case Activation::kLeaky: return "leaky";
+  }
+  return "unknown";
+}
+
+}  // namespace yolo4
