@@ -1,0 +1,49 @@
+// yolo4: YOLOv4 object detection on multicore CPUs.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string_view>
+
+#include "commands.h"
+#include "yolo4/core/error.h"
+
+namespace {
+
+struct Command {
+  std::string_view name;
+  int (*run)(int, char**);
+  std::string_view summary;
+};
+
+constexpr Command kCommands[] = {
+    {"run", yolo4::cli::run_command, "run one input and dump the raw head outputs as .npy"},
+    {"bench", yolo4::cli::bench_command, "time the network: median and min latency, GFLOP/s"},
+};
+
+void print_usage() {
+  std::printf("usage: yolo4 COMMAND [options]   (yolo4 COMMAND --help for a command's options)\n\n"
+              "YOLOv4 object detection on multicore CPUs.\n\ncommands:\n");
+  for (const Command& c : kCommands) {
+    std::printf("  %-10s %.*s\n", std::string(c.name).c_str(), int(c.summary.size()), c.summary.data());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    print_usage();
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (c.name != argv[1]) continue;
+    try {
+      return c.run(argc, argv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "yolo4 %s: error: %s\n", argv[1], e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "yolo4: unknown command '%s' (see yolo4 --help)\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,79 @@
+#include "yolo4/core/cpu_features.h"
+
+#include <cpuid.h>
+
+#include <cstdint>
+
+#include "yolo4/core/error.h"
+
+namespace yolo4 {
+
+namespace {
+uint64_t xgetbv0() {
+  uint32_t eax, edx;
+  __asm__("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (uint64_t(edx) << 32) | eax;
+}
+
+CpuFeatures detect() {
+  CpuFeatures f;
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const bool osxsave = c & bit_OSXSAVE;
+  const bool fma = c & bit_FMA;
+  if (!osxsave) return f;
+  const uint64_t xcr0 = xgetbv0();
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;
+  const bool os_zmm = (xcr0 & 0xe6) == 0xe6;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
+  f.avx2_fma = os_ymm && fma && (b & bit_AVX2);
+  f.avx512 = os_zmm && f.avx2_fma && (b & bit_AVX512F) && (b & bit_AVX512BW) &&
+             (b & bit_AVX512DQ) && (b & bit_AVX512VL);
+  f.avx512_vnni = f.avx512 && (c & bit_AVX512VNNI);
+  unsigned a1, b1, c1, d1;
+  if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) f.avx512_bf16 = f.avx512 && (a1 & bit_AVX512BF16);
+  return f;
+}
+}  // namespace
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures features = detect();
+  return features;
+}
+
+bool isa_supported(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512: return cpu_features().avx512;
+    case Isa::kAvx2: return cpu_features().avx2_fma;
+    case Isa::kScalar: return true;
+  }
+  return false;
+}
+
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
+    if (isa_supported(isa)) out.push_back(isa);
+  }
+  return out;
+}
+
+Isa best_isa() { return supported_isas().front(); }
+
+std::string_view to_string(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512: return "avx512";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kScalar: return "scalar";
+  }
+  return "unknown";
+}
+
+Isa parse_isa(std::string_view name) {
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
+    if (to_string(isa) == name) return isa;
+  }
+  fail("unknown ISA '", name, "': expected avx512, avx2 or scalar");
+}
+
+}  // namespace yolo4

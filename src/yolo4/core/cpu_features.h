@@ -1,0 +1,27 @@
+// What the CPU can run, read once from cpuid; kernels are chosen from this at run time.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace yolo4 {
+
+// Kernel families, best first. kAvx512 needs AVX512F/BW/DQ/VL; bf16 products additionally
+// need AVX512_BF16 (see CpuFeatures::avx512_bf16).
+enum class Isa { kAvx512, kAvx2, kScalar };
+
+struct CpuFeatures {
+  bool avx2_fma = false;
+  bool avx512 = false;
+  bool avx512_bf16 = false;
+  bool avx512_vnni = false;
+};
+
+const CpuFeatures& cpu_features();
+bool isa_supported(Isa isa);
+Isa best_isa();
+std::vector<Isa> supported_isas();  // every ISA this CPU can run, best first
+std::string_view to_string(Isa isa);
+Isa parse_isa(std::string_view name);  // "avx512" | "avx2" | "scalar"
+
+}  // namespace yolo4

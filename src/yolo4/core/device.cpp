@@ -1,0 +1,23 @@
+#include "yolo4/core/device.h"
+
+#include <thread>
+
+#include "yolo4/core/error.h"
+
+namespace yolo4 {
+
+int default_thread_count() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : int(n);
+}
+
+Device::Device(int threads, Isa isa)
+    : pool_(threads <= 0 ? default_thread_count() : threads), isa_(isa) {
+  YOLO4_CHECK(isa_supported(isa), "this CPU cannot run the ", to_string(isa), " kernels");
+}
+
+Tensor Device::allocate(const TensorSpec& spec) {
+  return Tensor(spec, allocator_.allocate(spec.bytes()));
+}
+
+}  // namespace yolo4

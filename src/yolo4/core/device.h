@@ -1,0 +1,41 @@
+// Device: the CPU's core grid (a worker thread per core) and its activation allocator.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "yolo4/core/cpu_features.h"
+#include "yolo4/core/memory.h"
+#include "yolo4/core/tensor.h"
+#include "yolo4/core/thread_pool.h"
+
+namespace yolo4 {
+
+class Device {
+ public:
+  // threads <= 0: one per online core. isa: the kernels to use (default: the best this CPU has).
+  explicit Device(int threads = 0, Isa isa = best_isa());
+
+  int num_cores() const { return pool_.size(); }
+  Isa isa() const { return isa_; }
+  ThreadPool& pool() { return pool_; }
+  ActivationAllocator& allocator() { return allocator_; }
+
+  // An activation from the allocator (arena or heap, as the allocator's mode says).
+  Tensor allocate(const TensorSpec& spec);
+
+  size_t current_bytes() const { return allocator_.current_bytes(); }
+  size_t peak_bytes() const { return allocator_.peak_bytes(); }
+
+ private:
+  ThreadPool pool_;
+  Isa isa_;
+  ActivationAllocator allocator_;
+};
+
+// ttnn.deallocate: the tensor's memory returns to the device once no view uses it.
+inline void deallocate(Tensor& tensor) { tensor.deallocate(); }
+
+int default_thread_count();
+
+}  // namespace yolo4

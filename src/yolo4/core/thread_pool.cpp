@@ -1,0 +1,64 @@
+#include "yolo4/core/thread_pool.h"
+
+#include "yolo4/core/error.h"
+
+namespace yolo4 {
+
+namespace {
+// Spinning briefly before sleeping keeps op-to-op hand-off in the microseconds.
+constexpr int kSpinIterations = 20000;
+inline void cpu_relax() { __builtin_ia32_pause(); }
+}  // namespace
+
+ThreadPool::ThreadPool(int threads) {
+  YOLO4_CHECK(threads >= 1, "thread count must be at least 1, got ", threads);
+  for (int core = 1; core < threads; ++core) workers_.emplace_back([this, core] { worker_loop(core); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    published_.store(++generation_, std::memory_order_release);
+  }
+  wake_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void ThreadPool::run(int cores, const std::function<void(int)>& task) {
+  YOLO4_CHECK(cores >= 1 && cores <= size(), "asked to run on ", cores, " cores of a ", size(),
+              "-core pool");
+  if (cores == 1) return task(0);
+  {
+    std::lock_guard lock(mutex_);
+    task_ = &task;
+    active_cores_ = cores;
+    pending_.store(cores - 1, std::memory_order_relaxed);
+    published_.store(++generation_, std::memory_order_release);
+  }
+  wake_.notify_all();
+  task(0);
+  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+}
+
+void ThreadPool::worker_loop(int core) {
+  uint64_t seen = 0;
+  for (;;) {
+    for (int i = 0; i < kSpinIterations && published_.load(std::memory_order_acquire) == seen; ++i) {
+      cpu_relax();
+    }
+    std::unique_lock lock(mutex_);
+    wake_.wait(lock, [&] { return generation_ != seen; });
+    seen = generation_;
+    if (stopping_) return;
+    const std::function<void(int)>* task = task_;
+    const bool participates = core < active_cores_;
+    lock.unlock();
+    if (participates) {
+      (*task)(core);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+}
+
+}  // namespace yolo4

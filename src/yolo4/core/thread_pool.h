@@ -1,0 +1,40 @@
+// A persistent pool of worker threads, one per core: the CPU's core grid.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace yolo4 {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);  // threads >= 1; the caller is thread 0
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return int(workers_.size()) + 1; }
+
+  // Runs task(core) on cores 0..cores-1 at once and waits; core c always runs on the same
+  // thread, so a shard that stays on core c stays in that core's caches.
+  void run(int cores, const std::function<void(int core)>& task);
+
+ private:
+  void worker_loop(int core);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  const std::function<void(int)>* task_ = nullptr;
+  int active_cores_ = 0;
+  uint64_t generation_ = 0;
+  std::atomic<uint64_t> published_{0};
+  std::atomic<int> pending_{0};
+  bool stopping_ = false;
+};
+
+}  // namespace yolo4

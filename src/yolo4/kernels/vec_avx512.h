@@ -1,0 +1,37 @@
+// 16 float lanes of AVX-512. Include only from files compiled with AVX-512 flags (__avx512).
+#pragma once
+
+#include <immintrin.h>
+
+namespace yolo4::kernels {
+
+struct VecAvx512 {
+  using T = __m512;
+  static constexpr int kLanes = 16;
+  static constexpr __mmask16 kAll = 0xffff;
+  static T zero() { return _mm512_setzero_ps(); }
+  static T set1(float x) { return _mm512_set1_ps(x); }
+  static T load(const float* p) { return _mm512_loadu_ps(p); }
+  static T load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static void store(float* p, T x) { _mm512_storeu_ps(p, x); }
+  static void store_partial(float* p, T x, int n) { _mm512_mask_storeu_ps(p, mask(n), x); }
+  static T broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+  static T div(T a, T b) { return _mm512_div_ps(a, b); }
+  // GCC 12's unmasked forms of these start from an undefined vector and warn; the all-lanes
+  // masked forms compute the same thing.
+  static T min(T a, T b) { return _mm512_mask_min_ps(a, kAll, a, b); }
+  static T max(T a, T b) { return _mm512_mask_max_ps(a, kAll, a, b); }
+  static T round(T x) {
+    return _mm512_mask_roundscale_ps(x, kAll, x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  static T ldexp(T y, T n) { return _mm512_mask_scalef_ps(y, kAll, y, n); }  // y * 2^n
+
+ private:
+  static __mmask16 mask(int n) { return __mmask16((1u << n) - 1u); }
+};
+
+}  // namespace yolo4::kernels

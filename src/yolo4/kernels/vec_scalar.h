@@ -1,0 +1,32 @@
+// One float lane of portable C++: the fallback that runs on any CPU.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+
+namespace yolo4::kernels {
+
+struct VecScalar {
+  using T = float;
+  static constexpr int kLanes = 1;
+  static T zero() { return 0.0f; }
+  static T set1(float x) { return x; }
+  static T load(const float* p) { return *p; }
+  static T load_partial(const float* p, int n) { return n > 0 ? *p : 0.0f; }
+  static void store(float* p, T x) { *p = x; }
+  static void store_partial(float* p, T x, int n) {
+    if (n > 0) *p = x;
+  }
+  static T broadcast(const float* p) { return *p; }
+  static T fma(T a, T b, T c) { return std::fma(a, b, c); }
+  static T add(T a, T b) { return a + b; }
+  static T sub(T a, T b) { return a - b; }
+  static T mul(T a, T b) { return a * b; }
+  static T div(T a, T b) { return a / b; }
+  static T min(T a, T b) { return std::min(a, b); }
+  static T max(T a, T b) { return std::max(a, b); }
+  static T round(T x) { return std::nearbyint(x); }
+  static T ldexp(T y, T n) { return std::ldexp(y, int(n)); }
+};
+
+}  // namespace yolo4::kernels

@@ -1,0 +1,308 @@
+#include "yolo4/ops/conv2d.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+
+#include "yolo4/core/error.h"
+
+namespace yolo4 {
+
+using kernels::kKBlock;
+
+std::string_view to_string(MathFidelity fidelity) {
+  switch (fidelity) {
+    case MathFidelity::LoFi: return "LoFi";
+    case MathFidelity::HiFi2: return "HiFi2";
+    case MathFidelity::HiFi3: return "HiFi3";
+    case MathFidelity::HiFi4: return "HiFi4";
+  }
+  return "unknown";
+}
+
+MathFidelity parse_math_fidelity(std::string_view name) {
+  std::string lower(name);
+  for (char& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  for (MathFidelity f : {MathFidelity::LoFi, MathFidelity::HiFi2, MathFidelity::HiFi3,
+                         MathFidelity::HiFi4}) {
+    std::string candidate(to_string(f));
+    for (char& ch : candidate) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    if (candidate == lower) return f;
+  }
+  fail("unknown math fidelity '", name, "': expected lofi or hifi4");
+}
+
+namespace {
+
+int round_up(int value, int multiple) { return (value + multiple - 1) / multiple * multiple; }
+int ceil_div(int64_t value, int64_t divisor) { return int((value + divisor - 1) / divisor); }
+
+// Packed A for a chunk of the reduction should stay in L2 across all weight panels.
+constexpr int kBlockBytesTarget = 192 * 1024;
+constexpr int kChunkKBlocksMax = 32;  // 512 reduction values per pass
+
+void validate_params(const Conv2dParams& p) {
+  YOLO4_CHECK(p.in_channels > 0 && p.out_channels > 0, "conv2d: channels must be positive, got in=",
+              p.in_channels, " out=", p.out_channels);
+  YOLO4_CHECK(p.kernel > 0 && p.stride > 0 && p.padding >= 0 && p.padding < p.kernel,
+              "conv2d: unsupported kernel=", p.kernel, " stride=", p.stride, " padding=", p.padding);
+}
+
+// Fields whose behaviour later work brings are refused rather than ignored.
+void validate_config(const Conv2dConfig& c) {
+  YOLO4_CHECK(c.dtype == DataType::FLOAT32, "conv2d: dtype ", to_string(c.dtype),
+              " is not supported yet: activations are float32");
+  YOLO4_CHECK(c.weights_dtype == DataType::FLOAT32, "conv2d: weights_dtype ",
+              to_string(c.weights_dtype), " is not supported yet: weights are float32");
+  YOLO4_CHECK(c.math_fidelity == MathFidelity::HiFi4, "conv2d: math_fidelity ",
+              to_string(c.math_fidelity), " is not supported yet: only HiFi4");
+  YOLO4_CHECK(!c.math_approx_mode, "conv2d: math_approx_mode is not supported yet");
+  YOLO4_CHECK(c.act_block_h_override >= 0, "conv2d: act_block_h_override must be >= 0, got ",
+              c.act_block_h_override);
+  YOLO4_CHECK(c.shard_layout != TensorMemoryLayout::INTERLEAVED,
+              "conv2d: shard_layout must be HEIGHT, WIDTH or BLOCK sharded");
+}
+
+// The report's rule: many more pixels than channels shard by height, many more channels than
+// pixels by width, comparable ones by block.
+TensorMemoryLayout report_rule(int64_t pixels, int channels, std::string& reason) {
+  if (pixels >= 4 * int64_t(channels)) {
+    reason = "N*H*W >> C";
+    return TensorMemoryLayout::HEIGHT_SHARDED;
+  }
+  if (channels >= 4 * pixels) {
+    reason = "C >> N*H*W";
+    return TensorMemoryLayout::WIDTH_SHARDED;
+  }
+  reason = "N*H*W ~ C";
+  return TensorMemoryLayout::BLOCK_SHARDED;
+}
+
+// Geometry of one run, shared by the packing and the tiling.
+struct ConvGeometry {
+  Shape in, out;
+  int kernel, stride, padding;
+  int channels_per_tap;  // the packed reduction order: k = tap * channels_per_tap + c
+  int kblocks;
+  const float* input;
+  int64_t in_pixel_stride;
+};
+
+// Packs rows [first_pixel, first_pixel + rows) of the implicit im2col matrix, reduction blocks
+// [kb0, kb1), into dst as [tile][kb][MR][16]; rows past `rows` are zeros.
+void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int mr, int kb0,
+                      int kb1, float* dst) {
+  const int nkb = kb1 - kb0;
+  const int tiles = ceil_div(rows, mr);
+  const int taps = g.kernel * g.kernel;
+  std::vector<const float*> tap_source(taps);
+  for (int t = 0; t < tiles; ++t) {
+    float* tile_dst = dst + int64_t(t) * nkb * mr * kKBlock;
+    for (int m = 0; m < mr; ++m) {
+      const int row = t * mr + m;
+      float* row_dst = tile_dst + m * kKBlock;
+      if (row >= rows) {
+        for (int kb = 0; kb < nkb; ++kb) std::memset(row_dst + kb * mr * kKBlock, 0, kKBlock * 4);
+        continue;
+      }
+      const int64_t p = first_pixel + row;
+      const int ox = int(p % g.out.w), oy = int(p / g.out.w % g.out.h), n = int(p / g.out.w / g.out.h);
+      for (int tap = 0; tap < taps; ++tap) {
+        const int iy = oy * g.stride - g.padding + tap / g.kernel;
+        const int ix = ox * g.stride - g.padding + tap % g.kernel;
+        const bool inside = iy >= 0 && iy < g.in.h && ix >= 0 && ix < g.in.w;
+        tap_source[tap] =
+            inside ? g.input + ((int64_t(n) * g.in.h + iy) * g.in.w + ix) * g.in_pixel_stride : nullptr;
+      }
+      for (int kb = kb0; kb < kb1; ++kb) {
+        float* block = row_dst + (kb - kb0) * mr * kKBlock;
+        for (int j = 0; j < kKBlock; ++j) {
+          const int k = kb * kKBlock + j;
+          const int tap = k / g.channels_per_tap, c = k % g.channels_per_tap;
+          const bool valid = tap < taps && c < g.in.c && tap_source[tap] != nullptr;
+          if (valid && j == 0 && c + kKBlock <= g.in.c) {  // a whole block from one pixel
+            std::memcpy(block, tap_source[tap] + c, kKBlock * 4);
+            break;
+          }
+          block[j] = valid ? tap_source[tap][c] : 0.0f;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Conv2d::Conv2d(const Conv2dParams& params, std::span<const float> weight_oihw,
+               std::span<const float> bias, const Conv2dConfig& config, Isa isa)
+    : params_(params), config_(config), kernel_(kernels::kernel_table(isa).f32_conv) {
+  validate_params(params);
+  validate_config(config);
+  const int oc = params.out_channels, ic = params.in_channels, taps = params.kernel * params.kernel;
+  YOLO4_CHECK(weight_oihw.size() == size_t(oc) * ic * taps, "conv2d: weight has ",
+              weight_oihw.size(), " values, expected ", size_t(oc) * ic * taps, " (OIHW ", oc, "x",
+              ic, "x", params.kernel, "x", params.kernel, ")");
+  YOLO4_CHECK(bias.empty() || bias.size() == size_t(oc), "conv2d: bias has ", bias.size(),
+              " values, expected ", oc);
+
+  const int nr = kernel_.nr, k_total = kblocks() * kKBlock, per_tap = reduction_per_tap();
+  // Panels cover C padded to the tile width, so a TILE output gets its padding written as zeros.
+  panels_ = ceil_div(round_up(oc, kTileChannels), nr);
+  packed_weights_.assign(size_t(panels_) * k_total * nr, 0.0f);
+  packed_bias_.assign(size_t(panels_) * nr, 0.0f);
+  for (int o = 0; o < oc; ++o) {
+    const int panel = o / nr, lane = o % nr;
+    float* panel_w = packed_weights_.data() + size_t(panel) * k_total * nr;
+    for (int c = 0; c < ic; ++c) {
+      for (int tap = 0; tap < taps; ++tap) {
+        const int k = tap * per_tap + c;
+        panel_w[size_t(k) * nr + lane] = weight_oihw[(size_t(o) * ic + c) * taps + tap];
+      }
+    }
+    packed_bias_[size_t(panel) * nr + lane] = bias.empty() ? 0.0f : bias[o];
+  }
+}
+
+int Conv2d::reduction_per_tap() const {
+  // Wide inputs keep every tap on whole blocks (copies of 16 channels); narrow ones (the RGB
+  // input) pack taps back to back so that 3 channels do not cost 16.
+  const int c = params_.in_channels;
+  return c >= kKBlock ? round_up(c, kKBlock) : c;
+}
+
+int Conv2d::kblocks() const {
+  return ceil_div(int64_t(params_.kernel) * params_.kernel * reduction_per_tap(), kKBlock);
+}
+
+Shape Conv2d::output_shape(const Shape& in) const {
+  const int k = params_.kernel, s = params_.stride, p = params_.padding;
+  YOLO4_CHECK(in.h + 2 * p >= k && in.w + 2 * p >= k, "conv2d: input ", to_string(in),
+              " is smaller than the ", k, "x", k, " kernel");
+  return Shape{in.n, (in.h + 2 * p - k) / s + 1, (in.w + 2 * p - k) / s + 1, params_.out_channels};
+}
+
+double Conv2d::flops(const Shape& in) const {
+  const Shape out = output_shape(in);
+  return 2.0 * double(out.pixels()) * out.c * params_.in_channels * params_.kernel * params_.kernel;
+}
+
+ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
+  const Shape out = output_shape(in);
+  ConvStrategy s;
+  const TensorMemoryLayout by_rule = report_rule(out.pixels(), out.c, s.reason);
+  s.shard_layout = by_rule;
+  if (config_.shard_layout && (!config_.reshard_if_not_optimal || *config_.shard_layout == by_rule)) {
+    s.shard_layout = *config_.shard_layout;
+    s.reason = "configured";
+  }
+  const int tiles = ceil_div(out.pixels(), kernel_.mr);
+  switch (s.shard_layout) {
+    case TensorMemoryLayout::WIDTH_SHARDED: s.grid_columns = cores; break;
+    case TensorMemoryLayout::BLOCK_SHARDED:
+      s.grid_rows = 1;
+      for (int r = 1; r * r <= cores; ++r) {
+        if (cores % r == 0) s.grid_rows = r;
+      }
+      s.grid_columns = cores / s.grid_rows;
+      break;
+    default: s.grid_rows = cores; break;
+  }
+  // More cores than tiles or panels: give the spare ones nothing rather than split finer.
+  s.grid_rows = std::max(1, std::min(s.grid_rows, tiles));
+  s.grid_columns = std::max(1, std::min(s.grid_columns, panels_));
+  s.chunk_kblocks = std::min(kblocks(), kChunkKBlocksMax);
+  const int chunk_bytes = s.chunk_kblocks * kKBlock * 4;
+  const int auto_pixels = std::max(1, kBlockBytesTarget / (chunk_bytes * kernel_.mr)) * kernel_.mr;
+  s.block_pixels = config_.act_block_h_override > 0
+                       ? round_up(config_.act_block_h_override, kernel_.mr)
+                       : auto_pixels;
+  return s;
+}
+
+void Conv2d::validate(const Tensor& input, const Tensor& output, const Tensor* residual) const {
+  YOLO4_CHECK(input.is_allocated(), "conv2d: input tensor is not allocated (deallocated?)");
+  YOLO4_CHECK(input.dtype() == DataType::FLOAT32, "conv2d: input dtype ", to_string(input.dtype()),
+              ", expected float32");
+  YOLO4_CHECK(input.shape().c == params_.in_channels, "conv2d: input ", to_string(input.shape()),
+              " has C=", input.shape().c, ", expected ", params_.in_channels);
+  const Shape expected = output_shape(input.shape());
+  YOLO4_CHECK(output.is_allocated() && output.shape() == expected, "conv2d: output ",
+              to_string(output.shape()), ", expected ", to_string(expected));
+  YOLO4_CHECK(output.dtype() == DataType::FLOAT32, "conv2d: output must be float32");
+  if (residual) {
+    YOLO4_CHECK(residual->is_allocated() && residual->shape() == expected &&
+                    residual->dtype() == DataType::FLOAT32,
+                "conv2d: residual ", to_string(residual->shape()), ", expected ",
+                to_string(expected), " float32");
+  }
+}
+
+Tensor Conv2d::operator()(Device& device, Tensor& input, const Tensor* residual) const {
+  TensorSpec spec;
+  spec.shape = output_shape(input.shape());
+  spec.memory_config.memory_layout = strategy(input.shape(), device.num_cores()).shard_layout;
+  Tensor output = device.allocate(spec);
+  run(device, input, output, residual);
+  if (config_.deallocate_activation) deallocate(input);
+  return output;
+}
+
+void Conv2d::run(Device& device, const Tensor& input, Tensor& output, const Tensor* residual) const {
+  validate(input, output, residual);
+  const ConvStrategy s = strategy(input.shape(), device.num_cores());
+  const ConvGeometry g{input.shape(), output.shape(), params_.kernel, params_.stride,
+                       params_.padding, reduction_per_tap(), kblocks(), input.data<float>(),
+                       input.pixel_stride()};
+  const int mr = kernel_.mr, nr = kernel_.nr;
+  const int64_t pixels = g.out.pixels();
+  const int tiles = ceil_div(pixels, mr);
+  // A TILE output also gets its zero padding channels written; a slice only its own channels.
+  const int out_columns = output.layout() == Layout::TILE ? int(output.pixel_stride()) : g.out.c;
+  const int64_t k_total = int64_t(g.kblocks) * kKBlock;
+  const int panels = ceil_div(out_columns, nr);
+
+  device.pool().run(s.grid_rows * s.grid_columns, [&](int core) {
+    const int row = core / s.grid_columns, column = core % s.grid_columns;
+    const int tile_begin = int(int64_t(tiles) * row / s.grid_rows);
+    const int tile_end = int(int64_t(tiles) * (row + 1) / s.grid_rows);
+    const int panel_begin = panels * column / s.grid_columns;
+    const int panel_end = panels * (column + 1) / s.grid_columns;
+    const int block_tiles = s.block_pixels / mr;
+    thread_local std::vector<float> packed;
+    packed.resize(size_t(block_tiles) * mr * s.chunk_kblocks * kKBlock);
+
+    for (int t0 = tile_begin; t0 < tile_end; t0 += block_tiles) {
+      const int block_end = std::min(tile_end, t0 + block_tiles);
+      const int64_t first_pixel = int64_t(t0) * mr;
+      const int rows = int(std::min<int64_t>(pixels, int64_t(block_end) * mr) - first_pixel);
+      for (int kb0 = 0; kb0 < g.kblocks; kb0 += s.chunk_kblocks) {
+        const int kb1 = std::min(g.kblocks, kb0 + s.chunk_kblocks);
+        pack_activations(g, first_pixel, rows, mr, kb0, kb1, packed.data());
+        for (int panel = panel_begin; panel < panel_end; ++panel) {
+          kernels::ConvTile tile;
+          tile.w = packed_weights_.data() + (panel * k_total + int64_t(kb0) * kKBlock) * nr;
+          tile.kblocks = kb1 - kb0;
+          tile.bias = packed_bias_.data() + int64_t(panel) * nr;
+          tile.columns = std::min(nr, out_columns - panel * nr);
+          tile.accumulate = kb0 > 0;
+          tile.finalize = kb1 == g.kblocks;
+          tile.activation = config_.activation;
+          tile.out_stride = output.pixel_stride();
+          tile.residual_stride = residual ? residual->pixel_stride() : 0;
+          for (int t = t0; t < block_end; ++t) {
+            const int64_t p = int64_t(t) * mr;
+            tile.a = packed.data() + int64_t(t - t0) * (kb1 - kb0) * mr * kKBlock;
+            tile.rows = int(std::min<int64_t>(mr, pixels - p));
+            tile.out = output.data<float>() + p * tile.out_stride + panel * nr;
+            tile.residual =
+                residual ? residual->data<float>() + p * tile.residual_stride + panel * nr : nullptr;
+            kernel_.run(tile);
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace yolo4

@@ -1,0 +1,86 @@
+// conv2d: the op's attributes and config (TT-NN's Conv2dConfig), validation, output spec and
+// strategy; weights are packed once at creation (ncnn's create_pipeline), then run many times.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "yolo4/core/device.h"
+#include "yolo4/core/tensor.h"
+#include "yolo4/kernels/kernels.h"
+#include "yolo4/ops/activation.h"
+
+namespace yolo4 {
+
+enum class MathFidelity { LoFi, HiFi2, HiFi3, HiFi4 };
+std::string_view to_string(MathFidelity fidelity);
+MathFidelity parse_math_fidelity(std::string_view name);  // "lofi" | "hifi4" (any case)
+
+// The convolution itself: what the weights mean.
+struct Conv2dParams {
+  int in_channels = 0;
+  int out_channels = 0;
+  int kernel = 1;  // square kernels: 1 or 3 in YOLOv4
+  int stride = 1;
+  int padding = 0;  // same padding for YOLOv4: kernel / 2
+};
+
+// How to run it: the report's Conv2dConfig fields.
+struct Conv2dConfig {
+  DataType dtype = DataType::FLOAT32;          // output activations
+  DataType weights_dtype = DataType::FLOAT32;  // packed weights
+  MathFidelity math_fidelity = MathFidelity::HiFi4;
+  bool math_approx_mode = false;
+  Activation activation = Activation::kNone;
+  std::optional<TensorMemoryLayout> shard_layout;  // empty: the report's rule picks
+  bool deallocate_activation = false;               // free the input once consumed
+  bool reshard_if_not_optimal = false;
+  int act_block_h_override = 0;  // output pixels per activation block; 0 = automatic
+};
+
+// How the work is cut: chosen per input shape from the config and the report's rule.
+struct ConvStrategy {
+  TensorMemoryLayout shard_layout = TensorMemoryLayout::HEIGHT_SHARDED;
+  int grid_rows = 1;     // cores splitting output pixels
+  int grid_columns = 1;  // cores splitting output channels
+  int block_pixels = 0;  // output pixels packed at once (a multiple of the kernel's MR)
+  int chunk_kblocks = 0;  // reduction blocks per pass (K blocking)
+  std::string reason;     // why this layout, for `yolo4 ... --explain`
+};
+
+class Conv2d {
+ public:
+  Conv2d(const Conv2dParams& params, std::span<const float> weight_oihw,
+         std::span<const float> bias, const Conv2dConfig& config = {}, Isa isa = best_isa());
+
+  const Conv2dParams& params() const { return params_; }
+  const Conv2dConfig& config() const { return config_; }
+  const char* kernel_name() const { return kernel_.name; }
+
+  Shape output_shape(const Shape& input) const;
+  ConvStrategy strategy(const Shape& input, int cores) const;
+  double flops(const Shape& input) const;  // 2 x multiply-adds of the direct convolution
+
+  // Allocates the output on the device (TILE layout). With deallocate_activation, `input` is
+  // deallocated once consumed.
+  Tensor operator()(Device& device, Tensor& input, const Tensor* residual = nullptr) const;
+  // Writes into an existing output, which may be a channel slice of a concat output.
+  void run(Device& device, const Tensor& input, Tensor& output,
+           const Tensor* residual = nullptr) const;
+
+ private:
+  void validate(const Tensor& input, const Tensor& output, const Tensor* residual) const;
+  int reduction_per_tap() const;  // channels per tap in the packed reduction order
+  int kblocks() const;
+
+  Conv2dParams params_;
+  Conv2dConfig config_;
+  kernels::F32ConvKernel kernel_;
+  std::vector<float> packed_weights_;  // [panel][kblocks * 16][NR]
+  std::vector<float> packed_bias_;     // [panel][NR]
+  int panels_ = 0;
+};
+
+}  // namespace yolo4

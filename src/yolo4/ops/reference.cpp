@@ -1,0 +1,85 @@
+#include "yolo4/ops/reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace yolo4::reference {
+
+float activate(float x, Activation activation) {
+  const double v = x;
+  switch (activation) {
+    case Activation::kMish: return float(v * std::tanh(std::log1p(std::exp(v))));
+    case Activation::kLeaky: return float(v > 0 ? v : 0.1 * v);
+    case Activation::kNone: break;
+  }
+  return x;
+}
+
+std::vector<float> conv2d(const std::vector<float>& input, const Shape& in,
+                          const std::vector<float>& weight, const std::vector<float>& bias,
+                          int oc, int k, int stride, int pad, Activation activation) {
+  const int ho = (in.h + 2 * pad - k) / stride + 1, wo = (in.w + 2 * pad - k) / stride + 1;
+  std::vector<float> out(size_t(in.n) * ho * wo * oc);
+  for (int n = 0; n < in.n; ++n)
+    for (int y = 0; y < ho; ++y)
+      for (int x = 0; x < wo; ++x)
+        for (int o = 0; o < oc; ++o) {
+          double sum = bias.empty() ? 0.0 : bias[o];
+          for (int ky = 0; ky < k; ++ky)
+            for (int kx = 0; kx < k; ++kx) {
+              const int iy = y * stride - pad + ky, ix = x * stride - pad + kx;
+              if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
+              for (int c = 0; c < in.c; ++c) {
+                sum += double(input[((size_t(n) * in.h + iy) * in.w + ix) * in.c + c]) *
+                       weight[((size_t(o) * in.c + c) * k + ky) * k + kx];
+              }
+            }
+          out[((size_t(n) * ho + y) * wo + x) * oc + o] = activate(float(sum), activation);
+        }
+  return out;
+}
+
+std::vector<float> max_pool2d(const std::vector<float>& input, const Shape& in, int kernel) {
+  const int pad = kernel / 2;
+  std::vector<float> out(input.size());
+  for (int n = 0; n < in.n; ++n)
+    for (int y = 0; y < in.h; ++y)
+      for (int x = 0; x < in.w; ++x)
+        for (int c = 0; c < in.c; ++c) {
+          float best = -std::numeric_limits<float>::infinity();  // padding never wins
+          for (int iy = std::max(0, y - pad); iy <= std::min(in.h - 1, y + pad); ++iy)
+            for (int ix = std::max(0, x - pad); ix <= std::min(in.w - 1, x + pad); ++ix)
+              best = std::max(best, input[((size_t(n) * in.h + iy) * in.w + ix) * in.c + c]);
+          out[((size_t(n) * in.h + y) * in.w + x) * in.c + c] = best;
+        }
+  return out;
+}
+
+std::vector<float> upsample_nearest2x(const std::vector<float>& input, const Shape& in) {
+  std::vector<float> out(input.size() * 4);
+  for (int n = 0; n < in.n; ++n)
+    for (int y = 0; y < 2 * in.h; ++y)
+      for (int x = 0; x < 2 * in.w; ++x)
+        for (int c = 0; c < in.c; ++c)
+          out[((size_t(n) * 2 * in.h + y) * 2 * in.w + x) * in.c + c] =
+              input[((size_t(n) * in.h + y / 2) * in.w + x / 2) * in.c + c];
+  return out;
+}
+
+std::vector<float> concat_channels(const std::vector<std::vector<float>>& inputs,
+                                   const std::vector<Shape>& shapes) {
+  int total = 0;
+  for (const Shape& s : shapes) total += s.c;
+  const int64_t pixels = shapes.front().pixels();
+  std::vector<float> out(size_t(pixels) * total);
+  int offset = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    for (int64_t p = 0; p < pixels; ++p)
+      for (int c = 0; c < shapes[i].c; ++c) out[p * total + offset + c] = inputs[i][p * shapes[i].c + c];
+    offset += shapes[i].c;
+  }
+  return out;
+}
+
+}  // namespace yolo4::reference

@@ -1,0 +1,148 @@
+// conv2d: every ISA path this CPU has, against the naive reference, on awkward shapes.
+#include "yolo4/ops/conv2d.h"
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+#include "yolo4/core/error.h"
+#include "yolo4/ops/layout.h"
+#include "yolo4/ops/reference.h"
+
+namespace yolo4 {
+namespace {
+
+using testing::all_close;
+using testing::random_vector;
+
+struct ConvCase {
+  Shape in;
+  int out_channels, kernel, stride;
+};
+
+std::string case_name(const ConvCase& c) {
+  return detail::concat(c.in.n, "x", c.in.h, "x", c.in.w, "x", c.in.c, "_o", c.out_channels, "_k",
+                        c.kernel, "s", c.stride);
+}
+
+const ConvCase kCases[] = {
+    {{1, 7, 5, 3}, 32, 3, 1},     // RGB-like input, odd sizes
+    {{1, 9, 7, 17}, 20, 3, 2},    // C and OC not multiples of 16, stride 2 on odd sizes
+    {{2, 6, 6, 32}, 64, 1, 1},    // batch 2, 1x1
+    {{1, 1, 1, 40}, 255, 1, 1},   // 1x1 spatial, the head's 255 outputs
+    {{1, 3, 3, 16}, 48, 3, 1},    // spatial smaller than a tile
+    {{1, 5, 4, 600}, 33, 3, 1},   // reduction longer than one K chunk
+    {{1, 13, 11, 64}, 128, 3, 2}, // stride 2 downsample
+    {{1, 2, 3, 1}, 1, 3, 1},      // single channels
+};
+
+class Conv2dTest : public ::testing::TestWithParam<std::tuple<Isa, ConvCase, Activation>> {};
+
+TEST_P(Conv2dTest, MatchesReference) {
+  const auto [isa, c, activation] = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
+  const Conv2dParams params{c.in.c, c.out_channels, c.kernel, c.stride, c.kernel / 2};
+  const auto input = random_vector(size_t(c.in.elements()), 1);
+  const auto weight = random_vector(size_t(c.out_channels) * c.in.c * c.kernel * c.kernel, 2);
+  const auto bias = random_vector(size_t(c.out_channels), 3);
+  const auto expected = reference::conv2d(input, c.in, weight, bias, c.out_channels, c.kernel,
+                                          c.stride, c.kernel / 2, activation);
+  for (int threads : {1, 2, 3}) {
+    for (auto shard : {TensorMemoryLayout::HEIGHT_SHARDED, TensorMemoryLayout::WIDTH_SHARDED,
+                       TensorMemoryLayout::BLOCK_SHARDED}) {
+      for (Layout layout : {Layout::TILE, Layout::ROW_MAJOR}) {
+        Device device(threads, isa);
+        Conv2dConfig config;
+        config.activation = activation;
+        config.shard_layout = shard;
+        const Conv2d conv(params, weight, bias, config, isa);
+        Tensor in = from_nhwc(input.data(), c.in, layout);
+        Tensor out = conv(device, in);
+        EXPECT_TRUE(all_close(to_nhwc(out), expected, 1e-4f, 1e-4f))
+            << conv.kernel_name() << " threads=" << threads << " " << to_string(shard) << " "
+            << to_string(layout);
+        // TILE padding channels must be written as zeros.
+        const float* data = out.data<float>();
+        for (int64_t p = 0; p < out.shape().pixels(); ++p)
+          for (int64_t ch = out.shape().c; ch < out.pixel_stride(); ++ch)
+            ASSERT_EQ(data[p * out.pixel_stride() + ch], 0.0f);
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllIsas, Conv2dTest,
+    ::testing::Combine(::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kScalar),
+                       ::testing::ValuesIn(kCases),
+                       ::testing::Values(Activation::kNone, Activation::kMish, Activation::kLeaky)),
+    [](const auto& info) {
+      return std::string(to_string(std::get<0>(info.param))) + "_" +
+             case_name(std::get<1>(info.param)) + "_" +
+             std::string(to_string(std::get<2>(info.param)));
+    });
+
+class Conv2dFusionTest : public ::testing::TestWithParam<Isa> {};
+
+// The residual add fused after the activation, written into a channel slice of a wider tensor
+// (how producers fill a concat output without a copy).
+TEST_P(Conv2dFusionTest, ResidualIntoConcatSlice) {
+  const Isa isa = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
+  const Shape in_shape{1, 5, 7, 24};
+  const int oc = 40;
+  const auto input = random_vector(size_t(in_shape.elements()), 4);
+  const auto weight = random_vector(size_t(oc) * 24 * 9, 5);
+  const auto bias = random_vector(oc, 6);
+  const Shape out_shape{1, 5, 7, oc};
+  const auto residual = random_vector(size_t(out_shape.elements()), 7);
+  auto expected = reference::conv2d(input, in_shape, weight, bias, oc, 3, 1, 1, Activation::kMish);
+  for (size_t i = 0; i < expected.size(); ++i) expected[i] += residual[i];
+
+  Device device(2, isa);
+  Conv2dConfig config;
+  config.activation = Activation::kMish;
+  const Conv2d conv({24, oc, 3, 1, 1}, weight, bias, config, isa);
+  Tensor in = from_nhwc(input.data(), in_shape);
+  Tensor res = from_nhwc(residual.data(), out_shape);
+  Tensor wide = make_host_tensor({{1, 5, 7, 100}, DataType::FLOAT32, Layout::TILE, {}});
+  Tensor slice = wide.channel_slice(30, oc);
+  conv.run(device, in, slice, &res);
+  EXPECT_TRUE(all_close(to_nhwc(slice), expected, 1e-4f, 1e-4f));
+  // Nothing outside the slice was touched.
+  const auto all = to_nhwc(wide);
+  for (int64_t p = 0; p < out_shape.pixels(); ++p) {
+    for (int ch = 0; ch < 100; ++ch) {
+      if (ch < 30 || ch >= 30 + oc) {
+        ASSERT_EQ(all[p * 100 + ch], 0.0f);
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, Conv2dFusionTest,
+                         ::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kScalar),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+TEST(Conv2dConfigTest, RejectsWhatIsNotSupported) {
+  const std::vector<float> w(16 * 16), b(16);
+  Conv2dConfig config;
+  config.weights_dtype = DataType::BFLOAT8_B;
+  EXPECT_THROW(Conv2d({16, 16, 1, 1, 0}, w, b, config), Error);
+  EXPECT_THROW(Conv2d({16, 16, 1, 1, 0}, std::vector<float>(10), b), Error);
+  const Conv2d conv({16, 16, 1, 1, 0}, w, b);
+  Device device(1);
+  Tensor wrong = make_host_tensor({{1, 2, 2, 8}, DataType::FLOAT32, Layout::TILE, {}});
+  EXPECT_THROW(conv(device, wrong), Error);
+}
+
+TEST(Conv2dStrategyTest, FollowsTheReportRule) {
+  const std::vector<float> w(64 * 64), b(64);
+  const Conv2d conv({64, 64, 1, 1, 0}, w, b);
+  EXPECT_EQ(conv.strategy({1, 40, 40, 64}, 2).shard_layout, TensorMemoryLayout::HEIGHT_SHARDED);
+  EXPECT_EQ(conv.strategy({1, 4, 4, 64}, 2).shard_layout, TensorMemoryLayout::WIDTH_SHARDED);
+  EXPECT_EQ(conv.strategy({1, 8, 8, 64}, 2).shard_layout, TensorMemoryLayout::BLOCK_SHARDED);
+  EXPECT_DOUBLE_EQ(conv.flops({1, 10, 10, 64}), 2.0 * 100 * 64 * 64);
+}
+
+}  // namespace
+}  // namespace yolo4
