@@ -9,6 +9,8 @@ extern const KernelTable kernels_avx2 = {
     {&f32_conv_ukernel<VecAvx2, 6, 2>, 6, 16, "f32_conv_6x16__avx2"},
     &f32_activation<VecAvx2>,
     &f32_add<VecAvx2>,
+    &f32_fma_loop<VecAvx2>,
+    2 * kFmaChains * VecAvx2::kLanes,
 };
 
 }  // namespace yolo4::kernels

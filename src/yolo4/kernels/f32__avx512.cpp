@@ -9,6 +9,8 @@ extern const KernelTable kernels_avx512 = {
     {&f32_conv_ukernel<VecAvx512, 12, 2>, 12, 32, "f32_conv_12x32__avx512"},
     &f32_activation<VecAvx512>,
     &f32_add<VecAvx512>,
+    &f32_fma_loop<VecAvx512>,
+    2 * kFmaChains * VecAvx512::kLanes,
 };
 
 }  // namespace yolo4::kernels

@@ -100,5 +100,25 @@ void f32_add(const float* a, const float* b, float* out, int64_t n) {
   }
 }
 
+// More independent chains than FMA latency x FMA units, so only throughput limits the loop.
+inline constexpr int kFmaChains = 12;
+
+template <class V>
+float f32_fma_loop(int64_t iterations) {
+  using T = typename V::T;
+  T acc[kFmaChains];
+  for (int c = 0; c < kFmaChains; ++c) acc[c] = V::set1(float(c));
+  const T scale = V::set1(0.9999999f), shift = V::set1(1e-7f);
+  for (int64_t i = 0; i < iterations; ++i) {
+#pragma GCC unroll 12
+    for (int c = 0; c < kFmaChains; ++c) acc[c] = V::fma(acc[c], scale, shift);
+  }
+  T sum = V::zero();
+  for (int c = 0; c < kFmaChains; ++c) sum = V::add(sum, acc[c]);
+  float lanes[V::kLanes];
+  V::store(lanes, sum);
+  return lanes[0];
+}
+
 }  // namespace
 }  // namespace yolo4::kernels

@@ -41,11 +41,17 @@ using F32UnaryFn = void (*)(const float* in, float* out, int64_t n, Activation a
 // out[i] = a[i] + b[i].
 using F32AddFn = void (*)(const float* a, const float* b, float* out, int64_t n);
 
+// Runs `iterations` steps of independent FMA chains (throughput-bound) and returns a value that
+// depends on all of them; each step is fma_flops_per_step FLOPs. Used to measure the peak.
+using F32FmaLoopFn = float (*)(int64_t iterations);
+
 struct KernelTable {
   Isa isa;
   F32ConvKernel f32_conv;
   F32UnaryFn f32_activation;
   F32AddFn f32_add;
+  F32FmaLoopFn f32_fma_loop;
+  int fma_flops_per_step;
 };
 
 // The kernels for an ISA; throws if this CPU cannot run it.

@@ -89,45 +89,71 @@ struct ConvGeometry {
   int64_t in_pixel_stride;
 };
 
+// Writes one im2col row (one output pixel, reduction blocks [kb0, kb1)) into the packed tile,
+// whose blocks for consecutive kb are mr * 16 floats apart.
+void pack_row(const ConvGeometry& g, const float* const* tap_source, int kb0, int kb1, int mr,
+              float* dst) {
+  const int taps = g.kernel * g.kernel;
+  if (g.channels_per_tap % kKBlock == 0) {  // wide input: whole blocks from one pixel
+    int kb = 0;
+    for (int tap = 0; tap < taps && kb < kb1; ++tap) {
+      const float* src = tap_source[tap];
+      for (int c = 0; c < g.channels_per_tap; c += kKBlock, ++kb) {
+        if (kb < kb0) continue;
+        if (kb >= kb1) break;
+        const int valid = src ? std::clamp(g.in.c - c, 0, kKBlock) : 0;
+        if (valid == kKBlock) {
+          std::memcpy(dst, src + c, kKBlock * 4);
+        } else {
+          if (valid) std::memcpy(dst, src + c, size_t(valid) * 4);
+          std::memset(dst + valid, 0, size_t(kKBlock - valid) * 4);
+        }
+        dst += mr * kKBlock;
+      }
+    }
+    return;
+  }
+  // Narrow input (RGB): taps back to back, k = tap * C + c, written straight into the blocks;
+  // the strategy gives narrow convs a single reduction chunk, so kb0 == 0 here.
+  for (int kb = kb0; kb < kb1; ++kb) std::memset(dst + kb * mr * kKBlock, 0, kKBlock * 4);
+  for (int tap = 0; tap < taps; ++tap) {
+    const float* src = tap_source[tap];
+    if (!src) continue;
+    for (int c = 0, k = tap * g.in.c; c < g.in.c; ++c, ++k) {
+      dst[(k >> 4) * mr * kKBlock + (k & (kKBlock - 1))] = src[c];
+    }
+  }
+}
+
 // Packs rows [first_pixel, first_pixel + rows) of the implicit im2col matrix, reduction blocks
 // [kb0, kb1), into dst as [tile][kb][MR][16]; rows past `rows` are zeros.
 void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int mr, int kb0,
                       int kb1, float* dst) {
   const int nkb = kb1 - kb0;
-  const int tiles = ceil_div(rows, mr);
-  const int taps = g.kernel * g.kernel;
-  std::vector<const float*> tap_source(taps);
-  for (int t = 0; t < tiles; ++t) {
-    float* tile_dst = dst + int64_t(t) * nkb * mr * kKBlock;
-    for (int m = 0; m < mr; ++m) {
-      const int row = t * mr + m;
-      float* row_dst = tile_dst + m * kKBlock;
-      if (row >= rows) {
-        for (int kb = 0; kb < nkb; ++kb) std::memset(row_dst + kb * mr * kKBlock, 0, kKBlock * 4);
-        continue;
-      }
-      const int64_t p = first_pixel + row;
-      const int ox = int(p % g.out.w), oy = int(p / g.out.w % g.out.h), n = int(p / g.out.w / g.out.h);
-      for (int tap = 0; tap < taps; ++tap) {
-        const int iy = oy * g.stride - g.padding + tap / g.kernel;
-        const int ix = ox * g.stride - g.padding + tap % g.kernel;
+  const float* tap_source[64];
+  // The output position walks forward pixel by pixel: no divisions in the loop.
+  int ox = int(first_pixel % g.out.w), oy = int(first_pixel / g.out.w % g.out.h);
+  int n = int(first_pixel / g.out.w / g.out.h);
+  for (int row = 0; row < ceil_div(rows, mr) * mr; ++row) {
+    float* row_dst = dst + int64_t(row / mr) * nkb * mr * kKBlock + (row % mr) * kKBlock;
+    if (row >= rows) {
+      for (int kb = 0; kb < nkb; ++kb) std::memset(row_dst + kb * mr * kKBlock, 0, kKBlock * 4);
+      continue;
+    }
+    int tap = 0;
+    for (int ky = 0; ky < g.kernel; ++ky) {
+      const int iy = oy * g.stride - g.padding + ky;
+      for (int kx = 0; kx < g.kernel; ++kx, ++tap) {
+        const int ix = ox * g.stride - g.padding + kx;
         const bool inside = iy >= 0 && iy < g.in.h && ix >= 0 && ix < g.in.w;
         tap_source[tap] =
             inside ? g.input + ((int64_t(n) * g.in.h + iy) * g.in.w + ix) * g.in_pixel_stride : nullptr;
       }
-      for (int kb = kb0; kb < kb1; ++kb) {
-        float* block = row_dst + (kb - kb0) * mr * kKBlock;
-        for (int j = 0; j < kKBlock; ++j) {
-          const int k = kb * kKBlock + j;
-          const int tap = k / g.channels_per_tap, c = k % g.channels_per_tap;
-          const bool valid = tap < taps && c < g.in.c && tap_source[tap] != nullptr;
-          if (valid && j == 0 && c + kKBlock <= g.in.c) {  // a whole block from one pixel
-            std::memcpy(block, tap_source[tap] + c, kKBlock * 4);
-            break;
-          }
-          block[j] = valid ? tap_source[tap][c] : 0.0f;
-        }
-      }
+    }
+    pack_row(g, tap_source, kb0, kb1, mr, row_dst);
+    if (++ox == g.out.w) {
+      ox = 0;
+      if (++oy == g.out.h) oy = 0, ++n;
     }
   }
 }
@@ -143,6 +169,9 @@ Conv2d::Conv2d(const Conv2dParams& params, std::span<const float> weight_oihw,
   YOLO4_CHECK(weight_oihw.size() == size_t(oc) * ic * taps, "conv2d: weight has ",
               weight_oihw.size(), " values, expected ", size_t(oc) * ic * taps, " (OIHW ", oc, "x",
               ic, "x", params.kernel, "x", params.kernel, ")");
+  YOLO4_CHECK(taps <= 64, "conv2d: kernel ", params.kernel, "x", params.kernel, " is larger than 8x8");
+  YOLO4_CHECK(ic >= kKBlock || taps * ic <= kKBlock * 64, "conv2d: ", ic, " channels with a ",
+              params.kernel, "x", params.kernel, " kernel is too long a narrow reduction");
   YOLO4_CHECK(bias.empty() || bias.size() == size_t(oc), "conv2d: bias has ", bias.size(),
               " values, expected ", oc);
 
@@ -211,7 +240,8 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   // More cores than tiles or panels: give the spare ones nothing rather than split finer.
   s.grid_rows = std::max(1, std::min(s.grid_rows, tiles));
   s.grid_columns = std::max(1, std::min(s.grid_columns, panels_));
-  s.chunk_kblocks = std::min(kblocks(), kChunkKBlocksMax);
+  const bool narrow = reduction_per_tap() % kKBlock != 0;  // packed in one chunk
+  s.chunk_kblocks = narrow ? kblocks() : std::min(kblocks(), kChunkKBlocksMax);
   const int chunk_bytes = s.chunk_kblocks * kKBlock * 4;
   const int auto_pixels = std::max(1, kBlockBytesTarget / (chunk_bytes * kernel_.mr)) * kernel_.mr;
   s.block_pixels = config_.act_block_h_override > 0

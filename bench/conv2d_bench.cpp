@@ -1,0 +1,101 @@
+// conv2d on YOLOv4's real layer shapes at 320x320: GFLOP/s and the fraction of this machine's
+// measured fp32 FMA peak. Usage: conv2d_bench [--threads=N] [--isa=avx512|avx2|scalar]
+//                                             [google benchmark flags]
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "yolo4/kernels/peak.h"
+#include "yolo4/ops/conv2d.h"
+
+namespace {
+
+struct LayerShape {
+  const char* name;
+  int in_channels, out_channels, kernel, stride, in_size;  // input spatial size at 320
+};
+
+// The large layers of each stage of YOLOv4 at 320x320 (input sizes are the conv's input).
+const LayerShape kLayers[] = {
+    {"down1.conv1 3x3 3->32 @320", 3, 32, 3, 1, 320},
+    {"down1.conv2 3x3s2 32->64 @320", 32, 64, 3, 2, 320},
+    {"down1.conv3 1x1 64->64 @160", 64, 64, 1, 1, 160},
+    {"down1.conv6 3x3 32->64 @160", 32, 64, 3, 1, 160},
+    {"down2.conv1 3x3s2 64->128 @160", 64, 128, 3, 2, 160},
+    {"down2.res 3x3 64->64 @80", 64, 64, 3, 1, 80},
+    {"down2.res 1x1 64->64 @80", 64, 64, 1, 1, 80},
+    {"down3.conv1 3x3s2 128->256 @80", 128, 256, 3, 2, 80},
+    {"down3.res 3x3 128->128 @40", 128, 128, 3, 1, 40},
+    {"down3.res 1x1 128->128 @40", 128, 128, 1, 1, 40},
+    {"down4.conv1 3x3s2 256->512 @40", 256, 512, 3, 2, 40},
+    {"down4.res 3x3 256->256 @20", 256, 256, 3, 1, 20},
+    {"down5.conv1 3x3s2 512->1024 @20", 512, 1024, 3, 2, 20},
+    {"down5.res 3x3 512->512 @10", 512, 512, 3, 1, 10},
+    {"neck.conv 3x3 512->1024 @10", 512, 1024, 3, 1, 10},
+    {"neck.conv 1x1 1024->512 @10", 1024, 512, 1, 1, 10},
+    {"head.conv 3x3 128->256 @40", 128, 256, 3, 1, 40},
+    {"head.conv 1x1 256->255 @40", 256, 255, 1, 1, 40},
+};
+
+int g_threads = 2;
+yolo4::Isa g_isa = yolo4::best_isa();
+double g_peak_gflops = 0;
+
+void BM_Conv2d(benchmark::State& state, LayerShape layer) {
+  using namespace yolo4;
+  Device device(g_threads, g_isa);
+  const Conv2dParams params{layer.in_channels, layer.out_channels, layer.kernel, layer.stride,
+                            layer.kernel / 2};
+  std::vector<float> weight(size_t(layer.out_channels) * layer.in_channels * layer.kernel * layer.kernel, 0.01f);
+  std::vector<float> bias(layer.out_channels, 0.1f);
+  Conv2dConfig config;
+  config.activation = Activation::kMish;
+  const Conv2d conv(params, weight, bias, config, g_isa);
+  const Shape in_shape{1, layer.in_size, layer.in_size, layer.in_channels};
+  Tensor input = device.allocate({in_shape, DataType::FLOAT32, Layout::TILE, {}});
+  std::memset(input.data<float>(), 0, input.spec().bytes());
+  Tensor output = device.allocate({conv.output_shape(in_shape), DataType::FLOAT32, Layout::TILE, {}});
+  for (auto _ : state) {
+    conv.run(device, input, output);
+    benchmark::ClobberMemory();
+  }
+  const double flops = conv.flops(in_shape);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak%"] = benchmark::Counter(flops * 1e-9 / g_peak_gflops * 100,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(conv.kernel_name());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--threads=", 10) == 0) {
+      g_threads = std::atoi(argv[i] + 10);
+    } else if (std::strncmp(argv[i], "--isa=", 6) == 0) {
+      g_isa = yolo4::parse_isa(argv[i] + 6);
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  {
+    yolo4::Device device(g_threads, g_isa);
+    const yolo4::PeakFlops peak = yolo4::measure_f32_fma_peak(device, 0.5);
+    g_peak_gflops = peak.total_gflops;
+    std::printf("measured fp32 FMA peak (%s, %d threads): %.1f GFLOP/s total, %.1f per core\n",
+                std::string(yolo4::to_string(g_isa)).c_str(), g_threads, peak.total_gflops,
+                peak.per_core_gflops);
+  }
+  for (const LayerShape& layer : kLayers) {
+    benchmark::RegisterBenchmark(layer.name, BM_Conv2d, layer)->Unit(benchmark::kMillisecond);
+  }
+  int rest_argc = int(rest.size());
+  benchmark::Initialize(&rest_argc, rest.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
