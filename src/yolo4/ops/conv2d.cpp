@@ -278,7 +278,8 @@ Tensor Conv2d::operator()(Device& device, Tensor& input, const Tensor* residual)
   return output;
 }
 
-void Conv2d::run(Device& device, const Tensor& input, Tensor& output, const Tensor* residual) const {
+void Conv2d::run(Device& device, const Tensor& input, const Tensor& output,
+                 const Tensor* residual) const {
   validate(input, output, residual);
   const ConvStrategy s = strategy(input.shape(), device.num_cores());
   const ConvGeometry g{input.shape(), output.shape(), params_.kernel, params_.stride,

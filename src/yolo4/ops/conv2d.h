@@ -67,7 +67,7 @@ class Conv2d {
   // deallocated once consumed.
   Tensor operator()(Device& device, Tensor& input, const Tensor* residual = nullptr) const;
   // Writes into an existing output, which may be a channel slice of a concat output.
-  void run(Device& device, const Tensor& input, Tensor& output,
+  void run(Device& device, const Tensor& input, const Tensor& output,
            const Tensor* residual = nullptr) const;
 
  private:

@@ -1,5 +1,6 @@
 #include "yolo4/ops/layout.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "yolo4/core/error.h"
@@ -69,6 +70,28 @@ Tensor to_layout(Device& device, const Tensor& t, Layout layout) {
   copy_pixels(t.data<float>(), t.pixel_stride(), out.data<float>(), out.pixel_stride(),
               t.shape().pixels(), t.shape().c);
   return out;
+}
+
+}  // namespace yolo4
+
+namespace yolo4 {
+
+void copy_into(Device& device, const Tensor& source, const Tensor& destination) {
+  check_float32(source, "copy_into");
+  check_float32(destination, "copy_into");
+  YOLO4_CHECK(source.shape() == destination.shape(), "copy_into: source ",
+              to_string(source.shape()), " and destination ", to_string(destination.shape()),
+              " differ");
+  const int64_t pixels = source.shape().pixels();
+  const int cores = int(std::min<int64_t>(device.num_cores(), pixels));
+  device.pool().run(cores, [&](int core) {
+    const int64_t begin = pixels * core / cores, end = pixels * (core + 1) / cores;
+    const int64_t ss = source.pixel_stride(), ds = destination.pixel_stride();
+    for (int64_t p = begin; p < end; ++p) {
+      std::memcpy(destination.data<float>() + p * ds, source.data<float>() + p * ss,
+                  size_t(source.shape().c) * 4);
+    }
+  });
 }
 
 }  // namespace yolo4

@@ -20,3 +20,11 @@ std::vector<float> to_nchw(const Tensor& tensor);
 Tensor to_layout(Device& device, const Tensor& tensor, Layout layout);
 
 }  // namespace yolo4
+
+namespace yolo4 {
+
+// Copies `source` into `destination` of the same shape (typically a channel slice of a concat
+// output), split over the device's cores by rows.
+void copy_into(Device& device, const Tensor& source, const Tensor& destination);
+
+}  // namespace yolo4

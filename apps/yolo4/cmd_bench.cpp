@@ -1,0 +1,107 @@
+// yolo4 bench: times the network (median and min of N runs after warm-up) on one input.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "commands.h"
+#include "model_flags.h"
+#include "yolo4/core/error.h"
+#include "yolo4/model/yolov4.h"
+#include "yolo4/ops/layout.h"
+
+namespace yolo4::cli {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+Tensor random_input(int size) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> data(size_t(size) * size * 3);
+  for (float& v : data) v = dist(rng);
+  return from_nhwc(data.data(), {1, size, size, 3});
+}
+
+struct BenchResult {
+  double median_ms, min_ms, gflops, startup_ms;
+  size_t arena_bytes, lower_bound_bytes;
+};
+
+void print_json(const ModelFlags& f, const ModelOptions& o, int threads, int runs,
+                const BenchResult& r) {
+  std::printf(
+      "{\"median_ms\": %.3f, \"min_ms\": %.3f, \"gflops\": %.2f, \"size\": %d, \"threads\": %d, "
+      "\"runs\": %d, \"dtype\": \"%s\", \"weights_dtype\": \"%s\", \"fidelity\": \"%s\", "
+      "\"approx\": %s, \"isa\": \"%s\", \"arena_bytes\": %zu, \"lower_bound_bytes\": %zu, "
+      "\"startup_ms\": %.1f}\n",
+      r.median_ms, r.min_ms, r.gflops, f.size, threads, runs, to_string(o.dtype).data(),
+      to_string(o.weights_dtype).data(), to_string(o.math_fidelity).data(),
+      o.math_approx_mode ? "true" : "false", to_string(o.isa).data(), r.arena_bytes,
+      r.lower_bound_bytes, r.startup_ms);
+}
+
+void print_text(const ModelFlags& f, const ModelOptions& o, int threads, int runs,
+                const BenchResult& r) {
+  std::printf("yolo4 bench: YOLOv4 %dx%d, %d threads, %s, %s kernels, %d runs\n", f.size, f.size,
+              threads, o.describe().c_str(), to_string(o.isa).data(), runs);
+  std::printf("  median %.2f ms   min %.2f ms   %.1f GFLOP/s (median)\n", r.median_ms, r.min_ms,
+              r.gflops);
+  std::printf("  activation arena %.1f MB (lower bound %.1f MB)   start-up to first result %.0f ms\n",
+              r.arena_bytes / 1e6, r.lower_bound_bytes / 1e6, r.startup_ms);
+}
+}  // namespace
+
+int bench_command(int argc, char** argv) {
+  const Clock::time_point start = Clock::now();
+  ModelFlags flags;
+  int runs = 20, warmup = 3;
+  bool json = false;
+  ArgParser p("yolo4 bench [--weights FILE [--cfg FILE]] [--size 320] [--threads N] [--runs N] "
+              "[--warmup N] [--json]",
+              "Times YOLOv4 inference (the replayed plan, no allocation) and prints median and\n"
+              "min latency and GFLOP/s.");
+  flags.add_to(p, "weights (.pth or darknet .weights); default: random weights");
+  p.option("--runs", "N", "timed runs (default 20)", &runs, 1, 100000);
+  p.option("--warmup", "N", "untimed runs first (default 3)", &warmup, 0, 100000);
+  p.flag("--json", "print one JSON object instead of text", &json);
+  if (!p.parse(argc, argv)) return 0;
+
+  const ModelOptions options = flags.options();
+  const std::optional<DarknetCfg> cfg = flags.load_cfg();
+  const Yolov4 model(flags.load_weights(cfg ? &*cfg : nullptr), options);
+  const int threads = flags.thread_count();
+  Device device(threads, options.isa);
+  InferenceSession session(model, device);
+  const Tensor input = random_input(flags.size);
+
+  BenchResult r{};
+  session.run(input);
+  r.startup_ms = ms_between(start, Clock::now());
+  for (int i = 0; i < warmup; ++i) session.run(input);
+  std::vector<double> times;
+  for (int i = 0; i < runs; ++i) {
+    const Clock::time_point t0 = Clock::now();
+    session.run(input);
+    times.push_back(ms_between(t0, Clock::now()));
+  }
+  std::sort(times.begin(), times.end());
+  r.median_ms = times.size() % 2 ? times[times.size() / 2]
+                                 : (times[times.size() / 2 - 1] + times[times.size() / 2]) / 2;
+  r.min_ms = times.front();
+  r.gflops = model.flops(input.shape()) / (r.median_ms * 1e-3) * 1e-9;
+  r.arena_bytes = session.arena_bytes();
+  r.lower_bound_bytes = session.lower_bound_bytes();
+  if (json) {
+    print_json(flags, options, threads, runs, r);
+  } else {
+    print_text(flags, options, threads, runs, r);
+  }
+  return 0;
+}
+
+}  // namespace yolo4::cli

@@ -1,0 +1,66 @@
+// yolo4 run: one input through the network, the three raw heads written as .npy files.
+#include <filesystem>
+#include <iostream>
+
+#include "commands.h"
+#include "model_flags.h"
+#include "yolo4/core/error.h"
+#include "yolo4/detect/image_input.h"
+#include "yolo4/loaders/npy.h"
+#include "yolo4/model/yolov4.h"
+#include "yolo4/ops/layout.h"
+
+namespace yolo4::cli {
+
+namespace {
+// The network input as a (1, H, W, 3) tensor, from an image or from a (1, 3, H, W) .npy.
+Tensor load_input(const std::string& image, const std::string& npy, int size) {
+  if (!image.empty()) {
+    const NetworkInput in = load_network_input(image, size, size, ResizeMode::kPlain);
+    return from_nhwc(in.data.data(), {1, size, size, 3});
+  }
+  const HostArray a = read_npy(npy);
+  YOLO4_CHECK(a.shape.size() == 4 && a.shape[1] == 3, npy, ": shape must be (N, 3, H, W), got ",
+              a.shape.size(), " dimensions");
+  const Shape shape{int(a.shape[0]), int(a.shape[2]), int(a.shape[3]), 3};
+  Yolov4::validate_input(shape);
+  return from_nchw(a.data.data(), shape);
+}
+
+void write_head(const std::string& path, const Tensor& head) {
+  const std::vector<float> nchw = to_nchw(head);
+  const Shape& s = head.shape();
+  const int64_t shape[] = {s.n, s.c, s.h, s.w};
+  write_npy(path, nchw.data(), shape);
+}
+}  // namespace
+
+int run_command(int argc, char** argv) {
+  ModelFlags flags;
+  std::string image, input, dump;
+  ArgParser p("yolo4 run --weights FILE [--cfg FILE] (--image FILE | --input FILE.npy) "
+              "[--size 320] --dump DIR",
+              "Runs one input through YOLOv4 and writes the raw head outputs as float32 .npy\n"
+              "files of shape (N,255,H,W): head8.npy, head16.npy, head32.npy.");
+  flags.add_to(p, "weights (.pth or darknet .weights); default: random weights");
+  p.option("--image", "FILE", "image: RGB, resized to size x size (bilinear), scaled to [0,1]", &image);
+  p.option("--input", "FILE.npy", "the network input directly, (N,3,H,W) float32", &input);
+  p.option("--dump", "DIR", "directory for head8.npy, head16.npy, head32.npy", &dump);
+  if (!p.parse(argc, argv)) return 0;
+  YOLO4_CHECK(image.empty() != input.empty(), "give exactly one of --image and --input");
+  YOLO4_CHECK(!dump.empty(), "--dump DIR is required");
+
+  const ModelOptions options = flags.options();
+  const std::optional<DarknetCfg> cfg = flags.load_cfg();
+  const Yolov4 model(flags.load_weights(cfg ? &*cfg : nullptr), options);
+  Device device(flags.thread_count(), options.isa);
+  const Tensor in = load_input(image, input, flags.size);
+  const std::array<Tensor, 3> heads = model(device, in);
+  std::filesystem::create_directories(dump);
+  const char* names[] = {"head8.npy", "head16.npy", "head32.npy"};
+  for (int i = 0; i < 3; ++i) write_head(dump + "/" + names[i], heads[i]);
+  std::cout << "wrote " << dump << "/{head8,head16,head32}.npy\n";
+  return 0;
+}
+
+}  // namespace yolo4::cli

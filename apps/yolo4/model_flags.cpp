@@ -1,0 +1,54 @@
+#include "model_flags.h"
+
+#include "yolo4/core/device.h"
+#include "yolo4/core/error.h"
+
+namespace yolo4::cli {
+
+void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
+  p.option("--weights", "FILE", weights_help, &weights);
+  p.option("--cfg", "FILE", "darknet .cfg to check the weights against (and yolo layer params)",
+           &cfg);
+  p.option("--size", "N", "network input size, a multiple of 32 (default 320)", &size, 32, 4096);
+  p.option("--threads", "N", "worker threads, one per core (default: all cores)", &threads, 1, 1024);
+  p.option("--dtype", "T", "activations: float32 (default) or bfloat16", &dtype);
+  p.option("--weights-dtype", "T", "weights: float32 (default), bfloat16 or bfloat8_b",
+           &weights_dtype);
+  p.option("--fidelity", "F", "math fidelity: hifi4 (fp32 products, default) or lofi (bf16)",
+           &fidelity);
+  p.flag("--approx", "fast approximate mish/exp/sigmoid (math_approx_mode)", &approx);
+  p.option("--preset", "NAME", "'report': bfloat16 + bfloat8_b + lofi, the report's config",
+           &preset);
+  p.option("--isa", "ISA", "kernels: avx512, avx2 or scalar (default: best this CPU has)", &isa);
+}
+
+ModelOptions ModelFlags::options() const {
+  YOLO4_CHECK(size % 32 == 0, "--size ", size, " is not a multiple of 32");
+  ModelOptions o;
+  if (!preset.empty()) {
+    YOLO4_CHECK(preset == "report", "--preset '", preset, "': the only preset is 'report'");
+    o = ModelOptions::report_preset();
+  } else {
+    o.dtype = parse_data_type(dtype);
+    o.weights_dtype = parse_data_type(weights_dtype);
+    o.math_fidelity = parse_math_fidelity(fidelity);
+  }
+  o.math_approx_mode = approx;
+  if (!isa.empty()) o.isa = parse_isa(isa);
+  YOLO4_CHECK(isa_supported(o.isa), "--isa ", isa, ": this CPU cannot run it");
+  return o;
+}
+
+std::optional<DarknetCfg> ModelFlags::load_cfg() const {
+  if (cfg.empty()) return std::nullopt;
+  return parse_darknet_cfg(cfg);
+}
+
+std::shared_ptr<const Yolov4Weights> ModelFlags::load_weights(const DarknetCfg* parsed_cfg) const {
+  if (weights.empty()) return std::make_shared<const Yolov4Weights>(random_yolov4_weights(1));
+  return std::make_shared<const Yolov4Weights>(load_yolov4_weights(weights, parsed_cfg));
+}
+
+int ModelFlags::thread_count() const { return threads > 0 ? threads : default_thread_count(); }
+
+}  // namespace yolo4::cli

@@ -1,0 +1,31 @@
+// The flags shared by every command that runs the network, and what they build.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "args.h"
+#include "yolo4/loaders/darknet_cfg.h"
+#include "yolo4/model/options.h"
+#include "yolo4/model/weights.h"
+
+namespace yolo4::cli {
+
+struct ModelFlags {
+  std::string weights;  // empty: deterministic random weights
+  std::string cfg;
+  int size = 320;
+  int threads = 0;  // 0: one per core
+  std::string dtype = "float32", weights_dtype = "float32", fidelity = "hifi4", preset, isa;
+  bool approx = false;
+
+  // weights_help says what an empty --weights means for this command.
+  void add_to(ArgParser& parser, const std::string& weights_help);
+  ModelOptions options() const;
+  std::optional<DarknetCfg> load_cfg() const;
+  std::shared_ptr<const Yolov4Weights> load_weights(const DarknetCfg* cfg) const;
+  int thread_count() const;
+};
+
+}  // namespace yolo4::cli

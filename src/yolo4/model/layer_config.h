@@ -1,0 +1,28 @@
+// Per-layer choices as data: the shard layout, activation block and precision overrides of each
+// conv, as the report sets them per conv. Everything not listed follows ModelOptions and the
+// report's sharding rule.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "yolo4/model/conv_table.h"
+#include "yolo4/model/options.h"
+#include "yolo4/ops/conv2d.h"
+
+namespace yolo4 {
+
+struct LayerOverride {
+  std::string_view key;  // a conv key ("down5.conv1") or a module prefix ending in '.'
+  std::optional<TensorMemoryLayout> shard_layout;
+  int act_block_h = 0;  // 0: automatic
+  std::string_view why;
+};
+
+std::span<const LayerOverride> layer_overrides();
+
+// The Conv2dConfig for one conv of the model.
+Conv2dConfig conv_config(const ConvSpec& spec, const ModelOptions& options);
+
+}  // namespace yolo4

@@ -1,0 +1,24 @@
+// How to run the model: the precision and threading knobs every command that runs it exposes.
+#pragma once
+
+#include <string>
+
+#include "yolo4/core/cpu_features.h"
+#include "yolo4/core/dtype.h"
+#include "yolo4/ops/conv2d.h"
+
+namespace yolo4 {
+
+struct ModelOptions {
+  DataType dtype = DataType::FLOAT32;          // activations
+  DataType weights_dtype = DataType::FLOAT32;  // packed conv weights
+  MathFidelity math_fidelity = MathFidelity::HiFi4;
+  bool math_approx_mode = false;
+  Isa isa = best_isa();
+
+  // The report's configuration: bfloat16 activations, bfloat8_b weights, LoFi.
+  static ModelOptions report_preset();
+  std::string describe() const;  // e.g. "float32/float32/HiFi4"
+};
+
+}  // namespace yolo4

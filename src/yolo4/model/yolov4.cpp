@@ -1,0 +1,85 @@
+#include "yolo4/model/yolov4.h"
+
+#include "yolo4/core/error.h"
+
+namespace yolo4 {
+
+Yolov4::Yolov4(std::shared_ptr<const Yolov4Weights> weights, const ModelOptions& options)
+    : weights_(std::move(weights)),
+      options_(options),
+      down1_(*weights_, options),
+      neck_(*weights_, options),
+      head_(*weights_, options) {
+  for (int stage = 2; stage <= 5; ++stage) downs_.emplace_back(*weights_, stage, options);
+}
+
+void Yolov4::validate_input(const Shape& s) {
+  YOLO4_CHECK(s.n >= 1 && s.c == 3, "YOLOv4 input ", to_string(s),
+              ": expected N x H x W x 3 (RGB)");
+  YOLO4_CHECK(s.h >= 32 && s.w >= 32 && s.h % 32 == 0 && s.w % 32 == 0, "YOLOv4 input ",
+              to_string(s), ": H and W must be positive multiples of 32");
+}
+
+std::array<Tensor, 3> Yolov4::operator()(Device& device, const Tensor& input) const {
+  validate_input(input.shape());
+  Tensor d1 = down1_(device, input);
+  Tensor d2 = down(2)(device, d1);
+  deallocate(d1);
+  Tensor d3 = down(3)(device, d2);
+  deallocate(d2);
+  Tensor d4 = down(4)(device, d3);
+  Tensor d5 = down(5)(device, d4);
+  auto [x20, x13, x6] = neck_(device, d5, d4, d3);
+  deallocate(d5);
+  deallocate(d4);
+  deallocate(d3);
+  std::array<Tensor, 3> heads = head_(device, x20, x13, x6);
+  deallocate(x20);
+  deallocate(x13);
+  deallocate(x6);
+  return heads;
+}
+
+int Yolov4::output_stride(std::string_view key) {
+  auto number_after = [&](std::string_view prefix) { return std::stoi(std::string(key.substr(prefix.size()))); };
+  if (key == "down1.conv1") return 1;
+  if (key.substr(0, 4) == "down") return 1 << (key[4] - '0');
+  if (key.substr(0, 9) == "neek.conv") {
+    const int i = number_after("neek.conv");
+    return i <= 7 ? 32 : i <= 14 ? 16 : 8;
+  }
+  if (key.substr(0, 9) == "head.conv") {
+    const int i = number_after("head.conv");
+    return i <= 2 ? 8 : i <= 10 ? 16 : 32;
+  }
+  fail("no YOLOv4 conv is named '", key, "'");
+}
+
+double Yolov4::flops(const Shape& input) const {
+  validate_input(input);
+  double total = 0;
+  for (const ConvWeights& w : weights_->convs()) {
+    const ConvSpec& s = *w.spec;
+    const int stride = output_stride(s.key);
+    total += 2.0 * input.n * (input.h / stride) * (input.w / stride) * s.out_channels *
+             s.in_channels * s.kernel * s.kernel;
+  }
+  return total;
+}
+
+std::array<Tensor, 3> InferenceSession::run(const Tensor& input) {
+  ActivationAllocator& allocator = device_.allocator();
+  for (Tensor& t : previous_) deallocate(t);
+  if (!(planned_for_ == input.shape())) {
+    allocator.begin_capture();
+    previous_ = model_(device_, input);
+    allocator.end_capture();
+    planned_for_ = input.shape();
+    return previous_;
+  }
+  allocator.begin_replay();
+  previous_ = model_(device_, input);
+  return previous_;
+}
+
+}  // namespace yolo4

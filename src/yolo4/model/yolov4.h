@@ -1,0 +1,65 @@
+// YOLOv4: Downsample1..5, Neck and Head, called in order with dead tensors deallocated, as the
+// report's top-level model.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "yolo4/model/downsample.h"
+#include "yolo4/model/downsample1.h"
+#include "yolo4/model/head.h"
+#include "yolo4/model/neck.h"
+
+namespace yolo4 {
+
+class Yolov4 {
+ public:
+  // The weights are shared read-only: any number of models, sessions and threads may use them.
+  Yolov4(std::shared_ptr<const Yolov4Weights> weights, const ModelOptions& options = {});
+
+  // input: (N, H, W, 3) float32 RGB in [0, 1], H and W multiples of 32. Returns the raw heads
+  // at strides 8, 16, 32: (N, H/8, W/8, 255), (N, H/16, W/16, 255), (N, H/32, W/32, 255).
+  std::array<Tensor, 3> operator()(Device& device, const Tensor& input) const;
+
+  static void validate_input(const Shape& input);
+  double flops(const Shape& input) const;  // all convs, direct convolution
+  // How much smaller than the network input a conv's output is (1 .. 32).
+  static int output_stride(std::string_view key);
+  const ModelOptions& options() const { return options_; }
+
+  // The modules, for module-level tests and profiling.
+  const Downsample1& down1() const { return down1_; }
+  const Downsample& down(int stage) const { return downs_[stage - 2]; }  // 2..5
+  const Neck& neck() const { return neck_; }
+  const Head& head() const { return head_; }
+
+ private:
+  std::shared_ptr<const Yolov4Weights> weights_;
+  ModelOptions options_;
+  Downsample1 down1_;
+  std::vector<Downsample> downs_;
+  Neck neck_;
+  Head head_;
+};
+
+// Runs a model again and again on one device: the first run captures the op sequence and the
+// tensor lifetimes and plans the arena; every later run replays it with no allocation.
+class InferenceSession {
+ public:
+  InferenceSession(const Yolov4& model, Device& device) : model_(model), device_(device) {}
+
+  // The returned heads live in the arena until the next run.
+  std::array<Tensor, 3> run(const Tensor& input);
+  size_t arena_bytes() const { return device_.allocator().arena_bytes(); }
+  size_t lower_bound_bytes() const { return device_.allocator().lower_bound_bytes(); }
+
+ private:
+  const Yolov4& model_;
+  Device& device_;
+  Shape planned_for_;
+  std::array<Tensor, 3> previous_;
+};
+
+}  // namespace yolo4
