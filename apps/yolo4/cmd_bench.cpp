@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "model_flags.h"
 #include "yolo4/core/error.h"
+#include "yolo4/kernels/peak.h"
 #include "yolo4/model/yolov4.h"
 #include "yolo4/ops/layout.h"
 
@@ -28,7 +29,7 @@ Tensor random_input(int size) {
 }
 
 struct BenchResult {
-  double median_ms, min_ms, gflops, startup_ms;
+  double median_ms, min_ms, gflops, startup_ms, peak_gflops;
   size_t arena_bytes, lower_bound_bytes;
 };
 
@@ -38,19 +39,20 @@ void print_json(const ModelFlags& f, const ModelOptions& o, int threads, int run
       "{\"median_ms\": %.3f, \"min_ms\": %.3f, \"gflops\": %.2f, \"size\": %d, \"threads\": %d, "
       "\"runs\": %d, \"dtype\": \"%s\", \"weights_dtype\": \"%s\", \"fidelity\": \"%s\", "
       "\"approx\": %s, \"isa\": \"%s\", \"arena_bytes\": %zu, \"lower_bound_bytes\": %zu, "
-      "\"startup_ms\": %.1f}\n",
+      "\"startup_ms\": %.1f, \"peak_gflops\": %.1f, \"peak_fraction\": %.3f}\n",
       r.median_ms, r.min_ms, r.gflops, f.size, threads, runs, to_string(o.dtype).data(),
       to_string(o.weights_dtype).data(), to_string(o.math_fidelity).data(),
       o.math_approx_mode ? "true" : "false", to_string(o.isa).data(), r.arena_bytes,
-      r.lower_bound_bytes, r.startup_ms);
+      r.lower_bound_bytes, r.startup_ms, r.peak_gflops, r.gflops / r.peak_gflops);
 }
 
 void print_text(const ModelFlags& f, const ModelOptions& o, int threads, int runs,
                 const BenchResult& r) {
   std::printf("yolo4 bench: YOLOv4 %dx%d, %d threads, %s, %s kernels, %d runs\n", f.size, f.size,
               threads, o.describe().c_str(), to_string(o.isa).data(), runs);
-  std::printf("  median %.2f ms   min %.2f ms   %.1f GFLOP/s (median)\n", r.median_ms, r.min_ms,
-              r.gflops);
+  std::printf("  median %.2f ms   min %.2f ms   %.1f GFLOP/s (median), %.0f%% of the measured "
+              "%.0f GFLOP/s fp32 FMA peak\n",
+              r.median_ms, r.min_ms, r.gflops, 100 * r.gflops / r.peak_gflops, r.peak_gflops);
   std::printf("  activation arena %.1f MB (lower bound %.1f MB)   start-up to first result %.0f ms\n",
               r.arena_bytes / 1e6, r.lower_bound_bytes / 1e6, r.startup_ms);
 }
@@ -94,6 +96,7 @@ int bench_command(int argc, char** argv) {
                                  : (times[times.size() / 2 - 1] + times[times.size() / 2]) / 2;
   r.min_ms = times.front();
   r.gflops = model.flops(input.shape()) / (r.median_ms * 1e-3) * 1e-9;
+  r.peak_gflops = measure_f32_fma_peak(device).total_gflops;
   r.arena_bytes = session.arena_bytes();
   r.lower_bound_bytes = session.lower_bound_bytes();
   if (json) {

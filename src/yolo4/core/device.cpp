@@ -20,4 +20,10 @@ Tensor Device::allocate(const TensorSpec& spec) {
   return Tensor(spec, allocator_.allocate(spec.bytes()));
 }
 
+std::string Device::scope_path() const {
+  std::string path;
+  for (const std::string& s : scopes_) path += (path.empty() ? "" : ".") + s;
+  return path;
+}
+
 }  // namespace yolo4

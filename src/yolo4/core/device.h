@@ -3,9 +3,13 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "yolo4/core/cpu_features.h"
 #include "yolo4/core/memory.h"
+#include "yolo4/core/profiling.h"
 #include "yolo4/core/tensor.h"
 #include "yolo4/core/thread_pool.h"
 
@@ -27,10 +31,19 @@ class Device {
   size_t current_bytes() const { return allocator_.current_bytes(); }
   size_t peak_bytes() const { return allocator_.peak_bytes(); }
 
+  // Profiling: ops report to the observer (none by default) under the current scope path.
+  void set_observer(OpObserver* observer) { observer_ = observer; }
+  OpObserver* observer() const { return observer_; }
+  void push_scope(std::string_view name) { scopes_.emplace_back(name); }
+  void pop_scope() { scopes_.pop_back(); }
+  std::string scope_path() const;
+
  private:
   ThreadPool pool_;
   Isa isa_;
   ActivationAllocator allocator_;
+  OpObserver* observer_ = nullptr;
+  std::vector<std::string> scopes_;
 };
 
 // ttnn.deallocate: the tensor's memory returns to the device once no view uses it.

@@ -16,11 +16,13 @@ ConvBlock::ConvBlock(const Yolov4Weights& weights, std::string_view key, const M
     : key_(weights.conv(key).spec->key), conv_(make_conv(weights.conv(key), options)) {}
 
 Tensor ConvBlock::operator()(Device& device, const Tensor& input, const Tensor* residual) const {
+  OpScope scope(device, key_);
   Tensor in = input;  // deallocation is the caller's: modules free what they own, as the report
   return conv_(device, in, residual);
 }
 
 void ConvBlock::into(Device& device, const Tensor& input, const Tensor& output) const {
+  OpScope scope(device, key_);
   conv_.run(device, input, output);
 }
 

@@ -27,6 +27,13 @@ class ConvBlock {
   Conv2d conv_;
 };
 
+// Runs fn() with the device's ops named `path` (for the profiler); returns what fn returns.
+template <class Fn>
+auto scoped(Device& device, std::string_view path, Fn&& fn) {
+  OpScope scope(device, path);
+  return fn();
+}
+
 // A tensor of `channels` channels with the given pixels, for producers to fill slice by slice
 // (the report's sharded concat: no copy).
 Tensor allocate_concat(Device& device, const Shape& pixels_like, int channels);

@@ -20,7 +20,7 @@ std::array<Tensor, 3> Head::operator()(Device& device, const Tensor& input1, con
   const int c3 = conv(3).conv().params().out_channels;
   Tensor cat1 = allocate_concat(device, input2.shape(), c3 + input2.shape().c);
   conv(3).into(device, input1, cat1.channel_slice(0, c3));
-  copy_into(device, input2, cat1.channel_slice(c3, input2.shape().c));
+  scoped(device, "head.cat1", [&] { copy_into(device, input2, cat1.channel_slice(c3, input2.shape().c)); });
   Tensor x4 = conv(4)(device, cat1);
   deallocate(cat1);
   Tensor x5 = conv(5)(device, x4);
@@ -40,7 +40,7 @@ std::array<Tensor, 3> Head::operator()(Device& device, const Tensor& input1, con
   Tensor cat2 = allocate_concat(device, input3.shape(), c11 + input3.shape().c);
   conv(11).into(device, x8, cat2.channel_slice(0, c11));
   deallocate(x8);
-  copy_into(device, input3, cat2.channel_slice(c11, input3.shape().c));
+  scoped(device, "head.cat2", [&] { copy_into(device, input3, cat2.channel_slice(c11, input3.shape().c)); });
   Tensor x12 = conv(12)(device, cat2);
   deallocate(cat2);
   Tensor x13 = conv(13)(device, x12);

@@ -23,11 +23,14 @@ std::array<Tensor, 3> Neck::operator()(Device& device, const Tensor& d5, const T
   Tensor x3 = spp.channel_slice(3 * c, c);
   conv(3).into(device, x2, x3);
   deallocate(x2);
-  std::array<Tensor, 3> pools = spp_pools(device, x3);  // kernels 5, 9, 13
-  copy_into(device, pools[2], spp.channel_slice(0, c));
-  copy_into(device, pools[1], spp.channel_slice(c, c));
-  copy_into(device, pools[0], spp.channel_slice(2 * c, c));
-  for (Tensor& p : pools) deallocate(p);
+  {
+    OpScope scope(device, "neek.spp");
+    std::array<Tensor, 3> pools = spp_pools(device, x3);  // kernels 5, 9, 13
+    copy_into(device, pools[2], spp.channel_slice(0, c));
+    copy_into(device, pools[1], spp.channel_slice(c, c));
+    copy_into(device, pools[0], spp.channel_slice(2 * c, c));
+    for (Tensor& p : pools) deallocate(p);
+  }
   deallocate(x3);
 
   Tensor x4 = conv(4)(device, spp);
@@ -39,11 +42,12 @@ std::array<Tensor, 3> Neck::operator()(Device& device, const Tensor& d5, const T
   Tensor x7 = conv(7)(device, x6);
 
   // torch.cat([conv8(d4), upsample(x7)])
-  Tensor up1 = upsample_nearest2x(device, x7);
+  Tensor up1 = scoped(device, "neek.upsample1", [&] { return upsample_nearest2x(device, x7); });
   deallocate(x7);
-  Tensor cat1 = allocate_concat(device, up1.shape(), 2 * up1.shape().c);
-  conv(8).into(device, d4, cat1.channel_slice(0, up1.shape().c));
-  copy_into(device, up1, cat1.channel_slice(up1.shape().c, up1.shape().c));
+  const int c1 = up1.shape().c;
+  Tensor cat1 = allocate_concat(device, up1.shape(), 2 * c1);
+  conv(8).into(device, d4, cat1.channel_slice(0, c1));
+  scoped(device, "neek.cat1", [&] { copy_into(device, up1, cat1.channel_slice(c1, c1)); });
   deallocate(up1);
 
   Tensor x9 = conv(9)(device, cat1);
@@ -59,11 +63,12 @@ std::array<Tensor, 3> Neck::operator()(Device& device, const Tensor& d5, const T
   Tensor x14 = conv(14)(device, x13);
 
   // torch.cat([conv15(d3), upsample(x14)])
-  Tensor up2 = upsample_nearest2x(device, x14);
+  Tensor up2 = scoped(device, "neek.upsample2", [&] { return upsample_nearest2x(device, x14); });
   deallocate(x14);
-  Tensor cat2 = allocate_concat(device, up2.shape(), 2 * up2.shape().c);
-  conv(15).into(device, d3, cat2.channel_slice(0, up2.shape().c));
-  copy_into(device, up2, cat2.channel_slice(up2.shape().c, up2.shape().c));
+  const int c2 = up2.shape().c;
+  Tensor cat2 = allocate_concat(device, up2.shape(), 2 * c2);
+  conv(15).into(device, d3, cat2.channel_slice(0, c2));
+  scoped(device, "neek.cat2", [&] { copy_into(device, up2, cat2.channel_slice(c2, c2)); });
   deallocate(up2);
 
   Tensor x16 = conv(16)(device, cat2);

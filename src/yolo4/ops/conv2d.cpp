@@ -250,6 +250,22 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   return s;
 }
 
+void Conv2d::describe(OpRecord& r, const Tensor& input, const Tensor& output,
+                      const Tensor* residual, const ConvStrategy& s) const {
+  r.input = input.shape();
+  r.output = output.shape();
+  r.dtype = config_.dtype;
+  r.weights_dtype = config_.weights_dtype;
+  r.math_fidelity = to_string(config_.math_fidelity);
+  r.shard_layout = s.shard_layout;
+  r.cores = s.grid_rows * s.grid_columns;
+  r.flops = flops(input.shape());
+  const double element = traits(config_.dtype).block_bytes;
+  r.bytes = element * double(input.shape().elements() + output.shape().elements() * (residual ? 2 : 1)) +
+            double(storage_bytes(config_.weights_dtype, size_t(params_.out_channels) * params_.in_channels *
+                                                            params_.kernel * params_.kernel));
+}
+
 void Conv2d::validate(const Tensor& input, const Tensor& output, const Tensor* residual) const {
   YOLO4_CHECK(input.is_allocated(), "conv2d: input tensor is not allocated (deallocated?)");
   YOLO4_CHECK(input.dtype() == DataType::FLOAT32, "conv2d: input dtype ", to_string(input.dtype()),
@@ -282,6 +298,8 @@ void Conv2d::run(Device& device, const Tensor& input, const Tensor& output,
                  const Tensor* residual) const {
   validate(input, output, residual);
   const ConvStrategy s = strategy(input.shape(), device.num_cores());
+  ProfiledOp profiled(device, "conv2d");
+  if (profiled.active()) describe(profiled.record, input, output, residual, s);
   const ConvGeometry g{input.shape(), output.shape(), params_.kernel, params_.stride,
                        params_.padding, reduction_per_tap(), kblocks(), input.data<float>(),
                        input.pixel_stride()};

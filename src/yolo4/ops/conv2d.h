@@ -72,6 +72,8 @@ class Conv2d {
 
  private:
   void validate(const Tensor& input, const Tensor& output, const Tensor* residual) const;
+  void describe(OpRecord& record, const Tensor& input, const Tensor& output,
+                const Tensor* residual, const ConvStrategy& strategy) const;
   int reduction_per_tap() const;  // channels per tap in the packed reduction order
   int kblocks() const;
 

@@ -84,6 +84,12 @@ void copy_into(Device& device, const Tensor& source, const Tensor& destination) 
               " differ");
   const int64_t pixels = source.shape().pixels();
   const int cores = int(std::min<int64_t>(device.num_cores(), pixels));
+  ProfiledOp profiled(device, "copy");
+  if (profiled.active()) {
+    profiled.record.input = profiled.record.output = source.shape();
+    profiled.record.cores = cores;
+    profiled.record.bytes = 8.0 * double(source.shape().elements());
+  }
   device.pool().run(cores, [&](int core) {
     const int64_t begin = pixels * core / cores, end = pixels * (core + 1) / cores;
     const int64_t ss = source.pixel_stride(), ds = destination.pixel_stride();
