@@ -6,5 +6,6 @@ namespace yolo4::cli {
 // Each returns the process exit code; errors are thrown as yolo4::Error.
 int run_command(int argc, char** argv);
 int bench_command(int argc, char** argv);
+int profile_command(int argc, char** argv);
 
 }  // namespace yolo4::cli

@@ -44,9 +44,9 @@ std::optional<DarknetCfg> ModelFlags::load_cfg() const {
   return parse_darknet_cfg(cfg);
 }
 
-std::shared_ptr<const Yolov4Weights> ModelFlags::load_weights(const DarknetCfg* parsed_cfg) const {
-  if (weights.empty()) return std::make_shared<const Yolov4Weights>(random_yolov4_weights(1));
-  return std::make_shared<const Yolov4Weights>(load_yolov4_weights(weights, parsed_cfg));
+Yolov4Weights ModelFlags::load_weights(const DarknetCfg* parsed_cfg) const {
+  if (weights.empty()) return random_yolov4_weights(1);
+  return load_yolov4_weights(weights, parsed_cfg);
 }
 
 int ModelFlags::thread_count() const { return threads > 0 ? threads : default_thread_count(); }

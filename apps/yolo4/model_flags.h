@@ -24,7 +24,7 @@ struct ModelFlags {
   void add_to(ArgParser& parser, const std::string& weights_help);
   ModelOptions options() const;
   std::optional<DarknetCfg> load_cfg() const;
-  std::shared_ptr<const Yolov4Weights> load_weights(const DarknetCfg* cfg) const;
+  Yolov4Weights load_weights(const DarknetCfg* cfg) const;
   int thread_count() const;
 };
 

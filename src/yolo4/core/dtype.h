@@ -34,12 +34,21 @@ inline float to_float(bfloat16 value) {
 
 // bfloat8_b: 16 consecutive values share one 8-bit exponent; each keeps a sign bit and a
 // 7-bit magnitude mantissa (no implicit leading one). Value = (-1)^s * m * 2^(e - 127 - 6).
+//
+// Rounding (encode_bfp8): e is the largest IEEE biased exponent in the block; each magnitude is
+// scaled by 2^-(e - 133) (exact) and rounded to the nearest integer, ties to even. If one rounds
+// up to 128, e is raised by one and the block is rounded again, so no mantissa is ever clamped.
+// Denormal inputs and all-zero blocks encode as zero. Every bfloat8_b value is exactly
+// representable in bfloat16 (at most 7 significant bits).
 struct BlockBfp8 {
   static constexpr int kValues = 16;
   uint8_t shared_exponent = 0;
   uint8_t values[kValues] = {};  // bit 7: sign, bits 0..6: mantissa
 };
 static_assert(sizeof(BlockBfp8) == 17, "bfloat8_b block must pack 16 values in 17 bytes");
+
+BlockBfp8 encode_bfp8(const float* values);            // 16 finite values
+void decode_bfp8(const BlockBfp8& block, float* out);  // 16 values
 
 struct DataTypeTraits {
   std::string_view name;

@@ -7,11 +7,24 @@ namespace yolo4::kernels {
 extern const KernelTable kernels_avx512;
 extern const KernelTable kernels_avx2;
 extern const KernelTable kernels_scalar;
+extern const ConvKernel bf16_conv_12x32__avx512bf16;
+
+namespace {
+const KernelTable& avx512_table() {
+  // With AVX512_BF16, LoFi runs natively on VDPBF16PS instead of the fp32 emulation.
+  static const KernelTable table = [] {
+    KernelTable t = kernels_avx512;
+    if (cpu_features().avx512_bf16) t.conv_lofi = bf16_conv_12x32__avx512bf16;
+    return t;
+  }();
+  return table;
+}
+}  // namespace
 
 const KernelTable& kernel_table(Isa isa) {
   YOLO4_CHECK(isa_supported(isa), "this CPU cannot run the ", to_string(isa), " kernels");
   switch (isa) {
-    case Isa::kAvx512: return kernels_avx512;
+    case Isa::kAvx512: return avx512_table();
     case Isa::kAvx2: return kernels_avx2;
     case Isa::kScalar: return kernels_scalar;
   }

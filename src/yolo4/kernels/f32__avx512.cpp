@@ -1,16 +1,14 @@
-// f32 kernels for AVX-512 (compiled with AVX-512 flags; chosen at run time from cpuid).
+// Kernels for AVX-512 (compiled with AVX-512 flags; chosen at run time from cpuid).
 #include "yolo4/kernels/f32_kernels.h"
 #include "yolo4/kernels/vec_avx512.h"
 
 namespace yolo4::kernels {
 
-extern const KernelTable kernels_avx512 = {
-    Isa::kAvx512,
-    {&f32_conv_ukernel<VecAvx512, 12, 2>, 12, 32, "f32_conv_12x32__avx512"},
-    &f32_activation<VecAvx512>,
-    &f32_add<VecAvx512>,
-    &f32_fma_loop<VecAvx512>,
-    2 * kFmaChains * VecAvx512::kLanes,
-};
+extern const ConvKernel bf16_conv_12x32__avx512bf16;
+
+// LoFi uses VDPBF16PS where the CPU has AVX512_BF16 (dispatch swaps it in), else this emulation.
+extern const KernelTable kernels_avx512 = make_kernel_table<VecAvx512>(
+    Isa::kAvx512, f32_conv_kernel<VecAvx512, 12, 2>("f32_conv_12x32__avx512", false),
+    f32_conv_kernel<VecAvx512, 12, 2>("bf16emu_conv_12x32__avx512", true));
 
 }  // namespace yolo4::kernels

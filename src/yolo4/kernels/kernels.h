@@ -1,5 +1,5 @@
 // The micro-kernel contracts and the one dispatch point that picks them per ISA.
-// Names state dtype, tile and ISA as XNNPACK's do: f32_conv_12x32__avx512.
+// Names state operands, tile and ISA as XNNPACK's do: f32_conv_12x32__avx512.
 #pragma once
 
 #include <cstdint>
@@ -12,27 +12,41 @@ namespace yolo4::kernels {
 // Packed operands share one reduction order: blocks of kKBlock values.
 inline constexpr int kKBlock = 16;
 
+// How a conv kernel wants its packed operands.
+//  kF32:        A [kblocks][MR][16] floats, W [k][NR] floats.
+//  kBf16Pairs:  A [kblocks][MR][16] bfloat16 (8 pairs), W [k/2][NR][2] bfloat16, for
+//               VDPBF16PS: each step multiplies a broadcast pair of A with NR pairs of W.
+enum class OperandFormat { kF32, kBf16Pairs };
+
 // One MR x NR output tile of a convolution viewed as a GEMM over packed operands.
 struct ConvTile {
-  const float* a = nullptr;  // packed activations: [kblocks][MR][kKBlock]
-  const float* w = nullptr;  // packed weights: [kblocks * kKBlock][NR]
+  const void* a = nullptr;  // packed activations
+  const void* w = nullptr;  // packed weights
   int kblocks = 0;
   const float* bias = nullptr;  // [NR]; added unless accumulating
-  float* out = nullptr;         // row m at out + m * out_stride
+  void* out = nullptr;          // float or bfloat16 (ConvKernel::run[out_bf16]); row m at m * out_stride
   int64_t out_stride = 0;
   int rows = 0;     // valid rows (<= MR); packed rows beyond are zeros and not stored
   int columns = 0;  // valid columns (<= NR)
-  bool accumulate = false;  // add onto what out holds (a later chunk of the reduction)
+  bool accumulate = false;  // add the partial sums of earlier reduction chunks, not the bias
+  const float* partial = nullptr;  // those partial sums (fp32 whatever out's dtype)
+  int64_t partial_stride = 0;
   bool finalize = true;     // apply the activation and the residual (the last chunk)
   Activation activation = Activation::kNone;
-  const float* residual = nullptr;  // added after the activation, row stride residual_stride
+  const void* residual = nullptr;  // same dtype as out; added after the activation
   int64_t residual_stride = 0;
 };
 
-struct F32ConvKernel {
-  void (*run)(const ConvTile& tile) = nullptr;
+using ConvTileFn = void (*)(const ConvTile& tile);
+
+struct ConvKernel {
+  ConvTileFn run[2] = {nullptr, nullptr};  // [0]: float output, [1]: bfloat16 output
   int mr = 0;
   int nr = 0;
+  OperandFormat operands = OperandFormat::kF32;
+  // Emulating VDPBF16PS with fp32 FMAs: operands are bf16-rounded floats and each pair of the
+  // reduction is packed odd element first, the order in which VDPBF16PS accumulates.
+  bool bf16_emulation = false;
   const char* name = "";
 };
 
@@ -40,14 +54,14 @@ struct F32ConvKernel {
 using F32UnaryFn = void (*)(const float* in, float* out, int64_t n, Activation activation);
 // out[i] = a[i] + b[i].
 using F32AddFn = void (*)(const float* a, const float* b, float* out, int64_t n);
-
 // Runs `iterations` steps of independent FMA chains (throughput-bound) and returns a value that
 // depends on all of them; each step is fma_flops_per_step FLOPs. Used to measure the peak.
 using F32FmaLoopFn = float (*)(int64_t iterations);
 
 struct KernelTable {
   Isa isa;
-  F32ConvKernel f32_conv;
+  ConvKernel conv_hifi4;  // fp32 products, fp32 accumulation
+  ConvKernel conv_lofi;   // bf16 x bf16 products, fp32 accumulation
   F32UnaryFn f32_activation;
   F32AddFn f32_add;
   F32FmaLoopFn f32_fma_loop;

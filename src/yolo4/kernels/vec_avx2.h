@@ -3,6 +3,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace yolo4::kernels {
 
 struct VecAvx2 {
@@ -26,6 +28,29 @@ struct VecAvx2 {
   static T ldexp(T y, T n) {
     const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+  }
+
+  // bfloat16 <-> float: widening is exact; narrowing rounds to nearest even.
+  static T load_bf16(const uint16_t* p, int n = kLanes) {
+    alignas(16) uint16_t tmp[kLanes] = {};
+    const uint16_t* src = p;
+    if (n < kLanes) {
+      for (int i = 0; i < n; ++i) tmp[i] = p[i];
+      src = tmp;
+    }
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  static void store_bf16(uint16_t* p, T x, int n = kLanes) {
+    const __m256i bits = _mm256_castps_si256(x);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    const __m256i rounded =
+        _mm256_srli_epi32(_mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+    // Narrow 8 x 32 to 8 x 16 bits: pack within 128-bit lanes, then gather the two halves.
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(rounded, rounded), 0x08);
+    alignas(16) uint16_t tmp[kLanes];
+    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), _mm256_castsi256_si128(packed));
+    for (int i = 0; i < (n < kLanes ? n : kLanes); ++i) p[i] = tmp[i];
   }
 
  private:

@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+
+#include "yolo4/core/dtype.h"
 
 namespace yolo4::kernels {
 
@@ -27,6 +30,13 @@ struct VecScalar {
   static T max(T a, T b) { return std::max(a, b); }
   static T round(T x) { return std::nearbyint(x); }
   static T ldexp(T y, T n) { return std::ldexp(y, int(n)); }
+
+  static T load_bf16(const uint16_t* p, int n = 1) {
+    return n > 0 ? to_float(bfloat16{*p}) : 0.0f;
+  }
+  static void store_bf16(uint16_t* p, T x, int n = 1) {
+    if (n > 0) *p = to_bfloat16(x).bits;
+  }
 };
 
 }  // namespace yolo4::kernels

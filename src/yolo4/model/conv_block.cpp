@@ -26,8 +26,9 @@ void ConvBlock::into(Device& device, const Tensor& input, const Tensor& output) 
   conv_.run(device, input, output);
 }
 
-Tensor allocate_concat(Device& device, const Shape& pixels_like, int channels) {
+Tensor allocate_concat(Device& device, const Shape& pixels_like, int channels, DataType dtype) {
   TensorSpec spec;
+  spec.dtype = dtype;
   spec.shape = pixels_like;
   spec.shape.c = channels;
   return device.allocate(spec);

@@ -36,6 +36,6 @@ auto scoped(Device& device, std::string_view path, Fn&& fn) {
 
 // A tensor of `channels` channels with the given pixels, for producers to fill slice by slice
 // (the report's sharded concat: no copy).
-Tensor allocate_concat(Device& device, const Shape& pixels_like, int channels);
+Tensor allocate_concat(Device& device, const Shape& pixels_like, int channels, DataType dtype);
 
 }  // namespace yolo4

@@ -39,11 +39,19 @@ Downsample::Downsample(const Yolov4Weights& w, int stage, const ModelOptions& o)
       conv4_(w, prefix_ + ".conv4", o),
       conv5_(w, prefix_ + ".conv5", o) {}
 
+std::vector<const ConvBlock*> Downsample::convs() const {
+  std::vector<const ConvBlock*> all = {&conv1_, &conv2_, &conv3_};
+  for (const ConvBlock& c : resblock_.convs()) all.push_back(&c);
+  all.push_back(&conv4_);
+  all.push_back(&conv5_);
+  return all;
+}
+
 Tensor Downsample::operator()(Device& device, const Tensor& input) const {
   Tensor x1 = conv1_(device, input);
   const int half = conv2_.conv().params().out_channels;
   // torch.cat([x4, x2]): conv2 and conv4 write their halves in place.
-  Tensor cat = allocate_concat(device, x1.shape(), 2 * half);
+  Tensor cat = allocate_concat(device, x1.shape(), 2 * half, x1.dtype());
   conv2_.into(device, x1, cat.channel_slice(half, half));
   Tensor x3 = conv3_(device, x1);
   deallocate(x1);

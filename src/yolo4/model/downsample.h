@@ -15,6 +15,7 @@ class ResBlock {
   ResBlock(const Yolov4Weights& weights, const std::string& prefix, int blocks,
            const ModelOptions& options);
   Tensor operator()(Device& device, Tensor&& x) const;
+  const std::vector<ConvBlock>& convs() const { return convs_; }
 
  private:
   std::vector<ConvBlock> convs_;  // pairs: module_list.i.0, module_list.i.1
@@ -25,6 +26,7 @@ class Downsample {
   // stage: 2..5 ("down2" .. "down5").
   Downsample(const Yolov4Weights& weights, int stage, const ModelOptions& options);
   Tensor operator()(Device& device, const Tensor& input) const;
+  std::vector<const ConvBlock*> convs() const;
 
   static int residual_blocks(int stage);  // 2, 8, 8, 4
 

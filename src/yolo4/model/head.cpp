@@ -18,7 +18,7 @@ std::array<Tensor, 3> Head::operator()(Device& device, const Tensor& input1, con
 
   // torch.cat([conv3(input1), input2])
   const int c3 = conv(3).conv().params().out_channels;
-  Tensor cat1 = allocate_concat(device, input2.shape(), c3 + input2.shape().c);
+  Tensor cat1 = allocate_concat(device, input2.shape(), c3 + input2.shape().c, input2.dtype());
   conv(3).into(device, input1, cat1.channel_slice(0, c3));
   scoped(device, "head.cat1", [&] { copy_into(device, input2, cat1.channel_slice(c3, input2.shape().c)); });
   Tensor x4 = conv(4)(device, cat1);
@@ -37,7 +37,7 @@ std::array<Tensor, 3> Head::operator()(Device& device, const Tensor& input1, con
 
   // torch.cat([conv11(x8), input3])
   const int c11 = conv(11).conv().params().out_channels;
-  Tensor cat2 = allocate_concat(device, input3.shape(), c11 + input3.shape().c);
+  Tensor cat2 = allocate_concat(device, input3.shape(), c11 + input3.shape().c, input3.dtype());
   conv(11).into(device, x8, cat2.channel_slice(0, c11));
   deallocate(x8);
   scoped(device, "head.cat2", [&] { copy_into(device, input3, cat2.channel_slice(c11, input3.shape().c)); });

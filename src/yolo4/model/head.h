@@ -16,6 +16,12 @@ class Head {
   std::array<Tensor, 3> operator()(Device& device, const Tensor& input1, const Tensor& input2,
                                    const Tensor& input3) const;
 
+  std::vector<const ConvBlock*> convs() const {
+    std::vector<const ConvBlock*> all;
+    for (const ConvBlock& c : convs_) all.push_back(&c);
+    return all;
+  }
+
  private:
   const ConvBlock& conv(int i) const { return convs_[i - 1]; }  // conv(1) .. conv(18)
   std::vector<ConvBlock> convs_;

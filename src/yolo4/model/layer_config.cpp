@@ -23,6 +23,8 @@ Conv2dConfig conv_config(const ConvSpec& spec, const ModelOptions& options) {
   config.math_fidelity = options.math_fidelity;
   config.math_approx_mode = options.math_approx_mode;
   config.activation = spec.activation;
+  // The heads leave the network for decoding: keep them float32 whatever the activations.
+  if (!spec.batch_norm) config.dtype = DataType::FLOAT32;
   for (const LayerOverride& o : kOverrides) {
     if (!matches(spec.key, o.key)) continue;
     if (o.shard_layout) config.shard_layout = o.shard_layout;

@@ -19,7 +19,7 @@ std::array<Tensor, 3> Neck::operator()(Device& device, const Tensor& d5, const T
   deallocate(x1);
   // SPP: conv3 writes x straight into the last quarter of the concat; the pools fill the rest.
   const int c = conv(3).conv().params().out_channels;
-  Tensor spp = allocate_concat(device, x2.shape(), 4 * c);
+  Tensor spp = allocate_concat(device, x2.shape(), 4 * c, x2.dtype());
   Tensor x3 = spp.channel_slice(3 * c, c);
   conv(3).into(device, x2, x3);
   deallocate(x2);
@@ -45,7 +45,7 @@ std::array<Tensor, 3> Neck::operator()(Device& device, const Tensor& d5, const T
   Tensor up1 = scoped(device, "neek.upsample1", [&] { return upsample_nearest2x(device, x7); });
   deallocate(x7);
   const int c1 = up1.shape().c;
-  Tensor cat1 = allocate_concat(device, up1.shape(), 2 * c1);
+  Tensor cat1 = allocate_concat(device, up1.shape(), 2 * c1, up1.dtype());
   conv(8).into(device, d4, cat1.channel_slice(0, c1));
   scoped(device, "neek.cat1", [&] { copy_into(device, up1, cat1.channel_slice(c1, c1)); });
   deallocate(up1);
@@ -66,7 +66,7 @@ std::array<Tensor, 3> Neck::operator()(Device& device, const Tensor& d5, const T
   Tensor up2 = scoped(device, "neek.upsample2", [&] { return upsample_nearest2x(device, x14); });
   deallocate(x14);
   const int c2 = up2.shape().c;
-  Tensor cat2 = allocate_concat(device, up2.shape(), 2 * c2);
+  Tensor cat2 = allocate_concat(device, up2.shape(), 2 * c2, up2.dtype());
   conv(15).into(device, d3, cat2.channel_slice(0, c2));
   scoped(device, "neek.cat2", [&] { copy_into(device, up2, cat2.channel_slice(c2, c2)); });
   deallocate(up2);

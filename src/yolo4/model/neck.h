@@ -17,6 +17,12 @@ class Neck {
   std::array<Tensor, 3> operator()(Device& device, const Tensor& d5, const Tensor& d4,
                                    const Tensor& d3) const;
 
+  std::vector<const ConvBlock*> convs() const {
+    std::vector<const ConvBlock*> all;
+    for (const ConvBlock& c : convs_) all.push_back(&c);
+    return all;
+  }
+
  private:
   const ConvBlock& conv(int i) const { return convs_[i - 1]; }  // conv(1) .. conv(20)
   std::vector<ConvBlock> convs_;

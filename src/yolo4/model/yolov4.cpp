@@ -4,13 +4,12 @@
 
 namespace yolo4 {
 
-Yolov4::Yolov4(std::shared_ptr<const Yolov4Weights> weights, const ModelOptions& options)
-    : weights_(std::move(weights)),
-      options_(options),
-      down1_(*weights_, options),
-      neck_(*weights_, options),
-      head_(*weights_, options) {
-  for (int stage = 2; stage <= 5; ++stage) downs_.emplace_back(*weights_, stage, options);
+Yolov4::Yolov4(const Yolov4Weights& weights, const ModelOptions& options)
+    : options_(options),
+      down1_(weights, options),
+      neck_(weights, options),
+      head_(weights, options) {
+  for (int stage = 2; stage <= 5; ++stage) downs_.emplace_back(weights, stage, options);
 }
 
 void Yolov4::validate_input(const Shape& s) {
@@ -55,15 +54,30 @@ int Yolov4::output_stride(std::string_view key) {
   fail("no YOLOv4 conv is named '", key, "'");
 }
 
-double Yolov4::flops(const Shape& input) const {
+double Yolov4::flops(const Shape& input) {
   validate_input(input);
   double total = 0;
-  for (const ConvWeights& w : weights_->convs()) {
-    const ConvSpec& s = *w.spec;
+  for (const ConvSpec& s : yolov4_convs()) {
     const int stride = output_stride(s.key);
     total += 2.0 * input.n * (input.h / stride) * (input.w / stride) * s.out_channels *
              s.in_channels * s.kernel * s.kernel;
   }
+  return total;
+}
+
+std::vector<const ConvBlock*> Yolov4::convs() const {
+  std::vector<const ConvBlock*> all = down1_.convs();
+  for (const Downsample& d : downs_) {
+    for (const ConvBlock* c : d.convs()) all.push_back(c);
+  }
+  for (const ConvBlock* c : neck_.convs()) all.push_back(c);
+  for (const ConvBlock* c : head_.convs()) all.push_back(c);
+  return all;
+}
+
+size_t Yolov4::weight_bytes() const {
+  size_t total = 0;
+  for (const ConvBlock* c : convs()) total += c->conv().weight_bytes();
   return total;
 }
 

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "yolo4/core/error.h"
 
@@ -51,12 +52,11 @@ void validate_params(const Conv2dParams& p) {
 
 // Fields whose behaviour later work brings are refused rather than ignored.
 void validate_config(const Conv2dConfig& c) {
-  YOLO4_CHECK(c.dtype == DataType::FLOAT32, "conv2d: dtype ", to_string(c.dtype),
-              " is not supported yet: activations are float32");
-  YOLO4_CHECK(c.weights_dtype == DataType::FLOAT32, "conv2d: weights_dtype ",
-              to_string(c.weights_dtype), " is not supported yet: weights are float32");
-  YOLO4_CHECK(c.math_fidelity == MathFidelity::HiFi4, "conv2d: math_fidelity ",
-              to_string(c.math_fidelity), " is not supported yet: only HiFi4");
+  YOLO4_CHECK(c.dtype != DataType::BFLOAT8_B, "conv2d: dtype bfloat8_b is a weights format; "
+              "activations are float32 or bfloat16");
+  YOLO4_CHECK(c.math_fidelity == MathFidelity::HiFi4 || c.math_fidelity == MathFidelity::LoFi,
+              "conv2d: math_fidelity ", to_string(c.math_fidelity),
+              " is not supported: LoFi (bf16 products) or HiFi4 (fp32 products)");
   YOLO4_CHECK(!c.math_approx_mode, "conv2d: math_approx_mode is not supported yet");
   YOLO4_CHECK(c.act_block_h_override >= 0, "conv2d: act_block_h_override must be >= 0, got ",
               c.act_block_h_override);
@@ -85,29 +85,54 @@ struct ConvGeometry {
   int kernel, stride, padding;
   int channels_per_tap;  // the packed reduction order: k = tap * channels_per_tap + c
   int kblocks;
-  const float* input;
+  const void* input;
   int64_t in_pixel_stride;
 };
 
+// Element conversions between activation storage (float or bfloat16 bits) and the kernel's
+// operands; `emulate` rounds fp32 operands to bf16 for the exact LoFi emulation.
+inline float widen(float x) { return x; }
+inline float widen(uint16_t x) { return to_float(bfloat16{x}); }
+template <class Dst>
+inline Dst operand(float x, bool emulate);
+template <>
+inline float operand<float>(float x, bool emulate) {
+  return emulate ? to_float(to_bfloat16(x)) : x;
+}
+template <>
+inline uint16_t operand<uint16_t>(float x, bool) {
+  return to_bfloat16(x).bits;
+}
+
+// One block of 16 reduction values from one pixel; `swap` puts each pair's odd element first.
+template <class Src, class Dst>
+void convert_block(const Src* src, int valid, Dst* dst, bool emulate, bool swap) {
+  if constexpr (std::is_same_v<Src, Dst>) {
+    if (!emulate && !swap && valid == kKBlock) {
+      std::memcpy(dst, src, sizeof(Dst) * kKBlock);
+      return;
+    }
+  }
+  for (int j = 0; j < kKBlock; ++j) {
+    dst[swap ? j ^ 1 : j] = j < valid ? operand<Dst>(widen(src[j]), emulate) : Dst{};
+  }
+}
+
 // Writes one im2col row (one output pixel, reduction blocks [kb0, kb1)) into the packed tile,
-// whose blocks for consecutive kb are mr * 16 floats apart.
-void pack_row(const ConvGeometry& g, const float* const* tap_source, int kb0, int kb1, int mr,
-              float* dst) {
+// whose blocks for consecutive kb are mr * 16 elements apart.
+template <class Src, class Dst>
+void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int kb1, int mr,
+              bool emulate, Dst* dst) {
   const int taps = g.kernel * g.kernel;
   if (g.channels_per_tap % kKBlock == 0) {  // wide input: whole blocks from one pixel
     int kb = 0;
     for (int tap = 0; tap < taps && kb < kb1; ++tap) {
-      const float* src = tap_source[tap];
+      const Src* src = tap_source[tap];
       for (int c = 0; c < g.channels_per_tap; c += kKBlock, ++kb) {
         if (kb < kb0) continue;
         if (kb >= kb1) break;
         const int valid = src ? std::clamp(g.in.c - c, 0, kKBlock) : 0;
-        if (valid == kKBlock) {
-          std::memcpy(dst, src + c, kKBlock * 4);
-        } else {
-          if (valid) std::memcpy(dst, src + c, size_t(valid) * 4);
-          std::memset(dst + valid, 0, size_t(kKBlock - valid) * 4);
-        }
+        convert_block(src ? src + c : nullptr, valid, dst, emulate, emulate);
         dst += mr * kKBlock;
       }
     }
@@ -115,29 +140,34 @@ void pack_row(const ConvGeometry& g, const float* const* tap_source, int kb0, in
   }
   // Narrow input (RGB): taps back to back, k = tap * C + c, written straight into the blocks;
   // the strategy gives narrow convs a single reduction chunk, so kb0 == 0 here.
-  for (int kb = kb0; kb < kb1; ++kb) std::memset(dst + kb * mr * kKBlock, 0, kKBlock * 4);
+  for (int kb = kb0; kb < kb1; ++kb) std::fill_n(dst + kb * mr * kKBlock, kKBlock, Dst{});
   for (int tap = 0; tap < taps; ++tap) {
-    const float* src = tap_source[tap];
+    const Src* src = tap_source[tap];
     if (!src) continue;
     for (int c = 0, k = tap * g.in.c; c < g.in.c; ++c, ++k) {
-      dst[(k >> 4) * mr * kKBlock + (k & (kKBlock - 1))] = src[c];
+      const int position = emulate ? k ^ 1 : k;
+      dst[(position >> 4) * mr * kKBlock + (position & (kKBlock - 1))] =
+          operand<Dst>(widen(src[c]), emulate);
     }
   }
 }
 
 // Packs rows [first_pixel, first_pixel + rows) of the implicit im2col matrix, reduction blocks
 // [kb0, kb1), into dst as [tile][kb][MR][16]; rows past `rows` are zeros.
+template <class Src, class Dst>
 void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int mr, int kb0,
-                      int kb1, float* dst) {
+                      int kb1, bool emulate, void* packed) {
+  Dst* dst = static_cast<Dst*>(packed);
+  const Src* input = static_cast<const Src*>(g.input);
   const int nkb = kb1 - kb0;
-  const float* tap_source[64];
+  const Src* tap_source[64];
   // The output position walks forward pixel by pixel: no divisions in the loop.
   int ox = int(first_pixel % g.out.w), oy = int(first_pixel / g.out.w % g.out.h);
   int n = int(first_pixel / g.out.w / g.out.h);
   for (int row = 0; row < ceil_div(rows, mr) * mr; ++row) {
-    float* row_dst = dst + int64_t(row / mr) * nkb * mr * kKBlock + (row % mr) * kKBlock;
+    Dst* row_dst = dst + int64_t(row / mr) * nkb * mr * kKBlock + (row % mr) * kKBlock;
     if (row >= rows) {
-      for (int kb = 0; kb < nkb; ++kb) std::memset(row_dst + kb * mr * kKBlock, 0, kKBlock * 4);
+      for (int kb = 0; kb < nkb; ++kb) std::fill_n(row_dst + kb * mr * kKBlock, kKBlock, Dst{});
       continue;
     }
     int tap = 0;
@@ -147,10 +177,10 @@ void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int 
         const int ix = ox * g.stride - g.padding + kx;
         const bool inside = iy >= 0 && iy < g.in.h && ix >= 0 && ix < g.in.w;
         tap_source[tap] =
-            inside ? g.input + ((int64_t(n) * g.in.h + iy) * g.in.w + ix) * g.in_pixel_stride : nullptr;
+            inside ? input + ((int64_t(n) * g.in.h + iy) * g.in.w + ix) * g.in_pixel_stride : nullptr;
       }
     }
-    pack_row(g, tap_source, kb0, kb1, mr, row_dst);
+    pack_row(g, tap_source, kb0, kb1, mr, emulate, row_dst);
     if (++ox == g.out.w) {
       ox = 0;
       if (++oy == g.out.h) oy = 0, ++n;
@@ -158,50 +188,71 @@ void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int 
   }
 }
 
+using PackFn = void (*)(const ConvGeometry&, int64_t, int, int, int, int, bool, void*);
+
+PackFn pack_function(DataType input, kernels::OperandFormat operands) {
+  const bool bf16_in = input == DataType::BFLOAT16;
+  if (operands == kernels::OperandFormat::kBf16Pairs) {
+    return bf16_in ? &pack_activations<uint16_t, uint16_t> : &pack_activations<float, uint16_t>;
+  }
+  return bf16_in ? &pack_activations<uint16_t, float> : &pack_activations<float, float>;
+}
+
+size_t operand_bytes(kernels::OperandFormat operands) {
+  return operands == kernels::OperandFormat::kBf16Pairs ? 2 : 4;
+}
+
+kernels::ConvKernel select_kernel(const Conv2dConfig& config, Isa isa) {
+  const kernels::KernelTable& table = kernels::kernel_table(isa);
+  return config.math_fidelity == MathFidelity::LoFi ? table.conv_lofi : table.conv_hifi4;
+}
+
+ReductionLayout reduction_layout(const Conv2dParams& p, int nr) {
+  ReductionLayout l;
+  l.in_channels = p.in_channels;
+  l.taps = p.kernel * p.kernel;
+  // Wide inputs keep every tap on whole blocks (copies of 16 channels); narrow ones (the RGB
+  // input) pack taps back to back so that 3 channels do not cost 16.
+  l.channels_per_tap = p.in_channels >= kKBlock ? round_up(p.in_channels, kKBlock) : p.in_channels;
+  l.kblocks = ceil_div(int64_t(l.taps) * l.channels_per_tap, kKBlock);
+  // Panels cover C padded to the tile width, so a TILE output gets its padding written as zeros.
+  l.panels = ceil_div(round_up(p.out_channels, kTileChannels), nr);
+  return l;
+}
+
+Conv2dParams checked(const Conv2dParams& p) {
+  validate_params(p);
+  return p;
+}
+
+std::span<const float> check_weights(const Conv2dParams& p, std::span<const float> weight,
+                                     std::span<const float> bias) {
+  const int taps = p.kernel * p.kernel;
+  const size_t expected = size_t(p.out_channels) * p.in_channels * taps;
+  YOLO4_CHECK(weight.size() == expected, "conv2d: weight has ", weight.size(),
+              " values, expected ", expected, " (OIHW ", p.out_channels, "x", p.in_channels, "x",
+              p.kernel, "x", p.kernel, ")");
+  YOLO4_CHECK(bias.empty() || bias.size() == size_t(p.out_channels), "conv2d: bias has ",
+              bias.size(), " values, expected ", p.out_channels);
+  YOLO4_CHECK(taps <= 64, "conv2d: kernel ", p.kernel, "x", p.kernel, " is larger than 8x8");
+  YOLO4_CHECK(p.in_channels >= kKBlock || taps * p.in_channels <= kKBlock * 64, "conv2d: ",
+              p.in_channels, " channels with a ", p.kernel, "x", p.kernel,
+              " kernel is too long a narrow reduction");
+  return weight;
+}
+
 }  // namespace
 
 Conv2d::Conv2d(const Conv2dParams& params, std::span<const float> weight_oihw,
                std::span<const float> bias, const Conv2dConfig& config, Isa isa)
-    : params_(params), config_(config), kernel_(kernels::kernel_table(isa).f32_conv) {
-  validate_params(params);
-  validate_config(config);
-  const int oc = params.out_channels, ic = params.in_channels, taps = params.kernel * params.kernel;
-  YOLO4_CHECK(weight_oihw.size() == size_t(oc) * ic * taps, "conv2d: weight has ",
-              weight_oihw.size(), " values, expected ", size_t(oc) * ic * taps, " (OIHW ", oc, "x",
-              ic, "x", params.kernel, "x", params.kernel, ")");
-  YOLO4_CHECK(taps <= 64, "conv2d: kernel ", params.kernel, "x", params.kernel, " is larger than 8x8");
-  YOLO4_CHECK(ic >= kKBlock || taps * ic <= kKBlock * 64, "conv2d: ", ic, " channels with a ",
-              params.kernel, "x", params.kernel, " kernel is too long a narrow reduction");
-  YOLO4_CHECK(bias.empty() || bias.size() == size_t(oc), "conv2d: bias has ", bias.size(),
-              " values, expected ", oc);
-
-  const int nr = kernel_.nr, k_total = kblocks() * kKBlock, per_tap = reduction_per_tap();
-  // Panels cover C padded to the tile width, so a TILE output gets its padding written as zeros.
-  panels_ = ceil_div(round_up(oc, kTileChannels), nr);
-  packed_weights_.assign(size_t(panels_) * k_total * nr, 0.0f);
-  packed_bias_.assign(size_t(panels_) * nr, 0.0f);
-  for (int o = 0; o < oc; ++o) {
-    const int panel = o / nr, lane = o % nr;
-    float* panel_w = packed_weights_.data() + size_t(panel) * k_total * nr;
-    for (int c = 0; c < ic; ++c) {
-      for (int tap = 0; tap < taps; ++tap) {
-        const int k = tap * per_tap + c;
-        panel_w[size_t(k) * nr + lane] = weight_oihw[(size_t(o) * ic + c) * taps + tap];
-      }
-    }
-    packed_bias_[size_t(panel) * nr + lane] = bias.empty() ? 0.0f : bias[o];
-  }
-}
-
-int Conv2d::reduction_per_tap() const {
-  // Wide inputs keep every tap on whole blocks (copies of 16 channels); narrow ones (the RGB
-  // input) pack taps back to back so that 3 channels do not cost 16.
-  const int c = params_.in_channels;
-  return c >= kKBlock ? round_up(c, kKBlock) : c;
-}
-
-int Conv2d::kblocks() const {
-  return ceil_div(int64_t(params_.kernel) * params_.kernel * reduction_per_tap(), kKBlock);
+    : params_(checked(params)),
+      config_(config),
+      kernel_(select_kernel(config, isa)),
+      layout_(reduction_layout(params, kernel_.nr)),
+      weights_((validate_config(config), check_weights(params, weight_oihw, bias)),
+               params.out_channels, layout_, kernel_, config.weights_dtype) {
+  packed_bias_.assign(size_t(layout_.panels) * kernel_.nr, 0.0f);
+  std::copy(bias.begin(), bias.end(), packed_bias_.begin());
 }
 
 Shape Conv2d::output_shape(const Shape& in) const {
@@ -239,10 +290,10 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   }
   // More cores than tiles or panels: give the spare ones nothing rather than split finer.
   s.grid_rows = std::max(1, std::min(s.grid_rows, tiles));
-  s.grid_columns = std::max(1, std::min(s.grid_columns, panels_));
-  const bool narrow = reduction_per_tap() % kKBlock != 0;  // packed in one chunk
-  s.chunk_kblocks = narrow ? kblocks() : std::min(kblocks(), kChunkKBlocksMax);
-  const int chunk_bytes = s.chunk_kblocks * kKBlock * 4;
+  s.grid_columns = std::max(1, std::min(s.grid_columns, layout_.panels));
+  const bool narrow = layout_.channels_per_tap % kKBlock != 0;  // packed in one chunk
+  s.chunk_kblocks = narrow ? layout_.kblocks : std::min(layout_.kblocks, kChunkKBlocksMax);
+  const int chunk_bytes = s.chunk_kblocks * kKBlock * int(operand_bytes(kernel_.operands));
   const int auto_pixels = std::max(1, kBlockBytesTarget / (chunk_bytes * kernel_.mr)) * kernel_.mr;
   s.block_pixels = config_.act_block_h_override > 0
                        ? round_up(config_.act_block_h_override, kernel_.mr)
@@ -262,31 +313,33 @@ void Conv2d::describe(OpRecord& r, const Tensor& input, const Tensor& output,
   r.flops = flops(input.shape());
   const double element = traits(config_.dtype).block_bytes;
   r.bytes = element * double(input.shape().elements() + output.shape().elements() * (residual ? 2 : 1)) +
-            double(storage_bytes(config_.weights_dtype, size_t(params_.out_channels) * params_.in_channels *
-                                                            params_.kernel * params_.kernel));
+            double(weights_.resident_bytes());
 }
 
 void Conv2d::validate(const Tensor& input, const Tensor& output, const Tensor* residual) const {
   YOLO4_CHECK(input.is_allocated(), "conv2d: input tensor is not allocated (deallocated?)");
-  YOLO4_CHECK(input.dtype() == DataType::FLOAT32, "conv2d: input dtype ", to_string(input.dtype()),
-              ", expected float32");
+  YOLO4_CHECK(input.dtype() == DataType::FLOAT32 || input.dtype() == DataType::BFLOAT16,
+              "conv2d: input dtype ", to_string(input.dtype()), ", expected float32 or bfloat16");
   YOLO4_CHECK(input.shape().c == params_.in_channels, "conv2d: input ", to_string(input.shape()),
               " has C=", input.shape().c, ", expected ", params_.in_channels);
   const Shape expected = output_shape(input.shape());
   YOLO4_CHECK(output.is_allocated() && output.shape() == expected, "conv2d: output ",
               to_string(output.shape()), ", expected ", to_string(expected));
-  YOLO4_CHECK(output.dtype() == DataType::FLOAT32, "conv2d: output must be float32");
+  YOLO4_CHECK(output.dtype() == config_.dtype, "conv2d: output dtype ", to_string(output.dtype()),
+              ", expected ", to_string(config_.dtype), " (the config's dtype)");
   if (residual) {
     YOLO4_CHECK(residual->is_allocated() && residual->shape() == expected &&
-                    residual->dtype() == DataType::FLOAT32,
-                "conv2d: residual ", to_string(residual->shape()), ", expected ",
-                to_string(expected), " float32");
+                    residual->dtype() == config_.dtype,
+                "conv2d: residual ", to_string(residual->shape()), " ",
+                to_string(residual->dtype()), ", expected ", to_string(expected), " ",
+                to_string(config_.dtype));
   }
 }
 
 Tensor Conv2d::operator()(Device& device, Tensor& input, const Tensor* residual) const {
   TensorSpec spec;
   spec.shape = output_shape(input.shape());
+  spec.dtype = config_.dtype;
   spec.memory_config.memory_layout = strategy(input.shape(), device.num_cores()).shard_layout;
   Tensor output = device.allocate(spec);
   run(device, input, output, residual);
@@ -301,15 +354,18 @@ void Conv2d::run(Device& device, const Tensor& input, const Tensor& output,
   ProfiledOp profiled(device, "conv2d");
   if (profiled.active()) describe(profiled.record, input, output, residual, s);
   const ConvGeometry g{input.shape(), output.shape(), params_.kernel, params_.stride,
-                       params_.padding, reduction_per_tap(), kblocks(), input.data<float>(),
-                       input.pixel_stride()};
+                       params_.padding, layout_.channels_per_tap, layout_.kblocks,
+                       input.data<void>(), input.pixel_stride()};
   const int mr = kernel_.mr, nr = kernel_.nr;
   const int64_t pixels = g.out.pixels();
   const int tiles = ceil_div(pixels, mr);
   // A TILE output also gets its zero padding channels written; a slice only its own channels.
   const int out_columns = output.layout() == Layout::TILE ? int(output.pixel_stride()) : g.out.c;
-  const int64_t k_total = int64_t(g.kblocks) * kKBlock;
   const int panels = ceil_div(out_columns, nr);
+  const PackFn pack = pack_function(input.dtype(), kernel_.operands);
+  const kernels::ConvTileFn tile_fn = kernel_.run[output.dtype() == DataType::BFLOAT16 ? 1 : 0];
+  const size_t element = traits(output.dtype()).block_bytes;
+  const size_t a_element = operand_bytes(kernel_.operands);
 
   device.pool().run(s.grid_rows * s.grid_columns, [&](int core) {
     const int row = core / s.grid_columns, column = core % s.grid_columns;
@@ -318,8 +374,11 @@ void Conv2d::run(Device& device, const Tensor& input, const Tensor& output,
     const int panel_begin = panels * column / s.grid_columns;
     const int panel_end = panels * (column + 1) / s.grid_columns;
     const int block_tiles = s.block_pixels / mr;
-    thread_local std::vector<float> packed;
-    packed.resize(size_t(block_tiles) * mr * s.chunk_kblocks * kKBlock);
+    thread_local std::vector<float> packed, weight_scratch, partial;
+    packed.resize((size_t(block_tiles) * mr * s.chunk_kblocks * kKBlock * a_element + 3) / 4);
+    // A reduction in several chunks keeps its partial sums in fp32 (the output may be bf16).
+    const int partial_stride = (panel_end - panel_begin) * nr;
+    if (s.chunk_kblocks < g.kblocks) partial.resize(size_t(block_tiles) * mr * partial_stride);
 
     for (int t0 = tile_begin; t0 < tile_end; t0 += block_tiles) {
       const int block_end = std::min(tile_end, t0 + block_tiles);
@@ -327,26 +386,38 @@ void Conv2d::run(Device& device, const Tensor& input, const Tensor& output,
       const int rows = int(std::min<int64_t>(pixels, int64_t(block_end) * mr) - first_pixel);
       for (int kb0 = 0; kb0 < g.kblocks; kb0 += s.chunk_kblocks) {
         const int kb1 = std::min(g.kblocks, kb0 + s.chunk_kblocks);
-        pack_activations(g, first_pixel, rows, mr, kb0, kb1, packed.data());
+        pack(g, first_pixel, rows, mr, kb0, kb1, kernel_.bf16_emulation, packed.data());
         for (int panel = panel_begin; panel < panel_end; ++panel) {
           kernels::ConvTile tile;
-          tile.w = packed_weights_.data() + (panel * k_total + int64_t(kb0) * kKBlock) * nr;
+          tile.w = weights_.chunk(panel, kb0, kb1, weight_scratch);
           tile.kblocks = kb1 - kb0;
           tile.bias = packed_bias_.data() + int64_t(panel) * nr;
           tile.columns = std::min(nr, out_columns - panel * nr);
           tile.accumulate = kb0 > 0;
           tile.finalize = kb1 == g.kblocks;
           tile.activation = config_.activation;
-          tile.out_stride = output.pixel_stride();
+          tile.partial_stride = partial_stride;
           tile.residual_stride = residual ? residual->pixel_stride() : 0;
           for (int t = t0; t < block_end; ++t) {
             const int64_t p = int64_t(t) * mr;
-            tile.a = packed.data() + int64_t(t - t0) * (kb1 - kb0) * mr * kKBlock;
+            tile.a = reinterpret_cast<const std::byte*>(packed.data()) +
+                     size_t(t - t0) * (kb1 - kb0) * mr * kKBlock * a_element;
             tile.rows = int(std::min<int64_t>(mr, pixels - p));
-            tile.out = output.data<float>() + p * tile.out_stride + panel * nr;
-            tile.residual =
-                residual ? residual->data<float>() + p * tile.residual_stride + panel * nr : nullptr;
-            kernel_.run(tile);
+            float* tile_partial =
+                partial.data() + size_t(p - first_pixel) * partial_stride + (panel - panel_begin) * nr;
+            tile.partial = tile_partial;
+            if (tile.finalize) {
+              tile.out = output.data<std::byte>() + (p * output.pixel_stride() + panel * nr) * element;
+              tile.out_stride = output.pixel_stride();
+              tile.residual = residual ? residual->data<std::byte>() +
+                                             (p * tile.residual_stride + panel * nr) * element
+                                       : nullptr;
+              tile_fn(tile);
+            } else {
+              tile.out = tile_partial;
+              tile.out_stride = partial_stride;
+              kernel_.run[0](tile);
+            }
           }
         }
       }

@@ -11,6 +11,7 @@
 #include "yolo4/core/tensor.h"
 #include "yolo4/kernels/kernels.h"
 #include "yolo4/ops/activation.h"
+#include "yolo4/ops/conv2d_weights.h"
 
 namespace yolo4 {
 
@@ -58,6 +59,7 @@ class Conv2d {
   const Conv2dParams& params() const { return params_; }
   const Conv2dConfig& config() const { return config_; }
   const char* kernel_name() const { return kernel_.name; }
+  size_t weight_bytes() const { return weights_.resident_bytes(); }
 
   Shape output_shape(const Shape& input) const;
   ConvStrategy strategy(const Shape& input, int cores) const;
@@ -74,15 +76,13 @@ class Conv2d {
   void validate(const Tensor& input, const Tensor& output, const Tensor* residual) const;
   void describe(OpRecord& record, const Tensor& input, const Tensor& output,
                 const Tensor* residual, const ConvStrategy& strategy) const;
-  int reduction_per_tap() const;  // channels per tap in the packed reduction order
-  int kblocks() const;
 
   Conv2dParams params_;
   Conv2dConfig config_;
-  kernels::F32ConvKernel kernel_;
-  std::vector<float> packed_weights_;  // [panel][kblocks * 16][NR]
-  std::vector<float> packed_bias_;     // [panel][NR]
-  int panels_ = 0;
+  kernels::ConvKernel kernel_;
+  ReductionLayout layout_;
+  PackedConvWeights weights_;
+  std::vector<float> packed_bias_;  // [panel][NR], fp32 whatever the weights' dtype
 };
 
 }  // namespace yolo4

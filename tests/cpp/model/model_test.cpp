@@ -25,7 +25,7 @@ const LoadedModel& loaded(const std::string& dir, const std::string& file) {
   LoadedModel& m = cache[file];
   if (!m.model) {
     m.weights = std::make_shared<const Yolov4Weights>(load_yolov4_weights(dir + "/" + file));
-    m.model = std::make_unique<Yolov4>(m.weights);
+    m.model = std::make_unique<Yolov4>(*m.weights);
   }
   return m;
 }

@@ -25,7 +25,7 @@ std::vector<std::vector<float>> flatten(const std::array<Tensor, 3>& heads) {
 }
 
 TEST(InferenceSession, ReplayMatchesEagerRunAndThreadCounts) {
-  const Yolov4 model(std::make_shared<const Yolov4Weights>(random_yolov4_weights(5)));
+  const Yolov4 model(random_yolov4_weights(5));
   const Tensor input = random_image({1, 96, 64, 3});
   Device eager_device(1);
   const auto eager = flatten(model(eager_device, input));
@@ -44,7 +44,7 @@ TEST(InferenceSession, ReplayMatchesEagerRunAndThreadCounts) {
 }
 
 TEST(InferenceSession, ReplansForANewInputShape) {
-  const Yolov4 model(std::make_shared<const Yolov4Weights>(random_yolov4_weights(5)));
+  const Yolov4 model(random_yolov4_weights(5));
   Device device(2);
   InferenceSession session(model, device);
   session.run(random_image({1, 64, 64, 3}));
@@ -54,14 +54,14 @@ TEST(InferenceSession, ReplansForANewInputShape) {
 }
 
 TEST(Yolov4, RejectsBadInputShapes) {
-  const Yolov4 model(std::make_shared<const Yolov4Weights>(random_yolov4_weights(5)));
+  const Yolov4 model(random_yolov4_weights(5));
   Device device(1);
   EXPECT_THROW(model(device, random_image({1, 100, 64, 3})), Error);
   EXPECT_THROW(model(device, random_image({1, 64, 64, 4})), Error);
 }
 
 TEST(Yolov4, CountsTheReportsFlops) {
-  const Yolov4 model(std::make_shared<const Yolov4Weights>(random_yolov4_weights(5)));
+  const Yolov4 model(random_yolov4_weights(5));
   // 35.56 GFLOP for the convs at 320x320 (the speed issue's figure).
   EXPECT_NEAR(model.flops({1, 320, 320, 3}) * 1e-9, 35.56, 0.01);
 }

@@ -1,0 +1,61 @@
+// LoFi conv kernel: bf16 x bf16 products accumulated in fp32 with VDPBF16PS (AVX512_BF16).
+// Compiled with AVX-512 flags; dispatch uses it only where cpuid reports AVX512_BF16.
+#include "yolo4/kernels/f32_kernels.h"
+#include "yolo4/kernels/vec_avx512.h"
+
+namespace yolo4::kernels {
+namespace {
+
+// Same outer product as the f32 kernel, on pairs: each step broadcasts MR pairs of A and
+// multiplies them with NRV vectors of 16 weight pairs; twice the FLOPs per instruction.
+template <int MR, int NRV, class OutT>
+void bf16_conv_ukernel(const ConvTile& t) {
+  constexpr int NR = NRV * 16;
+  constexpr int kPairsPerBlock = kKBlock / 2;
+  __m512 acc[MR][NRV];
+#pragma GCC unroll 16
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+    for (int v = 0; v < NRV; ++v) acc[m][v] = _mm512_setzero_ps();
+
+  const uint16_t* a = static_cast<const uint16_t*>(t.a);
+  const uint16_t* w = static_cast<const uint16_t*>(t.w);
+  for (int kb = 0; kb < t.kblocks; ++kb) {
+#pragma GCC unroll 8
+    for (int j = 0; j < kPairsPerBlock; ++j) {
+      __m512bh wv[NRV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NRV; ++v) wv[v] = (__m512bh)_mm512_loadu_si512(w + v * 32);
+#pragma GCC unroll 16
+      for (int m = 0; m < MR; ++m) {
+        int32_t pair;
+        __builtin_memcpy(&pair, a + m * kKBlock + 2 * j, 4);
+        const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
+#pragma GCC unroll 4
+        for (int v = 0; v < NRV; ++v) acc[m][v] = _mm512_dpbf16_ps(acc[m][v], av, wv[v]);
+      }
+      w += 2 * NR;
+    }
+    a += MR * kKBlock;
+  }
+  store_tile<VecAvx512, MR, NRV, OutT>(acc, t);
+}
+
+template <int MR, int NRV>
+constexpr ConvKernel bf16_conv_kernel(const char* name) {
+  ConvKernel k;
+  k.run[0] = &bf16_conv_ukernel<MR, NRV, float>;
+  k.run[1] = &bf16_conv_ukernel<MR, NRV, uint16_t>;
+  k.mr = MR;
+  k.nr = NRV * 16;
+  k.operands = OperandFormat::kBf16Pairs;
+  k.name = name;
+  return k;
+}
+
+}  // namespace
+
+extern const ConvKernel bf16_conv_12x32__avx512bf16 =
+    bf16_conv_kernel<12, 2>("bf16_conv_12x32__avx512bf16");
+
+}  // namespace yolo4::kernels

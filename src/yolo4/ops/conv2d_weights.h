@@ -1,0 +1,49 @@
+// conv2d weights, packed once at creation into the kernel's operand layout and data type
+// (ncnn's create_pipeline), and handed to the kernel one panel chunk at a time.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "yolo4/core/dtype.h"
+#include "yolo4/kernels/kernels.h"
+
+namespace yolo4 {
+
+// The packed reduction order both operands share: k = tap * channels_per_tap + c, padded with
+// zeros to whole kKBlock blocks; output channels padded to whole panels of NR.
+struct ReductionLayout {
+  int in_channels = 0, taps = 0, channels_per_tap = 0, kblocks = 0, panels = 0;
+  int k_total() const { return kblocks * kernels::kKBlock; }
+};
+
+class PackedConvWeights {
+ public:
+  // weights_dtype: FLOAT32 keeps fp32 values; BFLOAT16 rounds each; BFLOAT8_B encodes blocks of
+  // 16 along the reduction and stays resident in that form (17 bytes per 16 weights).
+  PackedConvWeights(std::span<const float> weight_oihw, int out_channels,
+                    const ReductionLayout& layout, const kernels::ConvKernel& kernel,
+                    DataType weights_dtype);
+
+  // Weights of `panel` for reduction blocks [kb0, kb1) in the kernel's operand layout: a
+  // pointer into the resident copy, or bfloat8_b blocks decoded into `scratch`.
+  const void* chunk(int panel, int kb0, int kb1, std::vector<float>& scratch) const;
+  size_t resident_bytes() const;
+
+ private:
+  // Writes the logical value of (k, lane) of one panel into the kernel's layout at `dst`.
+  void store(void* dst, int k, int lane, float value) const;
+  size_t panel_elements() const { return size_t(layout_.k_total()) * nr_; }
+
+  ReductionLayout layout_;
+  kernels::OperandFormat operands_;
+  bool swap_pairs_;
+  int nr_;
+  DataType dtype_;
+  std::vector<float> f32_;         // kF32 operands: [panel][k][NR]
+  std::vector<uint16_t> bf16_;     // kBf16Pairs operands: [panel][k/2][NR][2]
+  std::vector<BlockBfp8> bfp8_;    // bfloat8_b: [panel][kb][NR], 16 k values per block
+};
+
+}  // namespace yolo4

@@ -1,0 +1,211 @@
+// Reduced precision: bfloat16 and bfloat8_b rounding bit-exactly against scalar definitions,
+// and conv2d in every precision mode against the naive reference on the same rounded operands.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "test_util.h"
+#include "yolo4/core/dtype.h"
+#include "yolo4/ops/conv2d.h"
+#include "yolo4/ops/layout.h"
+#include "yolo4/ops/reference.h"
+
+namespace yolo4 {
+namespace {
+
+using testing::all_close;
+using testing::random_vector;
+
+uint32_t bits_of(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  return b;
+}
+
+// bf16 by definition: the nearest value with 8 significant bits, ties to even, computed in
+// double arithmetic rather than by bit tricks.
+float bf16_by_definition(float x) {
+  if (x == 0.0f || !std::isfinite(x)) return x;
+  int exponent;
+  std::frexp(double(x), &exponent);              // |x| in [2^(e-1), 2^e)
+  const double quantum = std::ldexp(1.0, exponent - 8);  // 8 significant bits
+  return float(std::nearbyint(double(x) / quantum) * quantum);
+}
+
+TEST(Bfloat16, RoundsToNearestEvenLikeTheDefinition) {
+  const auto values = random_vector(20000, 11, -1000.0f, 1000.0f);
+  for (float x : values) {
+    ASSERT_EQ(bits_of(to_float(to_bfloat16(x))), bits_of(bf16_by_definition(x))) << x;
+  }
+  // Ties: 1 + 2^-8 is halfway between 1 and 1 + 2^-7 and goes to the even one (1).
+  EXPECT_EQ(to_float(to_bfloat16(1.0f + 1.0f / 256)), 1.0f);
+  EXPECT_EQ(to_float(to_bfloat16(1.0f + 3.0f / 256)), 1.0f + 4.0f / 256);
+  EXPECT_TRUE(std::isnan(to_float(to_bfloat16(std::nanf("")))));
+}
+
+// bfloat8_b by definition: shared exponent from the largest magnitude, 7-bit magnitudes
+// rounded to nearest even; an overflow to 128 raises the exponent.
+std::vector<float> bfp8_by_definition(const float* v) {
+  double largest = 0;
+  for (int i = 0; i < 16; ++i) largest = std::max(largest, std::fabs(double(v[i])));
+  std::vector<float> out(16, 0.0f);
+  if (largest < std::ldexp(1.0, -126)) return out;
+  int exponent;
+  std::frexp(largest, &exponent);  // largest in [2^(exponent-1), 2^exponent)
+  for (int attempt = 0; attempt < 2; ++attempt, ++exponent) {
+    const double quantum = std::ldexp(1.0, exponent - 7);  // 2^(e_biased - 133)
+    bool overflow = false;
+    for (int i = 0; i < 16; ++i) {
+      const double m = std::nearbyint(std::fabs(double(v[i])) / quantum);
+      overflow |= m >= 128;
+      out[i] = float(std::copysign(m * quantum, double(v[i])));
+    }
+    if (!overflow) return out;
+  }
+  return out;
+}
+
+TEST(Bfloat8b, EncodesBitExactlyLikeTheDefinition) {
+  for (int block = 0; block < 3000; ++block) {
+    const float scale = std::ldexp(1.0f, block % 40 - 30);
+    auto v = random_vector(16, 100 + block, -scale, scale);
+    if (block % 7 == 0) v[block % 16] = 0.0f;
+    if (block % 11 == 0) v[3] = scale * 0.99999f;  // near a rounding overflow
+    float decoded[16];
+    decode_bfp8(encode_bfp8(v.data()), decoded);
+    const auto expected = bfp8_by_definition(v.data());
+    for (int i = 0; i < 16; ++i) {
+      ASSERT_EQ(bits_of(decoded[i]) & 0x7fffffff, bits_of(expected[i]) & 0x7fffffff)
+          << "block " << block << " value " << i << ": " << v[i];
+      // Every bfloat8_b value is exact in bfloat16.
+      ASSERT_EQ(to_float(to_bfloat16(decoded[i])), decoded[i]);
+    }
+  }
+  float zeros[16] = {}, out[16];
+  decode_bfp8(encode_bfp8(zeros), out);
+  for (float x : out) EXPECT_EQ(x, 0.0f);
+}
+
+struct PrecisionCase {
+  MathFidelity fidelity;
+  DataType dtype;          // activations
+  DataType weights_dtype;
+};
+
+std::string precision_name(const PrecisionCase& p) {
+  return std::string(to_string(p.fidelity)) + "_" + std::string(to_string(p.dtype)) + "_" +
+         std::string(to_string(p.weights_dtype));
+}
+
+// The weights as the conv sees them: rounded in its packed reduction order (k = tap * Cp + c,
+// blocks of 16 along k for bfloat8_b), then to bf16 for LoFi products.
+std::vector<float> rounded_weights(const std::vector<float>& w, int oc, int ic, int taps,
+                                   const PrecisionCase& p) {
+  const int per_tap = ic >= 16 ? (ic + 15) / 16 * 16 : ic;
+  const int k_total = (taps * per_tap + 15) / 16 * 16;
+  std::vector<float> out(w.size());
+  for (int o = 0; o < oc; ++o) {
+    std::vector<float> row(k_total, 0.0f);
+    for (int c = 0; c < ic; ++c)
+      for (int t = 0; t < taps; ++t) row[t * per_tap + c] = w[(size_t(o) * ic + c) * taps + t];
+    for (int kb = 0; kb < k_total; kb += 16) {
+      if (p.weights_dtype == DataType::BFLOAT8_B) {
+        const auto q = bfp8_by_definition(&row[kb]);
+        std::copy(q.begin(), q.end(), row.begin() + kb);
+      }
+    }
+    for (float& x : row) {
+      if (p.weights_dtype == DataType::BFLOAT16 || p.fidelity == MathFidelity::LoFi) x = bf16_by_definition(x);
+    }
+    for (int c = 0; c < ic; ++c)
+      for (int t = 0; t < taps; ++t) out[(size_t(o) * ic + c) * taps + t] = row[t * per_tap + c];
+  }
+  return out;
+}
+
+class PrecisionConvTest
+    : public ::testing::TestWithParam<std::tuple<Isa, PrecisionCase, Activation>> {};
+
+TEST_P(PrecisionConvTest, MatchesReferenceOnRoundedOperands) {
+  const auto [isa, p, activation] = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
+  struct Case { Shape in; int oc, k, s; };
+  for (const Case& c : {Case{{1, 7, 5, 3}, 32, 3, 1}, Case{{1, 9, 7, 40}, 20, 3, 2},
+                        Case{{2, 5, 3, 600}, 33, 3, 1}, Case{{1, 4, 6, 64}, 255, 1, 1}}) {
+    const int taps = c.k * c.k;
+    auto input = random_vector(size_t(c.in.elements()), 21);
+    const auto weight = random_vector(size_t(c.oc) * c.in.c * taps, 22, -0.2f, 0.2f);
+    const auto bias = random_vector(size_t(c.oc), 23);
+    const auto residual = random_vector(size_t(c.in.n) * ((c.in.h + 2 * (c.k / 2) - c.k) / c.s + 1) *
+                                            ((c.in.w + 2 * (c.k / 2) - c.k) / c.s + 1) * c.oc, 24);
+    // The operands as stored and multiplied.
+    if (p.dtype == DataType::BFLOAT16 || p.fidelity == MathFidelity::LoFi) {
+      for (float& x : input) x = bf16_by_definition(x);
+    }
+    auto expected = reference::conv2d(input, c.in, rounded_weights(weight, c.oc, c.in.c, taps, p),
+                                      bias, c.oc, c.k, c.s, c.k / 2, activation);
+    for (size_t i = 0; i < expected.size(); ++i) {
+      const float r = p.dtype == DataType::BFLOAT16 ? bf16_by_definition(residual[i]) : residual[i];
+      expected[i] += r;
+      if (p.dtype == DataType::BFLOAT16) expected[i] = bf16_by_definition(expected[i]);
+    }
+
+    Conv2dConfig config;
+    config.activation = activation;
+    config.dtype = p.dtype;
+    config.weights_dtype = p.weights_dtype;
+    config.math_fidelity = p.fidelity;
+    const Conv2d conv({c.in.c, c.oc, c.k, c.s, c.k / 2}, weight, bias, config, isa);
+    Device device(2, isa);
+    const Tensor in = from_nhwc(input.data(), c.in, Layout::TILE, p.dtype);
+    const Shape out_shape = conv.output_shape(c.in);
+    const Tensor res = from_nhwc(residual.data(), out_shape, Layout::TILE, p.dtype);
+    Tensor out = device.allocate({out_shape, p.dtype, Layout::TILE, {}});
+    conv.run(device, in, out, &res);
+    // fp32 accumulation order differs from the double reference; a bf16 output adds one
+    // rounding of its own (2^-8 relative) on either side of a tie.
+    const float rtol = p.dtype == DataType::BFLOAT16 ? 8e-3f : 2e-5f;
+    EXPECT_TRUE(all_close(to_nhwc(out), expected, 2e-4f, rtol))
+        << conv.kernel_name() << " " << to_string(c.in) << " -> " << c.oc;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllModes, PrecisionConvTest,
+    ::testing::Combine(
+        ::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kScalar),
+        ::testing::Values(PrecisionCase{MathFidelity::HiFi4, DataType::FLOAT32, DataType::BFLOAT16},
+                          PrecisionCase{MathFidelity::HiFi4, DataType::FLOAT32, DataType::BFLOAT8_B},
+                          PrecisionCase{MathFidelity::HiFi4, DataType::BFLOAT16, DataType::FLOAT32},
+                          PrecisionCase{MathFidelity::LoFi, DataType::FLOAT32, DataType::FLOAT32},
+                          PrecisionCase{MathFidelity::LoFi, DataType::BFLOAT16, DataType::BFLOAT8_B}),
+        ::testing::Values(Activation::kNone, Activation::kMish)),
+    [](const auto& info) {
+      return std::string(to_string(std::get<0>(info.param))) + "_" +
+             precision_name(std::get<1>(info.param)) + "_" +
+             std::string(to_string(std::get<2>(info.param)));
+    });
+
+// VDPBF16PS (native LoFi) and its fp32-FMA emulation accumulate in the same order, so they
+// agree far below bf16 precision.
+TEST(LoFiKernels, NativeAndEmulationAgree) {
+  if (!cpu_features().avx512_bf16) GTEST_SKIP() << "no AVX512_BF16 on this CPU";
+  const Shape in_shape{1, 9, 11, 96};
+  const auto input = random_vector(size_t(in_shape.elements()), 31);
+  const auto weight = random_vector(size_t(64) * 96 * 9, 32, -0.1f, 0.1f);
+  const auto bias = random_vector(64, 33);
+  Conv2dConfig config;
+  config.math_fidelity = MathFidelity::LoFi;
+  std::vector<std::vector<float>> outputs;
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2}) {
+    const Conv2d conv({96, 64, 3, 1, 1}, weight, bias, config, isa);
+    Device device(1, isa);
+    Tensor in = from_nhwc(input.data(), in_shape);
+    outputs.push_back(to_nhwc(conv(device, in)));
+  }
+  EXPECT_TRUE(all_close(outputs[0], outputs[1], 1e-5f, 1e-6f));
+}
+
+}  // namespace
+}  // namespace yolo4
