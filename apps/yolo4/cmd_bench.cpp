@@ -56,13 +56,28 @@ void print_text(const ModelFlags& f, const ModelOptions& o, int threads, int run
   std::printf("  activation arena %.1f MB (lower bound %.1f MB)   start-up to first result %.0f ms\n",
               r.arena_bytes / 1e6, r.lower_bound_bytes / 1e6, r.startup_ms);
 }
+// Which shard layout, grid and blocking every conv gets at this input size, and why.
+void print_explain(const Yolov4& model, const Shape& input, int cores) {
+  std::printf("%-34s %-16s %-16s %-15s %-6s %-7s %-9s %s\n", "conv", "input", "output", "layout",
+              "grid", "block", "k-chunk", "why / kernel");
+  for (const ConvBlock* block : model.convs()) {
+    const Conv2d& conv = block->conv();
+    const int in_stride = Yolov4::output_stride(block->key()) / conv.params().stride;
+    const Shape in{input.n, input.h / in_stride, input.w / in_stride, conv.params().in_channels};
+    const ConvStrategy s = conv.strategy(in, cores);
+    std::printf("%-34.*s %-16s %-16s %-15s %dx%-4d %-7d %-9d %s / %s\n", int(block->key().size()),
+                block->key().data(), to_string(in).c_str(), to_string(conv.output_shape(in)).c_str(),
+                to_string(s.shard_layout).data(), s.grid_rows, s.grid_columns, s.block_pixels,
+                s.chunk_kblocks * 16, s.reason.c_str(), conv.kernel_name());
+  }
+}
 }  // namespace
 
 int bench_command(int argc, char** argv) {
   const Clock::time_point start = Clock::now();
   ModelFlags flags;
   int runs = 20, warmup = 3;
-  bool json = false;
+  bool json = false, explain = false;
   ArgParser p("yolo4 bench [--weights FILE [--cfg FILE]] [--size 320] [--threads N] [--runs N] "
               "[--warmup N] [--json]",
               "Times YOLOv4 inference (the replayed plan, no allocation) and prints median and\n"
@@ -71,6 +86,7 @@ int bench_command(int argc, char** argv) {
   p.option("--runs", "N", "timed runs (default 20)", &runs, 1, 100000);
   p.option("--warmup", "N", "untimed runs first (default 3)", &warmup, 0, 100000);
   p.flag("--json", "print one JSON object instead of text", &json);
+  p.flag("--explain", "print the shard layout and blocking every conv gets, and why", &explain);
   if (!p.parse(argc, argv)) return 0;
 
   const ModelOptions options = flags.options();
@@ -80,6 +96,7 @@ int bench_command(int argc, char** argv) {
   Device device(threads, options.isa);
   InferenceSession session(model, device);
   const Tensor input = random_input(flags.size);
+  if (explain) print_explain(model, input.shape(), threads);
 
   BenchResult r{};
   session.run(input);
