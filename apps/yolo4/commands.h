@@ -7,5 +7,6 @@ namespace yolo4::cli {
 int run_command(int argc, char** argv);
 int bench_command(int argc, char** argv);
 int profile_command(int argc, char** argv);
+int detect_command(int argc, char** argv);
 
 }  // namespace yolo4::cli

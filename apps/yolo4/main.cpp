@@ -16,6 +16,7 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"detect", yolo4::cli::detect_command, "detect objects in images, directories and videos"},
     {"run", yolo4::cli::run_command, "run one input and dump the raw head outputs as .npy"},
     {"bench", yolo4::cli::bench_command, "time the network: median and min latency, GFLOP/s"},
     {"profile", yolo4::cli::profile_command, "per-op perf sheet: CSV with utilisation, SVG plots"},

@@ -15,9 +15,11 @@ using testing::npy_tensor;
 
 constexpr double kFp32Pcc = 0.99999;
 
+constexpr double kReportPresetPcc = 0.99;
+
 struct LoadedModel {
   std::shared_ptr<const Yolov4Weights> weights;
-  std::unique_ptr<Yolov4> model;
+  std::unique_ptr<Yolov4> model, report_preset;
 };
 
 const LoadedModel& loaded(const std::string& dir, const std::string& file) {
@@ -26,39 +28,59 @@ const LoadedModel& loaded(const std::string& dir, const std::string& file) {
   if (!m.model) {
     m.weights = std::make_shared<const Yolov4Weights>(load_yolov4_weights(dir + "/" + file));
     m.model = std::make_unique<Yolov4>(*m.weights);
+    m.report_preset = std::make_unique<Yolov4>(*m.weights, ModelOptions::report_preset());
   }
   return m;
+}
+
+// Every module on the reference's own inputs, each output against the reference's.
+void expect_modules_match(const Yolov4& model, const std::string& d, double min_pcc) {
+  const DataType dtype = model.options().dtype;
+  Device device(2, model.options().isa);
+  expect_matches_reference(model.down1()(device, npy_tensor(d + "input.npy")), d + "down1.npy", min_pcc);
+  for (int stage = 2; stage <= 5; ++stage) {
+    const Tensor in = npy_tensor(d + "down" + std::to_string(stage - 1) + ".npy", dtype);
+    expect_matches_reference(model.down(stage)(device, in), d + "down" + std::to_string(stage) + ".npy",
+                             min_pcc);
+  }
+  const auto neck = model.neck()(device, npy_tensor(d + "down5.npy", dtype),
+                                 npy_tensor(d + "down4.npy", dtype), npy_tensor(d + "down3.npy", dtype));
+  for (int i = 0; i < 3; ++i) {
+    expect_matches_reference(neck[i], d + "neck" + std::to_string(i + 1) + ".npy", min_pcc);
+  }
+  const auto heads = model.head()(device, npy_tensor(d + "neck1.npy", dtype),
+                                  npy_tensor(d + "neck2.npy", dtype), npy_tensor(d + "neck3.npy", dtype));
+  const char* names[] = {"head8.npy", "head16.npy", "head32.npy"};
+  for (int i = 0; i < 3; ++i) expect_matches_reference(heads[i], d + names[i], min_pcc);
 }
 
 class ModelPcc : public ::testing::TestWithParam<std::string> {};  // param: weights file
 
 TEST_P(ModelPcc, ModulesAt320) {
   YOLO4_REQUIRE_TESTDATA(dir);
-  const Yolov4& model = *loaded(dir, GetParam()).model;
-  const std::string d = dir + "/s320/";
-  Device device(2);
-  expect_matches_reference(model.down1()(device, npy_tensor(d + "input.npy")), d + "down1.npy", kFp32Pcc);
-  for (int stage = 2; stage <= 5; ++stage) {
-    const Tensor in = npy_tensor(d + "down" + std::to_string(stage - 1) + ".npy");
-    expect_matches_reference(model.down(stage)(device, in), d + "down" + std::to_string(stage) + ".npy",
-                             kFp32Pcc);
-  }
-  const auto neck = model.neck()(device, npy_tensor(d + "down5.npy"), npy_tensor(d + "down4.npy"),
-                                 npy_tensor(d + "down3.npy"));
-  for (int i = 0; i < 3; ++i) {
-    expect_matches_reference(neck[i], d + "neck" + std::to_string(i + 1) + ".npy", kFp32Pcc);
-  }
-  const auto heads = model.head()(device, npy_tensor(d + "neck1.npy"), npy_tensor(d + "neck2.npy"),
-                                  npy_tensor(d + "neck3.npy"));
-  const char* names[] = {"head8.npy", "head16.npy", "head32.npy"};
-  for (int i = 0; i < 3; ++i) expect_matches_reference(heads[i], d + names[i], kFp32Pcc);
+  expect_modules_match(*loaded(dir, GetParam()).model, dir + "/s320/", kFp32Pcc);
 }
 
-void expect_whole_model_matches(const Yolov4& model, const std::string& case_dir) {
+void expect_whole_model_matches(const Yolov4& model, const std::string& case_dir,
+                                double min_pcc = kFp32Pcc) {
   Device device(2);
   const auto heads = model(device, npy_tensor(case_dir + "input.npy"));
   const char* names[] = {"head8.npy", "head16.npy", "head32.npy"};
-  for (int i = 0; i < 3; ++i) expect_matches_reference(heads[i], case_dir + names[i], kFp32Pcc);
+  for (int i = 0; i < 3; ++i) expect_matches_reference(heads[i], case_dir + names[i], min_pcc);
+}
+
+// The report's configuration (bfloat16 activations, bfloat8_b weights, LoFi) against the fp32
+// reference: PCC >= 0.99 on every module and every head.
+TEST(ReportPresetPcc, ModulesAt320) {
+  YOLO4_REQUIRE_TESTDATA(dir);
+  expect_modules_match(*loaded(dir, "yolov4_random.pth").report_preset, dir + "/s320/", kReportPresetPcc);
+}
+
+TEST(ReportPresetPcc, WholeModelAt320And640) {
+  YOLO4_REQUIRE_TESTDATA(dir);
+  const Yolov4& model = *loaded(dir, "yolov4_random.pth").report_preset;
+  expect_whole_model_matches(model, dir + "/s320/", kReportPresetPcc);
+  expect_whole_model_matches(model, dir + "/s640/", kReportPresetPcc);
 }
 
 TEST_P(ModelPcc, WholeModelAt320) {

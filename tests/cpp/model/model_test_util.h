@@ -47,11 +47,12 @@ inline double max_abs_error(const std::vector<float>& a, const std::vector<float
   return m;
 }
 
-// An NCHW .npy as a tensor.
-inline Tensor npy_tensor(const std::string& path) {
+// An NCHW .npy as a tensor (rounded to bfloat16 if asked).
+inline Tensor npy_tensor(const std::string& path, DataType dtype = DataType::FLOAT32) {
   const HostArray a = read_npy(path);
   EXPECT_EQ(a.shape.size(), 4u) << path;
-  return from_nchw(a.data.data(), {int(a.shape[0]), int(a.shape[2]), int(a.shape[3]), int(a.shape[1])});
+  return from_nchw(a.data.data(), {int(a.shape[0]), int(a.shape[2]), int(a.shape[3]), int(a.shape[1])},
+                   Layout::TILE, dtype);
 }
 
 // Compares a tensor with the reference .npy (NCHW): shapes equal, PCC >= min_pcc; prints the

@@ -1,0 +1,169 @@
+// The profiler on its own (medians, the utilisation formula, the peak table) and on YOLOv4:
+// FLOPs per conv add up to the model's hand count, and utilisation stays in (0, 100] for convs.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <random>
+
+#include "yolo4/core/error.h"
+#include "yolo4/kernels/peak.h"
+#include "yolo4/model/yolov4.h"
+#include "yolo4/ops/layout.h"
+#include "yolo4/profile/profiler.h"
+
+namespace yolo4::profile {
+namespace {
+
+OpRecord record(std::string_view op, std::string path, int64_t ns) {
+  OpRecord r;
+  r.op = op;
+  r.path = std::move(path);
+  r.duration_ns = ns;
+  return r;
+}
+
+TEST(Profiler, MedianOverRunsMatchesOpsByExecutionIndex) {
+  OpCollector c;
+  const int64_t first[] = {5, 1, 9}, second[] = {100, 40, 7};
+  for (int run = 0; run < 3; ++run) {
+    c.record(record("conv2d", "down1.conv1", first[run]));
+    c.record(record("copy", "neek.spp", second[run]));
+    c.end_run();
+  }
+  const std::vector<OpRecord> m = median_over_runs(c.runs());
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].duration_ns, 5);
+  EXPECT_EQ(m[1].duration_ns, 40);
+  EXPECT_EQ(m[1].path, "neek.spp");
+  // An even count averages the middle two.
+  EXPECT_EQ(median_over_runs({{record("copy", "a", 10)}, {record("copy", "a", 20)}})[0].duration_ns,
+            15);
+}
+
+TEST(Profiler, RunsWithDifferentOpsAreRejected) {
+  EXPECT_THROW(median_over_runs({{record("copy", "a", 1)}, {}}), Error);
+  EXPECT_THROW(median_over_runs({{record("copy", "a", 1)}, {record("conv2d", "a", 1)}}), Error);
+  EXPECT_THROW(median_over_runs({}), Error);
+}
+
+TEST(Profiler, UtilisationIsTheReportsFormula) {
+  // 8e9 FLOPs at 1e9 FLOP/s per core on a 4-core grid: PM ideal 2 s.
+  const double ideal = ideal_ns(8e9, 1e9, 4);
+  EXPECT_DOUBLE_EQ(ideal, 2e9);
+  // Run in 4 s on 2 cores: (2 / 4) x (4 / 2) = 100%: both cores busy all the time.
+  EXPECT_DOUBLE_EQ(utilisation_percent(ideal, 4e9, 4, 2), 100.0);
+  // The same op in 8 s on all 4 cores keeps them a quarter busy.
+  EXPECT_DOUBLE_EQ(utilisation_percent(ideal, 8e9, 4, 4), 25.0);
+  EXPECT_EQ(utilisation_percent(0, 1e6, 4, 4), 0.0);  // no FLOPs
+}
+
+TEST(Profiler, RowsCarryTheRecordAndDerivedColumns) {
+  OpRecord r = record("conv2d", "down2.conv1", 4000);
+  r.input = {1, 64, 64, 64};
+  r.output = {1, 32, 32, 128};
+  r.cores = 1;
+  r.flops = 2000;
+  r.bytes = 500;
+  r.shard_layout = TensorMemoryLayout::BLOCK_SHARDED;
+  const OpRow row = make_row(7, r, PeakTable(2, 1e9));  // 1 FLOP/ns per core
+  EXPECT_EQ(row.index, 7);
+  EXPECT_EQ(row.input_shape, "1x64x64x64");
+  EXPECT_EQ(row.output_shape, "1x32x32x128");
+  EXPECT_EQ(row.shard_layout, "BLOCK_SHARDED");
+  EXPECT_EQ(row.dtype, "float32");
+  EXPECT_EQ(row.fidelity, "HiFi4");
+  EXPECT_DOUBLE_EQ(row.ideal_ns, 1000);               // 2000 FLOPs on 2 cores at 1 FLOP/ns
+  EXPECT_DOUBLE_EQ(row.utilisation, 100.0 * 1000 / 4000 * 2);  // x (2 grid / 1 used)
+  EXPECT_DOUBLE_EQ(row.arithmetic_intensity, 4.0);
+  EXPECT_EQ(module_of(row.path), "down2");
+}
+
+TEST(Profiler, PeakTableFallsBackToFp32) {
+  PeakTable peaks(8, 50e9);
+  EXPECT_EQ(peaks.per_core(DataType::BFLOAT16, "LoFi"), 50e9);
+  peaks.set(DataType::BFLOAT16, "LoFi", 200e9);
+  EXPECT_EQ(peaks.per_core(DataType::BFLOAT16, "LoFi"), 200e9);
+  EXPECT_EQ(peaks.per_core(DataType::BFLOAT16, "HiFi4"), 50e9);
+  EXPECT_EQ(peaks.grid_cores(), 8);
+}
+
+// --- on the real network ------------------------------------------------------------------------
+
+// Packed once for both tests (random weights: about 64M parameters).
+const Yolov4& model() {
+  static const Yolov4 m(random_yolov4_weights(11));
+  return m;
+}
+
+Tensor random_image(int size) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> data(size_t(size) * size * 3);
+  for (float& v : data) v = dist(rng);
+  return from_nhwc(data.data(), {1, size, size, 3});
+}
+
+std::vector<OpRecord> profile_once(const Yolov4& model, Device& device, int size) {
+  OpCollector collector;
+  device.set_observer(&collector);
+  model(device, random_image(size));
+  device.set_observer(nullptr);
+  collector.end_run();
+  return collector.runs()[0];
+}
+
+TEST(ProfilerOnYolov4, ConvFlopsAddUpToTheHandCountAt320) {
+  Device device;
+  const std::vector<OpRecord> records = profile_once(model(), device, 320);
+  double total = 0;
+  int convs = 0;
+  std::map<std::string, double> by_path;
+  for (const OpRecord& r : records) {
+    if (r.op != "conv2d") continue;
+    total += r.flops, ++convs;
+    by_path[r.path] += r.flops;
+  }
+  EXPECT_EQ(convs, 110);
+  EXPECT_NEAR(total * 1e-9, 35.56, 0.01);
+  EXPECT_DOUBLE_EQ(total, Yolov4::flops({1, 320, 320, 3}));
+  EXPECT_DOUBLE_EQ(by_path["down1.conv1"], 2.0 * 320 * 320 * 32 * 3 * 9);
+  EXPECT_DOUBLE_EQ(by_path["down1.conv2"], 2.0 * 160 * 160 * 64 * 32 * 9);  // stride 2
+  EXPECT_DOUBLE_EQ(by_path["down3.resblock.module_list.7.1"], 2.0 * 40 * 40 * 128 * 128 * 9);
+  EXPECT_DOUBLE_EQ(by_path["head.conv18"], 2.0 * 10 * 10 * 255 * 1024);  // 1x1, stride 32 head
+}
+
+TEST(ProfilerOnYolov4, UtilisationOfARealRunIsInRange) {
+  Device device;
+  InferenceSession session(model(), device);
+  const Tensor input = random_image(64);
+  session.run(input);  // plans the arena
+  OpCollector collector;
+  for (int run = 0; run < 3; ++run) {
+    device.set_observer(&collector);
+    session.run(input);
+    device.set_observer(nullptr);
+    collector.end_run();
+  }
+  const double per_core = measure_peak(device).per_core_gflops;
+  const std::vector<OpRow> rows =
+      make_rows(median_over_runs(collector.runs()), PeakTable(device.num_cores(), per_core * 1e9));
+  ASSERT_GE(rows.size(), 110u);
+  for (const OpRow& r : rows) {
+    SCOPED_TRACE(r.path + " " + r.op);
+    EXPECT_GE(r.cores, 1);
+    EXPECT_LE(r.cores, device.num_cores());
+    EXPECT_GT(r.duration_ns, 0);
+    EXPECT_LE(r.utilisation, 100.0);
+    if (r.op == "conv2d") {
+      EXPECT_GT(r.utilisation, 0.0);
+      EXPECT_GT(r.arithmetic_intensity, 0.0);
+    }
+    if (r.flops == 0) {
+      EXPECT_EQ(r.utilisation, 0.0);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace yolo4::profile
