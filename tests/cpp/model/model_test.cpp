@@ -43,13 +43,14 @@ void expect_modules_match(const Yolov4& model, const std::string& d, double min_
     expect_matches_reference(model.down(stage)(device, in), d + "down" + std::to_string(stage) + ".npy",
                              min_pcc);
   }
+  // Our Neck returns {x20, x13, x6} (strides 8, 16, 32); the dumps follow tt-metal's order:
+  // neck1 = x20, neck2 = x6, neck3 = x13.
+  const char* neck_files[] = {"neck1.npy", "neck3.npy", "neck2.npy"};
   const auto neck = model.neck()(device, npy_tensor(d + "down5.npy", dtype),
                                  npy_tensor(d + "down4.npy", dtype), npy_tensor(d + "down3.npy", dtype));
-  for (int i = 0; i < 3; ++i) {
-    expect_matches_reference(neck[i], d + "neck" + std::to_string(i + 1) + ".npy", min_pcc);
-  }
-  const auto heads = model.head()(device, npy_tensor(d + "neck1.npy", dtype),
-                                  npy_tensor(d + "neck2.npy", dtype), npy_tensor(d + "neck3.npy", dtype));
+  for (int i = 0; i < 3; ++i) expect_matches_reference(neck[i], d + neck_files[i], min_pcc);
+  const auto heads = model.head()(device, npy_tensor(d + neck_files[0], dtype),
+                                  npy_tensor(d + neck_files[1], dtype), npy_tensor(d + neck_files[2], dtype));
   const char* names[] = {"head8.npy", "head16.npy", "head32.npy"};
   for (int i = 0; i < 3; ++i) expect_matches_reference(heads[i], d + names[i], min_pcc);
 }
