@@ -63,9 +63,10 @@ size_t live_bytes_lower_bound(const std::vector<Lifetime>& lifetimes) {
 }
 
 struct ActivationAllocator::State {
-  Mode mode = Mode::kHeap;
   size_t current = 0, peak = 0;
-  int event = 0;                    // allocation events so far in this pass
+  int event = 0;                    // allocation events so far in this capture or replay pass
+  bool capturing = false;
+  int capture_generation = 0;       // buffers of an earlier capture no longer edit lifetimes
   std::vector<Lifetime> lifetimes;  // recorded by a capture
   ArenaPlan plan;
   std::byte* arena = nullptr;
@@ -82,9 +83,13 @@ namespace {
 class HeapBuffer final : public Buffer {
  public:
   HeapBuffer(std::shared_ptr<ActivationAllocator::State> state, size_t bytes, int capture_index)
-      : state_(std::move(state)), bytes_(bytes), capture_index_(capture_index) {
+      : state_(std::move(state)),
+        bytes_(bytes),
+        capture_index_(capture_index),
+        capture_generation_(state_->capture_generation) {
     data_ = static_cast<std::byte*>(std::aligned_alloc(kAlignment, align_up(bytes)));
     YOLO4_CHECK(data_ != nullptr, "out of memory allocating an activation of ", bytes, " bytes");
+    state_->on_allocate(bytes);
   }
   ~HeapBuffer() override;
   std::byte* data() const override { return data_; }
@@ -95,12 +100,15 @@ class HeapBuffer final : public Buffer {
   std::byte* data_;
   size_t bytes_;
   int capture_index_;  // -1 when not capturing
+  int capture_generation_;
 };
 
 class ArenaSlot final : public Buffer {
  public:
   ArenaSlot(std::shared_ptr<ActivationAllocator::State> state, std::byte* data, size_t bytes)
-      : state_(std::move(state)), data_(data), bytes_(bytes) {}
+      : state_(std::move(state)), data_(data), bytes_(bytes) {
+    state_->on_allocate(bytes);
+  }
   ~ArenaSlot() override { state_->current -= bytes_; }
   std::byte* data() const override { return data_; }
   size_t bytes() const override { return bytes_; }
@@ -115,8 +123,9 @@ class ArenaSlot final : public Buffer {
 HeapBuffer::~HeapBuffer() {
   std::free(data_);
   state_->current -= bytes_;
-  // Live through the last allocation made before this release.
-  if (capture_index_ >= 0) {
+  // Live through the last allocation made before this release (of the same capture only).
+  if (capture_index_ >= 0 && state_->capturing &&
+      capture_generation_ == state_->capture_generation) {
     Lifetime& l = state_->lifetimes[capture_index_];
     l.last = std::max(l.first, state_->event - 1);
   }
@@ -127,18 +136,22 @@ ActivationAllocator::~ActivationAllocator() = default;
 
 std::shared_ptr<Buffer> ActivationAllocator::allocate(size_t bytes) {
   State& s = *state_;
-  s.on_allocate(bytes);
-  const int event = s.event++;
   switch (mode_) {
     case Mode::kHeap: return std::make_shared<HeapBuffer>(state_, bytes, -1);
-    case Mode::kCapture:
-      s.lifetimes.push_back({bytes, event, std::numeric_limits<int>::max()});
-      return std::make_shared<HeapBuffer>(state_, bytes, event);
-    case Mode::kReplay:
+    case Mode::kCapture: {
+      auto buffer = std::make_shared<HeapBuffer>(state_, bytes, s.event);
+      s.lifetimes.push_back({bytes, s.event++, std::numeric_limits<int>::max()});
+      return buffer;
+    }
+    case Mode::kReplay: {
+      // Replay checks sizes; lifetimes are the capture's, so a pass must free what it freed.
+      const int event = s.event;
       YOLO4_CHECK(size_t(event) < s.lifetimes.size() && s.lifetimes[event].bytes == bytes,
                   "arena replay diverged from the captured plan at allocation ", event,
                   ": asked for ", bytes, " bytes");
+      ++s.event;
       return std::make_shared<ArenaSlot>(state_, s.arena + s.plan.offsets[event], bytes);
+    }
   }
   fail("unknown allocator mode");
 }
@@ -146,12 +159,15 @@ std::shared_ptr<Buffer> ActivationAllocator::allocate(size_t bytes) {
 void ActivationAllocator::begin_capture() {
   state_->lifetimes.clear();
   state_->event = 0;
+  state_->capturing = true;
+  ++state_->capture_generation;
   mode_ = Mode::kCapture;
 }
 
 void ActivationAllocator::end_capture() {
   YOLO4_CHECK(mode_ == Mode::kCapture, "end_capture() without begin_capture()");
   State& s = *state_;
+  s.capturing = false;
   for (Lifetime& l : s.lifetimes) l.last = std::min(l.last, s.event);  // outlived the capture
   s.plan = plan_arena(s.lifetimes);
   s.lower_bound = live_bytes_lower_bound(s.lifetimes);

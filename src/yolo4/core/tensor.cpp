@@ -54,6 +54,8 @@ Tensor::Tensor(const TensorSpec& spec, std::shared_ptr<Buffer> buffer)
 }
 
 Tensor Tensor::channel_slice(int first, int count) const {
+  YOLO4_CHECK(traits(spec_.dtype).block_values == 1, "channel slice of a ", to_string(spec_.dtype),
+              " tensor: block formats cannot be sliced by channel");
   YOLO4_CHECK(first >= 0 && count > 0 && first + count <= spec_.shape.c, "channel slice [",
               first, ", ", first + count, ") outside tensor with C=", spec_.shape.c);
   Tensor view = *this;

@@ -37,8 +37,19 @@ void ThreadPool::run(int cores, const std::function<void(int)>& task) {
     published_.store(++generation_, std::memory_order_release);
   }
   wake_.notify_all();
-  task(0);
+  try {
+    task(0);
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
   while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+  std::exception_ptr error;
+  {
+    std::lock_guard lock(mutex_);
+    std::swap(error, error_);
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 void ThreadPool::worker_loop(int core) {
@@ -55,7 +66,12 @@ void ThreadPool::worker_loop(int core) {
     const bool participates = core < active_cores_;
     lock.unlock();
     if (participates) {
-      (*task)(core);
+      try {
+        (*task)(core);
+      } catch (...) {
+        std::lock_guard error_lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
       pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
   }

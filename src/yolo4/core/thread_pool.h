@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -20,7 +21,8 @@ class ThreadPool {
   int size() const { return int(workers_.size()) + 1; }
 
   // Runs task(core) on cores 0..cores-1 at once and waits; core c always runs on the same
-  // thread, so a shard that stays on core c stays in that core's caches.
+  // thread, so a shard that stays on core c stays in that core's caches. If tasks throw, run()
+  // still waits for every core, then rethrows the first exception.
   void run(int cores, const std::function<void(int core)>& task);
 
  private:
@@ -35,6 +37,7 @@ class ThreadPool {
   std::atomic<uint64_t> published_{0};
   std::atomic<int> pending_{0};
   bool stopping_ = false;
+  std::exception_ptr error_;  // the first exception a task threw in this run
 };
 
 }  // namespace yolo4
