@@ -2,7 +2,6 @@
 
 #include <string>
 
-#include "yolo4/ops/layout.h"
 #include "yolo4/ops/pool.h"
 #include "yolo4/ops/upsample.h"
 
@@ -25,11 +24,9 @@ std::array<Tensor, 3> Neck::operator()(Device& device, const Tensor& d5, const T
   deallocate(x2);
   {
     OpScope scope(device, "neek.spp");
-    std::array<Tensor, 3> pools = spp_pools(device, x3);  // kernels 5, 9, 13
-    copy_into(device, pools[2], spp.channel_slice(0, c));
-    copy_into(device, pools[1], spp.channel_slice(c, c));
-    copy_into(device, pools[0], spp.channel_slice(2 * c, c));
-    for (Tensor& p : pools) deallocate(p);
+    // Kernels 5, 9, 13, each straight into its slice: [pool13, pool9, pool5, x].
+    spp_pools(device, x3, spp.channel_slice(2 * c, c), spp.channel_slice(c, c),
+              spp.channel_slice(0, c));
   }
   deallocate(x3);
 
@@ -41,14 +38,13 @@ std::array<Tensor, 3> Neck::operator()(Device& device, const Tensor& d5, const T
   deallocate(x5);
   Tensor x7 = conv(7)(device, x6);
 
-  // torch.cat([conv8(d4), upsample(x7)])
-  Tensor up1 = scoped(device, "neek.upsample1", [&] { return upsample_nearest2x(device, x7); });
+  // torch.cat([conv8(d4), upsample(x7)]) at d4's pixels: both write straight into their half.
+  const int c1 = x7.shape().c;
+  Tensor cat1 = allocate_concat(device, d4.shape(), 2 * c1, x7.dtype());
+  scoped(device, "neek.upsample1",
+         [&] { upsample_nearest2x(device, x7, cat1.channel_slice(c1, c1)); });
   deallocate(x7);
-  const int c1 = up1.shape().c;
-  Tensor cat1 = allocate_concat(device, up1.shape(), 2 * c1, up1.dtype());
   conv(8).into(device, d4, cat1.channel_slice(0, c1));
-  scoped(device, "neek.cat1", [&] { copy_into(device, up1, cat1.channel_slice(c1, c1)); });
-  deallocate(up1);
 
   Tensor x9 = conv(9)(device, cat1);
   deallocate(cat1);
@@ -62,14 +58,13 @@ std::array<Tensor, 3> Neck::operator()(Device& device, const Tensor& d5, const T
   deallocate(x12);
   Tensor x14 = conv(14)(device, x13);
 
-  // torch.cat([conv15(d3), upsample(x14)])
-  Tensor up2 = scoped(device, "neek.upsample2", [&] { return upsample_nearest2x(device, x14); });
+  // torch.cat([conv15(d3), upsample(x14)]) at d3's pixels, likewise.
+  const int c2 = x14.shape().c;
+  Tensor cat2 = allocate_concat(device, d3.shape(), 2 * c2, x14.dtype());
+  scoped(device, "neek.upsample2",
+         [&] { upsample_nearest2x(device, x14, cat2.channel_slice(c2, c2)); });
   deallocate(x14);
-  const int c2 = up2.shape().c;
-  Tensor cat2 = allocate_concat(device, up2.shape(), 2 * c2, up2.dtype());
   conv(15).into(device, d3, cat2.channel_slice(0, c2));
-  scoped(device, "neek.cat2", [&] { copy_into(device, up2, cat2.channel_slice(c2, c2)); });
-  deallocate(up2);
 
   Tensor x16 = conv(16)(device, cat2);
   deallocate(cat2);

@@ -1,0 +1,310 @@
+// activation and add: every ISA path this CPU has, against the naive reference, on awkward
+// shapes and on TILE, ROW_MAJOR and channel-slice inputs.
+#include "yolo4/ops/eltwise.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "test_util.h"
+#include "yolo4/core/error.h"
+#include "yolo4/ops/layout.h"
+#include "yolo4/ops/reference.h"
+
+namespace yolo4 {
+namespace {
+
+using testing::all_close;
+using testing::random_vector;
+
+// --- helpers shared in spirit by the op tests (each test file keeps its own copy) ----------
+
+enum class Kind { kTile, kRowMajor, kSlice };
+std::string kind_name(Kind kind) {
+  return kind == Kind::kTile ? "tile" : kind == Kind::kRowMajor ? "row_major" : "slice";
+}
+
+std::string dtype_name(DataType dtype) {
+  return std::string(to_string(dtype));
+}
+
+// Never a valid input value: an op that reads outside a slice's channels shows it in its output.
+constexpr float kSentinel = 1e30f;
+
+// Element `index` of a float32 or bfloat16 tensor's storage as a float.
+float element_at(const Tensor& t, int64_t index) {
+  return t.dtype() == DataType::BFLOAT16 ? to_float(t.data<bfloat16>()[index])
+                                         : t.data<float>()[index];
+}
+
+// The values a tensor of `dtype` made from `data` holds: bfloat16 rounds each one.
+std::vector<float> rounded(std::vector<float> data, DataType dtype) {
+  if (dtype == DataType::BFLOAT16) {
+    for (float& x : data) x = to_float(to_bfloat16(x));
+  }
+  return data;
+}
+
+// `data` (plain NHWC) as a TILE tensor, a ROW_MAJOR tensor, or a channel slice of a wider TILE
+// tensor whose other channels hold kSentinel, in `dtype` (bfloat16 rounds the data).
+Tensor make_input(const std::vector<float>& data, const Shape& shape, Kind kind,
+                  DataType dtype = DataType::FLOAT32) {
+  if (kind != Kind::kSlice) {
+    return from_nhwc(data.data(), shape, kind == Kind::kTile ? Layout::TILE : Layout::ROW_MAJOR,
+                     dtype);
+  }
+  constexpr int kBefore = 5, kAfter = 3;
+  const Shape wide{shape.n, shape.h, shape.w, shape.c + kBefore + kAfter};
+  std::vector<float> parent(size_t(wide.elements()), kSentinel);
+  for (int64_t p = 0; p < shape.pixels(); ++p) {
+    std::copy_n(&data[p * shape.c], shape.c, &parent[p * wide.c + kBefore]);
+  }
+  return from_nhwc(parent.data(), wide, Layout::TILE, dtype).channel_slice(kBefore, shape.c);
+}
+
+// Runs op() twice on a fresh device: a capture pass, then a replay whose output lands in an
+// arena filled with NaN, so every element the test then reads (padding too) was written by op.
+template <class Op>
+auto run_in_poisoned_arena(Device& device, const Op& op) {
+  device.allocator().begin_capture();
+  op();
+  device.allocator().end_capture();
+  device.allocator().poison_arena();
+  device.allocator().begin_replay();
+  return op();
+}
+
+::testing::AssertionResult tile_output_ok(const Tensor& t) {
+  if (t.layout() != Layout::TILE) return ::testing::AssertionFailure() << "output is not TILE";
+  for (int64_t p = 0; p < t.shape().pixels(); ++p) {
+    for (int64_t ch = t.shape().c; ch < t.pixel_stride(); ++ch) {
+      if (element_at(t, p * t.pixel_stride() + ch) != 0.0f) {
+        return ::testing::AssertionFailure() << "padding channel " << ch << " of pixel " << p
+                                             << " is " << element_at(t, p * t.pixel_stride() + ch);
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::string shape_name(const Shape& s) {
+  return detail::concat(s.n, "x", s.h, "x", s.w, "x", s.c);
+}
+
+// The message names the op, the input and what was expected.
+template <class F>
+void expect_error(const F& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+// Collects what ops report when profiled.
+struct Recorder final : OpObserver {
+  std::vector<OpRecord> records;
+  void record(const OpRecord& r) override { records.push_back(r); }
+};
+
+// ------------------------------------------------------------------------------------------
+
+const Shape kShapes[] = {
+    {1, 1, 1, 1},  {1, 1, 1, 3},   {2, 5, 3, 17},  {1, 13, 13, 255},
+    {2, 3, 7, 16}, {1, 7, 13, 32}, {1, 2, 1, 255},
+};
+
+const Isa kIsas[] = {Isa::kAvx512, Isa::kAvx2, Isa::kScalar};
+
+std::string isa_name(Isa isa) {
+  return std::string(to_string(isa));
+}
+
+const DataType kDtypes[] = {DataType::FLOAT32, DataType::BFLOAT16};
+
+// bfloat16: within one bfloat16 rounding of the reference on the rounded inputs (a half ulp,
+// at most 2^-8 relative), on top of the fp32 kernels' own tolerance.
+constexpr float kBf16Rtol = 1.0f / 256;
+
+class ActivationTest
+    : public ::testing::TestWithParam<std::tuple<Isa, Activation, Kind, DataType>> {};
+
+TEST_P(ActivationTest, MatchesReference) {
+  const auto [isa, act, kind, dtype] = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
+  const bool bf16 = dtype == DataType::BFLOAT16;
+  for (const Shape& shape : kShapes) {
+    // Wide enough that mish's exp sees large and tiny values; inputs hit the clamp at 20 too.
+    auto data = rounded(random_vector(size_t(shape.elements()), 11, -25.0f, 25.0f), dtype);
+    std::vector<float> expected(data.size());
+    std::transform(data.begin(), data.end(), expected.begin(),
+                   [&](float x) { return reference::activate(x, act); });
+    const Tensor in = make_input(data, shape, kind, dtype);
+    // bfloat16 is computed in fp32 and rounded once: exactly the fp32 op's output, rounded.
+    std::vector<float> f32_rounded;
+    if (bf16) {
+      Device device(1, isa);
+      f32_rounded = rounded(to_nhwc(activation(device, from_nhwc(data.data(), shape), act)), dtype);
+    }
+    for (int threads : {1, 2, 3}) {
+      Device device(threads, isa);
+      const Tensor out = run_in_poisoned_arena(device, [&] { return activation(device, in, act); });
+      ASSERT_EQ(out.shape(), shape);
+      ASSERT_EQ(out.dtype(), dtype);
+      EXPECT_TRUE(all_close(to_nhwc(out), expected, 1e-5f, 1e-5f + (bf16 ? kBf16Rtol : 0.0f)))
+          << shape_name(shape) << " threads=" << threads;
+      if (bf16) {
+        EXPECT_EQ(to_nhwc(out), f32_rounded) << shape_name(shape) << " threads=" << threads;
+      }
+      EXPECT_TRUE(tile_output_ok(out)) << shape_name(shape) << " threads=" << threads;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllIsas, ActivationTest,
+    ::testing::Combine(::testing::ValuesIn(kIsas),
+                       ::testing::Values(Activation::kNone, Activation::kMish, Activation::kLeaky),
+                       ::testing::Values(Kind::kTile, Kind::kRowMajor, Kind::kSlice),
+                       ::testing::ValuesIn(kDtypes)),
+    [](const auto& info) {
+      return isa_name(std::get<0>(info.param)) + "_" +
+             std::string(to_string(std::get<1>(info.param))) + "_" +
+             kind_name(std::get<2>(info.param)) + "_" + dtype_name(std::get<3>(info.param));
+    });
+
+class ActivationValuesTest : public ::testing::TestWithParam<Isa> {};
+
+// Known values, including the ends of mish's range, and the convenience wrappers.
+TEST_P(ActivationValuesTest, KnownValuesAndWrappers) {
+  const Isa isa = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
+  const std::vector<float> x = {0.0f, 1.0f, -1.0f, -2.0f, 3.0f, 20.0f, 60.0f, -60.0f, -0.5f};
+  // Python: x * math.tanh(math.log1p(math.exp(x))).
+  const std::vector<float> mish_expected = {0.0f,         0.86509839f,  -0.30340146f,
+                                            -0.25250148f, 2.98653500f,  20.0f,
+                                            60.0f,        -5.2539e-25f, -0.22074377f};
+  const std::vector<float> leaky_expected = {0.0f,  1.0f,  -0.1f, -0.2f, 3.0f,
+                                             20.0f, 60.0f, -6.0f, -0.05f};
+  const Shape shape{1, 1, 3, 3};
+  Device device(2, isa);
+  const Tensor in = from_nhwc(x.data(), shape);
+  EXPECT_TRUE(all_close(to_nhwc(mish(device, in)), mish_expected, 1e-6f, 1e-6f));
+  EXPECT_TRUE(all_close(to_nhwc(leaky_relu(device, in)), leaky_expected, 0.0f, 1e-7f));
+  EXPECT_EQ(to_nhwc(activation(device, in, Activation::kNone)), x);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, ActivationValuesTest, ::testing::ValuesIn(kIsas),
+                         [](const auto& info) { return isa_name(info.param); });
+
+class AddTest : public ::testing::TestWithParam<std::tuple<Isa, Kind, Kind, DataType>> {};
+
+TEST_P(AddTest, MatchesReference) {
+  const auto [isa, kind_a, kind_b, dtype] = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
+  for (const Shape& shape : kShapes) {
+    const auto a = rounded(random_vector(size_t(shape.elements()), 21), dtype);
+    const auto b = rounded(random_vector(size_t(shape.elements()), 22), dtype);
+    // bfloat16: added in fp32 (exact to one float rounding), then rounded once to bfloat16.
+    std::vector<float> expected(a.size());
+    for (size_t i = 0; i < a.size(); ++i) expected[i] = a[i] + b[i];
+    expected = rounded(expected, dtype);
+    const Tensor ta = make_input(a, shape, kind_a, dtype), tb = make_input(b, shape, kind_b, dtype);
+    for (int threads : {1, 2, 3}) {
+      Device device(threads, isa);
+      const Tensor out = run_in_poisoned_arena(device, [&] { return add(device, ta, tb); });
+      ASSERT_EQ(out.shape(), shape);
+      ASSERT_EQ(out.dtype(), dtype);
+      // Float addition is exact to the rounding of a single add: compare bit for bit.
+      EXPECT_EQ(to_nhwc(out), expected) << shape_name(shape) << " threads=" << threads;
+      EXPECT_TRUE(tile_output_ok(out)) << shape_name(shape) << " threads=" << threads;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllIsas, AddTest,
+    ::testing::Combine(::testing::ValuesIn(kIsas),
+                       ::testing::Values(Kind::kTile, Kind::kRowMajor, Kind::kSlice),
+                       ::testing::Values(Kind::kTile, Kind::kRowMajor, Kind::kSlice),
+                       ::testing::ValuesIn(kDtypes)),
+    [](const auto& info) {
+      return isa_name(std::get<0>(info.param)) + "_" + kind_name(std::get<1>(info.param)) + "_" +
+             kind_name(std::get<2>(info.param)) + "_" + dtype_name(std::get<3>(info.param));
+    });
+
+// Inputs long enough for the bfloat16 path's fp32 scratch blocks to split a pixel row (and a
+// row shard) at awkward places: every element still rounded once.
+TEST(EltwiseBf16Test, LongRowsAcrossScratchBlocks) {
+  const Shape shape{1, 3, 37, 29};  // 1073 values per row: not a multiple of any block
+  const auto a =
+      rounded(random_vector(size_t(shape.elements()), 23, -30.0f, 30.0f), DataType::BFLOAT16);
+  const auto b = rounded(random_vector(size_t(shape.elements()), 24), DataType::BFLOAT16);
+  for (Layout layout : {Layout::TILE, Layout::ROW_MAJOR}) {
+    Device device(2);
+    const Tensor ta = from_nhwc(a.data(), shape, layout, DataType::BFLOAT16);
+    const Tensor tb = from_nhwc(b.data(), shape, layout, DataType::BFLOAT16);
+    std::vector<float> sum(a.size());
+    for (size_t i = 0; i < a.size(); ++i) sum[i] = a[i] + b[i];
+    EXPECT_EQ(to_nhwc(add(device, ta, tb)), rounded(sum, DataType::BFLOAT16));
+    const auto f32_mish = to_nhwc(mish(device, from_nhwc(a.data(), shape, layout)));
+    EXPECT_EQ(to_nhwc(mish(device, ta)), rounded(f32_mish, DataType::BFLOAT16));
+  }
+}
+
+TEST(EltwiseProfileTest, ReportsTheOps) {
+  for (DataType dtype : kDtypes) {
+    Device device(2);
+    Recorder recorder;
+    device.set_observer(&recorder);
+    const Shape shape{1, 3, 4, 10};
+    const Tensor x = make_host_tensor({shape, dtype, Layout::TILE, {}});
+    leaky_relu(device, x);
+    add(device, x, x);
+    ASSERT_EQ(recorder.records.size(), 2u);
+    const double element = dtype == DataType::BFLOAT16 ? 2 : 4;
+    const char* ops[] = {"activation", "add"};
+    for (int i = 0; i < 2; ++i) {
+      const OpRecord& r = recorder.records[i];
+      EXPECT_EQ(r.op, ops[i]);
+      EXPECT_EQ(r.input, shape);
+      EXPECT_EQ(r.output, shape);
+      EXPECT_EQ(r.dtype, dtype);
+      EXPECT_EQ(r.cores, 2);
+      EXPECT_EQ(r.flops, 120);  // one per element
+      EXPECT_EQ(r.bytes, element * 120 * (i == 0 ? 2 : 3));
+    }
+  }
+}
+
+TEST(EltwiseErrorTest, RejectsBadInputs) {
+  Device device(2);
+  const Tensor a = make_host_tensor({{1, 4, 4, 8}, DataType::FLOAT32, Layout::TILE, {}});
+  const Tensor wide = make_host_tensor({{1, 4, 4, 9}, DataType::FLOAT32, Layout::TILE, {}});
+  const Tensor tall = make_host_tensor({{1, 5, 4, 8}, DataType::FLOAT32, Layout::TILE, {}});
+  const Tensor batch = make_host_tensor({{2, 4, 4, 8}, DataType::FLOAT32, Layout::TILE, {}});
+  expect_error([&] { add(device, a, wide); }, "add: input b has shape [1, 4, 4, 9]");
+  expect_error([&] { add(device, a, tall); }, "expected the shape of input a [1, 4, 4, 8]");
+  expect_error([&] { add(device, batch, a); }, "add: input b has shape [1, 4, 4, 8]");
+
+  Tensor gone = a;
+  deallocate(gone);
+  expect_error([&] { activation(device, gone, Activation::kMish); },
+               "activation: input is not allocated");
+  expect_error([&] { add(device, gone, a); }, "add: input a is not allocated");
+  expect_error([&] { add(device, a, gone); }, "add: input b is not allocated");
+
+  // Inputs of an add must share a dtype.
+  const Tensor bf16 = make_host_tensor({{1, 4, 4, 8}, DataType::BFLOAT16, Layout::TILE, {}});
+  expect_error([&] { add(device, a, bf16); },
+               "add: input b dtype bfloat16, expected float32 (the dtype of input a");
+  expect_error([&] { add(device, bf16, a); },
+               "add: input b dtype float32, expected bfloat16 (the dtype of input a");
+  // A failed op allocates nothing.
+  EXPECT_EQ(device.current_bytes(), 0u);
+}
+
+}  // namespace
+}  // namespace yolo4
