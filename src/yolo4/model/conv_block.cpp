@@ -1,6 +1,7 @@
 #include "yolo4/model/conv_block.h"
 
 #include "yolo4/model/layer_config.h"
+#include "yolo4/ops/layout.h"
 
 namespace yolo4 {
 
@@ -24,6 +25,25 @@ Tensor ConvBlock::operator()(Device& device, const Tensor& input, const Tensor* 
 void ConvBlock::into(Device& device, const Tensor& input, const Tensor& output) const {
   OpScope scope(device, key_);
   conv_.run(device, input, output);
+}
+
+Tensor run_convs(Device& device, const std::vector<ConvBlock>& blocks, Tensor x, int first,
+                 int last) {
+  for (int i = first; i <= last; ++i) {
+    Tensor next = blocks[i - 1](device, x);
+    deallocate(x);
+    x = std::move(next);
+  }
+  return x;
+}
+
+Tensor conv_beside(Device& device, const ConvBlock& conv, const Tensor& conv_input,
+                   const Tensor& other, std::string_view scope) {
+  const int c = conv.conv().params().out_channels;
+  Tensor cat = allocate_concat(device, other.shape(), c + other.shape().c, other.dtype());
+  conv.into(device, conv_input, cat.channel_slice(0, c));
+  scoped(device, scope, [&] { copy_into(device, other, cat.channel_slice(c, other.shape().c)); });
+  return cat;
 }
 
 Tensor allocate_concat(Device& device, const Shape& pixels_like, int channels, DataType dtype) {

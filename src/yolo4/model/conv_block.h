@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 #include "yolo4/model/options.h"
 #include "yolo4/model/weights.h"
@@ -33,6 +34,16 @@ auto scoped(Device& device, std::string_view path, Fn&& fn) {
   OpScope scope(device, path);
   return fn();
 }
+
+// Runs blocks[first-1] .. blocks[last-1] (numbered as the reference names them: conv1 is 1), each
+// consuming the previous output, which is freed as soon as it is used. Pass `x` by std::move
+// when the caller no longer needs it.
+Tensor run_convs(Device& device, const std::vector<ConvBlock>& blocks, Tensor x, int first, int last);
+
+// torch.cat([conv(conv_input), other]): conv writes its half in place, `other` is copied in (it
+// comes from another module). `scope` names the copy for the profiler.
+Tensor conv_beside(Device& device, const ConvBlock& conv, const Tensor& conv_input,
+                   const Tensor& other, std::string_view scope);
 
 // A tensor of `channels` channels with the given pixels, for producers to fill slice by slice
 // (the report's sharded concat: no copy).
