@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "model_flags.h"
+#include "timing.h"
 #include "yolo4/core/error.h"
 #include "yolo4/kernels/peak.h"
 #include "yolo4/model/yolov4.h"
@@ -20,13 +21,6 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-Tensor random_input(int size) {
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> data(size_t(size) * size * 3);
-  for (float& v : data) v = dist(rng);
-  return from_nhwc(data.data(), {1, size, size, 3});
-}
 
 struct BenchResult {
   double median_ms, min_ms, gflops, startup_ms, peak_gflops;
@@ -108,10 +102,8 @@ int bench_command(int argc, char** argv) {
     session.run(input);
     times.push_back(ms_between(t0, Clock::now()));
   }
-  std::sort(times.begin(), times.end());
-  r.median_ms = times.size() % 2 ? times[times.size() / 2]
-                                 : (times[times.size() / 2 - 1] + times[times.size() / 2]) / 2;
-  r.min_ms = times.front();
+  r.median_ms = median(times);
+  r.min_ms = *std::min_element(times.begin(), times.end());
   r.gflops = model.flops(input.shape()) / (r.median_ms * 1e-3) * 1e-9;
   r.peak_gflops = measure_f32_fma_peak(device).total_gflops;
   r.arena_bytes = session.arena_bytes();

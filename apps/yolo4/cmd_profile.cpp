@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "model_flags.h"
+#include "timing.h"
 #include "yolo4/core/error.h"
 #include "yolo4/kernels/peak.h"
 #include "yolo4/model/yolov4.h"
@@ -29,18 +30,7 @@ double ns_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::nano>(b - a).count();
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
 
-Tensor random_input(int size) {
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> data(size_t(size) * size * 3);
-  for (float& v : data) v = dist(rng);
-  return from_nhwc(data.data(), {1, size, size, 3});
-}
 
 struct Timings {
   std::vector<double> unprofiled_ns, profiled_ns;
