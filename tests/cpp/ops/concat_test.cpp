@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "op_test_util.h"
 #include "test_util.h"
 #include "yolo4/core/error.h"
 #include "yolo4/ops/layout.h"
@@ -14,100 +15,8 @@
 namespace yolo4 {
 namespace {
 
-using testing::random_vector;
-
-// --- helpers shared in spirit by the op tests (each test file keeps its own copy) ----------
-
-enum class Kind { kTile, kRowMajor, kSlice };
-std::string kind_name(Kind kind) {
-  return kind == Kind::kTile ? "tile" : kind == Kind::kRowMajor ? "row_major" : "slice";
-}
-
-std::string dtype_name(DataType dtype) {
-  return std::string(to_string(dtype));
-}
-
-// Never a valid input value: an op that reads outside a slice's channels shows it in its output.
-constexpr float kSentinel = 1e30f;
-
-// Element `index` of a float32 or bfloat16 tensor's storage as a float.
-float element_at(const Tensor& t, int64_t index) {
-  return t.dtype() == DataType::BFLOAT16 ? to_float(t.data<bfloat16>()[index])
-                                         : t.data<float>()[index];
-}
-
-// The values a tensor of `dtype` made from `data` holds: bfloat16 rounds each one.
-std::vector<float> rounded(std::vector<float> data, DataType dtype) {
-  if (dtype == DataType::BFLOAT16) {
-    for (float& x : data) x = to_float(to_bfloat16(x));
-  }
-  return data;
-}
-
-// `data` (plain NHWC) as a TILE tensor, a ROW_MAJOR tensor, or a channel slice of a wider TILE
-// tensor whose other channels hold kSentinel, in `dtype` (bfloat16 rounds the data).
-Tensor make_input(const std::vector<float>& data, const Shape& shape, Kind kind,
-                  DataType dtype = DataType::FLOAT32) {
-  if (kind != Kind::kSlice) {
-    return from_nhwc(data.data(), shape, kind == Kind::kTile ? Layout::TILE : Layout::ROW_MAJOR,
-                     dtype);
-  }
-  constexpr int kBefore = 5, kAfter = 3;
-  const Shape wide{shape.n, shape.h, shape.w, shape.c + kBefore + kAfter};
-  std::vector<float> parent(size_t(wide.elements()), kSentinel);
-  for (int64_t p = 0; p < shape.pixels(); ++p) {
-    std::copy_n(&data[p * shape.c], shape.c, &parent[p * wide.c + kBefore]);
-  }
-  return from_nhwc(parent.data(), wide, Layout::TILE, dtype).channel_slice(kBefore, shape.c);
-}
-
-// Runs op() twice on a fresh device: a capture pass, then a replay whose output lands in an
-// arena filled with NaN, so every element the test then reads (padding too) was written by op.
-template <class Op>
-auto run_in_poisoned_arena(Device& device, const Op& op) {
-  device.allocator().begin_capture();
-  op();
-  device.allocator().end_capture();
-  device.allocator().poison_arena();
-  device.allocator().begin_replay();
-  return op();
-}
-
-::testing::AssertionResult tile_output_ok(const Tensor& t) {
-  if (t.layout() != Layout::TILE) return ::testing::AssertionFailure() << "output is not TILE";
-  for (int64_t p = 0; p < t.shape().pixels(); ++p) {
-    for (int64_t ch = t.shape().c; ch < t.pixel_stride(); ++ch) {
-      if (element_at(t, p * t.pixel_stride() + ch) != 0.0f) {
-        return ::testing::AssertionFailure() << "padding channel " << ch << " of pixel " << p
-                                             << " is " << element_at(t, p * t.pixel_stride() + ch);
-      }
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
-std::string shape_name(const Shape& s) {
-  return detail::concat(s.n, "x", s.h, "x", s.w, "x", s.c);
-}
-
-// The message names the op, the input and what was expected.
-template <class F>
-void expect_error(const F& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
-
-// Collects what ops report when profiled.
-struct Recorder final : OpObserver {
-  std::vector<OpRecord> records;
-  void record(const OpRecord& r) override { records.push_back(r); }
-};
-
-// ------------------------------------------------------------------------------------------
+// The shared helpers of test_util.h and op_test_util.h.
+using namespace yolo4::testing;
 
 struct Part {
   int c;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "op_test_util.h"
 #include "test_util.h"
 #include "yolo4/core/error.h"
 #include "yolo4/ops/layout.h"
@@ -14,135 +15,8 @@
 namespace yolo4 {
 namespace {
 
-using testing::random_vector;
-
-// --- helpers shared in spirit by the op tests (each test file keeps its own copy) ----------
-
-enum class Kind { kTile, kRowMajor, kSlice };
-std::string kind_name(Kind kind) {
-  return kind == Kind::kTile ? "tile" : kind == Kind::kRowMajor ? "row_major" : "slice";
-}
-
-std::string dtype_name(DataType dtype) {
-  return std::string(to_string(dtype));
-}
-
-// Never a valid input value: an op that reads outside a slice's channels shows it in its output.
-constexpr float kSentinel = 1e30f;
-
-// Element `index` of a float32 or bfloat16 tensor's storage as a float.
-float element_at(const Tensor& t, int64_t index) {
-  return t.dtype() == DataType::BFLOAT16 ? to_float(t.data<bfloat16>()[index])
-                                         : t.data<float>()[index];
-}
-
-// The values a tensor of `dtype` made from `data` holds: bfloat16 rounds each one.
-std::vector<float> rounded(std::vector<float> data, DataType dtype) {
-  if (dtype == DataType::BFLOAT16) {
-    for (float& x : data) x = to_float(to_bfloat16(x));
-  }
-  return data;
-}
-
-// `data` (plain NHWC) as a TILE tensor, a ROW_MAJOR tensor, or a channel slice of a wider TILE
-// tensor whose other channels hold kSentinel, in `dtype` (bfloat16 rounds the data).
-Tensor make_input(const std::vector<float>& data, const Shape& shape, Kind kind,
-                  DataType dtype = DataType::FLOAT32) {
-  if (kind != Kind::kSlice) {
-    return from_nhwc(data.data(), shape, kind == Kind::kTile ? Layout::TILE : Layout::ROW_MAJOR,
-                     dtype);
-  }
-  constexpr int kBefore = 5, kAfter = 3;
-  const Shape wide{shape.n, shape.h, shape.w, shape.c + kBefore + kAfter};
-  std::vector<float> parent(size_t(wide.elements()), kSentinel);
-  for (int64_t p = 0; p < shape.pixels(); ++p) {
-    std::copy_n(&data[p * shape.c], shape.c, &parent[p * wide.c + kBefore]);
-  }
-  return from_nhwc(parent.data(), wide, Layout::TILE, dtype).channel_slice(kBefore, shape.c);
-}
-
-// Runs op() twice on a fresh device: a capture pass, then a replay whose output lands in an
-// arena filled with NaN, so every element the test then reads (padding too) was written by op.
-template <class Op>
-auto run_in_poisoned_arena(Device& device, const Op& op) {
-  device.allocator().begin_capture();
-  op();
-  device.allocator().end_capture();
-  device.allocator().poison_arena();
-  device.allocator().begin_replay();
-  return op();
-}
-
-::testing::AssertionResult tile_output_ok(const Tensor& t) {
-  if (t.layout() != Layout::TILE) return ::testing::AssertionFailure() << "output is not TILE";
-  for (int64_t p = 0; p < t.shape().pixels(); ++p) {
-    for (int64_t ch = t.shape().c; ch < t.pixel_stride(); ++ch) {
-      if (element_at(t, p * t.pixel_stride() + ch) != 0.0f) {
-        return ::testing::AssertionFailure() << "padding channel " << ch << " of pixel " << p
-                                             << " is " << element_at(t, p * t.pixel_stride() + ch);
-      }
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
-std::string shape_name(const Shape& s) {
-  return detail::concat(s.n, "x", s.h, "x", s.w, "x", s.c);
-}
-
-// The message names the op, the input and what was expected.
-template <class F>
-void expect_error(const F& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
-
-// Collects what ops report when profiled.
-struct Recorder final : OpObserver {
-  std::vector<OpRecord> records;
-  void record(const OpRecord& r) override { records.push_back(r); }
-};
-
-// Sets element `index` of a float32 or bfloat16 tensor's storage (rounding for bfloat16).
-void set_element(const Tensor& t, int64_t index, float value) {
-  if (t.dtype() == DataType::BFLOAT16) {
-    t.data<bfloat16>()[index] = to_bfloat16(value);
-  } else {
-    t.data<float>()[index] = value;
-  }
-}
-
-// A TILE tensor whose every element, padding channels included, holds kSentinel (rounded to
-// the dtype): the destination of ops writing into a slice of it.
-Tensor sentinel_tensor(const Shape& shape, DataType dtype) {
-  Tensor t = make_host_tensor({shape, dtype, Layout::TILE, {}});
-  for (int64_t i = 0; i < shape.pixels() * t.pixel_stride(); ++i) set_element(t, i, kSentinel);
-  return t;
-}
-
-// Every element of `parent` outside channels [first, first + count), its padding included,
-// still holds kSentinel.
-::testing::AssertionResult only_slice_written(const Tensor& parent, int first, int count) {
-  const float sentinel = rounded({kSentinel}, parent.dtype())[0];
-  for (int64_t p = 0; p < parent.shape().pixels(); ++p) {
-    for (int64_t ch = 0; ch < parent.pixel_stride(); ++ch) {
-      if (ch >= first && ch < first + count) continue;
-      const float v = element_at(parent, p * parent.pixel_stride() + ch);
-      if (v != sentinel) {
-        return ::testing::AssertionFailure()
-               << "channel " << ch << " of pixel " << p << " is " << v << ", outside the slice ["
-               << first << ", " << first + count << ")";
-      }
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
-// ------------------------------------------------------------------------------------------
+// The shared helpers of test_util.h and op_test_util.h.
+using namespace yolo4::testing;
 
 const Shape kShapes[] = {
     {1, 1, 1, 1},  {1, 1, 1, 3},  {2, 5, 3, 17},    {1, 13, 13, 255},
@@ -151,15 +25,33 @@ const Shape kShapes[] = {
 
 const DataType kDtypes[] = {DataType::FLOAT32, DataType::BFLOAT16};
 
-class UpsampleTest : public ::testing::TestWithParam<std::tuple<Kind, DataType>> {};
+// Random data of `shape` (from `seed`), its expected upsampling and the input tensor holding it.
+// bfloat16: the reference on the rounded data; a copy must reproduce it exactly.
+struct UpsampleCase {
+  std::vector<float> expected;
+  Tensor in;
+};
+UpsampleCase upsample_case(const Shape& shape, uint32_t seed, Kind kind, DataType dtype) {
+  const auto data = rounded(random_vector(size_t(shape.elements()), seed), dtype);
+  return {reference::upsample_nearest2x(data, shape), make_input(data, shape, kind, dtype)};
+}
+
+// Every input kind in every dtype, each instantiation named kind_dtype.
+using KindAndDtype = std::tuple<Kind, DataType>;
+auto kinds_and_dtypes() {
+  return ::testing::Combine(::testing::Values(Kind::kTile, Kind::kRowMajor, Kind::kSlice),
+                            ::testing::ValuesIn(kDtypes));
+}
+std::string kind_and_dtype_name(const ::testing::TestParamInfo<KindAndDtype>& info) {
+  return kind_name(std::get<0>(info.param)) + "_" + dtype_name(std::get<1>(info.param));
+}
+
+class UpsampleTest : public ::testing::TestWithParam<KindAndDtype> {};
 
 TEST_P(UpsampleTest, MatchesReference) {
   const auto [kind, dtype] = GetParam();
   for (const Shape& shape : kShapes) {
-    // bfloat16: the reference on the rounded data; a copy must reproduce it exactly.
-    const auto data = rounded(random_vector(size_t(shape.elements()), 61), dtype);
-    const auto expected = reference::upsample_nearest2x(data, shape);
-    const Tensor in = make_input(data, shape, kind, dtype);
+    const auto [expected, in] = upsample_case(shape, 61, kind, dtype);
     for (int threads : {1, 2, 3}) {
       Device device(threads);
       const Tensor out =
@@ -172,25 +64,16 @@ TEST_P(UpsampleTest, MatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(KindsAndDtypes, UpsampleTest,
-                         ::testing::Combine(::testing::Values(Kind::kTile, Kind::kRowMajor,
-                                                              Kind::kSlice),
-                                            ::testing::ValuesIn(kDtypes)),
-                         [](const auto& info) {
-                           return kind_name(std::get<0>(info.param)) + "_" +
-                                  dtype_name(std::get<1>(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(KindsAndDtypes, UpsampleTest, kinds_and_dtypes(), kind_and_dtype_name);
 
 // Into a channel slice of a wider tensor (as into a concat): the slice gets the upsampled
 // input, every other channel of the parent (its TILE padding too) keeps its value.
-class UpsampleIntoTest : public ::testing::TestWithParam<std::tuple<Kind, DataType>> {};
+class UpsampleIntoTest : public ::testing::TestWithParam<KindAndDtype> {};
 
 TEST_P(UpsampleIntoTest, WritesOnlyItsSlice) {
   const auto [kind, dtype] = GetParam();
   for (const Shape& shape : kShapes) {
-    const auto data = rounded(random_vector(size_t(shape.elements()), 62), dtype);
-    const auto expected = reference::upsample_nearest2x(data, shape);
-    const Tensor in = make_input(data, shape, kind, dtype);
+    const auto [expected, in] = upsample_case(shape, 62, kind, dtype);
     const Shape out_shape{shape.n, 2 * shape.h, 2 * shape.w, shape.c};
     // Slices at the start, in the middle and at the end of the parent's channels; a parent
     // width that is a multiple of the tile and one that is not.
@@ -215,9 +98,7 @@ TEST_P(UpsampleIntoTest, WritesOnlyItsSlice) {
 TEST_P(UpsampleIntoTest, IntoWholeTensors) {
   const auto [kind, dtype] = GetParam();
   for (const Shape& shape : kShapes) {
-    const auto data = rounded(random_vector(size_t(shape.elements()), 63), dtype);
-    const auto expected = reference::upsample_nearest2x(data, shape);
-    const Tensor in = make_input(data, shape, kind, dtype);
+    const auto [expected, in] = upsample_case(shape, 63, kind, dtype);
     const Shape out_shape{shape.n, 2 * shape.h, 2 * shape.w, shape.c};
     Device device(2);
     const Tensor tile = sentinel_tensor(out_shape, dtype);
@@ -230,14 +111,7 @@ TEST_P(UpsampleIntoTest, IntoWholeTensors) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(KindsAndDtypes, UpsampleIntoTest,
-                         ::testing::Combine(::testing::Values(Kind::kTile, Kind::kRowMajor,
-                                                              Kind::kSlice),
-                                            ::testing::ValuesIn(kDtypes)),
-                         [](const auto& info) {
-                           return kind_name(std::get<0>(info.param)) + "_" +
-                                  dtype_name(std::get<1>(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(KindsAndDtypes, UpsampleIntoTest, kinds_and_dtypes(), kind_and_dtype_name);
 
 TEST(UpsampleProfileTest, ReportsTheOp) {
   for (DataType dtype : kDtypes) {
