@@ -66,6 +66,46 @@ void decode_bfp8(const BlockBfp8& block, float* out) {
   }
 }
 
+namespace {
+// For each stored byte (sign, 7-bit m): the bf16 bits of m x 2^(e - 133) minus e << 7, and
+// whether the shared exponent applies at all (m != 0). m = 1.f x 2^p puts the value's biased
+// exponent at e + p - 6.
+struct Bfp8Bf16Table {
+  int16_t base[256];
+  uint16_t uses_exponent[256];
+  Bfp8Bf16Table() {
+    for (int byte = 0; byte < 256; ++byte) {
+      const unsigned m = byte & 0x7f;
+      if (m == 0) {
+        base[byte] = 0;
+        uses_exponent[byte] = 0;
+        continue;
+      }
+      const int p = 31 - __builtin_clz(m);
+      const int fraction = int(((m - (1u << p)) << (7 - p)) & 0x7f);
+      base[byte] = int16_t(((byte & 0x80) << 8) + (p - 6) * 128 + fraction);
+      uses_exponent[byte] = 0xffff;
+    }
+  }
+};
+}  // namespace
+
+void decode_bfp8_bf16(const BlockBfp8& block, uint16_t* out) {
+  const int e = block.shared_exponent;
+  if (e <= 6) {  // results may be denormal: the exact slow path
+    float v[BlockBfp8::kValues];
+    decode_bfp8(block, v);
+    for (int i = 0; i < BlockBfp8::kValues; ++i) out[i] = to_bfloat16(v[i]).bits;
+    return;
+  }
+  static const Bfp8Bf16Table table;
+  const uint16_t shifted = uint16_t(e << 7);
+  for (int i = 0; i < BlockBfp8::kValues; ++i) {
+    const uint8_t byte = block.values[i];
+    out[i] = uint16_t(table.base[byte] + (shifted & table.uses_exponent[byte]));
+  }
+}
+
 size_t storage_bytes(DataType dtype, size_t count) {
   const DataTypeTraits& t = traits(dtype);
   return (count + t.block_values - 1) / t.block_values * t.block_bytes;

@@ -49,6 +49,8 @@ static_assert(sizeof(BlockBfp8) == 17, "bfloat8_b block must pack 16 values in 1
 
 BlockBfp8 encode_bfp8(const float* values);            // 16 finite values
 void decode_bfp8(const BlockBfp8& block, float* out);  // 16 values
+// The same 16 values as bfloat16 bits, by integer arithmetic only (the hot path of LoFi).
+void decode_bfp8_bf16(const BlockBfp8& block, uint16_t* out);
 
 struct DataTypeTraits {
   std::string_view name;

@@ -41,7 +41,9 @@ int ceil_div(int64_t value, int64_t divisor) { return int((value + divisor - 1) 
 
 // Packed A for a chunk of the reduction should stay in L2 across all weight panels.
 constexpr int kBlockBytesTarget = 192 * 1024;
+constexpr int kBlockBytesBlockFormat = 1024 * 1024;
 constexpr int kChunkKBlocksMax = 32;  // 512 reduction values per pass
+constexpr size_t kDecodeOnceBytes = 1 << 20;  // about a core's L2
 
 void validate_params(const Conv2dParams& p) {
   YOLO4_CHECK(p.in_channels > 0 && p.out_channels > 0, "conv2d: channels must be positive, got in=",
@@ -294,7 +296,10 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   const bool narrow = layout_.channels_per_tap % kKBlock != 0;  // packed in one chunk
   s.chunk_kblocks = narrow ? layout_.kblocks : std::min(layout_.kblocks, kChunkKBlocksMax);
   const int chunk_bytes = s.chunk_kblocks * kKBlock * int(operand_bytes(kernel_.operands));
-  const int auto_pixels = std::max(1, kBlockBytesTarget / (chunk_bytes * kernel_.mr)) * kernel_.mr;
+  // bfloat8_b weights are decoded per block when too large to decode once per core: bigger
+  // blocks (fewer decodes) then pay for their extra cache footprint.
+  const int block_bytes = weights_.is_block_format() ? kBlockBytesBlockFormat : kBlockBytesTarget;
+  const int auto_pixels = std::max(1, block_bytes / (chunk_bytes * kernel_.mr)) * kernel_.mr;
   s.block_pixels = config_.act_block_h_override > 0
                        ? round_up(config_.act_block_h_override, kernel_.mr)
                        : auto_pixels;
@@ -375,6 +380,11 @@ void Conv2d::run(Device& device, const Tensor& input, const Tensor& output,
     const int panel_end = panels * (column + 1) / s.grid_columns;
     const int block_tiles = s.block_pixels / mr;
     thread_local std::vector<float> packed, weight_scratch, partial;
+    // bfloat8_b weights small enough to stay in cache are decoded once per core, not per block.
+    const bool decode_once = weights_.is_block_format() &&
+                             size_t(panel_end - panel_begin) * weights_.decoded_panel_bytes() <=
+                                 kDecodeOnceBytes;
+    if (decode_once) weights_.decode_panels(panel_begin, panel_end, weight_scratch);
     packed.resize((size_t(block_tiles) * mr * s.chunk_kblocks * kKBlock * a_element + 3) / 4);
     // A reduction in several chunks keeps its partial sums in fp32 (the output may be bf16).
     const int partial_stride = (panel_end - panel_begin) * nr;
@@ -389,7 +399,8 @@ void Conv2d::run(Device& device, const Tensor& input, const Tensor& output,
         pack(g, first_pixel, rows, mr, kb0, kb1, kernel_.bf16_emulation, packed.data());
         for (int panel = panel_begin; panel < panel_end; ++panel) {
           kernels::ConvTile tile;
-          tile.w = weights_.chunk(panel, kb0, kb1, weight_scratch);
+          tile.w = decode_once ? weights_.chunk_of(weight_scratch, panel - panel_begin, kb0)
+                               : weights_.chunk(panel, kb0, kb1, weight_scratch);
           tile.kblocks = kb1 - kb0;
           tile.bias = packed_bias_.data() + int64_t(panel) * nr;
           tile.columns = std::min(nr, out_columns - panel * nr);

@@ -58,6 +58,32 @@ void PackedConvWeights::store(void* dst, int k, int lane, float value) const {
   }
 }
 
+void PackedConvWeights::store_bf16(void* dst, int k, int lane, uint16_t bits) const {
+  if (operands_ == OperandFormat::kF32) {
+    store(dst, k, lane, to_float(bfloat16{bits}));
+  } else {
+    static_cast<uint16_t*>(dst)[(size_t(k / 2) * nr_ + lane) * 2 + (k & 1)] = bits;
+  }
+}
+
+void PackedConvWeights::decode_chunk(int panel, int kb0, int kb1, void* dst) const {
+  uint16_t values[kKBlock];
+  const BlockBfp8* blocks = bfp8_.data() + size_t(panel) * layout_.kblocks * nr_;
+  for (int kb = kb0; kb < kb1; ++kb) {
+    for (int lane = 0; lane < nr_; ++lane) {
+      decode_bfp8_bf16(blocks[size_t(kb) * nr_ + lane], values);
+      if (operands_ == OperandFormat::kBf16Pairs) {  // the hot path: whole pairs at once
+        uint32_t* pairs = static_cast<uint32_t*>(dst) + size_t(kb - kb0) * (kKBlock / 2) * nr_ + lane;
+        for (int j = 0; j < kKBlock / 2; ++j) {
+          pairs[size_t(j) * nr_] = uint32_t(values[2 * j]) | uint32_t(values[2 * j + 1]) << 16;
+        }
+      } else {
+        for (int j = 0; j < kKBlock; ++j) store_bf16(dst, (kb - kb0) * kKBlock + j, lane, values[j]);
+      }
+    }
+  }
+}
+
 const void* PackedConvWeights::chunk(int panel, int kb0, int kb1, std::vector<float>& scratch) const {
   const size_t offset = panel * panel_elements() + size_t(kb0) * kKBlock * nr_;
   if (dtype_ != DataType::BFLOAT8_B) {
@@ -67,14 +93,27 @@ const void* PackedConvWeights::chunk(int panel, int kb0, int kb1, std::vector<fl
   // Decode the chunk; its k positions are relative to kb0 (a multiple of 16, so pairs hold).
   const size_t elements = size_t(kb1 - kb0) * kKBlock * nr_;
   scratch.resize(operands_ == OperandFormat::kF32 ? elements : (elements + 1) / 2);
-  float values[kKBlock];
-  for (int kb = kb0; kb < kb1; ++kb) {
-    for (int lane = 0; lane < nr_; ++lane) {
-      decode_bfp8(bfp8_[(size_t(panel) * layout_.kblocks + kb) * nr_ + lane], values);
-      for (int j = 0; j < kKBlock; ++j) store(scratch.data(), (kb - kb0) * kKBlock + j, lane, values[j]);
-    }
-  }
+  decode_chunk(panel, kb0, kb1, scratch.data());
   return scratch.data();
+}
+
+size_t PackedConvWeights::decoded_panel_bytes() const {
+  return panel_elements() * (operands_ == OperandFormat::kF32 ? 4 : 2);
+}
+
+void PackedConvWeights::decode_panels(int p0, int p1, std::vector<float>& scratch) const {
+  scratch.resize((size_t(p1 - p0) * decoded_panel_bytes() + 3) / 4);
+  for (int panel = p0; panel < p1; ++panel) {
+    decode_chunk(panel, 0, layout_.kblocks,
+                 reinterpret_cast<std::byte*>(scratch.data()) + (panel - p0) * decoded_panel_bytes());
+  }
+}
+
+const void* PackedConvWeights::chunk_of(const std::vector<float>& decoded, int panel_index,
+                                        int kb0) const {
+  const size_t element = operands_ == OperandFormat::kF32 ? 4 : 2;
+  return reinterpret_cast<const std::byte*>(decoded.data()) + panel_index * decoded_panel_bytes() +
+         size_t(kb0) * kKBlock * nr_ * element;
 }
 
 size_t PackedConvWeights::resident_bytes() const {

@@ -31,9 +31,19 @@ class PackedConvWeights {
   const void* chunk(int panel, int kb0, int kb1, std::vector<float>& scratch) const;
   size_t resident_bytes() const;
 
+  // bfloat8_b only: decodes whole panels [p0, p1) into `scratch` once, for a core that would
+  // otherwise decode the same chunks block after block; then chunk_of(scratch, ...) finds them.
+  bool is_block_format() const { return dtype_ == DataType::BFLOAT8_B; }
+  size_t decoded_panel_bytes() const;
+  void decode_panels(int p0, int p1, std::vector<float>& scratch) const;
+  const void* chunk_of(const std::vector<float>& decoded, int panel_index, int kb0) const;
+
  private:
   // Writes the logical value of (k, lane) of one panel into the kernel's layout at `dst`.
   void store(void* dst, int k, int lane, float value) const;
+  void store_bf16(void* dst, int k, int lane, uint16_t bits) const;
+  // Decodes blocks [kb0, kb1) of `panel` into dst, whose k positions start at kb0.
+  void decode_chunk(int panel, int kb0, int kb1, void* dst) const;
   size_t panel_elements() const { return size_t(layout_.k_total()) * nr_; }
 
   ReductionLayout layout_;

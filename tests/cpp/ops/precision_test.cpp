@@ -209,3 +209,26 @@ TEST(LoFiKernels, NativeAndEmulationAgree) {
 
 }  // namespace
 }  // namespace yolo4
+
+namespace yolo4 {
+namespace {
+
+TEST(Bfloat8b, FastBf16DecodeIsExact) {
+  for (int exponent : {1, 2, 6, 7, 100, 127, 130, 254}) {
+    for (int start = 0; start < 256; start += 16) {
+      BlockBfp8 block;
+      block.shared_exponent = uint8_t(exponent);
+      for (int i = 0; i < 16; ++i) block.values[i] = uint8_t(start + i);
+      float slow[16];
+      uint16_t fast[16];
+      decode_bfp8(block, slow);
+      decode_bfp8_bf16(block, fast);
+      for (int i = 0; i < 16; ++i) {
+        ASSERT_EQ(to_float(bfloat16{fast[i]}), slow[i]) << "exponent " << exponent << " byte " << start + i;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace yolo4
