@@ -24,7 +24,7 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 
 struct BenchResult {
   double median_ms, min_ms, gflops, startup_ms, peak_gflops;
-  size_t arena_bytes, lower_bound_bytes;
+  size_t arena_bytes, lower_bound_bytes, weight_bytes;
 };
 
 void print_json(const ModelFlags& f, const ModelOptions& o, int threads, int runs,
@@ -33,11 +33,12 @@ void print_json(const ModelFlags& f, const ModelOptions& o, int threads, int run
       "{\"median_ms\": %.3f, \"min_ms\": %.3f, \"gflops\": %.2f, \"size\": %d, \"threads\": %d, "
       "\"runs\": %d, \"dtype\": \"%s\", \"weights_dtype\": \"%s\", \"fidelity\": \"%s\", "
       "\"approx\": %s, \"isa\": \"%s\", \"arena_bytes\": %zu, \"lower_bound_bytes\": %zu, "
-      "\"startup_ms\": %.1f, \"peak_gflops\": %.1f, \"peak_fraction\": %.3f}\n",
+      "\"startup_ms\": %.1f, \"peak_gflops\": %.1f, \"peak_fraction\": %.3f, "
+      "\"weight_bytes\": %zu}\n",
       r.median_ms, r.min_ms, r.gflops, f.size, threads, runs, to_string(o.dtype).data(),
       to_string(o.weights_dtype).data(), to_string(o.math_fidelity).data(),
       o.math_approx_mode ? "true" : "false", to_string(o.isa).data(), r.arena_bytes,
-      r.lower_bound_bytes, r.startup_ms, r.peak_gflops, r.gflops / r.peak_gflops);
+      r.lower_bound_bytes, r.startup_ms, r.peak_gflops, r.gflops / r.peak_gflops, r.weight_bytes);
 }
 
 void print_text(const ModelFlags& f, const ModelOptions& o, int threads, int runs,
@@ -47,8 +48,9 @@ void print_text(const ModelFlags& f, const ModelOptions& o, int threads, int run
   std::printf("  median %.2f ms   min %.2f ms   %.1f GFLOP/s (median), %.0f%% of the measured "
               "%.0f GFLOP/s fp32 FMA peak\n",
               r.median_ms, r.min_ms, r.gflops, 100 * r.gflops / r.peak_gflops, r.peak_gflops);
-  std::printf("  activation arena %.1f MB (lower bound %.1f MB)   start-up to first result %.0f ms\n",
-              r.arena_bytes / 1e6, r.lower_bound_bytes / 1e6, r.startup_ms);
+  std::printf("  activation arena %.1f MB (lower bound %.1f MB)   weights resident %.1f MB   "
+              "start-up to first result %.0f ms\n",
+              r.arena_bytes / 1e6, r.lower_bound_bytes / 1e6, r.weight_bytes / 1e6, r.startup_ms);
 }
 // Which shard layout, grid and blocking every conv gets at this input size, and why.
 void print_explain(const Yolov4& model, const Shape& input, int cores) {
@@ -107,6 +109,7 @@ int bench_command(int argc, char** argv) {
   r.gflops = model.flops(input.shape()) / (r.median_ms * 1e-3) * 1e-9;
   r.peak_gflops = measure_f32_fma_peak(device).total_gflops;
   r.arena_bytes = session.arena_bytes();
+  r.weight_bytes = model.weight_bytes();
   r.lower_bound_bytes = session.lower_bound_bytes();
   if (json) {
     print_json(flags, options, threads, runs, r);
