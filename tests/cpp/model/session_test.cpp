@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <thread>
 
 #include "yolo4/core/error.h"
 #include "yolo4/model/yolov4.h"
@@ -64,6 +65,32 @@ TEST(Yolov4, CountsTheReportsFlops) {
   const Yolov4 model(random_yolov4_weights(5));
   // 35.56 GFLOP for the convs at 320x320 (the speed issue's figure).
   EXPECT_NEAR(model.flops({1, 320, 320, 3}) * 1e-9, 35.56, 0.01);
+}
+
+}  // namespace
+}  // namespace yolo4
+
+namespace yolo4 {
+namespace {
+
+// The packed model is shared read-only state: threads with their own devices and sessions run
+// it at once and get exactly what one thread alone gets.
+TEST(Yolov4, SharedByConcurrentSessions) {
+  const Yolov4 model(random_yolov4_weights(5));
+  const Tensor input = random_image({1, 64, 96, 3});
+  Device solo(1);
+  const auto expected = flatten(model(solo, input));
+  std::vector<std::vector<std::vector<float>>> results(3);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      Device device(1);
+      InferenceSession session(model, device);
+      for (int run = 0; run < 3; ++run) results[t] = flatten(session.run(input));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const auto& r : results) EXPECT_EQ(r, expected);
 }
 
 }  // namespace
