@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the whole test suite through CTest.
+# The whole test suite: sets up and builds, runs every test through CTest, then runs the C++
+# tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build}"
 scripts/setup.sh "$BUILD_DIR"
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" "$@"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)"
+
+echo "=== the C++ tests under ASan + UBSan ==="
+cmake -S . -B "$BUILD_DIR-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DYOLO4_SANITIZE=ON >/dev/null
+cmake --build "$BUILD_DIR-asan" -j"$(nproc)"
+# Reuses the generated test data of the first run; the Python tests already ran there.
+YOLO4_TESTDATA="$PWD/$BUILD_DIR/testdata" ASAN_OPTIONS=detect_leaks=1 \
+  ctest --test-dir "$BUILD_DIR-asan" --output-on-failure -j"$(nproc)" \
+  -FS yolo4_testdata -E '^(testdata|checkpoint|python)' --timeout 1800
