@@ -64,7 +64,7 @@ void print_explain(const Yolov4& model, const Shape& input, int cores) {
     std::printf("%-34.*s %-16s %-16s %-15s %dx%-4d %-7d %-9d %s / %s\n", int(block->key().size()),
                 block->key().data(), to_string(in).c_str(), to_string(conv.output_shape(in)).c_str(),
                 to_string(s.shard_layout).data(), s.grid_rows, s.grid_columns, s.block_pixels,
-                s.chunk_kblocks * 16, s.reason.c_str(), conv.kernel_name());
+                s.chunk_kblocks * 16, std::string(s.reason).c_str(), conv.kernel_name());
   }
 }
 }  // namespace

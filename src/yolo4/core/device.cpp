@@ -22,7 +22,10 @@ Tensor Device::allocate(const TensorSpec& spec) {
 
 std::string Device::scope_path() const {
   std::string path;
-  for (const std::string& s : scopes_) path += (path.empty() ? "" : ".") + s;
+  for (std::string_view s : scopes_) {
+    if (!path.empty()) path += '.';
+    path += s;
+  }
   return path;
 }
 

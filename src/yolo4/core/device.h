@@ -43,7 +43,7 @@ class Device {
   Isa isa_;
   ActivationAllocator allocator_;
   OpObserver* observer_ = nullptr;
-  std::vector<std::string> scopes_;
+  std::vector<std::string_view> scopes_;  // names outlive their scopes: no copies per op
 };
 
 // ttnn.deallocate: the tensor's memory returns to the device once no view uses it.

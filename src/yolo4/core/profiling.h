@@ -51,7 +51,8 @@ class ProfiledOp {
   std::chrono::steady_clock::time_point start_;
 };
 
-// Names the module the ops inside it belong to (nested scopes join with '.').
+// Names the module the ops inside it belong to (nested scopes join with '.'). The name is not
+// copied: it must outlive the scope (a literal, or a key of the static conv table).
 class OpScope {
  public:
   OpScope(Device& device, std::string_view name);

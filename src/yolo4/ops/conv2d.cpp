@@ -68,7 +68,7 @@ void validate_config(const Conv2dConfig& c) {
 
 // The report's rule: many more pixels than channels shard by height, many more channels than
 // pixels by width, comparable ones by block.
-TensorMemoryLayout report_rule(int64_t pixels, int channels, std::string& reason) {
+TensorMemoryLayout report_rule(int64_t pixels, int channels, std::string_view& reason) {
   if (pixels >= 4 * int64_t(channels)) {
     reason = "N*H*W >> C";
     return TensorMemoryLayout::HEIGHT_SHARDED;
@@ -345,9 +345,11 @@ Tensor Conv2d::operator()(Device& device, Tensor& input, const Tensor* residual)
   TensorSpec spec;
   spec.shape = output_shape(input.shape());
   spec.dtype = config_.dtype;
-  spec.memory_config.memory_layout = strategy(input.shape(), device.num_cores()).shard_layout;
+  const ConvStrategy s = strategy(input.shape(), device.num_cores());
+  spec.memory_config.memory_layout = s.shard_layout;
   Tensor output = device.allocate(spec);
-  run(device, input, output, residual);
+  validate(input, output, residual);
+  execute(device, input, output, residual, s);
   if (config_.deallocate_activation) deallocate(input);
   return output;
 }
@@ -355,7 +357,11 @@ Tensor Conv2d::operator()(Device& device, Tensor& input, const Tensor* residual)
 void Conv2d::run(Device& device, const Tensor& input, const Tensor& output,
                  const Tensor* residual) const {
   validate(input, output, residual);
-  const ConvStrategy s = strategy(input.shape(), device.num_cores());
+  execute(device, input, output, residual, strategy(input.shape(), device.num_cores()));
+}
+
+void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
+                     const Tensor* residual, const ConvStrategy& s) const {
   ProfiledOp profiled(device, "conv2d");
   if (profiled.active()) describe(profiled.record, input, output, residual, s);
   const ConvGeometry g{input.shape(), output.shape(), params_.kernel, params_.stride,

@@ -48,7 +48,7 @@ struct ConvStrategy {
   int grid_columns = 1;  // cores splitting output channels
   int block_pixels = 0;  // output pixels packed at once (a multiple of the kernel's MR)
   int chunk_kblocks = 0;  // reduction blocks per pass (K blocking)
-  std::string reason;     // why this layout, for `yolo4 ... --explain`
+  std::string_view reason;  // why this layout, for `yolo4 bench --explain`
 };
 
 class Conv2d {
@@ -74,6 +74,9 @@ class Conv2d {
 
  private:
   void validate(const Tensor& input, const Tensor& output, const Tensor* residual) const;
+  // The work itself, on validated tensors with the strategy already chosen.
+  void execute(Device& device, const Tensor& input, const Tensor& output, const Tensor* residual,
+               const ConvStrategy& strategy) const;
   void describe(OpRecord& record, const Tensor& input, const Tensor& output,
                 const Tensor* residual, const ConvStrategy& strategy) const;
 
