@@ -1,6 +1,10 @@
 // conv2d on YOLOv4's real layer shapes at 320x320: GFLOP/s and the fraction of this machine's
-// measured fp32 FMA peak. Usage: conv2d_bench [--threads=N] [--isa=avx512|avx2|scalar]
-//                                             [google benchmark flags]
+// measured fp32 FMA peak; the stride-1 3x3 layers also as Winograd F(2x2,3x3) (whose GFLOP/s
+// count the direct conv's FLOPs). Usage:
+//   conv2d_bench [--threads=N] [--isa=avx512|avx2|scalar] [--precision=fp32|bf16|report]
+//                [google benchmark flags]
+// bf16: bfloat16 activations and weights, LoFi; report: bfloat16 activations, bfloat8_b
+// weights, LoFi.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -8,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "yolo4/core/error.h"
 #include "yolo4/kernels/peak.h"
 #include "yolo4/ops/conv2d.h"
 
@@ -43,21 +48,38 @@ const LayerShape kLayers[] = {
 int g_threads = 2;
 yolo4::Isa g_isa = yolo4::best_isa();
 double g_peak_gflops = 0;
+yolo4::Conv2dConfig g_precision;
 
-void BM_Conv2d(benchmark::State& state, LayerShape layer) {
+yolo4::Conv2dConfig parse_precision(const std::string& name) {
+  yolo4::Conv2dConfig c;
+  if (name == "fp32") return c;
+  c.dtype = yolo4::DataType::BFLOAT16;
+  c.math_fidelity = yolo4::MathFidelity::LoFi;
+  if (name == "bf16") {
+    c.weights_dtype = yolo4::DataType::BFLOAT16;
+  } else if (name == "report") {
+    c.weights_dtype = yolo4::DataType::BFLOAT8_B;
+  } else {
+    yolo4::fail("--precision=", name, ": expected fp32, bf16 or report");
+  }
+  return c;
+}
+
+void BM_Conv2d(benchmark::State& state, LayerShape layer, bool winograd) {
   using namespace yolo4;
   Device device(g_threads, g_isa);
   const Conv2dParams params{layer.in_channels, layer.out_channels, layer.kernel, layer.stride,
                             layer.kernel / 2};
   std::vector<float> weight(size_t(layer.out_channels) * layer.in_channels * layer.kernel * layer.kernel, 0.01f);
   std::vector<float> bias(layer.out_channels, 0.1f);
-  Conv2dConfig config;
+  Conv2dConfig config = g_precision;
   config.activation = Activation::kMish;
+  config.winograd = winograd;
   const Conv2d conv(params, weight, bias, config, g_isa);
   const Shape in_shape{1, layer.in_size, layer.in_size, layer.in_channels};
-  Tensor input = device.allocate({in_shape, DataType::FLOAT32, Layout::TILE, {}});
-  std::memset(input.data<float>(), 0, input.spec().bytes());
-  Tensor output = device.allocate({conv.output_shape(in_shape), DataType::FLOAT32, Layout::TILE, {}});
+  Tensor input = device.allocate({in_shape, config.dtype, Layout::TILE, {}});
+  std::memset(input.data<std::byte>(), 0, input.spec().bytes());
+  Tensor output = device.allocate({conv.output_shape(in_shape), config.dtype, Layout::TILE, {}});
   for (auto _ : state) {
     conv.run(device, input, output);
     benchmark::ClobberMemory();
@@ -76,6 +98,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
     if (std::strncmp(argv[i], "--threads=", 10) == 0) {
       g_threads = std::atoi(argv[i] + 10);
+    } else if (std::strncmp(argv[i], "--precision=", 12) == 0) {
+      g_precision = parse_precision(argv[i] + 12);
     } else if (std::strncmp(argv[i], "--isa=", 6) == 0) {
       g_isa = yolo4::parse_isa(argv[i] + 6);
     } else {
@@ -91,7 +115,11 @@ int main(int argc, char** argv) {
                 peak.per_core_gflops);
   }
   for (const LayerShape& layer : kLayers) {
-    benchmark::RegisterBenchmark(layer.name, BM_Conv2d, layer)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(layer.name, BM_Conv2d, layer, false)->Unit(benchmark::kMillisecond);
+    if (layer.kernel == 3 && layer.stride == 1 && layer.in_channels >= 16) {
+      const std::string name = std::string(layer.name) + " winograd";
+      benchmark::RegisterBenchmark(name.c_str(), BM_Conv2d, layer, true)->Unit(benchmark::kMillisecond);
+    }
   }
   int rest_argc = int(rest.size());
   benchmark::Initialize(&rest_argc, rest.data());

@@ -52,7 +52,8 @@ void print_text(const ModelFlags& f, const ModelOptions& o, int threads, int run
               "start-up to first result %.0f ms\n",
               r.arena_bytes / 1e6, r.lower_bound_bytes / 1e6, r.weight_bytes / 1e6, r.startup_ms);
 }
-// Which shard layout, grid and blocking every conv gets at this input size, and why.
+// Which shard layout, grid, blocking and algorithm every conv gets at this input size, and why.
+// A Winograd conv's block counts 2x2 output tiles, not pixels.
 void print_explain(const Yolov4& model, const Shape& input, int cores) {
   std::printf("%-34s %-16s %-16s %-15s %-6s %-7s %-9s %s\n", "conv", "input", "output", "layout",
               "grid", "block", "k-chunk", "why / kernel");
@@ -61,10 +62,11 @@ void print_explain(const Yolov4& model, const Shape& input, int cores) {
     const int in_stride = Yolov4::output_stride(block->key()) / conv.params().stride;
     const Shape in{input.n, input.h / in_stride, input.w / in_stride, conv.params().in_channels};
     const ConvStrategy s = conv.strategy(in, cores);
-    std::printf("%-34.*s %-16s %-16s %-15s %dx%-4d %-7d %-9d %s / %s\n", int(block->key().size()),
+    std::printf("%-34.*s %-16s %-16s %-15s %dx%-4d %-7d %-9d %s / %s%s\n", int(block->key().size()),
                 block->key().data(), to_string(in).c_str(), to_string(conv.output_shape(in)).c_str(),
                 to_string(s.shard_layout).data(), s.grid_rows, s.grid_columns, s.block_pixels,
-                s.chunk_kblocks * 16, std::string(s.reason).c_str(), conv.kernel_name());
+                s.chunk_kblocks * 16, std::string(s.reason).c_str(),
+                s.winograd ? "winograd F(2x2,3x3) on " : "", conv.kernel_name());
   }
 }
 }  // namespace

@@ -17,6 +17,8 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
   p.option("--fidelity", "F", "math fidelity: hifi4 (fp32 products, default) or lofi (bf16)",
            &fidelity);
   p.flag("--approx", "fast approximate mish/exp/sigmoid (math_approx_mode)", &approx);
+  p.flag("--no-winograd", "direct convolution everywhere (default: Winograd F(2x2,3x3) on the "
+         "3x3 convs the layer table lists)", &no_winograd);
   p.option("--preset", "NAME", "'report': bfloat16 + bfloat8_b + lofi, the report's config",
            &preset);
   p.option("--isa", "ISA", "kernels: avx512, avx2 or scalar (default: best this CPU has)", &isa);
@@ -34,6 +36,7 @@ ModelOptions ModelFlags::options() const {
     o.math_fidelity = parse_math_fidelity(fidelity);
   }
   o.math_approx_mode = approx;
+  o.winograd = !no_winograd;
   if (!isa.empty()) o.isa = parse_isa(isa);
   YOLO4_CHECK(isa_supported(o.isa), "--isa ", isa, ": this CPU cannot run it");
   return o;

@@ -19,6 +19,7 @@ struct ModelFlags {
   int threads = 0;  // 0: one per core
   std::string dtype = "float32", weights_dtype = "float32", fidelity = "hifi4", preset, isa;
   bool approx = false;
+  bool no_winograd = false;
 
   // weights_help says what an empty --weights means for this command.
   void add_to(ArgParser& parser, const std::string& weights_help);

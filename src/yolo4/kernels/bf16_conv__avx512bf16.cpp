@@ -46,6 +46,7 @@ constexpr ConvKernel bf16_conv_kernel(const char* name) {
   ConvKernel k;
   k.run[0] = &bf16_conv_ukernel<MR, NRV, float>;
   k.run[1] = &bf16_conv_ukernel<MR, NRV, uint16_t>;
+  set_shared_kernels<VecAvx512, NRV, uint16_t>(k);
   k.mr = MR;
   k.nr = NRV * 16;
   k.operands = OperandFormat::kBf16Pairs;

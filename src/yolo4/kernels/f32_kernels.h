@@ -101,6 +101,75 @@ void f32_conv_ukernel(const ConvTile& t) {
   store_tile<V, MR, NRV, OutT>(acc, t);
 }
 
+template <class V, int NRV, class OutT>
+void f32_epilogue(const ConvTile& t) {
+  constexpr int L = V::kLanes;
+  typename V::T acc[kEpilogueRowsMax][NRV];
+  const float* sums = static_cast<const float*>(t.a);
+  for (int m = 0; m < kEpilogueRowsMax; ++m)
+    for (int v = 0; v < NRV; ++v) acc[m][v] = m < t.rows ? V::load(sums + (m * NRV + v) * L) : V::zero();
+  store_tile<V, kEpilogueRowsMax, NRV, OutT>(acc, t);
+}
+
+// Winograd F(2x2, 3x3), the transforms of ops/conv2d_winograd.cpp on whole vectors.
+template <class V, class SrcT, class DstT>
+void winograd_input(const void* const* src, int valid, void* dst, int64_t dst_stride) {
+  using T = typename V::T;
+  constexpr int L = V::kLanes;
+  for (int v = 0; v * L < kKBlock; ++v) {
+    const int lanes = valid - v * L;
+    T d[4][4];
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j)
+        d[i][j] = src[i * 4 + j] && lanes > 0
+                      ? load_as_float<V>(static_cast<const SrcT*>(src[i * 4 + j]) + v * L, lanes)
+                      : V::zero();
+    T t[4][4];  // B^T d, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+    for (int j = 0; j < 4; ++j) {
+      t[0][j] = V::sub(d[0][j], d[2][j]);
+      t[1][j] = V::add(d[1][j], d[2][j]);
+      t[2][j] = V::sub(d[2][j], d[1][j]);
+      t[3][j] = V::sub(d[1][j], d[3][j]);
+    }
+    DstT* out = static_cast<DstT*>(dst) + v * L;
+    for (int i = 0; i < 4; ++i) {  // (B^T d) B
+      store_from_float<V>(out + (i * 4 + 0) * dst_stride, V::sub(t[i][0], t[i][2]), L);
+      store_from_float<V>(out + (i * 4 + 1) * dst_stride, V::add(t[i][1], t[i][2]), L);
+      store_from_float<V>(out + (i * 4 + 2) * dst_stride, V::sub(t[i][2], t[i][1]), L);
+      store_from_float<V>(out + (i * 4 + 3) * dst_stride, V::sub(t[i][1], t[i][3]), L);
+    }
+  }
+}
+
+template <class V>
+void winograd_output(const float* m, int64_t m_stride, int columns, float* y) {
+  using T = typename V::T;
+  constexpr int L = V::kLanes;
+  for (int c = 0; c < columns; c += L) {
+    T t[2][4];  // A^T m, A^T = [1 1 1 0; 0 1 -1 -1]
+    for (int j = 0; j < 4; ++j) {
+      const T m1 = V::load(m + (4 + j) * m_stride + c), m2 = V::load(m + (8 + j) * m_stride + c);
+      t[0][j] = V::add(V::add(V::load(m + j * m_stride + c), m1), m2);
+      t[1][j] = V::sub(V::sub(m1, m2), V::load(m + (12 + j) * m_stride + c));
+    }
+    for (int i = 0; i < 2; ++i) {  // (A^T m) A
+      V::store(y + (i * 2 + 0) * columns + c, V::add(V::add(t[i][0], t[i][1]), t[i][2]));
+      V::store(y + (i * 2 + 1) * columns + c, V::sub(V::sub(t[i][1], t[i][2]), t[i][3]));
+    }
+  }
+}
+
+// What every conv kernel of an ISA shares besides its GEMM: the epilogue alone and Winograd's
+// transforms into its operand type.
+template <class V, int NRV, class OperandT>
+constexpr void set_shared_kernels(ConvKernel& k) {
+  k.epilogue[0] = &f32_epilogue<V, NRV, float>;
+  k.epilogue[1] = &f32_epilogue<V, NRV, uint16_t>;
+  k.winograd_input[0] = &winograd_input<V, float, OperandT>;
+  k.winograd_input[1] = &winograd_input<V, uint16_t, OperandT>;
+  k.winograd_output = &winograd_output<V>;
+}
+
 // The f32 conv kernel as HiFi4, or as an exact emulation of LoFi (bf16 operands, VDPBF16PS
 // accumulation order) for CPUs without AVX512_BF16.
 template <class V, int MR, int NRV>
@@ -108,6 +177,7 @@ constexpr ConvKernel f32_conv_kernel(const char* name, bool bf16_emulation) {
   ConvKernel k;
   k.run[0] = &f32_conv_ukernel<V, MR, NRV, float>;
   k.run[1] = &f32_conv_ukernel<V, MR, NRV, uint16_t>;
+  set_shared_kernels<V, NRV, float>(k);
   k.mr = MR;
   k.nr = NRV * V::kLanes;
   k.operands = OperandFormat::kF32;

@@ -39,8 +39,27 @@ struct ConvTile {
 
 using ConvTileFn = void (*)(const ConvTile& tile);
 
+// Winograd F(2x2, 3x3) input transform B^T d B of one 4x4 input tile, one block of kKBlock
+// channels: src[i * 4 + j] points at pixel (i, j)'s block (float or bfloat16 storage), or is
+// null outside the image; channels from `valid` on read as zero. Position p's kKBlock operands
+// (float or bfloat16) go to dst + p * dst_stride elements.
+using WinogradInputFn = void (*)(const void* const* src, int valid, void* dst, int64_t dst_stride);
+// The output transform A^T m A for `columns` (a multiple of the vector width): position p's row
+// at m + p * m_stride, the 2x2 results to y as [4][columns].
+using WinogradOutputFn = void (*)(const float* m, int64_t m_stride, int columns, float* y);
+
+// Rows a ConvKernel::epilogue call takes at most.
+inline constexpr int kEpilogueRowsMax = 4;
+
 struct ConvKernel {
   ConvTileFn run[2] = {nullptr, nullptr};  // [0]: float output, [1]: bfloat16 output
+  // The fused epilogue alone, on sums computed elsewhere (Winograd's output transform): t.a is
+  // float [t.rows <= kEpilogueRowsMax][NR]; [0]/[1] as for run.
+  ConvTileFn epilogue[2] = {nullptr, nullptr};
+  // Winograd transforms for this kernel's operands: [input is bfloat16], native operands only
+  // (the fp32 emulation of LoFi packs through the portable path).
+  WinogradInputFn winograd_input[2] = {nullptr, nullptr};
+  WinogradOutputFn winograd_output = nullptr;
   int mr = 0;
   int nr = 0;
   OperandFormat operands = OperandFormat::kF32;

@@ -22,6 +22,15 @@ struct LayerOverride {
 
 std::span<const LayerOverride> layer_overrides();
 
+// Convs that run as Winograd F(2x2, 3x3) when ModelOptions::winograd is set: a conv key or a
+// module prefix ending in '.', as measured with bench/conv2d_bench.
+struct WinogradLayer {
+  std::string_view key;
+  std::string_view why;
+};
+
+std::span<const WinogradLayer> winograd_layers();
+
 // The Conv2dConfig for one conv of the model.
 Conv2dConfig conv_config(const ConvSpec& spec, const ModelOptions& options);
 

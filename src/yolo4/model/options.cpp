@@ -14,7 +14,8 @@ ModelOptions ModelOptions::report_preset() {
 
 std::string ModelOptions::describe() const {
   return detail::concat(to_string(dtype), "/", to_string(weights_dtype), "/",
-                        to_string(math_fidelity), math_approx_mode ? "/approx" : "");
+                        to_string(math_fidelity), math_approx_mode ? "/approx" : "",
+                        winograd ? "/winograd" : "");
 }
 
 }  // namespace yolo4

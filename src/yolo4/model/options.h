@@ -14,11 +14,13 @@ struct ModelOptions {
   DataType weights_dtype = DataType::FLOAT32;  // packed conv weights
   MathFidelity math_fidelity = MathFidelity::HiFi4;
   bool math_approx_mode = false;
+  // Winograd F(2x2, 3x3) on the stride-1 3x3 convs the layer table lists (layer_config.cpp).
+  bool winograd = true;
   Isa isa = best_isa();
 
   // The report's configuration: bfloat16 activations, bfloat8_b weights, LoFi.
   static ModelOptions report_preset();
-  std::string describe() const;  // e.g. "float32/float32/HiFi4"
+  std::string describe() const;  // e.g. "float32/float32/HiFi4/winograd"
 };
 
 }  // namespace yolo4

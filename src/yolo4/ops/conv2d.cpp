@@ -7,10 +7,15 @@
 #include <type_traits>
 
 #include "yolo4/core/error.h"
+#include "yolo4/ops/conv2d_operands.h"
+#include "yolo4/ops/conv2d_winograd.h"
 
 namespace yolo4 {
 
 using kernels::kKBlock;
+using conv_operands::convert_block;
+using conv_operands::operand;
+using conv_operands::widen;
 
 std::string_view to_string(MathFidelity fidelity) {
   switch (fidelity) {
@@ -44,6 +49,8 @@ constexpr int kBlockBytesTarget = 192 * 1024;
 constexpr int kBlockBytesBlockFormat = 1024 * 1024;
 constexpr int kChunkKBlocksMax = 32;  // 512 reduction values per pass
 constexpr size_t kDecodeOnceBytes = 1 << 20;  // about a core's L2
+// Winograd's transformed input for all 16 positions of a block stays in L2 across the panels.
+constexpr int kWinogradBlockBytes = 512 * 1024;
 
 void validate_params(const Conv2dParams& p) {
   YOLO4_CHECK(p.in_channels > 0 && p.out_channels > 0, "conv2d: channels must be positive, got in=",
@@ -90,35 +97,6 @@ struct ConvGeometry {
   const void* input;
   int64_t in_pixel_stride;
 };
-
-// Element conversions between activation storage (float or bfloat16 bits) and the kernel's
-// operands; `emulate` rounds fp32 operands to bf16 for the exact LoFi emulation.
-inline float widen(float x) { return x; }
-inline float widen(uint16_t x) { return to_float(bfloat16{x}); }
-template <class Dst>
-inline Dst operand(float x, bool emulate);
-template <>
-inline float operand<float>(float x, bool emulate) {
-  return emulate ? to_float(to_bfloat16(x)) : x;
-}
-template <>
-inline uint16_t operand<uint16_t>(float x, bool) {
-  return to_bfloat16(x).bits;
-}
-
-// One block of 16 reduction values from one pixel; `swap` puts each pair's odd element first.
-template <class Src, class Dst>
-void convert_block(const Src* src, int valid, Dst* dst, bool emulate, bool swap) {
-  if constexpr (std::is_same_v<Src, Dst>) {
-    if (!emulate && !swap && valid == kKBlock) {
-      std::memcpy(dst, src, sizeof(Dst) * kKBlock);
-      return;
-    }
-  }
-  for (int j = 0; j < kKBlock; ++j) {
-    dst[swap ? j ^ 1 : j] = j < valid ? operand<Dst>(widen(src[j]), emulate) : Dst{};
-  }
-}
 
 // Writes one im2col row (one output pixel, reduction blocks [kb0, kb1)) into the packed tile,
 // whose blocks for consecutive kb are mr * 16 elements apart.
@@ -222,11 +200,6 @@ ReductionLayout reduction_layout(const Conv2dParams& p, int nr) {
   return l;
 }
 
-Conv2dParams checked(const Conv2dParams& p) {
-  validate_params(p);
-  return p;
-}
-
 std::span<const float> check_weights(const Conv2dParams& p, std::span<const float> weight,
                                      std::span<const float> bias) {
   const int taps = p.kernel * p.kernel;
@@ -243,18 +216,71 @@ std::span<const float> check_weights(const Conv2dParams& p, std::span<const floa
   return weight;
 }
 
+std::vector<PackedConvWeights> pack_weights(const Conv2dParams& p, std::span<const float> weight,
+                                            const ReductionLayout& layout,
+                                            const kernels::ConvKernel& kernel,
+                                            const Conv2dConfig& config) {
+  std::vector<PackedConvWeights> packed;
+  if (!config.winograd) {
+    packed.emplace_back(weight, p.out_channels, layout, kernel, config.weights_dtype);
+    return packed;
+  }
+  for (const auto& u : winograd::transform_weights(weight, p.out_channels, p.in_channels)) {
+    packed.emplace_back(u, p.out_channels, layout, kernel, config.weights_dtype);
+  }
+  return packed;
+}
+
+// The MR-row tiles and weight panels one core of the strategy's grid owns.
+struct CoreShare {
+  int tile_begin, tile_end, panel_begin, panel_end;
+};
+
+CoreShare core_share(int core, const ConvStrategy& s, int tiles, int panels) {
+  const int row = core / s.grid_columns, column = core % s.grid_columns;
+  return {int(int64_t(tiles) * row / s.grid_rows), int(int64_t(tiles) * (row + 1) / s.grid_rows),
+          panels * column / s.grid_columns, panels * (column + 1) / s.grid_columns};
+}
+
+// Output channels a run writes: a TILE output also gets its zero padding channels, a slice only
+// its own channels.
+int output_columns(const Tensor& output) {
+  return output.layout() == Layout::TILE ? int(output.pixel_stride()) : output.shape().c;
+}
+
+Conv2dParams checked(const Conv2dParams& p, const Conv2dConfig& c) {
+  validate_params(p);
+  validate_config(c);
+  YOLO4_CHECK(!c.winograd || (p.kernel == 3 && p.stride == 1 && p.in_channels >= kKBlock),
+              "conv2d: winograd needs a 3x3 stride-1 conv with at least ", kKBlock,
+              " input channels, got ", p.kernel, "x", p.kernel, " stride ", p.stride, " with ",
+              p.in_channels, " input channels");
+  return p;
+}
+
+// Winograd runs 1x1 GEMMs over the input channels: their reduction is the packed layout.
+ReductionLayout packed_layout(const Conv2dParams& p, const Conv2dConfig& c, int nr) {
+  return reduction_layout(c.winograd ? Conv2dParams{p.in_channels, p.out_channels, 1, 1, 0} : p, nr);
+}
+
 }  // namespace
 
 Conv2d::Conv2d(const Conv2dParams& params, std::span<const float> weight_oihw,
                std::span<const float> bias, const Conv2dConfig& config, Isa isa)
-    : params_(checked(params)),
+    : params_(checked(params, config)),
       config_(config),
       kernel_(select_kernel(config, isa)),
-      layout_(reduction_layout(params, kernel_.nr)),
-      weights_((validate_config(config), check_weights(params, weight_oihw, bias)),
-               params.out_channels, layout_, kernel_, config.weights_dtype) {
+      layout_(packed_layout(params, config, kernel_.nr)),
+      weights_(pack_weights(params, check_weights(params, weight_oihw, bias), layout_, kernel_,
+                            config)) {
   packed_bias_.assign(size_t(layout_.panels) * kernel_.nr, 0.0f);
   std::copy(bias.begin(), bias.end(), packed_bias_.begin());
+}
+
+size_t Conv2d::weight_bytes() const {
+  size_t bytes = 0;
+  for (const PackedConvWeights& w : weights_) bytes += w.resident_bytes();
+  return bytes;
 }
 
 Shape Conv2d::output_shape(const Shape& in) const {
@@ -278,7 +304,10 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
     s.shard_layout = *config_.shard_layout;
     s.reason = "configured";
   }
-  const int tiles = ceil_div(out.pixels(), kernel_.mr);
+  s.winograd = config_.winograd;
+  // The rows the kernel tiles: output pixels, or Winograd's 2x2 output tiles.
+  const int64_t rows = s.winograd ? winograd::tile_count(out) : out.pixels();
+  const int tiles = ceil_div(rows, kernel_.mr);
   switch (s.shard_layout) {
     case TensorMemoryLayout::WIDTH_SHARDED: s.grid_columns = cores; break;
     case TensorMemoryLayout::BLOCK_SHARDED:
@@ -293,12 +322,22 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   // More cores than tiles or panels: give the spare ones nothing rather than split finer.
   s.grid_rows = std::max(1, std::min(s.grid_rows, tiles));
   s.grid_columns = std::max(1, std::min(s.grid_columns, layout_.panels));
+  if (s.winograd) {  // one reduction pass: the 16 GEMMs' sums need no partials
+    s.chunk_kblocks = layout_.kblocks;
+    const int row_bytes = layout_.kblocks * kKBlock * int(operand_bytes(kernel_.operands));
+    const int auto_tiles =
+        std::max(1, kWinogradBlockBytes / (winograd::kPositions * row_bytes * kernel_.mr));
+    s.block_pixels = config_.act_block_h_override > 0
+                         ? round_up(config_.act_block_h_override, kernel_.mr)
+                         : auto_tiles * kernel_.mr;
+    return s;
+  }
   const bool narrow = layout_.channels_per_tap % kKBlock != 0;  // packed in one chunk
   s.chunk_kblocks = narrow ? layout_.kblocks : std::min(layout_.kblocks, kChunkKBlocksMax);
   const int chunk_bytes = s.chunk_kblocks * kKBlock * int(operand_bytes(kernel_.operands));
   // bfloat8_b weights are decoded per block when too large to decode once per core: bigger
   // blocks (fewer decodes) then pay for their extra cache footprint.
-  const int block_bytes = weights_.is_block_format() ? kBlockBytesBlockFormat : kBlockBytesTarget;
+  const int block_bytes = weights_.front().is_block_format() ? kBlockBytesBlockFormat : kBlockBytesTarget;
   const int auto_pixels = std::max(1, block_bytes / (chunk_bytes * kernel_.mr)) * kernel_.mr;
   s.block_pixels = config_.act_block_h_override > 0
                        ? round_up(config_.act_block_h_override, kernel_.mr)
@@ -318,7 +357,7 @@ void Conv2d::describe(OpRecord& r, const Tensor& input, const Tensor& output,
   r.flops = flops(input.shape());
   const double element = traits(config_.dtype).block_bytes;
   r.bytes = element * double(input.shape().elements() + output.shape().elements() * (residual ? 2 : 1)) +
-            double(weights_.resident_bytes());
+            double(weight_bytes());
 }
 
 void Conv2d::validate(const Tensor& input, const Tensor& output, const Tensor* residual) const {
@@ -360,18 +399,44 @@ void Conv2d::run(Device& device, const Tensor& input, const Tensor& output,
   execute(device, input, output, residual, strategy(input.shape(), device.num_cores()));
 }
 
+void Conv2d::execute_winograd(Device& device, const Tensor& input, const Tensor& output,
+                              const Tensor* residual, const ConvStrategy& s) const {
+  winograd::Run run;
+  run.input = &input;
+  run.output = &output;
+  run.residual = residual;
+  run.padding = params_.padding;
+  run.kernel = &kernel_;
+  run.weights = weights_;
+  run.bias = packed_bias_.data();
+  run.activation = config_.activation;
+  run.kblocks = layout_.kblocks;
+  run.block_tiles = s.block_pixels / kernel_.mr;
+  run.out_columns = output_columns(output);
+  const int tiles = ceil_div(winograd::tile_count(output.shape()), kernel_.mr);
+  const int panels = ceil_div(run.out_columns, kernel_.nr);
+  device.pool().run(s.grid_rows * s.grid_columns, [&](int core) {
+    const CoreShare share = core_share(core, s, tiles, panels);
+    winograd::run_share(run, share.tile_begin, share.tile_end, share.panel_begin, share.panel_end);
+  });
+}
+
 void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
                      const Tensor* residual, const ConvStrategy& s) const {
   ProfiledOp profiled(device, "conv2d");
   if (profiled.active()) describe(profiled.record, input, output, residual, s);
+  if (s.winograd) {
+    execute_winograd(device, input, output, residual, s);
+    return;
+  }
+  const PackedConvWeights& weights = weights_.front();
   const ConvGeometry g{input.shape(), output.shape(), params_.kernel, params_.stride,
                        params_.padding, layout_.channels_per_tap, layout_.kblocks,
                        input.data<void>(), input.pixel_stride()};
   const int mr = kernel_.mr, nr = kernel_.nr;
   const int64_t pixels = g.out.pixels();
   const int tiles = ceil_div(pixels, mr);
-  // A TILE output also gets its zero padding channels written; a slice only its own channels.
-  const int out_columns = output.layout() == Layout::TILE ? int(output.pixel_stride()) : g.out.c;
+  const int out_columns = output_columns(output);
   const int panels = ceil_div(out_columns, nr);
   const PackFn pack = pack_function(input.dtype(), kernel_.operands);
   const kernels::ConvTileFn tile_fn = kernel_.run[output.dtype() == DataType::BFLOAT16 ? 1 : 0];
@@ -379,18 +444,14 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
   const size_t a_element = operand_bytes(kernel_.operands);
 
   device.pool().run(s.grid_rows * s.grid_columns, [&](int core) {
-    const int row = core / s.grid_columns, column = core % s.grid_columns;
-    const int tile_begin = int(int64_t(tiles) * row / s.grid_rows);
-    const int tile_end = int(int64_t(tiles) * (row + 1) / s.grid_rows);
-    const int panel_begin = panels * column / s.grid_columns;
-    const int panel_end = panels * (column + 1) / s.grid_columns;
+    const auto [tile_begin, tile_end, panel_begin, panel_end] = core_share(core, s, tiles, panels);
     const int block_tiles = s.block_pixels / mr;
     thread_local std::vector<float> packed, weight_scratch, partial;
     // bfloat8_b weights small enough to stay in cache are decoded once per core, not per block.
-    const bool decode_once = weights_.is_block_format() &&
-                             size_t(panel_end - panel_begin) * weights_.decoded_panel_bytes() <=
+    const bool decode_once = weights.is_block_format() &&
+                             size_t(panel_end - panel_begin) * weights.decoded_panel_bytes() <=
                                  kDecodeOnceBytes;
-    if (decode_once) weights_.decode_panels(panel_begin, panel_end, weight_scratch);
+    if (decode_once) weights.decode_panels(panel_begin, panel_end, weight_scratch);
     packed.resize((size_t(block_tiles) * mr * s.chunk_kblocks * kKBlock * a_element + 3) / 4);
     // A reduction in several chunks keeps its partial sums in fp32 (the output may be bf16).
     const int partial_stride = (panel_end - panel_begin) * nr;
@@ -405,8 +466,8 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
         pack(g, first_pixel, rows, mr, kb0, kb1, kernel_.bf16_emulation, packed.data());
         for (int panel = panel_begin; panel < panel_end; ++panel) {
           kernels::ConvTile tile;
-          tile.w = decode_once ? weights_.chunk_of(weight_scratch, panel - panel_begin, kb0)
-                               : weights_.chunk(panel, kb0, kb1, weight_scratch);
+          tile.w = decode_once ? weights.chunk_of(weight_scratch, panel - panel_begin, kb0)
+                               : weights.chunk(panel, kb0, kb1, weight_scratch);
           tile.kblocks = kb1 - kb0;
           tile.bias = packed_bias_.data() + int64_t(panel) * nr;
           tile.columns = std::min(nr, out_columns - panel * nr);

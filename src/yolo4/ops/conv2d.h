@@ -39,6 +39,9 @@ struct Conv2dConfig {
   bool deallocate_activation = false;               // free the input once consumed
   bool reshard_if_not_optimal = false;
   int act_block_h_override = 0;  // output pixels per activation block; 0 = automatic
+  // Winograd F(2x2, 3x3) instead of direct convolution: 3x3 stride-1 convs with >= 16 input
+  // channels only; 2.25x fewer multiplications, weights 16/9 as large.
+  bool winograd = false;
 };
 
 // How the work is cut: chosen per input shape from the config and the report's rule.
@@ -46,7 +49,9 @@ struct ConvStrategy {
   TensorMemoryLayout shard_layout = TensorMemoryLayout::HEIGHT_SHARDED;
   int grid_rows = 1;     // cores splitting output pixels
   int grid_columns = 1;  // cores splitting output channels
-  int block_pixels = 0;  // output pixels packed at once (a multiple of the kernel's MR)
+  bool winograd = false;
+  // Output pixels (direct) or 2x2 output tiles (Winograd) packed at once; a multiple of MR.
+  int block_pixels = 0;
   int chunk_kblocks = 0;  // reduction blocks per pass (K blocking)
   std::string_view reason;  // why this layout, for `yolo4 bench --explain`
 };
@@ -59,7 +64,7 @@ class Conv2d {
   const Conv2dParams& params() const { return params_; }
   const Conv2dConfig& config() const { return config_; }
   const char* kernel_name() const { return kernel_.name; }
-  size_t weight_bytes() const { return weights_.resident_bytes(); }
+  size_t weight_bytes() const;
 
   Shape output_shape(const Shape& input) const;
   ConvStrategy strategy(const Shape& input, int cores) const;
@@ -77,6 +82,8 @@ class Conv2d {
   // The work itself, on validated tensors with the strategy already chosen.
   void execute(Device& device, const Tensor& input, const Tensor& output, const Tensor* residual,
                const ConvStrategy& strategy) const;
+  void execute_winograd(Device& device, const Tensor& input, const Tensor& output,
+                        const Tensor* residual, const ConvStrategy& strategy) const;
   void describe(OpRecord& record, const Tensor& input, const Tensor& output,
                 const Tensor* residual, const ConvStrategy& strategy) const;
 
@@ -84,7 +91,8 @@ class Conv2d {
   Conv2dConfig config_;
   kernels::ConvKernel kernel_;
   ReductionLayout layout_;
-  PackedConvWeights weights_;
+  // One set for the direct conv, or one per Winograd position (the 1x1 GEMMs' weights).
+  std::vector<PackedConvWeights> weights_;
   std::vector<float> packed_bias_;  // [panel][NR], fp32 whatever the weights' dtype
 };
 

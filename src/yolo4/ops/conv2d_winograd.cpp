@@ -1,0 +1,207 @@
+#include "yolo4/ops/conv2d_winograd.h"
+
+#include <algorithm>
+#include <array>
+
+#include "yolo4/core/error.h"
+#include "yolo4/ops/conv2d_operands.h"
+
+namespace yolo4::winograd {
+
+using kernels::kKBlock;
+
+namespace {
+
+constexpr int kInputTile = 4;
+// MR-rows whose 16 GEMM results are kept at once before the output transform: 16 x 12 x 32
+// floats stay in L1.
+constexpr int kGroupMrRows = 1;
+
+int ceil_div(int64_t value, int64_t divisor) {
+  return int((value + divisor - 1) / divisor);
+}
+
+// Where one 2x2 output tile sits.
+struct TilePosition {
+  int n, y, x;  // output pixel of the tile's top-left
+};
+
+TilePosition locate(int64_t tile, const Shape& out) {
+  const int tiles_w = ceil_div(out.w, kTile), tiles_h = ceil_div(out.h, kTile);
+  return {int(tile / tiles_w / tiles_h), int(tile / tiles_w % tiles_h) * kTile,
+          int(tile % tiles_w) * kTile};
+}
+
+// Transforms tiles [first_tile, first_tile + tiles) into `packed`, laid out as kPositions
+// operands [mr_row][kb][MR][16] of `rows` rows each; rows past `tiles` are zeros.
+// Transforms tiles [first_tile, first_tile + tiles) into `packed`, laid out as kPositions
+// operands [mr_row][kb][MR][16] of `rows` rows each; rows past `tiles` are zeros.
+template <class Dst>
+void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* packed) {
+  const Shape& in = r.input->shape();
+  const Shape& out = r.output->shape();
+  const std::byte* input = r.input->data<std::byte>();
+  const int64_t pixel_bytes = r.input->pixel_stride() * traits(r.input->dtype()).block_bytes;
+  const int64_t block_bytes = kKBlock * traits(r.input->dtype()).block_bytes;
+  const kernels::WinogradInputFn transform =
+      r.kernel->winograd_input[r.input->dtype() == DataType::BFLOAT16 ? 1 : 0];
+  const int mr = r.kernel->mr;
+  const bool emulate = r.kernel->bf16_emulation;
+  const int64_t position_stride = int64_t(rows) * r.kblocks * kKBlock;
+  Dst* dst = static_cast<Dst*>(packed);
+  for (int row = 0; row < rows; ++row) {
+    Dst* row_dst = dst + int64_t(row / mr) * r.kblocks * mr * kKBlock + (row % mr) * kKBlock;
+    if (row >= tiles) {
+      for (int p = 0; p < kPositions; ++p)
+        for (int kb = 0; kb < r.kblocks; ++kb)
+          std::fill_n(row_dst + p * position_stride + kb * mr * kKBlock, kKBlock, Dst{});
+      continue;
+    }
+    const TilePosition at = locate(first_tile + row, out);
+    const std::byte* source[kInputTile * kInputTile];
+    for (int i = 0; i < kInputTile; ++i) {
+      for (int j = 0; j < kInputTile; ++j) {
+        const int iy = at.y - r.padding + i, ix = at.x - r.padding + j;
+        const bool inside = iy >= 0 && iy < in.h && ix >= 0 && ix < in.w;
+        source[i * kInputTile + j] =
+            inside ? input + ((int64_t(at.n) * in.h + iy) * in.w + ix) * pixel_bytes : nullptr;
+      }
+    }
+    for (int kb = 0; kb < r.kblocks; ++kb) {
+      const void* block[kInputTile * kInputTile];
+      for (int i = 0; i < kInputTile * kInputTile; ++i) {
+        block[i] = source[i] ? source[i] + kb * block_bytes : nullptr;
+      }
+      const int valid = std::min(kKBlock, in.c - kb * kKBlock);
+      Dst* kb_dst = row_dst + kb * mr * kKBlock;
+      if (!emulate) {
+        transform(block, valid, kb_dst, position_stride);
+        continue;
+      }
+      // The fp32 emulation of LoFi: bf16-rounded operands, each pair odd element first.
+      float v[kPositions][kKBlock];
+      transform(block, valid, v, kKBlock);
+      for (int p = 0; p < kPositions; ++p) {
+        conv_operands::convert_block(v[p], kKBlock, kb_dst + p * position_stride, true, true);
+      }
+    }
+  }
+}
+
+using PackFn = void (*)(const Run&, int64_t, int, int, void*);
+
+PackFn pack_function(kernels::OperandFormat operands) {
+  return operands == kernels::OperandFormat::kBf16Pairs ? &pack_tiles<uint16_t>
+                                                        : &pack_tiles<float>;
+}
+
+// The output transform of `tile` for panel columns, then the fused epilogue into the output.
+void finish_tile(const Run& r, int64_t tile, const float* sums, int64_t sums_stride, int panel,
+                 float* y) {
+  const kernels::ConvKernel& k = *r.kernel;
+  const Shape& out = r.output->shape();
+  k.winograd_output(sums, sums_stride, k.nr, y);
+  const TilePosition at = locate(tile, out);
+  const bool bf16_out = r.output->dtype() == DataType::BFLOAT16;
+  const size_t element = bf16_out ? 2 : 4;
+  kernels::ConvTile t;
+  t.bias = r.bias + int64_t(panel) * k.nr;
+  t.columns = std::min(k.nr, r.out_columns - panel * k.nr);
+  t.activation = r.activation;
+  t.rows = std::min(kTile, out.w - at.x);
+  t.out_stride = r.output->pixel_stride();
+  t.residual_stride = r.residual ? r.residual->pixel_stride() : 0;
+  for (int dy = 0; dy < kTile && at.y + dy < out.h; ++dy) {
+    const int64_t pixel = (int64_t(at.n) * out.h + at.y + dy) * out.w + at.x;
+    t.a = y + dy * kTile * k.nr;
+    t.out = r.output->data<std::byte>() + (pixel * t.out_stride + panel * k.nr) * element;
+    t.residual = r.residual ? r.residual->data<std::byte>() +
+                                  (pixel * t.residual_stride + panel * k.nr) * element
+                            : nullptr;
+    k.epilogue[bf16_out ? 1 : 0](t);
+  }
+}
+
+}  // namespace
+
+std::vector<std::vector<float>> transform_weights(std::span<const float> weight_oihw,
+                                                  int out_channels, int in_channels) {
+  YOLO4_CHECK(weight_oihw.size() == size_t(out_channels) * in_channels * 9,
+              "winograd: expected 3x3 OIHW weights for ", out_channels, "x", in_channels);
+  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  std::vector<std::vector<float>> u(kPositions,
+                                    std::vector<float>(size_t(out_channels) * in_channels));
+  for (int64_t pair = 0; pair < int64_t(out_channels) * in_channels; ++pair) {
+    const float* g = weight_oihw.data() + pair * 9;
+    double gg[4][3];  // G g
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 3; ++j)
+        gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j)
+        u[i * 4 + j][pair] = float(gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2]);
+  }
+  return u;
+}
+
+int64_t tile_count(const Shape& out) {
+  return int64_t(out.n) * ceil_div(out.h, kTile) * ceil_div(out.w, kTile);
+}
+
+void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, int panel_end) {
+  const kernels::ConvKernel& k = *r.kernel;
+  const int mr = k.mr, nr = k.nr;
+  const int64_t tiles = tile_count(r.output->shape());
+  const size_t operand = k.operands == kernels::OperandFormat::kBf16Pairs ? 2 : 4;
+  const PackFn pack = pack_function(k.operands);
+  const int64_t mr_row_bytes = int64_t(r.kblocks) * mr * kKBlock * int64_t(operand);
+  const int group_rows = kGroupMrRows * mr;
+  const int64_t sums_stride = int64_t(group_rows) * nr;  // between positions
+
+  thread_local std::vector<float> packed, sums, zero_bias, y;
+  thread_local std::array<std::vector<float>, kPositions> weight_scratch;
+  packed.resize(size_t(kPositions * r.block_tiles * mr_row_bytes + 3) / 4);
+  sums.resize(size_t(kPositions) * sums_stride);
+  zero_bias.assign(size_t(nr), 0.0f);
+  y.resize(size_t(kTile) * kTile * nr);
+
+  for (int b0 = mr_row_begin; b0 < mr_row_end; b0 += r.block_tiles) {
+    const int b1 = std::min(mr_row_end, b0 + r.block_tiles);
+    const int64_t first_tile = int64_t(b0) * mr;
+    const int block_tiles = int(std::min<int64_t>(tiles, int64_t(b1) * mr) - first_tile);
+    pack(r, first_tile, block_tiles, (b1 - b0) * mr, packed.data());
+    const int64_t position_bytes = int64_t(b1 - b0) * mr_row_bytes;
+    const std::byte* packed_bytes = reinterpret_cast<const std::byte*>(packed.data());
+
+    for (int panel = panel_begin; panel < panel_end; ++panel) {
+      const void* w[kPositions];
+      for (int p = 0; p < kPositions; ++p)
+        w[p] = r.weights[p].chunk(panel, 0, r.kblocks, weight_scratch[p]);
+      for (int g0 = b0; g0 < b1; g0 += kGroupMrRows) {
+        const int g1 = std::min(b1, g0 + kGroupMrRows);
+        kernels::ConvTile gemm;  // the 16 GEMMs: sums only, no epilogue
+        gemm.kblocks = r.kblocks;
+        gemm.bias = zero_bias.data();
+        gemm.rows = mr;
+        gemm.columns = nr;
+        gemm.out_stride = nr;
+        for (int p = 0; p < kPositions; ++p) {
+          gemm.w = w[p];
+          for (int t = g0; t < g1; ++t) {
+            gemm.a = packed_bytes + p * position_bytes + (t - b0) * mr_row_bytes;
+            gemm.out = sums.data() + p * sums_stride + (t - g0) * mr * nr;
+            k.run[0](gemm);
+          }
+        }
+        const int64_t group_first = int64_t(g0) * mr;
+        const int64_t group_end = std::min<int64_t>(tiles, int64_t(g1) * mr);
+        for (int64_t tile = group_first; tile < group_end; ++tile) {
+          finish_tile(r, tile, sums.data() + (tile - group_first) * nr, sums_stride, panel,
+                      y.data());
+        }
+      }
+    }
+  }
+}
+
+}  // namespace yolo4::winograd
