@@ -11,30 +11,28 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
            &cfg);
   p.option("--size", "N", "network input size, a multiple of 32 (default 320)", &size, 32, 4096);
   p.option("--threads", "N", "worker threads, one per core (default: all cores)", &threads, 1, 1024);
-  p.option("--dtype", "T", "activations: float32 (default) or bfloat16", &dtype);
-  p.option("--weights-dtype", "T", "weights: float32 (default), bfloat16 or bfloat8_b",
+  p.option("--preset", "NAME",
+           std::string("fp32 (float32, HiFi4), bf16 (bfloat16 activations and weights, LoFi) or "
+                       "report (bfloat16 + bfloat8_b + LoFi, the report's config); default ") +
+               kDefaultPreset,
+           &preset);
+  p.option("--dtype", "T", "activations: float32 or bfloat16 (overrides the preset)", &dtype);
+  p.option("--weights-dtype", "T", "weights: float32, bfloat16 or bfloat8_b (overrides the preset)",
            &weights_dtype);
-  p.option("--fidelity", "F", "math fidelity: hifi4 (fp32 products, default) or lofi (bf16)",
+  p.option("--fidelity", "F", "hifi4 (fp32 products) or lofi (bf16 products) (overrides the preset)",
            &fidelity);
   p.flag("--approx", "fast approximate mish/exp/sigmoid (math_approx_mode)", &approx);
   p.flag("--no-winograd", "direct convolution everywhere (default: Winograd F(2x2,3x3) on the "
          "3x3 convs the layer table lists)", &no_winograd);
-  p.option("--preset", "NAME", "'report': bfloat16 + bfloat8_b + lofi, the report's config",
-           &preset);
   p.option("--isa", "ISA", "kernels: avx512, avx2 or scalar (default: best this CPU has)", &isa);
 }
 
 ModelOptions ModelFlags::options() const {
   YOLO4_CHECK(size % 32 == 0, "--size ", size, " is not a multiple of 32");
-  ModelOptions o;
-  if (!preset.empty()) {
-    YOLO4_CHECK(preset == "report", "--preset '", preset, "': the only preset is 'report'");
-    o = ModelOptions::report_preset();
-  } else {
-    o.dtype = parse_data_type(dtype);
-    o.weights_dtype = parse_data_type(weights_dtype);
-    o.math_fidelity = parse_math_fidelity(fidelity);
-  }
+  ModelOptions o = ModelOptions::preset(preset);
+  if (!dtype.empty()) o.dtype = parse_data_type(dtype);
+  if (!weights_dtype.empty()) o.weights_dtype = parse_data_type(weights_dtype);
+  if (!fidelity.empty()) o.math_fidelity = parse_math_fidelity(fidelity);
   o.math_approx_mode = approx;
   o.winograd = !no_winograd;
   if (!isa.empty()) o.isa = parse_isa(isa);

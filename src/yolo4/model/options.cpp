@@ -4,10 +4,13 @@
 
 namespace yolo4 {
 
-ModelOptions ModelOptions::report_preset() {
+ModelOptions ModelOptions::preset(std::string_view name) {
   ModelOptions o;
+  if (name == "fp32") return o;
+  YOLO4_CHECK(name == "bf16" || name == "report", "unknown preset '", name,
+              "': expected fp32, bf16 or report");
   o.dtype = DataType::BFLOAT16;
-  o.weights_dtype = DataType::BFLOAT8_B;
+  o.weights_dtype = name == "bf16" ? DataType::BFLOAT16 : DataType::BFLOAT8_B;
   o.math_fidelity = MathFidelity::LoFi;
   return o;
 }

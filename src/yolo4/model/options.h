@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "yolo4/core/cpu_features.h"
 #include "yolo4/core/dtype.h"
@@ -18,8 +19,11 @@ struct ModelOptions {
   bool winograd = true;
   Isa isa = best_isa();
 
-  // The report's configuration: bfloat16 activations, bfloat8_b weights, LoFi.
-  static ModelOptions report_preset();
+  // Named configurations, all with Winograd on the listed convs:
+  //   fp32:   float32 activations and weights, HiFi4 (the struct's defaults)
+  //   bf16:   bfloat16 activations and weights, LoFi
+  //   report: the report's configuration: bfloat16 activations, bfloat8_b weights, LoFi
+  static ModelOptions preset(std::string_view name);
   std::string describe() const;  // e.g. "float32/float32/HiFi4/winograd"
 };
 

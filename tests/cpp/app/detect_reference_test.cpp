@@ -151,8 +151,9 @@ TEST(DetectReference, SixSampleImagesMatchThePythonPipeline) {
     GTEST_SKIP() << "needs yolov4_random.pth and s320/images/*/head*.npy in " << testdata_dir();
   }
   TempDir dir;
-  std::vector<std::string> args = {"detect", "--weights", random_checkpoint(), "--size",
-                                   "320",    "--json",    "out.json",          "--quiet"};
+  // fp32, as the Python pipeline it is compared with.
+  std::vector<std::string> args = {"detect", "--weights", random_checkpoint(), "--size", "320",
+                                   "--preset", "fp32",    "--json",            "out.json", "--quiet"};
   for (const char* name : kImages) args.push_back(sample_image(std::string(name) + ".jpg"));
   const RunResult r = run_yolo4(args, dir);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
@@ -176,8 +177,8 @@ TEST(DetectReference, DarknetWeightsUseTheCfgScaleXY) {
   const std::string cfg = shared_data_dir() + "/yolov4.cfg";
   for (const bool with_cfg : {false, true}) {
     SCOPED_TRACE(with_cfg ? "--cfg yolov4.cfg" : "no --cfg");
-    std::vector<std::string> args = {"detect",   "--weights", weights,
-                                     "--size",   "320",       "--json",
+    std::vector<std::string> args = {"detect",   "--weights", weights,  "--size",
+                                     "320",      "--preset",  "fp32",   "--json",
                                      "out.json", "--quiet",   sample_image("dog.jpg")};
     if (with_cfg) args.insert(args.end(), {"--cfg", cfg});
     const RunResult r = run_yolo4(args, dir);

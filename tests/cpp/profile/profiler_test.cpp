@@ -90,9 +90,16 @@ TEST(Profiler, PeakTableFallsBackToFp32) {
 
 // --- on the real network ------------------------------------------------------------------------
 
-// Packed once for both tests (random weights: about 64M parameters).
+// Packed once (random weights: about 64M parameters): the default options, and all convs direct.
 const Yolov4& model() {
   static const Yolov4 m(random_yolov4_weights(11));
+  return m;
+}
+
+const Yolov4& direct_model() {
+  ModelOptions options;
+  options.winograd = false;
+  static const Yolov4 m(random_yolov4_weights(11), options);
   return m;
 }
 
@@ -115,7 +122,7 @@ std::vector<OpRecord> profile_once(const Yolov4& model, Device& device, int size
 
 TEST(ProfilerOnYolov4, ConvFlopsAddUpToTheHandCountAt320) {
   Device device;
-  const std::vector<OpRecord> records = profile_once(model(), device, 320);
+  const std::vector<OpRecord> records = profile_once(direct_model(), device, 320);
   double total = 0;
   int convs = 0;
   std::map<std::string, double> by_path;
@@ -131,6 +138,16 @@ TEST(ProfilerOnYolov4, ConvFlopsAddUpToTheHandCountAt320) {
   EXPECT_DOUBLE_EQ(by_path["down1.conv2"], 2.0 * 160 * 160 * 64 * 32 * 9);  // stride 2
   EXPECT_DOUBLE_EQ(by_path["down3.resblock.module_list.7.1"], 2.0 * 40 * 40 * 128 * 128 * 9);
   EXPECT_DOUBLE_EQ(by_path["head.conv18"], 2.0 * 10 * 10 * 255 * 1024);  // 1x1, stride 32 head
+}
+
+// A Winograd conv records the FLOPs its 16 GEMMs execute: 2 x 16 x tiles x C x K.
+TEST(ProfilerOnYolov4, WinogradConvsCountTheirGemmFlops) {
+  ASSERT_TRUE(ModelOptions{}.winograd);
+  Device device;
+  std::map<std::string, double> by_path;
+  for (const OpRecord& r : profile_once(model(), device, 320)) by_path[r.path] += r.flops;
+  EXPECT_DOUBLE_EQ(by_path["down3.resblock.module_list.7.1"], 2.0 * 16 * 20 * 20 * 128 * 128);
+  EXPECT_DOUBLE_EQ(by_path["down1.conv6"], 2.0 * 160 * 160 * 64 * 32 * 9);  // not listed: direct
 }
 
 TEST(ProfilerOnYolov4, UtilisationOfARealRunIsInRange) {
