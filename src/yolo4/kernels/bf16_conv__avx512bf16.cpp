@@ -4,6 +4,10 @@
 #include "yolo4/kernels/vec_avx512.h"
 
 namespace yolo4::kernels {
+
+void bfp8_decode_pairs__avx512(const uint8_t* exponents, const uint8_t* values, int lanes,
+                               uint32_t* dst);
+
 namespace {
 
 // Same outer product as the f32 kernel, on pairs: each step broadcasts MR pairs of A and
@@ -50,6 +54,7 @@ constexpr ConvKernel bf16_conv_kernel(const char* name) {
   k.mr = MR;
   k.nr = NRV * 16;
   k.operands = OperandFormat::kBf16Pairs;
+  k.bfp8_decode_pairs = &bfp8_decode_pairs__avx512;
   k.name = name;
   return k;
 }

@@ -228,16 +228,21 @@ float f32_fma_loop(int64_t iterations) {
   return lanes[0];
 }
 
-// The table every ISA file exports, given its vector type and its conv kernels.
+// The table every ISA file exports, given its vector type, its conv kernels and its bfloat8_b
+// weight decoder (which the conv kernels then use too).
 template <class V>
-constexpr KernelTable make_kernel_table(Isa isa, ConvKernel hifi4, ConvKernel lofi) {
+constexpr KernelTable make_kernel_table(Isa isa, ConvKernel hifi4, ConvKernel lofi,
+                                        Bfp8PairsDecodeFn bfp8_decode_pairs) {
+  hifi4.bfp8_decode_pairs = bfp8_decode_pairs;
+  lofi.bfp8_decode_pairs = bfp8_decode_pairs;
   return KernelTable{isa,
                      hifi4,
                      lofi,
                      &f32_activation<V>,
                      &f32_add<V>,
                      &f32_fma_loop<V>,
-                     2 * kFmaChains * V::kLanes};
+                     2 * kFmaChains * V::kLanes,
+                     bfp8_decode_pairs};
 }
 
 }  // namespace

@@ -5,12 +5,14 @@
 #include <cstdint>
 
 #include "yolo4/core/cpu_features.h"
+#include "yolo4/core/dtype.h"
 #include "yolo4/ops/activation.h"
 
 namespace yolo4::kernels {
 
 // Packed operands share one reduction order: blocks of kKBlock values.
 inline constexpr int kKBlock = 16;
+static_assert(kKBlock == BlockBfp8::kValues, "a bfloat8_b block is one reduction block");
 
 // How a conv kernel wants its packed operands.
 //  kF32:        A [kblocks][MR][16] floats, W [k][NR] floats.
@@ -51,13 +53,32 @@ using WinogradOutputFn = void (*)(const float* m, int64_t m_stride, int columns,
 // Rows a ConvKernel::epilogue call takes at most.
 inline constexpr int kEpilogueRowsMax = 4;
 
+// Decodes one reduction block of resident bfloat8_b weights for `lanes` output channels (a
+// multiple of 8), stored planar as in a Tenstorrent tile: exponents[lanes], then the value bytes
+// already in pair order, values[kKBlock / 2][lanes][2]. Writes the bf16 pairs
+// dst[j * lanes + lane] = bf16(value 2j) | bf16(value 2j + 1) << 16, equal to decode_bfp8_bf16.
+// The vector decoders are exact only for blocks where bfp8_vector_decode_exact() holds; the
+// scalar one for every block.
+using Bfp8PairsDecodeFn = void (*)(const uint8_t* exponents, const uint8_t* values, int lanes,
+                                   uint32_t* dst);
+
+// The vector decoders compute m x 2^(e - 133) in fp32: exact while that scale is a normal float
+// and the product cannot overflow (7 <= e <= 254); outside that, only all-zero blocks.
+inline bool bfp8_vector_decode_exact(const BlockBfp8& block) {
+  if (block.shared_exponent >= 7 && block.shared_exponent <= 254) return true;
+  for (uint8_t value : block.values) {
+    if (value != 0) return false;
+  }
+  return true;
+}
+
 struct ConvKernel {
   ConvTileFn run[2] = {nullptr, nullptr};  // [0]: float output, [1]: bfloat16 output
   // The fused epilogue alone, on sums computed elsewhere (Winograd's output transform): t.a is
   // float [t.rows <= kEpilogueRowsMax][NR]; [0]/[1] as for run.
   ConvTileFn epilogue[2] = {nullptr, nullptr};
-  // Winograd transforms for this kernel's operands: [input is bfloat16], native operands only
-  // (the fp32 emulation of LoFi packs through the portable path).
+  // Winograd transforms into this kernel's operand type, [input is bfloat16]; the fp32
+  // emulation of LoFi rounds and pair-swaps their output afterwards.
   WinogradInputFn winograd_input[2] = {nullptr, nullptr};
   WinogradOutputFn winograd_output = nullptr;
   int mr = 0;
@@ -66,6 +87,8 @@ struct ConvKernel {
   // Emulating VDPBF16PS with fp32 FMAs: operands are bf16-rounded floats and each pair of the
   // reduction is packed odd element first, the order in which VDPBF16PS accumulates.
   bool bf16_emulation = false;
+  // Decodes resident bfloat8_b weights, block by block, before they reach this kernel.
+  Bfp8PairsDecodeFn bfp8_decode_pairs = nullptr;
   const char* name = "";
 };
 
@@ -85,6 +108,7 @@ struct KernelTable {
   F32AddFn f32_add;
   F32FmaLoopFn f32_fma_loop;
   int fma_flops_per_step;
+  Bfp8PairsDecodeFn bfp8_decode_pairs;
 };
 
 // The kernels for an ISA; throws if this CPU cannot run it.

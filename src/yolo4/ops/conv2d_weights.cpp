@@ -7,6 +7,12 @@ namespace yolo4 {
 using kernels::kKBlock;
 using kernels::OperandFormat;
 
+namespace {
+constexpr int kPairsPerBlock = kKBlock / 2;
+// Panel width bound for the stack buffer of one decoded block (kernels have NR <= 32).
+constexpr int kMaxBfp8Lanes = 64;
+}  // namespace
+
 PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out_channels,
                                      const ReductionLayout& layout,
                                      const kernels::ConvKernel& kernel, DataType weights_dtype)
@@ -19,9 +25,18 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
   const bool lofi = kernel.operands == OperandFormat::kBf16Pairs || kernel.bf16_emulation;
   // The logical matrix: one row of k_total reduction values per (padded) output channel.
   std::vector<float> row(k_total);
-  if (dtype_ == DataType::BFLOAT8_B) bfp8_.resize(size_t(layout.panels) * layout.kblocks * nr_);
-  else if (operands_ == OperandFormat::kF32) f32_.assign(size_t(layout.panels) * panel_elements(), 0.0f);
-  else bf16_.assign(size_t(layout.panels) * panel_elements(), 0);
+  bool vector_decode_exact = true;
+  if (dtype_ == DataType::BFLOAT8_B) {
+    YOLO4_CHECK(kernel.bfp8_decode_pairs && nr_ % 8 == 0 && nr_ <= kMaxBfp8Lanes, "conv2d: kernel ",
+                kernel.name, " cannot take bfloat8_b weights");
+    const size_t blocks = size_t(layout.panels) * layout.kblocks * nr_;
+    bfp8_exponents_.resize(blocks);
+    bfp8_values_.resize(blocks * kKBlock);
+  } else if (operands_ == OperandFormat::kF32) {
+    f32_.assign(size_t(layout.panels) * panel_elements(), 0.0f);
+  } else {
+    bf16_.assign(size_t(layout.panels) * panel_elements(), 0);
+  }
 
   for (int o = 0; o < layout.panels * nr_; ++o) {
     std::fill(row.begin(), row.end(), 0.0f);
@@ -34,7 +49,13 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
     const int panel = o / nr_, lane = o % nr_;
     if (dtype_ == DataType::BFLOAT8_B) {
       for (int kb = 0; kb < layout.kblocks; ++kb) {
-        bfp8_[(size_t(panel) * layout.kblocks + kb) * nr_ + lane] = encode_bfp8(&row[kb * kKBlock]);
+        const BlockBfp8 block = encode_bfp8(&row[kb * kKBlock]);
+        const size_t b = size_t(panel) * layout.kblocks + kb;
+        bfp8_exponents_[b * nr_ + lane] = block.shared_exponent;
+        for (int i = 0; i < kKBlock; ++i) {
+          bfp8_values_[((b * kPairsPerBlock + i / 2) * nr_ + lane) * 2 + i % 2] = block.values[i];
+        }
+        vector_decode_exact = vector_decode_exact && kernels::bfp8_vector_decode_exact(block);
       }
       continue;
     }
@@ -47,6 +68,12 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
       store(panel_base, k, lane, v);
     }
   }
+  // Blocks outside the vector decoders' range (exponents <= 6, whose values are denormal, or 255)
+  // take tiny or huge weights: such a rare tensor decodes with the exact scalar decoder.
+  if (dtype_ == DataType::BFLOAT8_B) {
+    bfp8_decode_ = vector_decode_exact ? kernel.bfp8_decode_pairs
+                                       : kernels::kernel_table(Isa::kScalar).bfp8_decode_pairs;
+  }
 }
 
 void PackedConvWeights::store(void* dst, int k, int lane, float value) const {
@@ -58,27 +85,24 @@ void PackedConvWeights::store(void* dst, int k, int lane, float value) const {
   }
 }
 
-void PackedConvWeights::store_bf16(void* dst, int k, int lane, uint16_t bits) const {
-  if (operands_ == OperandFormat::kF32) {
-    store(dst, k, lane, to_float(bfloat16{bits}));
-  } else {
-    static_cast<uint16_t*>(dst)[(size_t(k / 2) * nr_ + lane) * 2 + (k & 1)] = bits;
-  }
-}
-
 void PackedConvWeights::decode_chunk(int panel, int kb0, int kb1, void* dst) const {
-  uint16_t values[kKBlock];
-  const BlockBfp8* blocks = bfp8_.data() + size_t(panel) * layout_.kblocks * nr_;
   for (int kb = kb0; kb < kb1; ++kb) {
-    for (int lane = 0; lane < nr_; ++lane) {
-      decode_bfp8_bf16(blocks[size_t(kb) * nr_ + lane], values);
-      if (operands_ == OperandFormat::kBf16Pairs) {  // the hot path: whole pairs at once
-        uint32_t* pairs = static_cast<uint32_t*>(dst) + size_t(kb - kb0) * (kKBlock / 2) * nr_ + lane;
-        for (int j = 0; j < kKBlock / 2; ++j) {
-          pairs[size_t(j) * nr_] = uint32_t(values[2 * j]) | uint32_t(values[2 * j + 1]) << 16;
-        }
-      } else {
-        for (int j = 0; j < kKBlock; ++j) store_bf16(dst, (kb - kb0) * kKBlock + j, lane, values[j]);
+    const size_t b = size_t(panel) * layout_.kblocks + kb;
+    const uint8_t* exponents = bfp8_exponents_.data() + b * nr_;
+    const uint8_t* values = bfp8_values_.data() + b * kKBlock * nr_;
+    if (operands_ == OperandFormat::kBf16Pairs) {  // the hot path: straight into the operands
+      bfp8_decode_(exponents, values, nr_,
+                   static_cast<uint32_t*>(dst) + size_t(kb - kb0) * kPairsPerBlock * nr_);
+      continue;
+    }
+    uint32_t pairs[kPairsPerBlock * kMaxBfp8Lanes];
+    bfp8_decode_(exponents, values, nr_, pairs);
+    for (int j = 0; j < kPairsPerBlock; ++j) {
+      const int k = (kb - kb0) * kKBlock + 2 * j;
+      for (int lane = 0; lane < nr_; ++lane) {
+        const uint32_t pair = pairs[j * nr_ + lane];
+        store(dst, k, lane, to_float(bfloat16{uint16_t(pair)}));
+        store(dst, k + 1, lane, to_float(bfloat16{uint16_t(pair >> 16)}));
       }
     }
   }
@@ -117,7 +141,7 @@ const void* PackedConvWeights::chunk_of(const std::vector<float>& decoded, int p
 }
 
 size_t PackedConvWeights::resident_bytes() const {
-  return f32_.size() * 4 + bf16_.size() * 2 + bfp8_.size() * sizeof(BlockBfp8);
+  return f32_.size() * 4 + bf16_.size() * 2 + bfp8_exponents_.size() + bfp8_values_.size();
 }
 
 }  // namespace yolo4

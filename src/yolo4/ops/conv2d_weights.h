@@ -21,7 +21,8 @@ struct ReductionLayout {
 class PackedConvWeights {
  public:
   // weights_dtype: FLOAT32 keeps fp32 values; BFLOAT16 rounds each; BFLOAT8_B encodes blocks of
-  // 16 along the reduction and stays resident in that form (17 bytes per 16 weights).
+  // 16 along the reduction and stays resident in that form (17 bytes per 16 weights), decoded
+  // at run time by the kernel's bfp8_decode_pairs.
   PackedConvWeights(std::span<const float> weight_oihw, int out_channels,
                     const ReductionLayout& layout, const kernels::ConvKernel& kernel,
                     DataType weights_dtype);
@@ -41,7 +42,6 @@ class PackedConvWeights {
  private:
   // Writes the logical value of (k, lane) of one panel into the kernel's layout at `dst`.
   void store(void* dst, int k, int lane, float value) const;
-  void store_bf16(void* dst, int k, int lane, uint16_t bits) const;
   // Decodes blocks [kb0, kb1) of `panel` into dst, whose k positions start at kb0.
   void decode_chunk(int panel, int kb0, int kb1, void* dst) const;
   size_t panel_elements() const { return size_t(layout_.k_total()) * nr_; }
@@ -51,9 +51,13 @@ class PackedConvWeights {
   bool swap_pairs_;
   int nr_;
   DataType dtype_;
-  std::vector<float> f32_;         // kF32 operands: [panel][k][NR]
-  std::vector<uint16_t> bf16_;     // kBf16Pairs operands: [panel][k/2][NR][2]
-  std::vector<BlockBfp8> bfp8_;    // bfloat8_b: [panel][kb][NR], 16 k values per block
+  std::vector<float> f32_;      // kF32 operands: [panel][k][NR]
+  std::vector<uint16_t> bf16_;  // kBf16Pairs operands: [panel][k/2][NR][2]
+  // bfloat8_b, planar like a Tenstorrent tile: the shared exponents [panel][kb][NR], then the
+  // value bytes [panel][kb][8 pairs][NR][2], already in the order of the kBf16Pairs operands.
+  std::vector<uint8_t> bfp8_exponents_;
+  std::vector<uint8_t> bfp8_values_;
+  kernels::Bfp8PairsDecodeFn bfp8_decode_ = nullptr;
 };
 
 }  // namespace yolo4
