@@ -16,7 +16,7 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
            &weights_dtype);
   p.option("--fidelity", "F", "math fidelity: hifi4 (fp32 products, default) or lofi (bf16)",
            &fidelity);
-  p.flag("--approx", "fast approximate mish/exp/sigmoid (math_approx_mode)", &approx);
+  p.flag("--approx", "fast approximate mish in the convs (math_approx_mode)", &approx);
   p.option("--preset", "NAME", "'report': bfloat16 + bfloat8_b + lofi, the report's config",
            &preset);
   p.option("--isa", "ISA", "kernels: avx512, avx2 or scalar (default: best this CPU has)", &isa);
