@@ -14,6 +14,7 @@ template <class V>
 typename V::T apply_activation(typename V::T x, Activation activation) {
   switch (activation) {
     case Activation::kMish: return vmish<V>(x);
+    case Activation::kMishApprox: return vmish_approx<V>(x);
     case Activation::kLeaky: return vleaky<V>(x);
     case Activation::kNone: break;
   }

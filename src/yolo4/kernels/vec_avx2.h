@@ -18,10 +18,12 @@ struct VecAvx2 {
   static void store_partial(float* p, T x, int n) { _mm256_maskstore_ps(p, mask(n), x); }
   static T broadcast(const float* p) { return _mm256_broadcast_ss(p); }
   static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+  static T fnma(T a, T b, T c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a * b
   static T add(T a, T b) { return _mm256_add_ps(a, b); }
   static T sub(T a, T b) { return _mm256_sub_ps(a, b); }
   static T mul(T a, T b) { return _mm256_mul_ps(a, b); }
   static T div(T a, T b) { return _mm256_div_ps(a, b); }
+  static T rcp(T x) { return _mm256_rcp_ps(x); }  // 1/x, relative error < 1.5 * 2^-12
   static T min(T a, T b) { return _mm256_min_ps(a, b); }
   static T max(T a, T b) { return _mm256_max_ps(a, b); }
   static T round(T x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }

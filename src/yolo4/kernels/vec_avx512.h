@@ -19,10 +19,12 @@ struct VecAvx512 {
   static void store_partial(float* p, T x, int n) { _mm512_mask_storeu_ps(p, mask(n), x); }
   static T broadcast(const float* p) { return _mm512_set1_ps(*p); }
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  static T fnma(T a, T b, T c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a * b
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
   static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
   static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
   static T div(T a, T b) { return _mm512_div_ps(a, b); }
+  static T rcp(T x) { return _mm512_maskz_rcp14_ps(kAll, x); }  // 1/x, relative error < 2^-14
   // GCC 12's unmasked forms of these start from an undefined vector and warn; the all-lanes
   // masked forms compute the same thing.
   static T min(T a, T b) { return _mm512_mask_min_ps(a, kAll, a, b); }

@@ -3,11 +3,19 @@
 
 namespace yolo4::kernels {
 
+// e^x is a normal float for x in [kExpMin, kExpMax]: vexp clamps to it, vexp_approx's callers
+// do.
+inline constexpr float kExpMin = -87.3365478515625f;
+inline constexpr float kExpMax = 88.3762626647949f;
+// Past x = 20 mish's ratio t / (t + 2) is 1 in float, so clamping e^x's argument there avoids
+// overflow without changing the result.
+inline constexpr float kMishSaturation = 20.0f;
+
 // e^x with about 1 ulp error: range reduction by ln 2 and the Cephes expf polynomial.
 template <class V>
 typename V::T vexp(typename V::T x) {
   using T = typename V::T;
-  x = V::max(V::min(x, V::set1(88.3762626647949f)), V::set1(-87.3365478515625f));
+  x = V::max(V::min(x, V::set1(kExpMax)), V::set1(kExpMin));
   const T n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
   T r = V::fma(n, V::set1(-0.693359375f), x);  // ln 2 split in two for an exact product
   r = V::fma(n, V::set1(2.12194440e-4f), r);
@@ -21,13 +29,54 @@ typename V::T vexp(typename V::T x) {
   return V::ldexp(y, n);
 }
 
-// mish(x) = x * tanh(softplus(x)) = x * t / (t + 2) with t = e^x (e^x + 2); past x = 20 the
-// ratio is 1 in float, so clamping there avoids overflow without changing the result.
+// mish(x) = x * tanh(softplus(x)) = x * t / (t + 2) with t = e^x (e^x + 2).
 template <class V>
 typename V::T vmish(typename V::T x) {
-  const typename V::T e = vexp<V>(V::min(x, V::set1(20.0f)));
+  const typename V::T e = vexp<V>(V::min(x, V::set1(kMishSaturation)));
   const typename V::T t = V::mul(e, V::add(e, V::set1(2.0f)));
   return V::mul(x, V::div(t, V::add(t, V::set1(2.0f))));
+}
+
+// e^x to 7.9e-5 relative error, for x in [kExpMin, kExpMax] (the caller clamps): 2^n p(f) with
+// n = round(x log2 e), f = x log2 e - n in [-1/2, 1/2] and p the degree-3 minimax polynomial for
+// 2^f there (7.5e-5; the rest is the rounding of x log2 e). vexp instead clamps, splits ln 2 in
+// two and evaluates 6 terms.
+template <class V>
+typename V::T vexp_approx(typename V::T x) {
+  using T = typename V::T;
+  const T y = V::mul(x, V::set1(1.44269504088896341f));
+  const T n = V::round(y);
+  const T f = V::sub(y, n);
+  T p = V::set1(5.51716685e-2f);
+  p = V::fma(p, f, V::set1(2.42611125e-1f));
+  p = V::fma(p, f, V::set1(6.93260968e-1f));
+  p = V::fma(p, f, V::set1(9.99928057e-1f));
+  return V::ldexp(p, n);
+}
+
+// mish for math_approx_mode: vmish's identity, with e^x from vexp_approx and t / (t + 2) from
+// the reciprocal estimate and one correction step of the quotient (whose error is about the
+// square of the estimate's), so no division: on AVX-512, 17 instructions against vmish's 20
+// and a division. The ratio's relative error is at most e^x's (less as x grows), so against
+// mish in double the error is at most, for every finite x,
+//   2.0e-5 absolute (measured 1.98e-5, at x = -1.408), and
+//   8.0e-5 relative to max(|mish(x)|, 1e-30) (measured 7.83e-5, at x = -64.229),
+// measured on AVX-512, AVX2 and scalar over x in [-100, 100] every 1e-3 plus zeros, tiny and
+// huge values and the clamp points (tests/cpp/ops/mish_approx_test.cpp; the bounds are
+// kMishApproxMaxAbsError and kMishApproxMaxRelError). The floor only matters below x = -73.
+// Past kMishSaturation the result is x exactly.
+template <class V>
+typename V::T vmish_approx(typename V::T x) {
+  using T = typename V::T;
+  // Below kExpMin, x itself is clamped too: the result stays kExpMin's (|mish| < 1.1e-36)
+  // instead of growing with |x|. max returns its second operand for a NaN: NaN stays NaN.
+  const T xl = V::max(V::set1(kExpMin), x);
+  const T e = vexp_approx<V>(V::min(xl, V::set1(kMishSaturation)));
+  const T t = V::mul(e, V::add(e, V::set1(2.0f)));
+  const T d = V::add(t, V::set1(2.0f));
+  const T r = V::rcp(d);
+  const T q = V::mul(t, r);                           // t / d to the estimate's error
+  return V::mul(xl, V::fma(r, V::fnma(q, d, t), q));  // + r (t - q d): the correction step
 }
 
 template <class V>

@@ -1,7 +1,6 @@
 // One float lane of portable C++: the fallback that runs on any CPU.
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -22,12 +21,16 @@ struct VecScalar {
   }
   static T broadcast(const float* p) { return *p; }
   static T fma(T a, T b, T c) { return std::fma(a, b, c); }
+  static T fnma(T a, T b, T c) { return std::fma(-a, b, c); }  // c - a * b
   static T add(T a, T b) { return a + b; }
   static T sub(T a, T b) { return a - b; }
   static T mul(T a, T b) { return a * b; }
   static T div(T a, T b) { return a / b; }
-  static T min(T a, T b) { return std::min(a, b); }
-  static T max(T a, T b) { return std::max(a, b); }
+  static T rcp(T x) { return 1.0f / x; }  // no estimate instruction: the division
+  // As minps / maxps: b when either is NaN (std::min and std::max return a), so that every
+  // ISA treats NaN alike.
+  static T min(T a, T b) { return a < b ? a : b; }
+  static T max(T a, T b) { return a > b ? a : b; }
   static T round(T x) { return std::nearbyint(x); }
   static T ldexp(T y, T n) { return std::ldexp(y, int(n)); }
 

@@ -7,6 +7,7 @@ std::string_view to_string(Activation activation) {
     case Activation::kNone: return "none";
     case Activation::kMish: return "mish";
     case Activation::kLeaky: return "leaky";
+    case Activation::kMishApprox: return "mish_approx";
   }
   return "unknown";
 }

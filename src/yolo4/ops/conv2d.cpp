@@ -66,7 +66,6 @@ void validate_config(const Conv2dConfig& c) {
   YOLO4_CHECK(c.math_fidelity == MathFidelity::HiFi4 || c.math_fidelity == MathFidelity::LoFi,
               "conv2d: math_fidelity ", to_string(c.math_fidelity),
               " is not supported: LoFi (bf16 products) or HiFi4 (fp32 products)");
-  YOLO4_CHECK(!c.math_approx_mode, "conv2d: math_approx_mode is not supported yet");
   YOLO4_CHECK(c.act_block_h_override >= 0, "conv2d: act_block_h_override must be >= 0, got ",
               c.act_block_h_override);
   YOLO4_CHECK(c.shard_layout != TensorMemoryLayout::INTERLEAVED,
@@ -182,6 +181,12 @@ size_t operand_bytes(kernels::OperandFormat operands) {
   return operands == kernels::OperandFormat::kBf16Pairs ? 2 : 4;
 }
 
+// math_approx_mode fuses mish's fast approximation; leaky is cheap and exact already.
+Activation fused_activation(const Conv2dConfig& config) {
+  return config.math_approx_mode && config.activation == Activation::kMish ? Activation::kMishApprox
+                                                                           : config.activation;
+}
+
 kernels::ConvKernel select_kernel(const Conv2dConfig& config, Isa isa) {
   const kernels::KernelTable& table = kernels::kernel_table(isa);
   return config.math_fidelity == MathFidelity::LoFi ? table.conv_lofi : table.conv_hifi4;
@@ -269,6 +274,7 @@ Conv2d::Conv2d(const Conv2dParams& params, std::span<const float> weight_oihw,
                std::span<const float> bias, const Conv2dConfig& config, Isa isa)
     : params_(checked(params, config)),
       config_(config),
+      activation_(fused_activation(config)),
       kernel_(select_kernel(config, isa)),
       layout_(packed_layout(params, config, kernel_.nr)),
       weights_(pack_weights(params, check_weights(params, weight_oihw, bias), layout_, kernel_,
@@ -413,7 +419,7 @@ void Conv2d::execute_winograd(Device& device, const Tensor& input, const Tensor&
   run.kernel = &kernel_;
   run.weights = weights_;
   run.bias = packed_bias_.data();
-  run.activation = config_.activation;
+  run.activation = activation_;
   run.kblocks = layout_.kblocks;
   run.block_tiles = s.block_pixels / kernel_.mr;
   run.out_columns = output_columns(output);
@@ -477,7 +483,7 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
           tile.columns = std::min(nr, out_columns - panel * nr);
           tile.accumulate = kb0 > 0;
           tile.finalize = kb1 == g.kblocks;
-          tile.activation = config_.activation;
+          tile.activation = activation_;
           tile.partial_stride = partial_stride;
           tile.residual_stride = residual ? residual->pixel_stride() : 0;
           for (int t = t0; t < block_end; ++t) {

@@ -33,7 +33,7 @@ struct Conv2dConfig {
   DataType dtype = DataType::FLOAT32;          // output activations
   DataType weights_dtype = DataType::FLOAT32;  // packed weights
   MathFidelity math_fidelity = MathFidelity::HiFi4;
-  bool math_approx_mode = false;
+  bool math_approx_mode = false;  // fuse Activation::kMishApprox for kMish (leaky stays exact)
   Activation activation = Activation::kNone;
   std::optional<TensorMemoryLayout> shard_layout;  // empty: the report's rule picks
   bool deallocate_activation = false;               // free the input once consumed
@@ -89,6 +89,7 @@ class Conv2d {
 
   Conv2dParams params_;
   Conv2dConfig config_;
+  Activation activation_;  // the one fused: config_.activation, approximated in approx mode
   kernels::ConvKernel kernel_;
   ReductionLayout layout_;
   // One set for the direct conv, or one per Winograd position (the 1x1 GEMMs' weights).

@@ -9,7 +9,9 @@ namespace yolo4::reference {
 float activate(float x, Activation activation) {
   const double v = x;
   switch (activation) {
-    case Activation::kMish: return float(v * std::tanh(std::log1p(std::exp(v))));
+    case Activation::kMish:
+    case Activation::kMishApprox:  // the reference is exact: approximations are judged against it
+      return float(v * std::tanh(std::log1p(std::exp(v))));
     case Activation::kLeaky: return float(v > 0 ? v : 0.1 * v);
     case Activation::kNone: break;
   }

@@ -126,9 +126,6 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, Conv2dFusionTest,
 TEST(Conv2dConfigTest, RejectsWhatIsNotSupported) {
   const std::vector<float> w(16 * 16), b(16);
   Conv2dConfig config;
-  config.math_approx_mode = true;  // not built yet: refused, never ignored
-  EXPECT_THROW(Conv2d({16, 16, 1, 1, 0}, w, b, config), Error);
-  config = {};
   config.math_fidelity = MathFidelity::HiFi2;
   EXPECT_THROW(Conv2d({16, 16, 1, 1, 0}, w, b, config), Error);
   config = {};

@@ -61,7 +61,8 @@ TEST_P(ActivationTest, MatchesReference) {
       const Tensor out = run_in_poisoned_arena(device, [&] { return activation(device, in, act); });
       ASSERT_EQ(out.shape(), shape);
       ASSERT_EQ(out.dtype(), dtype);
-      EXPECT_TRUE(all_close(to_nhwc(out), expected, 1e-5f, 1e-5f + (bf16 ? kBf16Rtol : 0.0f)))
+      const float atol = 1e-5f + (act == Activation::kMishApprox ? kMishApproxMaxAbsError : 0.0f);
+      EXPECT_TRUE(all_close(to_nhwc(out), expected, atol, 1e-5f + (bf16 ? kBf16Rtol : 0.0f)))
           << shape_name(shape) << " threads=" << threads;
       if (bf16) {
         EXPECT_EQ(to_nhwc(out), f32_rounded) << shape_name(shape) << " threads=" << threads;
@@ -74,7 +75,8 @@ TEST_P(ActivationTest, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(
     AllIsas, ActivationTest,
     ::testing::Combine(::testing::ValuesIn(kIsas),
-                       ::testing::Values(Activation::kNone, Activation::kMish, Activation::kLeaky),
+                       ::testing::Values(Activation::kNone, Activation::kMish, Activation::kLeaky,
+                                         Activation::kMishApprox),
                        ::testing::Values(Kind::kTile, Kind::kRowMajor, Kind::kSlice),
                        ::testing::ValuesIn(kDtypes)),
     [](const auto& info) {

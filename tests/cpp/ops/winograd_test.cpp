@@ -120,6 +120,30 @@ TEST(WinogradFusion, ResidualIntoBf16Slice) {
   }
 }
 
+// math_approx_mode reaches Winograd's epilogue: the fast mish, within its documented error.
+TEST(WinogradFusion, ApproxModeFusesTheFastMish) {
+  const Shape in_shape{1, 6, 7, 32};
+  const int oc = 32;
+  const auto input = random_vector(size_t(in_shape.elements()), 8);
+  const auto weight = random_vector(size_t(oc) * in_shape.c * 9, 9, -0.2f, 0.2f);
+  const auto bias = random_vector(oc, 10);
+  const auto expected = reference::conv2d(input, in_shape, weight, bias, oc, 3, 1, 1, Activation::kMish);
+  Device device(2);
+  std::vector<float> outputs[2];
+  for (bool approx : {false, true}) {
+    Conv2dConfig config;
+    config.activation = Activation::kMish;
+    config.math_approx_mode = approx;
+    config.winograd = true;
+    const Conv2d conv({in_shape.c, oc, 3, 1, 1}, weight, bias, config);
+    Tensor in = from_nhwc(input.data(), in_shape);
+    outputs[approx] = to_nhwc(conv(device, in));
+    EXPECT_TRUE(all_close(outputs[approx], expected, 1e-4f + kMishApproxMaxAbsError, 1e-4f))
+        << "approx=" << approx;
+  }
+  EXPECT_NE(outputs[0], outputs[1]) << "approx mode ran the exact mish";
+}
+
 TEST(WinogradConfig, RejectsConvsItCannotRun) {
   Conv2dConfig config;
   config.winograd = true;
