@@ -14,8 +14,6 @@ namespace yolo4 {
 
 using kernels::kKBlock;
 using conv_operands::convert_block;
-using conv_operands::operand;
-using conv_operands::widen;
 
 std::string_view to_string(MathFidelity fidelity) {
   switch (fidelity) {
@@ -117,17 +115,16 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
     }
     return;
   }
-  // Narrow input (RGB): taps back to back, k = tap * C + c, written straight into the blocks;
-  // the strategy gives narrow convs a single reduction chunk, so kb0 == 0 here.
-  for (int kb = kb0; kb < kb1; ++kb) std::fill_n(dst + kb * mr * kKBlock, kKBlock, Dst{});
+  // Narrow input (RGB): taps back to back, k = tap * C + c, gathered into one row and then
+  // converted block by block; the strategy gives narrow convs a single reduction chunk, so
+  // kb0 == 0 here (and check_weights bounds the row by 64 blocks).
+  Src row[kKBlock * 64];
+  std::fill_n(row, kb1 * kKBlock, Src{});
   for (int tap = 0; tap < taps; ++tap) {
-    const Src* src = tap_source[tap];
-    if (!src) continue;
-    for (int c = 0, k = tap * g.in.c; c < g.in.c; ++c, ++k) {
-      const int position = emulate ? k ^ 1 : k;
-      dst[(position >> 4) * mr * kKBlock + (position & (kKBlock - 1))] =
-          operand<Dst>(widen(src[c]), emulate);
-    }
+    if (tap_source[tap]) std::copy_n(tap_source[tap], g.in.c, row + tap * g.in.c);
+  }
+  for (int kb = kb0; kb < kb1; ++kb) {
+    convert_block(row + kb * kKBlock, kKBlock, dst + (kb - kb0) * mr * kKBlock, emulate, emulate);
   }
 }
 
