@@ -12,8 +12,9 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
   p.option("--size", "N", "network input size, a multiple of 32 (default 320)", &size, 32, 4096);
   p.option("--threads", "N", "worker threads, one per core (default: all cores)", &threads, 1, 1024);
   p.option("--preset", "NAME",
-           std::string("fp32 (float32, HiFi4), bf16 (bfloat16 activations and weights, LoFi) or "
-                       "report (bfloat16 + bfloat8_b + LoFi, the report's config); default ") +
+           std::string("fp32 (float32, HiFi4), bf16 (bfloat16 activations and weights, LoFi), "
+                       "report (bfloat16 + bfloat8_b + LoFi, direct convs: the report's config) "
+                       "or fast (report + Winograd); default ") +
                kDefaultPreset,
            &preset);
   p.option("--dtype", "T", "activations: float32 or bfloat16 (overrides the preset)", &dtype);
@@ -22,8 +23,8 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
   p.option("--fidelity", "F", "hifi4 (fp32 products) or lofi (bf16 products) (overrides the preset)",
            &fidelity);
   p.flag("--approx", "fast approximate mish in the convs (math_approx_mode)", &approx);
-  p.flag("--no-winograd", "direct convolution everywhere (default: Winograd F(2x2,3x3) on the "
-         "3x3 convs the layer table lists)", &no_winograd);
+  p.flag("--no-winograd", "direct convolution everywhere (all presets but report run Winograd "
+         "F(2x2,3x3) on the 3x3 convs the layer table lists)", &no_winograd);
   p.option("--isa", "ISA", "kernels: avx512, avx2 or scalar (default: best this CPU has)", &isa);
 }
 
@@ -34,7 +35,7 @@ ModelOptions ModelFlags::options() const {
   if (!weights_dtype.empty()) o.weights_dtype = parse_data_type(weights_dtype);
   if (!fidelity.empty()) o.math_fidelity = parse_math_fidelity(fidelity);
   o.math_approx_mode = approx;
-  o.winograd = !no_winograd;
+  if (no_winograd) o.winograd = false;
   if (!isa.empty()) o.isa = parse_isa(isa);
   YOLO4_CHECK(isa_supported(o.isa), "--isa ", isa, ": this CPU cannot run it");
   return o;

@@ -14,7 +14,7 @@ namespace yolo4::cli {
 
 // The fastest configuration that keeps PCC >= 0.99 against fp32 on every module and head (the
 // model tests check it); docs/perf.md has the measurements behind the choice.
-inline constexpr const char* kDefaultPreset = "bf16";
+inline constexpr const char* kDefaultPreset = "fast";
 
 struct ModelFlags {
   std::string weights;  // empty: deterministic random weights

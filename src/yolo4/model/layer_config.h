@@ -26,6 +26,7 @@ std::span<const LayerOverride> layer_overrides();
 // module prefix ending in '.', as measured with bench/conv2d_bench.
 struct WinogradLayer {
   std::string_view key;
+  bool with_fp32_weights;  // false: only with bfloat16 or bfloat8_b weights
   std::string_view why;
 };
 

@@ -19,10 +19,12 @@ struct ModelOptions {
   bool winograd = true;
   Isa isa = best_isa();
 
-  // Named configurations, all with Winograd on the listed convs:
-  //   fp32:   float32 activations and weights, HiFi4 (the struct's defaults)
-  //   bf16:   bfloat16 activations and weights, LoFi
-  //   report: the report's configuration: bfloat16 activations, bfloat8_b weights, LoFi
+  // Named configurations:
+  //   fp32:   float32 activations and weights, HiFi4, Winograd (the struct's defaults)
+  //   bf16:   bfloat16 activations and weights, LoFi, Winograd
+  //   report: the report's configuration: bfloat16 activations, bfloat8_b weights, LoFi, all
+  //           convs direct (weights resident in 68 MB)
+  //   fast:   the report's configuration with Winograd (16/9 larger weights where it runs)
   static ModelOptions preset(std::string_view name);
   std::string describe() const;  // e.g. "float32/float32/HiFi4/winograd"
 };

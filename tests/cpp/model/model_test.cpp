@@ -84,8 +84,9 @@ void expect_whole_model_matches(const Yolov4& model, const std::string& case_dir
 }
 
 // The reduced-precision presets against the fp32 reference: PCC >= 0.99 on every module and
-// every head. bf16: bfloat16 activations and weights, LoFi (the CLI default); report: the
-// report's bfloat16 activations, bfloat8_b weights, LoFi. Both with Winograd.
+// every head. bf16: bfloat16 activations and weights, LoFi, Winograd; report: the report's
+// bfloat16 activations, bfloat8_b weights, LoFi, direct; fast (the CLI default): report with
+// Winograd.
 class PresetPcc : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(PresetPcc, ModulesAt320) {
@@ -100,7 +101,7 @@ TEST_P(PresetPcc, WholeModelAt320And640) {
   expect_whole_model_matches(model, dir + "/s640/", kReducedPrecisionPcc);
 }
 
-INSTANTIATE_TEST_SUITE_P(ReducedPrecision, PresetPcc, ::testing::Values("bf16", "report"));
+INSTANTIATE_TEST_SUITE_P(ReducedPrecision, PresetPcc, ::testing::Values("bf16", "report", "fast"));
 
 // The direct convolution everywhere (--no-winograd) matches as tightly as the default.
 TEST(DirectConvModelPcc, WholeModelAt320) {
