@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "op_test_util.h"
 #include "test_util.h"
 #include "yolo4/core/error.h"
 #include "yolo4/ops/layout.h"
@@ -60,11 +61,7 @@ TEST_P(Conv2dTest, MatchesReference) {
         EXPECT_TRUE(all_close(to_nhwc(out), expected, 1e-4f, 1e-4f))
             << conv.kernel_name() << " threads=" << threads << " " << to_string(shard) << " "
             << to_string(layout);
-        // TILE padding channels must be written as zeros.
-        const float* data = out.data<float>();
-        for (int64_t p = 0; p < out.shape().pixels(); ++p)
-          for (int64_t ch = out.shape().c; ch < out.pixel_stride(); ++ch)
-            ASSERT_EQ(data[p * out.pixel_stride() + ch], 0.0f);
+        EXPECT_TRUE(testing::tile_output_ok(out));  // padding channels written as zeros
       }
     }
   }
@@ -75,11 +72,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kScalar),
                        ::testing::ValuesIn(kCases),
                        ::testing::Values(Activation::kNone, Activation::kMish, Activation::kLeaky)),
-    [](const auto& info) {
-      return std::string(to_string(std::get<0>(info.param))) + "_" +
-             case_name(std::get<1>(info.param)) + "_" +
-             std::string(to_string(std::get<2>(info.param)));
-    });
+    [](const auto& info) { return testing::isa_case_activation_name(info); });
 
 class Conv2dFusionTest : public ::testing::TestWithParam<Isa> {};
 
