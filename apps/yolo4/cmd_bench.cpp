@@ -91,7 +91,7 @@ int bench_command(int argc, char** argv) {
   const std::optional<DarknetCfg> cfg = flags.load_cfg();
   const Yolov4 model(flags.load_weights(cfg ? &*cfg : nullptr), options);
   const int threads = flags.thread_count();
-  Device device(threads, options.isa);
+  Device device(threads, options.isa, flags.pinning());
   InferenceSession session(model, device);
   const Tensor input = random_input(flags.size);
   if (explain) print_explain(model, input.shape(), threads);

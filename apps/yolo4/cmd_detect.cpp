@@ -285,7 +285,7 @@ std::array<YoloLayer, 3> yolo_layers(const DetectOptions& o, const DarknetCfg* c
 class Detector {
  public:
   Detector(const Yolov4& model, const DetectOptions& o, const std::array<YoloLayer, 3>& layers)
-      : device_(o.model.thread_count(), model.options().isa),
+      : device_(o.model.thread_count(), model.options().isa, o.model.pinning()),
         session_(model, device_),
         size_(o.model.size),
         mode_(o.letterbox ? ResizeMode::kLetterbox : ResizeMode::kPlain),

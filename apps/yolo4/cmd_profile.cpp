@@ -186,7 +186,7 @@ int profile_network(const ProfileArgs& a) {
   const ModelOptions options = a.flags.options();
   const std::optional<DarknetCfg> cfg = a.flags.load_cfg();
   const Yolov4 model(a.flags.load_weights(cfg ? &*cfg : nullptr), options);
-  Device device(a.flags.thread_count(), options.isa);
+  Device device(a.flags.thread_count(), options.isa, a.flags.pinning());
   const PeakFlops peak = profile::measure_peak(device);
   print_header(a, options, device, peak);
 

@@ -53,7 +53,7 @@ int run_command(int argc, char** argv) {
   const ModelOptions options = flags.options();
   const std::optional<DarknetCfg> cfg = flags.load_cfg();
   const Yolov4 model(flags.load_weights(cfg ? &*cfg : nullptr), options);
-  Device device(flags.thread_count(), options.isa);
+  Device device(flags.thread_count(), options.isa, flags.pinning());
   const Tensor in = load_input(image, input, flags.size);
   const std::array<Tensor, 3> heads = model(device, in);
   std::filesystem::create_directories(dump);

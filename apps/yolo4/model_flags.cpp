@@ -11,6 +11,8 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
            &cfg);
   p.option("--size", "N", "network input size, a multiple of 32 (default 320)", &size, 32, 4096);
   p.option("--threads", "N", "worker threads, one per core (default: all cores)", &threads, 1, 1024);
+  p.flag("--no-pin", "let the OS move the threads between CPUs (default: one pinned per CPU)",
+         &no_pin);
   p.option("--preset", "NAME",
            std::string("fp32 (float32, HiFi4), bf16 (bfloat16 activations and weights, LoFi), "
                        "report (bfloat16 + bfloat8_b + LoFi, direct convs: the report's config) "
@@ -52,5 +54,9 @@ Yolov4Weights ModelFlags::load_weights(const DarknetCfg* parsed_cfg) const {
 }
 
 int ModelFlags::thread_count() const { return threads > 0 ? threads : default_thread_count(); }
+
+ThreadPinning ModelFlags::pinning() const {
+  return no_pin ? ThreadPinning::kFloating : ThreadPinning::kPinned;
+}
 
 }  // namespace yolo4::cli

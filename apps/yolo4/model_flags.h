@@ -6,6 +6,7 @@
 #include <string>
 
 #include "args.h"
+#include "yolo4/core/thread_pool.h"
 #include "yolo4/loaders/darknet_cfg.h"
 #include "yolo4/model/options.h"
 #include "yolo4/model/weights.h"
@@ -26,6 +27,7 @@ struct ModelFlags {
   std::string preset = kDefaultPreset;
   bool approx = false;
   bool no_winograd = false;
+  bool no_pin = false;
 
   // weights_help says what an empty --weights means for this command.
   void add_to(ArgParser& parser, const std::string& weights_help);
@@ -33,6 +35,7 @@ struct ModelFlags {
   std::optional<DarknetCfg> load_cfg() const;
   Yolov4Weights load_weights(const DarknetCfg* cfg) const;
   int thread_count() const;
+  ThreadPinning pinning() const;
 };
 
 }  // namespace yolo4::cli

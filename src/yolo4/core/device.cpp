@@ -11,8 +11,8 @@ int default_thread_count() {
   return n == 0 ? 1 : int(n);
 }
 
-Device::Device(int threads, Isa isa)
-    : pool_(threads <= 0 ? default_thread_count() : threads), isa_(isa) {
+Device::Device(int threads, Isa isa, ThreadPinning pinning)
+    : pool_(threads <= 0 ? default_thread_count() : threads, pinning), isa_(isa) {
   YOLO4_CHECK(isa_supported(isa), "this CPU cannot run the ", to_string(isa), " kernels");
 }
 

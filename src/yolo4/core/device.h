@@ -18,7 +18,9 @@ namespace yolo4 {
 class Device {
  public:
   // threads <= 0: one per online core. isa: the kernels to use (default: the best this CPU has).
-  explicit Device(int threads = 0, Isa isa = best_isa());
+  // pinning: see ThreadPinning (pinned by default: the calling thread becomes core 0).
+  explicit Device(int threads = 0, Isa isa = best_isa(),
+                  ThreadPinning pinning = ThreadPinning::kPinned);
 
   int num_cores() const { return pool_.size(); }
   Isa isa() const { return isa_; }

@@ -1,5 +1,8 @@
 #include "yolo4/core/thread_pool.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include "yolo4/core/error.h"
 
 namespace yolo4 {
@@ -7,12 +10,45 @@ namespace yolo4 {
 namespace {
 // Spinning briefly before sleeping keeps op-to-op hand-off in the microseconds.
 constexpr int kSpinIterations = 20000;
-inline void cpu_relax() { __builtin_ia32_pause(); }
+inline void cpu_relax() {
+  __builtin_ia32_pause();
+}
+
+// The CPUs this process may run on, in order; one per core, or none if there are too few. Read
+// once, before any pool pins its creating thread to one of them.
+std::vector<int> cpus_for(int threads) {
+  static const cpu_set_t allowed = [] {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) CPU_ZERO(&set);
+    return set;
+  }();
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE && int(cpus.size()) < threads; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+  }
+  if (int(cpus.size()) < threads) cpus.clear();
+  return cpus;
+}
+
+void pin_current_thread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);  // best effort: floating is correct
+}
+
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads, ThreadPinning pinning) {
   YOLO4_CHECK(threads >= 1, "thread count must be at least 1, got ", threads);
-  for (int core = 1; core < threads; ++core) workers_.emplace_back([this, core] { worker_loop(core); });
+  if (pinning == ThreadPinning::kPinned && threads > 1) cpus_ = cpus_for(threads);
+  if (pinned()) {
+    restore_creator_ =
+        pthread_getaffinity_np(creator_, sizeof(creator_affinity_), &creator_affinity_) == 0;
+    pin_current_thread(cpus_[0]);
+  }
+  for (int core = 1; core < threads; ++core)
+    workers_.emplace_back([this, core] { worker_loop(core); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -23,6 +59,9 @@ ThreadPool::~ThreadPool() {
   }
   wake_.notify_all();
   for (std::thread& t : workers_) t.join();
+  if (restore_creator_ && pthread_equal(pthread_self(), creator_)) {
+    pthread_setaffinity_np(creator_, sizeof(creator_affinity_), &creator_affinity_);
+  }
 }
 
 void ThreadPool::run(int cores, const std::function<void(int)>& task) {
@@ -53,9 +92,11 @@ void ThreadPool::run(int cores, const std::function<void(int)>& task) {
 }
 
 void ThreadPool::worker_loop(int core) {
+  if (pinned()) pin_current_thread(cpus_[size_t(core)]);
   uint64_t seen = 0;
   for (;;) {
-    for (int i = 0; i < kSpinIterations && published_.load(std::memory_order_acquire) == seen; ++i) {
+    for (int i = 0; i < kSpinIterations && published_.load(std::memory_order_acquire) == seen;
+         ++i) {
       cpu_relax();
     }
     std::unique_lock lock(mutex_);

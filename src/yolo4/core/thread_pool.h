@@ -1,6 +1,9 @@
 // A persistent pool of worker threads, one per core: the CPU's core grid.
 #pragma once
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -11,14 +14,22 @@
 
 namespace yolo4 {
 
+// Where the pool's threads run. Pinned: core c on the c-th CPU the process may use, the thread
+// that creates the pool (core 0) included, restored when that thread destroys the pool, so a
+// shard that stays on core c stays on one CPU's caches whatever the OS does. Floating: wherever
+// the OS schedules them. With more threads than usable CPUs the pool floats.
+enum class ThreadPinning { kPinned, kFloating };
+
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads);  // threads >= 1; the caller is thread 0
+  // threads >= 1; the caller is thread 0.
+  explicit ThreadPool(int threads, ThreadPinning pinning = ThreadPinning::kPinned);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return int(workers_.size()) + 1; }
+  bool pinned() const { return !cpus_.empty(); }
 
   // Runs task(core) on cores 0..cores-1 at once and waits; core c always runs on the same
   // thread, so a shard that stays on core c stays in that core's caches. If tasks throw, run()
@@ -28,6 +39,10 @@ class ThreadPool {
  private:
   void worker_loop(int core);
 
+  std::vector<int> cpus_;  // the CPU of each core when pinned; empty when floating
+  pthread_t creator_ = pthread_self();
+  cpu_set_t creator_affinity_;
+  bool restore_creator_ = false;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -2,6 +2,8 @@
 #include "yolo4/core/thread_pool.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <atomic>
 #include <chrono>
@@ -116,6 +118,51 @@ TEST(ThreadPoolExceptions, RunWaitsForEveryCoreThenRethrows) {
   std::atomic<int> runs{0};
   pool.run(3, [&](int) { runs.fetch_add(1); });  // still usable
   EXPECT_EQ(runs.load(), 3);
+}
+
+cpu_set_t current_affinity() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  pthread_getaffinity_np(pthread_self(), sizeof(set), &set);
+  return set;
+}
+
+// Pinned: core c runs on the c-th usable CPU, the creating thread included, and the creator's
+// affinity is back as it was once the pool is gone.
+TEST(ThreadPoolPinning, EachCoreOnItsOwnCpuAndTheCallerRestored) {
+  const cpu_set_t before = current_affinity();
+  std::vector<int> usable;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &before)) usable.push_back(cpu);
+  }
+  if (usable.size() < 2) GTEST_SKIP() << "needs 2 usable CPUs";
+  {
+    ThreadPool pool(2);
+    ASSERT_TRUE(pool.pinned());
+    std::vector<int> ran_on(2, -1);
+    for (int repeat = 0; repeat < 20; ++repeat) {
+      pool.run(2, [&](int core) {
+        const int cpu = sched_getcpu();
+        if (ran_on[core] == -1 || ran_on[core] == cpu) ran_on[core] = cpu;
+        else ran_on[core] = -2;  // moved
+      });
+    }
+    EXPECT_EQ(ran_on[0], usable[0]);
+    EXPECT_EQ(ran_on[1], usable[1]);
+  }
+  const cpu_set_t after = current_affinity();
+  EXPECT_TRUE(CPU_EQUAL(&before, &after));
+}
+
+TEST(ThreadPoolPinning, FloatsWhenAskedOrWithMoreThreadsThanCpus) {
+  EXPECT_FALSE(ThreadPool(2, ThreadPinning::kFloating).pinned());
+  EXPECT_FALSE(ThreadPool(1).pinned());  // nothing to place
+  const cpu_set_t mask = current_affinity();
+  ThreadPool crowded(CPU_COUNT(&mask) + 1);
+  EXPECT_FALSE(crowded.pinned());
+  std::atomic<int> runs{0};
+  crowded.run(crowded.size(), [&](int) { runs.fetch_add(1); });
+  EXPECT_EQ(runs.load(), crowded.size());
 }
 
 }  // namespace
