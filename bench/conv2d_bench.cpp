@@ -70,7 +70,8 @@ void BM_Conv2d(benchmark::State& state, LayerShape layer, bool winograd) {
   Device device(g_threads, g_isa);
   const Conv2dParams params{layer.in_channels, layer.out_channels, layer.kernel, layer.stride,
                             layer.kernel / 2};
-  std::vector<float> weight(size_t(layer.out_channels) * layer.in_channels * layer.kernel * layer.kernel, 0.01f);
+  std::vector<float> weight(
+      size_t(layer.out_channels) * layer.in_channels * layer.kernel * layer.kernel, 0.01f);
   std::vector<float> bias(layer.out_channels, 0.1f);
   Conv2dConfig config = g_precision;
   config.activation = Activation::kMish;
@@ -85,7 +86,8 @@ void BM_Conv2d(benchmark::State& state, LayerShape layer, bool winograd) {
     benchmark::ClobberMemory();
   }
   const double flops = conv.flops(in_shape);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["peak%"] = benchmark::Counter(flops * 1e-9 / g_peak_gflops * 100,
                                                benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(conv.kernel_name());
@@ -115,10 +117,12 @@ int main(int argc, char** argv) {
                 peak.per_core_gflops);
   }
   for (const LayerShape& layer : kLayers) {
-    benchmark::RegisterBenchmark(layer.name, BM_Conv2d, layer, false)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(layer.name, BM_Conv2d, layer, false)
+        ->Unit(benchmark::kMillisecond);
     if (layer.kernel == 3 && layer.stride == 1 && layer.in_channels >= 16) {
       const std::string name = std::string(layer.name) + " winograd";
-      benchmark::RegisterBenchmark(name.c_str(), BM_Conv2d, layer, true)->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark(name.c_str(), BM_Conv2d, layer, true)
+          ->Unit(benchmark::kMillisecond);
     }
   }
   int rest_argc = int(rest.size());

@@ -21,7 +21,6 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-
 struct BenchResult {
   double median_ms, min_ms, gflops, startup_ms, peak_gflops;
   size_t arena_bytes, lower_bound_bytes, weight_bytes;
@@ -32,25 +31,29 @@ void print_json(const ModelFlags& f, const ModelOptions& o, int threads, int run
   std::printf(
       "{\"median_ms\": %.3f, \"min_ms\": %.3f, \"gflops\": %.2f, \"size\": %d, \"threads\": %d, "
       "\"runs\": %d, \"dtype\": \"%s\", \"weights_dtype\": \"%s\", \"fidelity\": \"%s\", "
-      "\"approx\": %s, \"winograd\": %s, \"isa\": \"%s\", \"arena_bytes\": %zu, \"lower_bound_bytes\": %zu, "
+      "\"approx\": %s, \"winograd\": %s, \"isa\": \"%s\", \"arena_bytes\": %zu, "
+      "\"lower_bound_bytes\": %zu, "
       "\"startup_ms\": %.1f, \"peak_gflops\": %.1f, \"peak_fraction\": %.3f, "
       "\"weight_bytes\": %zu}\n",
       r.median_ms, r.min_ms, r.gflops, f.size, threads, runs, to_string(o.dtype).data(),
       to_string(o.weights_dtype).data(), to_string(o.math_fidelity).data(),
-      o.math_approx_mode ? "true" : "false", o.winograd ? "true" : "false", to_string(o.isa).data(), r.arena_bytes,
-      r.lower_bound_bytes, r.startup_ms, r.peak_gflops, r.gflops / r.peak_gflops, r.weight_bytes);
+      o.math_approx_mode ? "true" : "false", o.winograd ? "true" : "false", to_string(o.isa).data(),
+      r.arena_bytes, r.lower_bound_bytes, r.startup_ms, r.peak_gflops, r.gflops / r.peak_gflops,
+      r.weight_bytes);
 }
 
 void print_text(const ModelFlags& f, const ModelOptions& o, int threads, int runs,
                 const BenchResult& r) {
   std::printf("yolo4 bench: YOLOv4 %dx%d, %d threads, %s, %s kernels, %d runs\n", f.size, f.size,
               threads, o.describe().c_str(), to_string(o.isa).data(), runs);
-  std::printf("  median %.2f ms   min %.2f ms   %.1f GFLOP/s (median), %.0f%% of the measured "
-              "%.0f GFLOP/s fp32 FMA peak\n",
-              r.median_ms, r.min_ms, r.gflops, 100 * r.gflops / r.peak_gflops, r.peak_gflops);
-  std::printf("  activation arena %.1f MB (lower bound %.1f MB)   weights resident %.1f MB   "
-              "start-up to first result %.0f ms\n",
-              r.arena_bytes / 1e6, r.lower_bound_bytes / 1e6, r.weight_bytes / 1e6, r.startup_ms);
+  std::printf(
+      "  median %.2f ms   min %.2f ms   %.1f GFLOP/s (median), %.0f%% of the measured "
+      "%.0f GFLOP/s fp32 FMA peak\n",
+      r.median_ms, r.min_ms, r.gflops, 100 * r.gflops / r.peak_gflops, r.peak_gflops);
+  std::printf(
+      "  activation arena %.1f MB (lower bound %.1f MB)   weights resident %.1f MB   "
+      "start-up to first result %.0f ms\n",
+      r.arena_bytes / 1e6, r.lower_bound_bytes / 1e6, r.weight_bytes / 1e6, r.startup_ms);
 }
 // Which shard layout, grid, blocking and algorithm every conv gets at this input size, and why.
 // A Winograd conv's block counts 2x2 output tiles, not pixels.
@@ -63,10 +66,11 @@ void print_explain(const Yolov4& model, const Shape& input, int cores) {
     const Shape in{input.n, input.h / in_stride, input.w / in_stride, conv.params().in_channels};
     const ConvStrategy s = conv.strategy(in, cores);
     std::printf("%-34.*s %-16s %-16s %-15s %dx%-4d %-7d %-9d %s / %s%s\n", int(block->key().size()),
-                block->key().data(), to_string(in).c_str(), to_string(conv.output_shape(in)).c_str(),
-                to_string(s.shard_layout).data(), s.grid_rows, s.grid_columns, s.block_pixels,
-                s.chunk_kblocks * 16, std::string(s.reason).c_str(),
-                s.winograd ? "winograd F(2x2,3x3) on " : "", conv.kernel_name());
+                block->key().data(), to_string(in).c_str(),
+                to_string(conv.output_shape(in)).c_str(), to_string(s.shard_layout).data(),
+                s.grid_rows, s.grid_columns, s.block_pixels, s.chunk_kblocks * 16,
+                std::string(s.reason).c_str(), s.winograd ? "winograd F(2x2,3x3) on " : "",
+                conv.kernel_name());
   }
 }
 }  // namespace
@@ -76,10 +80,11 @@ int bench_command(int argc, char** argv) {
   ModelFlags flags;
   int runs = 20, warmup = 3;
   bool json = false, explain = false;
-  ArgParser p("yolo4 bench [--weights FILE [--cfg FILE]] [--size 320] [--threads N] [--runs N] "
-              "[--warmup N] [--json]",
-              "Times YOLOv4 inference (the replayed plan, no allocation) and prints median and\n"
-              "min latency and GFLOP/s.");
+  ArgParser p(
+      "yolo4 bench [--weights FILE [--cfg FILE]] [--size 320] [--threads N] [--runs N] "
+      "[--warmup N] [--json]",
+      "Times YOLOv4 inference (the replayed plan, no allocation) and prints median and\n"
+      "min latency and GFLOP/s.");
   flags.add_to(p, "weights (.pth or darknet .weights); default: random weights");
   p.option("--runs", "N", "timed runs (default 20)", &runs, 1, 100000);
   p.option("--warmup", "N", "untimed runs first (default 3)", &warmup, 0, 100000);

@@ -30,8 +30,6 @@ double ns_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::nano>(b - a).count();
 }
 
-
-
 struct Timings {
   std::vector<double> unprofiled_ns, profiled_ns;
 };
@@ -63,13 +61,15 @@ std::string signed_percent(double value, double reference) {
 void print_summary(const Timings& t, const std::vector<OpRow>& rows) {
   const double unprofiled = median(t.unprofiled_ns), profiled = median(t.profiled_ns);
   const double sum = profile::total_duration_ns(rows);
-  std::printf("  unprofiled median %.2f ms | profiled runs median %.2f ms (%s) | sum of op "
-              "medians %.2f ms (%s vs unprofiled; the rest is time between ops)\n",
-              unprofiled * 1e-6, profiled * 1e-6, signed_percent(profiled, unprofiled).c_str(),
-              sum * 1e-6, signed_percent(sum, unprofiled).c_str());
+  std::printf(
+      "  unprofiled median %.2f ms | profiled runs median %.2f ms (%s) | sum of op "
+      "medians %.2f ms (%s vs unprofiled; the rest is time between ops)\n",
+      unprofiled * 1e-6, profiled * 1e-6, signed_percent(profiled, unprofiled).c_str(), sum * 1e-6,
+      signed_percent(sum, unprofiled).c_str());
   if (std::fabs(profiled - unprofiled) > 0.05 * unprofiled) {
-    std::printf("  note: profiled and unprofiled runs differ by more than 5%%: a busy machine, or "
-                "too few --runs to tell\n");
+    std::printf(
+        "  note: profiled and unprofiled runs differ by more than 5%%: a busy machine, or "
+        "too few --runs to tell\n");
   }
 }
 
@@ -159,9 +159,10 @@ void print_header(const ProfileArgs& a, const ModelOptions& o, const Device& dev
   std::printf("yolo4 profile: YOLOv4 %dx%d, %d cores, %s, %s kernels, %d profiled run%s\n",
               a.flags.size, a.flags.size, device.num_cores(), o.describe().c_str(),
               to_string(o.isa).data(), a.runs, a.runs == 1 ? "" : "s");
-  std::printf("  measured fp32 FMA peak: %.1f GFLOP/s per core (best of short runs), %.1f GFLOP/s "
-              "on all %d cores at once\n",
-              peak.per_core_gflops, peak.total_gflops, device.num_cores());
+  std::printf(
+      "  measured fp32 FMA peak: %.1f GFLOP/s per core (best of short runs), %.1f GFLOP/s "
+      "on all %d cores at once\n",
+      peak.per_core_gflops, peak.total_gflops, device.num_cores());
 }
 
 void write_outputs(const ProfileArgs& a, const ModelOptions& o, const Device& device,
@@ -214,11 +215,12 @@ int profile_command(int argc, char** argv) {
   ProfileArgs a;
   bool compare = false;
   std::vector<std::string> files;
-  ArgParser p("yolo4 profile [--weights FILE] [--size 320] [--runs N] [model flags] --csv FILE "
-              "[--plot FILE.svg]\n       yolo4 profile --compare A.csv B.csv [--plot FILE.svg]",
-              "Profiles every op (median of N runs after warm-up) and writes the perf sheet: one\n"
-              "CSV row per op with its utilisation, (ideal / duration) x (grid cores / cores used),\n"
-              "against the measured per-core fp32 FMA peak. --compare puts two sheets side by side.");
+  ArgParser p(
+      "yolo4 profile [--weights FILE] [--size 320] [--runs N] [model flags] --csv FILE "
+      "[--plot FILE.svg]\n       yolo4 profile --compare A.csv B.csv [--plot FILE.svg]",
+      "Profiles every op (median of N runs after warm-up) and writes the perf sheet: one\n"
+      "CSV row per op with its utilisation, (ideal / duration) x (grid cores / cores used),\n"
+      "against the measured per-core fp32 FMA peak. --compare puts two sheets side by side.");
   a.flags.add_to(p, "weights (.pth or darknet .weights); default: random weights");
   p.option("--runs", "N", "profiled runs, each paired with an unprofiled one (default 3)", &a.runs,
            1, 10000);
@@ -230,7 +232,8 @@ int profile_command(int argc, char** argv) {
   p.positionals("A.csv B.csv", "with --compare: the two perf sheets", &files);
   if (!p.parse(argc, argv)) return 0;
   if (compare) {
-    YOLO4_CHECK(a.csv.empty(), "--compare reads two sheets; --csv is for writing one when profiling");
+    YOLO4_CHECK(a.csv.empty(),
+                "--compare reads two sheets; --csv is for writing one when profiling");
     return compare_command(files, a.plot);
   }
   YOLO4_CHECK(files.empty(), "unexpected argument '", files.empty() ? "" : files[0],

@@ -38,12 +38,14 @@ void write_head(const std::string& path, const Tensor& head) {
 int run_command(int argc, char** argv) {
   ModelFlags flags;
   std::string image, input, dump;
-  ArgParser p("yolo4 run --weights FILE [--cfg FILE] (--image FILE | --input FILE.npy) "
-              "[--size 320] --dump DIR",
-              "Runs one input through YOLOv4 and writes the raw head outputs as float32 .npy\n"
-              "files of shape (N,255,H,W): head8.npy, head16.npy, head32.npy.");
+  ArgParser p(
+      "yolo4 run --weights FILE [--cfg FILE] (--image FILE | --input FILE.npy) "
+      "[--size 320] --dump DIR",
+      "Runs one input through YOLOv4 and writes the raw head outputs as float32 .npy\n"
+      "files of shape (N,255,H,W): head8.npy, head16.npy, head32.npy.");
   flags.add_to(p, "weights (.pth or darknet .weights); default: random weights");
-  p.option("--image", "FILE", "image: RGB, resized to size x size (bilinear), scaled to [0,1]", &image);
+  p.option("--image", "FILE", "image: RGB, resized to size x size (bilinear), scaled to [0,1]",
+           &image);
   p.option("--input", "FILE.npy", "the network input directly, (N,3,H,W) float32", &input);
   p.option("--dump", "DIR", "directory for head8.npy, head16.npy, head32.npy", &dump);
   if (!p.parse(argc, argv)) return 0;

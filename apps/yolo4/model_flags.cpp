@@ -10,7 +10,8 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
   p.option("--cfg", "FILE", "darknet .cfg to check the weights against (and yolo layer params)",
            &cfg);
   p.option("--size", "N", "network input size, a multiple of 32 (default 320)", &size, 32, 4096);
-  p.option("--threads", "N", "worker threads, one per core (default: all cores)", &threads, 1, 1024);
+  p.option("--threads", "N", "worker threads, one per core (default: all cores)", &threads, 1,
+           1024);
   p.flag("--no-pin", "let the OS move the threads between CPUs (default: one pinned per CPU)",
          &no_pin);
   p.option("--preset", "NAME",
@@ -22,11 +23,13 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
   p.option("--dtype", "T", "activations: float32 or bfloat16 (overrides the preset)", &dtype);
   p.option("--weights-dtype", "T", "weights: float32, bfloat16 or bfloat8_b (overrides the preset)",
            &weights_dtype);
-  p.option("--fidelity", "F", "hifi4 (fp32 products) or lofi (bf16 products) (overrides the preset)",
-           &fidelity);
+  p.option("--fidelity", "F",
+           "hifi4 (fp32 products) or lofi (bf16 products) (overrides the preset)", &fidelity);
   p.flag("--approx", "fast approximate mish in the convs (math_approx_mode)", &approx);
-  p.flag("--no-winograd", "direct convolution everywhere (all presets but report run Winograd "
-         "F(2x2,3x3) on the 3x3 convs the layer table lists)", &no_winograd);
+  p.flag("--no-winograd",
+         "direct convolution everywhere (all presets but report run Winograd "
+         "F(2x2,3x3) on the 3x3 convs the layer table lists)",
+         &no_winograd);
   p.option("--isa", "ISA", "kernels: avx512, avx2 or scalar (default: best this CPU has)", &isa);
 }
 
@@ -53,7 +56,9 @@ Yolov4Weights ModelFlags::load_weights(const DarknetCfg* parsed_cfg) const {
   return load_yolov4_weights(weights, parsed_cfg);
 }
 
-int ModelFlags::thread_count() const { return threads > 0 ? threads : default_thread_count(); }
+int ModelFlags::thread_count() const {
+  return threads > 0 ? threads : default_thread_count();
+}
 
 ThreadPinning ModelFlags::pinning() const {
   return no_pin ? ThreadPinning::kFloating : ThreadPinning::kPinned;

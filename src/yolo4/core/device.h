@@ -49,7 +49,9 @@ class Device {
 };
 
 // ttnn.deallocate: the tensor's memory returns to the device once no view uses it.
-inline void deallocate(Tensor& tensor) { tensor.deallocate(); }
+inline void deallocate(Tensor& tensor) {
+  tensor.deallocate();
+}
 
 int default_thread_count();
 

@@ -13,10 +13,14 @@ namespace {
 template <class V>
 typename V::T apply_activation(typename V::T x, Activation activation) {
   switch (activation) {
-    case Activation::kMish: return vmish<V>(x);
-    case Activation::kMishApprox: return vmish_approx<V>(x);
-    case Activation::kLeaky: return vleaky<V>(x);
-    case Activation::kNone: break;
+    case Activation::kMish:
+      return vmish<V>(x);
+    case Activation::kMishApprox:
+      return vmish_approx<V>(x);
+    case Activation::kLeaky:
+      return vleaky<V>(x);
+    case Activation::kNone:
+      break;
   }
   return x;
 }
@@ -52,7 +56,8 @@ void store_tile(typename V::T (&acc)[MR][NRV], const ConvTile& t) {
   for (int m = 0; m < t.rows; ++m) {
     OutT* out = static_cast<OutT*>(t.out) + m * t.out_stride;
     const float* partial = t.accumulate ? t.partial + m * t.partial_stride : nullptr;
-    const OutT* res = t.residual ? static_cast<const OutT*>(t.residual) + m * t.residual_stride : nullptr;
+    const OutT* res =
+        t.residual ? static_cast<const OutT*>(t.residual) + m * t.residual_stride : nullptr;
 #pragma GCC unroll 4
     for (int v = 0; v < NRV; ++v) {
       const int lanes = t.columns - v * L;
@@ -108,7 +113,8 @@ void f32_epilogue(const ConvTile& t) {
   typename V::T acc[kEpilogueRowsMax][NRV];
   const float* sums = static_cast<const float*>(t.a);
   for (int m = 0; m < kEpilogueRowsMax; ++m)
-    for (int v = 0; v < NRV; ++v) acc[m][v] = m < t.rows ? V::load(sums + (m * NRV + v) * L) : V::zero();
+    for (int v = 0; v < NRV; ++v)
+      acc[m][v] = m < t.rows ? V::load(sums + (m * NRV + v) * L) : V::zero();
   store_tile<V, kEpilogueRowsMax, NRV, OutT>(acc, t);
 }
 
@@ -205,7 +211,8 @@ void f32_add(const float* a, const float* b, float* out, int64_t n) {
   for (; i + L <= n; i += L) V::store(out + i, V::add(V::load(a + i), V::load(b + i)));
   if (i < n) {
     const int rest = int(n - i);
-    V::store_partial(out + i, V::add(V::load_partial(a + i, rest), V::load_partial(b + i, rest)), rest);
+    V::store_partial(out + i, V::add(V::load_partial(a + i, rest), V::load_partial(b + i, rest)),
+                     rest);
   }
 }
 

@@ -26,14 +26,14 @@ struct ConvTile {
   const void* w = nullptr;  // packed weights
   int kblocks = 0;
   const float* bias = nullptr;  // [NR]; added unless accumulating
-  void* out = nullptr;          // float or bfloat16 (ConvKernel::run[out_bf16]); row m at m * out_stride
+  void* out = nullptr;  // float or bfloat16 (ConvKernel::run[out_bf16]); row m at m * out_stride
   int64_t out_stride = 0;
-  int rows = 0;     // valid rows (<= MR); packed rows beyond are zeros and not stored
-  int columns = 0;  // valid columns (<= NR)
+  int rows = 0;             // valid rows (<= MR); packed rows beyond are zeros and not stored
+  int columns = 0;          // valid columns (<= NR)
   bool accumulate = false;  // add the partial sums of earlier reduction chunks, not the bias
   const float* partial = nullptr;  // those partial sums (fp32 whatever out's dtype)
   int64_t partial_stride = 0;
-  bool finalize = true;     // apply the activation and the residual (the last chunk)
+  bool finalize = true;  // apply the activation and the residual (the last chunk)
   Activation activation = Activation::kNone;
   const void* residual = nullptr;  // same dtype as out; added after the activation
   int64_t residual_stride = 0;

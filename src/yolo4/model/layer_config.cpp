@@ -40,8 +40,12 @@ bool matches(std::string_view key, std::string_view pattern) {
 }
 }  // namespace
 
-std::span<const LayerOverride> layer_overrides() { return kOverrides; }
-std::span<const WinogradLayer> winograd_layers() { return kWinogradLayers; }
+std::span<const LayerOverride> layer_overrides() {
+  return kOverrides;
+}
+std::span<const WinogradLayer> winograd_layers() {
+  return kWinogradLayers;
+}
 
 namespace {
 bool runs_winograd(const ConvSpec& spec, const ModelOptions& options) {

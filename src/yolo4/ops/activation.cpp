@@ -4,10 +4,14 @@ namespace yolo4 {
 
 std::string_view to_string(Activation activation) {
   switch (activation) {
-    case Activation::kNone: return "none";
-    case Activation::kMish: return "mish";
-    case Activation::kLeaky: return "leaky";
-    case Activation::kMishApprox: return "mish_approx";
+    case Activation::kNone:
+      return "none";
+    case Activation::kMish:
+      return "mish";
+    case Activation::kLeaky:
+      return "leaky";
+    case Activation::kMishApprox:
+      return "mish_approx";
   }
   return "unknown";
 }

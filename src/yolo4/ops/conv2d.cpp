@@ -12,15 +12,19 @@
 
 namespace yolo4 {
 
-using kernels::kKBlock;
 using conv_operands::convert_block;
+using kernels::kKBlock;
 
 std::string_view to_string(MathFidelity fidelity) {
   switch (fidelity) {
-    case MathFidelity::LoFi: return "LoFi";
-    case MathFidelity::HiFi2: return "HiFi2";
-    case MathFidelity::HiFi3: return "HiFi3";
-    case MathFidelity::HiFi4: return "HiFi4";
+    case MathFidelity::LoFi:
+      return "LoFi";
+    case MathFidelity::HiFi2:
+      return "HiFi2";
+    case MathFidelity::HiFi3:
+      return "HiFi3";
+    case MathFidelity::HiFi4:
+      return "HiFi4";
   }
   return "unknown";
 }
@@ -28,8 +32,8 @@ std::string_view to_string(MathFidelity fidelity) {
 MathFidelity parse_math_fidelity(std::string_view name) {
   std::string lower(name);
   for (char& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  for (MathFidelity f : {MathFidelity::LoFi, MathFidelity::HiFi2, MathFidelity::HiFi3,
-                         MathFidelity::HiFi4}) {
+  for (MathFidelity f :
+       {MathFidelity::LoFi, MathFidelity::HiFi2, MathFidelity::HiFi3, MathFidelity::HiFi4}) {
     std::string candidate(to_string(f));
     for (char& ch : candidate) ch = char(std::tolower(static_cast<unsigned char>(ch)));
     if (candidate == lower) return f;
@@ -39,27 +43,33 @@ MathFidelity parse_math_fidelity(std::string_view name) {
 
 namespace {
 
-int round_up(int value, int multiple) { return (value + multiple - 1) / multiple * multiple; }
-int ceil_div(int64_t value, int64_t divisor) { return int((value + divisor - 1) / divisor); }
+int round_up(int value, int multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+int ceil_div(int64_t value, int64_t divisor) {
+  return int((value + divisor - 1) / divisor);
+}
 
 // Packed A for a chunk of the reduction should stay in L2 across all weight panels.
 constexpr int kBlockBytesTarget = 192 * 1024;
 constexpr int kBlockBytesBlockFormat = 1024 * 1024;
-constexpr int kChunkKBlocksMax = 32;  // 512 reduction values per pass
+constexpr int kChunkKBlocksMax = 32;          // 512 reduction values per pass
 constexpr size_t kDecodeOnceBytes = 1 << 20;  // about a core's L2
 // Winograd's transformed input for all 16 positions of a block stays in L2 across the panels.
 constexpr int kWinogradBlockBytes = 512 * 1024;
 
 void validate_params(const Conv2dParams& p) {
-  YOLO4_CHECK(p.in_channels > 0 && p.out_channels > 0, "conv2d: channels must be positive, got in=",
-              p.in_channels, " out=", p.out_channels);
+  YOLO4_CHECK(p.in_channels > 0 && p.out_channels > 0,
+              "conv2d: channels must be positive, got in=", p.in_channels, " out=", p.out_channels);
   YOLO4_CHECK(p.kernel > 0 && p.stride > 0 && p.padding >= 0 && p.padding < p.kernel,
-              "conv2d: unsupported kernel=", p.kernel, " stride=", p.stride, " padding=", p.padding);
+              "conv2d: unsupported kernel=", p.kernel, " stride=", p.stride,
+              " padding=", p.padding);
 }
 
 // Fields whose behaviour later work brings are refused rather than ignored.
 void validate_config(const Conv2dConfig& c) {
-  YOLO4_CHECK(c.dtype != DataType::BFLOAT8_B, "conv2d: dtype bfloat8_b is a weights format; "
+  YOLO4_CHECK(c.dtype != DataType::BFLOAT8_B,
+              "conv2d: dtype bfloat8_b is a weights format; "
               "activations are float32 or bfloat16");
   YOLO4_CHECK(c.math_fidelity == MathFidelity::HiFi4 || c.math_fidelity == MathFidelity::LoFi,
               "conv2d: math_fidelity ", to_string(c.math_fidelity),
@@ -153,7 +163,8 @@ void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int 
         const int ix = ox * g.stride - g.padding + kx;
         const bool inside = iy >= 0 && iy < g.in.h && ix >= 0 && ix < g.in.w;
         tap_source[tap] =
-            inside ? input + ((int64_t(n) * g.in.h + iy) * g.in.w + ix) * g.in_pixel_stride : nullptr;
+            inside ? input + ((int64_t(n) * g.in.h + iy) * g.in.w + ix) * g.in_pixel_stride
+                   : nullptr;
       }
     }
     pack_row(g, tap_source, kb0, kb1, mr, emulate, row_dst);
@@ -206,14 +217,14 @@ std::span<const float> check_weights(const Conv2dParams& p, std::span<const floa
                                      std::span<const float> bias) {
   const int taps = p.kernel * p.kernel;
   const size_t expected = size_t(p.out_channels) * p.in_channels * taps;
-  YOLO4_CHECK(weight.size() == expected, "conv2d: weight has ", weight.size(),
-              " values, expected ", expected, " (OIHW ", p.out_channels, "x", p.in_channels, "x",
-              p.kernel, "x", p.kernel, ")");
+  YOLO4_CHECK(weight.size() == expected, "conv2d: weight has ", weight.size(), " values, expected ",
+              expected, " (OIHW ", p.out_channels, "x", p.in_channels, "x", p.kernel, "x", p.kernel,
+              ")");
   YOLO4_CHECK(bias.empty() || bias.size() == size_t(p.out_channels), "conv2d: bias has ",
               bias.size(), " values, expected ", p.out_channels);
   YOLO4_CHECK(taps <= 64, "conv2d: kernel ", p.kernel, "x", p.kernel, " is larger than 8x8");
-  YOLO4_CHECK(p.in_channels >= kKBlock || taps * p.in_channels <= kKBlock * 64, "conv2d: ",
-              p.in_channels, " channels with a ", p.kernel, "x", p.kernel,
+  YOLO4_CHECK(p.in_channels >= kKBlock || taps * p.in_channels <= kKBlock * 64,
+              "conv2d: ", p.in_channels, " channels with a ", p.kernel, "x", p.kernel,
               " kernel is too long a narrow reduction");
   return weight;
 }
@@ -262,7 +273,8 @@ Conv2dParams checked(const Conv2dParams& p, const Conv2dConfig& c) {
 
 // Winograd runs 1x1 GEMMs over the input channels: their reduction is the packed layout.
 ReductionLayout packed_layout(const Conv2dParams& p, const Conv2dConfig& c, int nr) {
-  return reduction_layout(c.winograd ? Conv2dParams{p.in_channels, p.out_channels, 1, 1, 0} : p, nr);
+  return reduction_layout(c.winograd ? Conv2dParams{p.in_channels, p.out_channels, 1, 1, 0} : p,
+                          nr);
 }
 
 }  // namespace
@@ -303,7 +315,8 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   ConvStrategy s;
   const TensorMemoryLayout by_rule = report_rule(out.pixels(), out.c, s.reason);
   s.shard_layout = by_rule;
-  if (config_.shard_layout && (!config_.reshard_if_not_optimal || *config_.shard_layout == by_rule)) {
+  if (config_.shard_layout &&
+      (!config_.reshard_if_not_optimal || *config_.shard_layout == by_rule)) {
     s.shard_layout = *config_.shard_layout;
     s.reason = "configured";
   }
@@ -312,7 +325,9 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   const int64_t rows = s.winograd ? winograd::tile_count(out) : out.pixels();
   const int tiles = ceil_div(rows, kernel_.mr);
   switch (s.shard_layout) {
-    case TensorMemoryLayout::WIDTH_SHARDED: s.grid_columns = cores; break;
+    case TensorMemoryLayout::WIDTH_SHARDED:
+      s.grid_columns = cores;
+      break;
     case TensorMemoryLayout::BLOCK_SHARDED:
       s.grid_rows = 1;
       for (int r = 1; r * r <= cores; ++r) {
@@ -320,7 +335,9 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
       }
       s.grid_columns = cores / s.grid_rows;
       break;
-    default: s.grid_rows = cores; break;
+    default:
+      s.grid_rows = cores;
+      break;
   }
   // More cores than tiles or panels: give the spare ones nothing rather than split finer.
   s.grid_rows = std::max(1, std::min(s.grid_rows, tiles));
@@ -340,7 +357,8 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   const int chunk_bytes = s.chunk_kblocks * kKBlock * int(operand_bytes(kernel_.operands));
   // bfloat8_b weights are decoded per block when too large to decode once per core: bigger
   // blocks (fewer decodes) then pay for their extra cache footprint.
-  const int block_bytes = weights_.front().is_block_format() ? kBlockBytesBlockFormat : kBlockBytesTarget;
+  const int block_bytes =
+      weights_.front().is_block_format() ? kBlockBytesBlockFormat : kBlockBytesTarget;
   const int auto_pixels = std::max(1, block_bytes / (chunk_bytes * kernel_.mr)) * kernel_.mr;
   s.block_pixels = config_.act_block_h_override > 0
                        ? round_up(config_.act_block_h_override, kernel_.mr)
@@ -363,8 +381,9 @@ void Conv2d::describe(OpRecord& r, const Tensor& input, const Tensor& output,
                              params_.in_channels * params_.out_channels
                        : flops(input.shape());
   const double element = traits(config_.dtype).block_bytes;
-  r.bytes = element * double(input.shape().elements() + output.shape().elements() * (residual ? 2 : 1)) +
-            double(weight_bytes());
+  r.bytes =
+      element * double(input.shape().elements() + output.shape().elements() * (residual ? 2 : 1)) +
+      double(weight_bytes());
 }
 
 void Conv2d::validate(const Tensor& input, const Tensor& output, const Tensor* residual) const {
@@ -437,9 +456,9 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
     return;
   }
   const PackedConvWeights& weights = weights_.front();
-  const ConvGeometry g{input.shape(), output.shape(), params_.kernel, params_.stride,
-                       params_.padding, layout_.channels_per_tap, layout_.kblocks,
-                       input.data<void>(), input.pixel_stride()};
+  const ConvGeometry g{input.shape(),   output.shape(),     params_.kernel,
+                       params_.stride,  params_.padding,    layout_.channels_per_tap,
+                       layout_.kblocks, input.data<void>(), input.pixel_stride()};
   const int mr = kernel_.mr, nr = kernel_.nr;
   const int64_t pixels = g.out.pixels();
   const int tiles = ceil_div(pixels, mr);
@@ -455,9 +474,9 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
     const int block_tiles = s.block_pixels / mr;
     thread_local std::vector<float> packed, weight_scratch, partial;
     // bfloat8_b weights small enough to stay in cache are decoded once per core, not per block.
-    const bool decode_once = weights.is_block_format() &&
-                             size_t(panel_end - panel_begin) * weights.decoded_panel_bytes() <=
-                                 kDecodeOnceBytes;
+    const bool decode_once =
+        weights.is_block_format() &&
+        size_t(panel_end - panel_begin) * weights.decoded_panel_bytes() <= kDecodeOnceBytes;
     if (decode_once) weights.decode_panels(panel_begin, panel_end, weight_scratch);
     packed.resize((size_t(block_tiles) * mr * s.chunk_kblocks * kKBlock * a_element + 3) / 4);
     // A reduction in several chunks keeps its partial sums in fp32 (the output may be bf16).
@@ -488,11 +507,12 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
             tile.a = reinterpret_cast<const std::byte*>(packed.data()) +
                      size_t(t - t0) * (kb1 - kb0) * mr * kKBlock * a_element;
             tile.rows = int(std::min<int64_t>(mr, pixels - p));
-            float* tile_partial =
-                partial.data() + size_t(p - first_pixel) * partial_stride + (panel - panel_begin) * nr;
+            float* tile_partial = partial.data() + size_t(p - first_pixel) * partial_stride +
+                                  (panel - panel_begin) * nr;
             tile.partial = tile_partial;
             if (tile.finalize) {
-              tile.out = output.data<std::byte>() + (p * output.pixel_stride() + panel * nr) * element;
+              tile.out =
+                  output.data<std::byte>() + (p * output.pixel_stride() + panel * nr) * element;
               tile.out_stride = output.pixel_stride();
               tile.residual = residual ? residual->data<std::byte>() +
                                              (p * tile.residual_stride + panel * nr) * element

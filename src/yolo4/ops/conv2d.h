@@ -36,7 +36,7 @@ struct Conv2dConfig {
   bool math_approx_mode = false;  // fuse Activation::kMishApprox for kMish (leaky stays exact)
   Activation activation = Activation::kNone;
   std::optional<TensorMemoryLayout> shard_layout;  // empty: the report's rule picks
-  bool deallocate_activation = false;               // free the input once consumed
+  bool deallocate_activation = false;              // free the input once consumed
   bool reshard_if_not_optimal = false;
   int act_block_h_override = 0;  // output pixels per activation block; 0 = automatic
   // Winograd F(2x2, 3x3) instead of direct convolution: 3x3 stride-1 convs with >= 16 input
@@ -52,7 +52,7 @@ struct ConvStrategy {
   bool winograd = false;
   // Output pixels (direct) or 2x2 output tiles (Winograd) packed at once; a multiple of MR.
   int block_pixels = 0;
-  int chunk_kblocks = 0;  // reduction blocks per pass (K blocking)
+  int chunk_kblocks = 0;    // reduction blocks per pass (K blocking)
   std::string_view reason;  // why this layout, for `yolo4 bench --explain`
 };
 
@@ -84,8 +84,8 @@ class Conv2d {
                const ConvStrategy& strategy) const;
   void execute_winograd(Device& device, const Tensor& input, const Tensor& output,
                         const Tensor* residual, const ConvStrategy& strategy) const;
-  void describe(OpRecord& record, const Tensor& input, const Tensor& output,
-                const Tensor* residual, const ConvStrategy& strategy) const;
+  void describe(OpRecord& record, const Tensor& input, const Tensor& output, const Tensor* residual,
+                const ConvStrategy& strategy) const;
 
   Conv2dParams params_;
   Conv2dConfig config_;

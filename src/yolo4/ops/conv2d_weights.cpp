@@ -81,7 +81,8 @@ void PackedConvWeights::store(void* dst, int k, int lane, float value) const {
     const int position = swap_pairs_ ? k ^ 1 : k;  // VDPBF16PS adds the odd element first
     static_cast<float*>(dst)[size_t(position) * nr_ + lane] = value;
   } else {
-    static_cast<uint16_t*>(dst)[(size_t(k / 2) * nr_ + lane) * 2 + (k & 1)] = to_bfloat16(value).bits;
+    static_cast<uint16_t*>(dst)[(size_t(k / 2) * nr_ + lane) * 2 + (k & 1)] =
+        to_bfloat16(value).bits;
   }
 }
 
@@ -108,7 +109,8 @@ void PackedConvWeights::decode_chunk(int panel, int kb0, int kb1, void* dst) con
   }
 }
 
-const void* PackedConvWeights::chunk(int panel, int kb0, int kb1, std::vector<float>& scratch) const {
+const void* PackedConvWeights::chunk(int panel, int kb0, int kb1,
+                                     std::vector<float>& scratch) const {
   const size_t offset = panel * panel_elements() + size_t(kb0) * kKBlock * nr_;
   if (dtype_ != DataType::BFLOAT8_B) {
     return operands_ == OperandFormat::kF32 ? static_cast<const void*>(f32_.data() + offset)
@@ -128,8 +130,9 @@ size_t PackedConvWeights::decoded_panel_bytes() const {
 void PackedConvWeights::decode_panels(int p0, int p1, std::vector<float>& scratch) const {
   scratch.resize((size_t(p1 - p0) * decoded_panel_bytes() + 3) / 4);
   for (int panel = p0; panel < p1; ++panel) {
-    decode_chunk(panel, 0, layout_.kblocks,
-                 reinterpret_cast<std::byte*>(scratch.data()) + (panel - p0) * decoded_panel_bytes());
+    decode_chunk(
+        panel, 0, layout_.kblocks,
+        reinterpret_cast<std::byte*>(scratch.data()) + (panel - p0) * decoded_panel_bytes());
   }
 }
 

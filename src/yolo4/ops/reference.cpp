@@ -12,15 +12,17 @@ float activate(float x, Activation activation) {
     case Activation::kMish:
     case Activation::kMishApprox:  // the reference is exact: approximations are judged against it
       return float(v * std::tanh(std::log1p(std::exp(v))));
-    case Activation::kLeaky: return float(v > 0 ? v : 0.1 * v);
-    case Activation::kNone: break;
+    case Activation::kLeaky:
+      return float(v > 0 ? v : 0.1 * v);
+    case Activation::kNone:
+      break;
   }
   return x;
 }
 
 std::vector<float> conv2d(const std::vector<float>& input, const Shape& in,
-                          const std::vector<float>& weight, const std::vector<float>& bias,
-                          int oc, int k, int stride, int pad, Activation activation) {
+                          const std::vector<float>& weight, const std::vector<float>& bias, int oc,
+                          int k, int stride, int pad, Activation activation) {
   const int ho = (in.h + 2 * pad - k) / stride + 1, wo = (in.w + 2 * pad - k) / stride + 1;
   std::vector<float> out(size_t(in.n) * ho * wo * oc);
   for (int n = 0; n < in.n; ++n)
@@ -78,7 +80,8 @@ std::vector<float> concat_channels(const std::vector<std::vector<float>>& inputs
   int offset = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     for (int64_t p = 0; p < pixels; ++p)
-      for (int c = 0; c < shapes[i].c; ++c) out[p * total + offset + c] = inputs[i][p * shapes[i].c + c];
+      for (int c = 0; c < shapes[i].c; ++c)
+        out[p * total + offset + c] = inputs[i][p * shapes[i].c + c];
     offset += shapes[i].c;
   }
   return out;

@@ -152,8 +152,9 @@ TEST(DetectReference, SixSampleImagesMatchThePythonPipeline) {
   }
   TempDir dir;
   // fp32, as the Python pipeline it is compared with.
-  std::vector<std::string> args = {"detect", "--weights", random_checkpoint(), "--size", "320",
-                                   "--preset", "fp32",    "--json",            "out.json", "--quiet"};
+  std::vector<std::string> args = {
+      "detect", "--weights", random_checkpoint(), "--size", "320", "--preset",
+      "fp32",   "--json",    "out.json",          "--quiet"};
   for (const char* name : kImages) args.push_back(sample_image(std::string(name) + ".jpg"));
   const RunResult r = run_yolo4(args, dir);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
@@ -177,9 +178,17 @@ TEST(DetectReference, DarknetWeightsUseTheCfgScaleXY) {
   const std::string cfg = shared_data_dir() + "/yolov4.cfg";
   for (const bool with_cfg : {false, true}) {
     SCOPED_TRACE(with_cfg ? "--cfg yolov4.cfg" : "no --cfg");
-    std::vector<std::string> args = {"detect",   "--weights", weights,  "--size",
-                                     "320",      "--preset",  "fp32",   "--json",
-                                     "out.json", "--quiet",   sample_image("dog.jpg")};
+    std::vector<std::string> args = {"detect",
+                                     "--weights",
+                                     weights,
+                                     "--size",
+                                     "320",
+                                     "--preset",
+                                     "fp32",
+                                     "--json",
+                                     "out.json",
+                                     "--quiet",
+                                     sample_image("dog.jpg")};
     if (with_cfg) args.insert(args.end(), {"--cfg", cfg});
     const RunResult r = run_yolo4(args, dir);
     ASSERT_EQ(r.exit_code, 0) << describe(r);

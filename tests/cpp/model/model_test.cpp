@@ -50,20 +50,23 @@ const Yolov4& preset_model(const std::string& dir, const std::string& name) {
 void expect_modules_match(const Yolov4& model, const std::string& d, double min_pcc) {
   const DataType dtype = model.options().dtype;
   Device device(2, model.options().isa);
-  expect_matches_reference(model.down1()(device, npy_tensor(d + "input.npy")), d + "down1.npy", min_pcc);
+  expect_matches_reference(model.down1()(device, npy_tensor(d + "input.npy")), d + "down1.npy",
+                           min_pcc);
   for (int stage = 2; stage <= 5; ++stage) {
     const Tensor in = npy_tensor(d + "down" + std::to_string(stage - 1) + ".npy", dtype);
-    expect_matches_reference(model.down(stage)(device, in), d + "down" + std::to_string(stage) + ".npy",
-                             min_pcc);
+    expect_matches_reference(model.down(stage)(device, in),
+                             d + "down" + std::to_string(stage) + ".npy", min_pcc);
   }
   // Our Neck returns {x20, x13, x6} (strides 8, 16, 32); the dumps follow tt-metal's order:
   // neck1 = x20, neck2 = x6, neck3 = x13.
   const char* neck_files[] = {"neck1.npy", "neck3.npy", "neck2.npy"};
-  const auto neck = model.neck()(device, npy_tensor(d + "down5.npy", dtype),
-                                 npy_tensor(d + "down4.npy", dtype), npy_tensor(d + "down3.npy", dtype));
+  const auto neck =
+      model.neck()(device, npy_tensor(d + "down5.npy", dtype), npy_tensor(d + "down4.npy", dtype),
+                   npy_tensor(d + "down3.npy", dtype));
   for (int i = 0; i < 3; ++i) expect_matches_reference(neck[i], d + neck_files[i], min_pcc);
-  const auto heads = model.head()(device, npy_tensor(d + neck_files[0], dtype),
-                                  npy_tensor(d + neck_files[1], dtype), npy_tensor(d + neck_files[2], dtype));
+  const auto heads =
+      model.head()(device, npy_tensor(d + neck_files[0], dtype),
+                   npy_tensor(d + neck_files[1], dtype), npy_tensor(d + neck_files[2], dtype));
   const char* names[] = {"head8.npy", "head16.npy", "head32.npy"};
   for (int i = 0; i < 3; ++i) expect_matches_reference(heads[i], d + names[i], min_pcc);
 }
@@ -127,8 +130,9 @@ TEST_P(ModelPcc, WholeModelBatch2At320) {
 INSTANTIATE_TEST_SUITE_P(BothLoaders, ModelPcc,
                          ::testing::Values("yolov4_random.pth", "yolov4_random.weights"),
                          [](const auto& info) {
-                           return info.param.find(".pth") != std::string::npos ? std::string("pth")
-                                                                               : std::string("darknet");
+                           return info.param.find(".pth") != std::string::npos
+                                      ? std::string("pth")
+                                      : std::string("darknet");
                          });
 
 TEST(WeightsLoaders, PthAndDarknetGiveIdenticalWeights) {

@@ -26,14 +26,14 @@ std::string case_name(const ConvCase& c) {
 }
 
 const ConvCase kCases[] = {
-    {{1, 7, 5, 3}, 32, 3, 1},     // RGB-like input, odd sizes
-    {{1, 9, 7, 17}, 20, 3, 2},    // C and OC not multiples of 16, stride 2 on odd sizes
-    {{2, 6, 6, 32}, 64, 1, 1},    // batch 2, 1x1
-    {{1, 1, 1, 40}, 255, 1, 1},   // 1x1 spatial, the head's 255 outputs
-    {{1, 3, 3, 16}, 48, 3, 1},    // spatial smaller than a tile
-    {{1, 5, 4, 600}, 33, 3, 1},   // reduction longer than one K chunk
-    {{1, 13, 11, 64}, 128, 3, 2}, // stride 2 downsample
-    {{1, 2, 3, 1}, 1, 3, 1},      // single channels
+    {{1, 7, 5, 3}, 32, 3, 1},      // RGB-like input, odd sizes
+    {{1, 9, 7, 17}, 20, 3, 2},     // C and OC not multiples of 16, stride 2 on odd sizes
+    {{2, 6, 6, 32}, 64, 1, 1},     // batch 2, 1x1
+    {{1, 1, 1, 40}, 255, 1, 1},    // 1x1 spatial, the head's 255 outputs
+    {{1, 3, 3, 16}, 48, 3, 1},     // spatial smaller than a tile
+    {{1, 5, 4, 600}, 33, 3, 1},    // reduction longer than one K chunk
+    {{1, 13, 11, 64}, 128, 3, 2},  // stride 2 downsample
+    {{1, 2, 3, 1}, 1, 3, 1},       // single channels
 };
 
 class Conv2dTest : public ::testing::TestWithParam<std::tuple<Isa, ConvCase, Activation>> {};

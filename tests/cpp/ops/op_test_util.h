@@ -87,8 +87,8 @@ inline ::testing::AssertionResult tile_output_ok(const Tensor& t) {
 // Names of (Isa, case, Activation) parameters; case_name(case) is found next to the case type.
 template <class Info>
 std::string isa_case_activation_name(const Info& info) {
-  return std::string(to_string(std::get<0>(info.param))) + "_" + case_name(std::get<1>(info.param)) +
-         "_" + std::string(to_string(std::get<2>(info.param)));
+  return std::string(to_string(std::get<0>(info.param))) + "_" +
+         case_name(std::get<1>(info.param)) + "_" + std::string(to_string(std::get<2>(info.param)));
 }
 
 inline std::string shape_name(const Shape& s) {

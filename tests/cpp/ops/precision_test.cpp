@@ -28,7 +28,7 @@ uint32_t bits_of(float x) {
 float bf16_by_definition(float x) {
   if (x == 0.0f || !std::isfinite(x)) return x;
   int exponent;
-  std::frexp(double(x), &exponent);              // |x| in [2^(e-1), 2^e)
+  std::frexp(double(x), &exponent);                      // |x| in [2^(e-1), 2^e)
   const double quantum = std::ldexp(1.0, exponent - 8);  // 8 significant bits
   return float(std::nearbyint(double(x) / quantum) * quantum);
 }
@@ -89,7 +89,7 @@ TEST(Bfloat8b, EncodesBitExactlyLikeTheDefinition) {
 
 struct PrecisionCase {
   MathFidelity fidelity;
-  DataType dtype;          // activations
+  DataType dtype;  // activations
   DataType weights_dtype;
   bool approx = false;  // math_approx_mode
 };
@@ -117,7 +117,8 @@ std::vector<float> rounded_weights(const std::vector<float>& w, int oc, int ic, 
       }
     }
     for (float& x : row) {
-      if (p.weights_dtype == DataType::BFLOAT16 || p.fidelity == MathFidelity::LoFi) x = bf16_by_definition(x);
+      if (p.weights_dtype == DataType::BFLOAT16 || p.fidelity == MathFidelity::LoFi)
+        x = bf16_by_definition(x);
     }
     for (int c = 0; c < ic; ++c)
       for (int t = 0; t < taps; ++t) out[(size_t(o) * ic + c) * taps + t] = row[t * per_tap + c];
@@ -131,15 +132,20 @@ class PrecisionConvTest
 TEST_P(PrecisionConvTest, MatchesReferenceOnRoundedOperands) {
   const auto [isa, p, activation] = GetParam();
   if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
-  struct Case { Shape in; int oc, k, s; };
+  struct Case {
+    Shape in;
+    int oc, k, s;
+  };
   for (const Case& c : {Case{{1, 7, 5, 3}, 32, 3, 1}, Case{{1, 9, 7, 40}, 20, 3, 2},
                         Case{{2, 5, 3, 600}, 33, 3, 1}, Case{{1, 4, 6, 64}, 255, 1, 1}}) {
     const int taps = c.k * c.k;
     auto input = random_vector(size_t(c.in.elements()), 21);
     const auto weight = random_vector(size_t(c.oc) * c.in.c * taps, 22, -0.2f, 0.2f);
     const auto bias = random_vector(size_t(c.oc), 23);
-    const auto residual = random_vector(size_t(c.in.n) * ((c.in.h + 2 * (c.k / 2) - c.k) / c.s + 1) *
-                                            ((c.in.w + 2 * (c.k / 2) - c.k) / c.s + 1) * c.oc, 24);
+    const auto residual =
+        random_vector(size_t(c.in.n) * ((c.in.h + 2 * (c.k / 2) - c.k) / c.s + 1) *
+                          ((c.in.w + 2 * (c.k / 2) - c.k) / c.s + 1) * c.oc,
+                      24);
     // The operands as stored and multiplied.
     if (p.dtype == DataType::BFLOAT16 || p.fidelity == MathFidelity::LoFi) {
       for (float& x : input) x = bf16_by_definition(x);
@@ -239,7 +245,8 @@ TEST(Bfloat8b, FastBf16DecodeIsExact) {
       decode_bfp8(block, slow);
       decode_bfp8_bf16(block, fast);
       for (int i = 0; i < 16; ++i) {
-        ASSERT_EQ(to_float(bfloat16{fast[i]}), slow[i]) << "exponent " << exponent << " byte " << start + i;
+        ASSERT_EQ(to_float(bfloat16{fast[i]}), slow[i])
+            << "exponent " << exponent << " byte " << start + i;
       }
     }
   }

@@ -143,8 +143,10 @@ TEST(ThreadPoolPinning, EachCoreOnItsOwnCpuAndTheCallerRestored) {
     for (int repeat = 0; repeat < 20; ++repeat) {
       pool.run(2, [&](int core) {
         const int cpu = sched_getcpu();
-        if (ran_on[core] == -1 || ran_on[core] == cpu) ran_on[core] = cpu;
-        else ran_on[core] = -2;  // moved
+        if (ran_on[core] == -1 || ran_on[core] == cpu)
+          ran_on[core] = cpu;
+        else
+          ran_on[core] = -2;  // moved
       });
     }
     EXPECT_EQ(ran_on[0], usable[0]);

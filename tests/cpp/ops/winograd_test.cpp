@@ -121,7 +121,8 @@ TEST(WinogradFusion, ApproxModeFusesTheFastMish) {
   const auto input = random_vector(size_t(in_shape.elements()), 8);
   const auto weight = random_vector(size_t(oc) * in_shape.c * 9, 9, -0.2f, 0.2f);
   const auto bias = random_vector(oc, 10);
-  const auto expected = reference::conv2d(input, in_shape, weight, bias, oc, 3, 1, 1, Activation::kMish);
+  const auto expected =
+      reference::conv2d(input, in_shape, weight, bias, oc, 3, 1, 1, Activation::kMish);
   Device device(2);
   std::vector<float> outputs[2];
   for (bool approx : {false, true}) {

@@ -1,5 +1,7 @@
 // The profiler on its own (medians, the utilisation formula, the peak table) and on YOLOv4:
 // FLOPs per conv add up to the model's hand count, and utilisation stays in (0, 100] for convs.
+#include "yolo4/profile/profiler.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
@@ -10,7 +12,6 @@
 #include "yolo4/kernels/peak.h"
 #include "yolo4/model/yolov4.h"
 #include "yolo4/ops/layout.h"
-#include "yolo4/profile/profiler.h"
 
 namespace yolo4::profile {
 namespace {
@@ -73,7 +74,7 @@ TEST(Profiler, RowsCarryTheRecordAndDerivedColumns) {
   EXPECT_EQ(row.shard_layout, "BLOCK_SHARDED");
   EXPECT_EQ(row.dtype, "float32");
   EXPECT_EQ(row.fidelity, "HiFi4");
-  EXPECT_DOUBLE_EQ(row.ideal_ns, 1000);               // 2000 FLOPs on 2 cores at 1 FLOP/ns
+  EXPECT_DOUBLE_EQ(row.ideal_ns, 1000);                        // 2000 FLOPs on 2 cores at 1 FLOP/ns
   EXPECT_DOUBLE_EQ(row.utilisation, 100.0 * 1000 / 4000 * 2);  // x (2 grid / 1 used)
   EXPECT_DOUBLE_EQ(row.arithmetic_intensity, 4.0);
   EXPECT_EQ(module_of(row.path), "down2");
