@@ -2,12 +2,28 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
+#include <string_view>
 
 namespace yolo4 {
 
 namespace {
+struct LayerOverride {
+  std::string_view key;  // a conv key ("down5.conv1") or a module prefix ending in '.'
+  std::optional<TensorMemoryLayout> shard_layout;
+  int act_block_h = 0;  // 0: automatic
+  std::string_view why;
+};
+
 // Layers not listed use the report's rule (Conv2d::strategy); an entry records a measured win.
 constexpr std::array<LayerOverride, 0> kOverrides{};
+
+// A conv key or a module prefix ending in '.'.
+struct WinogradLayer {
+  std::string_view key;
+  bool with_fp32_weights;  // false: only with bfloat16 or bfloat8_b weights
+  std::string_view why;
+};
 
 // The stride-1 3x3 convs that run as Winograd (`conv2d_bench --precision=fp32|bf16`, 320,
 // 2 threads, direct -> Winograd): 1.4-1.6x faster from 80x80 down to 20x20 in both precisions,
@@ -38,16 +54,7 @@ bool matches(std::string_view key, std::string_view pattern) {
   if (!pattern.empty() && pattern.back() == '.') return key.substr(0, pattern.size()) == pattern;
   return key == pattern;
 }
-}  // namespace
 
-std::span<const LayerOverride> layer_overrides() {
-  return kOverrides;
-}
-std::span<const WinogradLayer> winograd_layers() {
-  return kWinogradLayers;
-}
-
-namespace {
 bool runs_winograd(const ConvSpec& spec, const ModelOptions& options) {
   if (!options.winograd || spec.kernel != 3 || spec.stride != 1) return false;
   const bool fp32_weights = options.weights_dtype == DataType::FLOAT32;

@@ -150,6 +150,15 @@ void add_rows(Device& device, int cores, const Tensor& a, const Tensor& b, const
   });
 }
 
+// One FLOP per element; `tensors` tensors of x's size read or written.
+void describe_elementwise(OpRecord& r, const Tensor& x, int cores, int tensors) {
+  r.input = r.output = x.shape();
+  r.dtype = x.dtype();
+  r.cores = cores;
+  r.flops = double(x.shape().elements());
+  r.bytes = tensors * double(traits(x.dtype()).block_bytes) * double(x.shape().elements());
+}
+
 }  // namespace
 
 Tensor activation(Device& device, const Tensor& input, Activation activation) {
@@ -157,14 +166,7 @@ Tensor activation(Device& device, const Tensor& input, Activation activation) {
   Tensor output = allocate_output(device, input.shape(), input.dtype());
   const int cores = row_cores(device, input.shape());
   ProfiledOp profiled(device, "activation");
-  if (profiled.active()) {
-    OpRecord& r = profiled.record;
-    r.input = r.output = input.shape();
-    r.dtype = input.dtype();
-    r.cores = cores;
-    r.flops = double(input.shape().elements());
-    r.bytes = 2.0 * traits(input.dtype()).block_bytes * double(input.shape().elements());
-  }
+  if (profiled.active()) describe_elementwise(profiled.record, input, cores, 2);
   if (input.dtype() == DataType::BFLOAT16) {
     activation_rows<bfloat16>(device, cores, input, output, activation);
   } else {
@@ -183,14 +185,7 @@ Tensor add(Device& device, const Tensor& a, const Tensor& b) {
   Tensor output = allocate_output(device, a.shape(), a.dtype());
   const int cores = row_cores(device, a.shape());
   ProfiledOp profiled(device, "add");
-  if (profiled.active()) {
-    OpRecord& r = profiled.record;
-    r.input = r.output = a.shape();
-    r.dtype = a.dtype();
-    r.cores = cores;
-    r.flops = double(a.shape().elements());
-    r.bytes = 3.0 * traits(a.dtype()).block_bytes * double(a.shape().elements());
-  }
+  if (profiled.active()) describe_elementwise(profiled.record, a, cores, 3);
   if (a.dtype() == DataType::BFLOAT16) {
     add_rows<bfloat16>(device, cores, a, b, output);
   } else {

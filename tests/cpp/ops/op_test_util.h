@@ -84,6 +84,12 @@ inline ::testing::AssertionResult tile_output_ok(const Tensor& t) {
   return ::testing::AssertionSuccess();
 }
 
+// Names of (Kind, DataType) parameters.
+template <class Info>
+std::string kind_dtype_name(const Info& info) {
+  return kind_name(std::get<0>(info.param)) + "_" + dtype_name(std::get<1>(info.param));
+}
+
 // Names of (Isa, case, Activation) parameters; case_name(case) is found next to the case type.
 template <class Info>
 std::string isa_case_activation_name(const Info& info) {

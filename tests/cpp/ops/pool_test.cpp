@@ -142,10 +142,7 @@ INSTANTIATE_TEST_SUITE_P(KindsAndDtypes, SppTest,
                          ::testing::Combine(::testing::Values(Kind::kTile, Kind::kRowMajor,
                                                               Kind::kSlice),
                                             ::testing::ValuesIn(kDtypes)),
-                         [](const auto& info) {
-                           return kind_name(std::get<0>(info.param)) + "_" +
-                                  dtype_name(std::get<1>(info.param));
-                         });
+                         [](const auto& info) { return kind_dtype_name(info); });
 
 // max_pool2d into a channel slice of a wider tensor: the slice gets the pool, every other
 // channel of the parent (its padding too) keeps its value. Into a whole TILE tensor: the
@@ -185,10 +182,7 @@ INSTANTIATE_TEST_SUITE_P(KindsAndDtypes, MaxPoolIntoTest,
                          ::testing::Combine(::testing::Values(Kind::kTile, Kind::kRowMajor,
                                                               Kind::kSlice),
                                             ::testing::ValuesIn(kDtypes)),
-                         [](const auto& info) {
-                           return kind_name(std::get<0>(info.param)) + "_" +
-                                  dtype_name(std::get<1>(info.param));
-                         });
+                         [](const auto& info) { return kind_dtype_name(info); });
 
 // Mixed signs and repeated values: the max is exact, so the fast path must match bit for bit.
 TEST(MaxPoolValuesTest, MixedSignsAndTies) {

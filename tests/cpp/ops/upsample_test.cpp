@@ -42,9 +42,6 @@ auto kinds_and_dtypes() {
   return ::testing::Combine(::testing::Values(Kind::kTile, Kind::kRowMajor, Kind::kSlice),
                             ::testing::ValuesIn(kDtypes));
 }
-std::string kind_and_dtype_name(const ::testing::TestParamInfo<KindAndDtype>& info) {
-  return kind_name(std::get<0>(info.param)) + "_" + dtype_name(std::get<1>(info.param));
-}
 
 class UpsampleTest : public ::testing::TestWithParam<KindAndDtype> {};
 
@@ -64,7 +61,8 @@ TEST_P(UpsampleTest, MatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(KindsAndDtypes, UpsampleTest, kinds_and_dtypes(), kind_and_dtype_name);
+INSTANTIATE_TEST_SUITE_P(KindsAndDtypes, UpsampleTest, kinds_and_dtypes(),
+                         kind_dtype_name<::testing::TestParamInfo<KindAndDtype>>);
 
 // Into a channel slice of a wider tensor (as into a concat): the slice gets the upsampled
 // input, every other channel of the parent (its TILE padding too) keeps its value.
@@ -111,7 +109,8 @@ TEST_P(UpsampleIntoTest, IntoWholeTensors) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(KindsAndDtypes, UpsampleIntoTest, kinds_and_dtypes(), kind_and_dtype_name);
+INSTANTIATE_TEST_SUITE_P(KindsAndDtypes, UpsampleIntoTest, kinds_and_dtypes(),
+                         kind_dtype_name<::testing::TestParamInfo<KindAndDtype>>);
 
 TEST(UpsampleProfileTest, ReportsTheOp) {
   for (DataType dtype : kDtypes) {
