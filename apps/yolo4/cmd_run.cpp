@@ -5,7 +5,7 @@
 #include "commands.h"
 #include "model_flags.h"
 #include "yolo4/core/error.h"
-#include "yolo4/detect/image_input.h"
+#include "yolo4/io/image_input.h"
 #include "yolo4/loaders/npy.h"
 #include "yolo4/model/yolov4.h"
 #include "yolo4/ops/layout.h"

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "yolo4/core/math_fidelity.h"
 #include "yolo4/core/tensor.h"
 
 namespace yolo4 {
@@ -20,7 +21,7 @@ struct OpRecord {
   Shape input, output;
   DataType dtype = DataType::FLOAT32;          // activations
   DataType weights_dtype = DataType::FLOAT32;  // conv weights (float32 for ops without)
-  std::string_view math_fidelity = "HiFi4";
+  MathFidelity math_fidelity = MathFidelity::HiFi4;
   TensorMemoryLayout shard_layout = TensorMemoryLayout::HEIGHT_SHARDED;
   int cores = 1;
   double flops = 0;  // useful FLOPs (direct convolution for convs)

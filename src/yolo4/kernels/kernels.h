@@ -6,7 +6,7 @@
 
 #include "yolo4/core/cpu_features.h"
 #include "yolo4/core/dtype.h"
-#include "yolo4/ops/activation.h"
+#include "yolo4/core/activation.h"
 
 namespace yolo4::kernels {
 

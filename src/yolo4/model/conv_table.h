@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "yolo4/loaders/darknet_cfg.h"
-#include "yolo4/ops/activation.h"
+#include "yolo4/core/activation.h"
 
 namespace yolo4 {
 

@@ -1,7 +1,6 @@
 #include "yolo4/ops/conv2d.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -14,32 +13,6 @@ namespace yolo4 {
 
 using conv_operands::convert_block;
 using kernels::kKBlock;
-
-std::string_view to_string(MathFidelity fidelity) {
-  switch (fidelity) {
-    case MathFidelity::LoFi:
-      return "LoFi";
-    case MathFidelity::HiFi2:
-      return "HiFi2";
-    case MathFidelity::HiFi3:
-      return "HiFi3";
-    case MathFidelity::HiFi4:
-      return "HiFi4";
-  }
-  return "unknown";
-}
-
-MathFidelity parse_math_fidelity(std::string_view name) {
-  std::string lower(name);
-  for (char& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  for (MathFidelity f :
-       {MathFidelity::LoFi, MathFidelity::HiFi2, MathFidelity::HiFi3, MathFidelity::HiFi4}) {
-    std::string candidate(to_string(f));
-    for (char& ch : candidate) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-    if (candidate == lower) return f;
-  }
-  fail("unknown math fidelity '", name, "': expected lofi or hifi4");
-}
 
 namespace {
 
@@ -71,9 +44,6 @@ void validate_config(const Conv2dConfig& c) {
   YOLO4_CHECK(c.dtype != DataType::BFLOAT8_B,
               "conv2d: dtype bfloat8_b is a weights format; "
               "activations are float32 or bfloat16");
-  YOLO4_CHECK(c.math_fidelity == MathFidelity::HiFi4 || c.math_fidelity == MathFidelity::LoFi,
-              "conv2d: math_fidelity ", to_string(c.math_fidelity),
-              " is not supported: LoFi (bf16 products) or HiFi4 (fp32 products)");
   YOLO4_CHECK(c.act_block_h_override >= 0, "conv2d: act_block_h_override must be >= 0, got ",
               c.act_block_h_override);
   YOLO4_CHECK(c.shard_layout != TensorMemoryLayout::INTERLEAVED,
@@ -372,7 +342,7 @@ void Conv2d::describe(OpRecord& r, const Tensor& input, const Tensor& output,
   r.output = output.shape();
   r.dtype = config_.dtype;
   r.weights_dtype = config_.weights_dtype;
-  r.math_fidelity = to_string(config_.math_fidelity);
+  r.math_fidelity = config_.math_fidelity;
   r.shard_layout = s.shard_layout;
   r.cores = s.grid_rows * s.grid_columns;
   // The FLOPs the kernels execute, so that utilisation stays a fraction of the peak: Winograd's

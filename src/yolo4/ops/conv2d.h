@@ -8,16 +8,13 @@
 #include <vector>
 
 #include "yolo4/core/device.h"
+#include "yolo4/core/math_fidelity.h"
 #include "yolo4/core/tensor.h"
 #include "yolo4/kernels/kernels.h"
-#include "yolo4/ops/activation.h"
+#include "yolo4/core/activation.h"
 #include "yolo4/ops/conv2d_weights.h"
 
 namespace yolo4 {
-
-enum class MathFidelity { LoFi, HiFi2, HiFi3, HiFi4 };
-std::string_view to_string(MathFidelity fidelity);
-MathFidelity parse_math_fidelity(std::string_view name);  // "lofi" | "hifi4" (any case)
 
 // The convolution itself: what the weights mean.
 struct Conv2dParams {

@@ -10,7 +10,7 @@
 
 #include "yolo4/core/tensor.h"
 #include "yolo4/kernels/kernels.h"
-#include "yolo4/ops/activation.h"
+#include "yolo4/core/activation.h"
 #include "yolo4/ops/conv2d_weights.h"
 
 namespace yolo4::winograd {

@@ -4,7 +4,7 @@
 
 #include "yolo4/core/device.h"
 #include "yolo4/core/tensor.h"
-#include "yolo4/ops/activation.h"
+#include "yolo4/core/activation.h"
 
 namespace yolo4 {
 

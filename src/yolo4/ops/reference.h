@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "yolo4/core/tensor.h"
-#include "yolo4/ops/activation.h"
+#include "yolo4/core/activation.h"
 
 namespace yolo4::reference {
 

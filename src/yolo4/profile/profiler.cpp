@@ -112,12 +112,12 @@ OpRow make_row(int index, const OpRecord& r, const PeakTable& peak) {
   row.output_shape = shape_string(r.output);
   row.dtype = std::string(to_string(r.dtype));
   row.weights_dtype = std::string(to_string(r.weights_dtype));
-  row.fidelity = std::string(r.math_fidelity);
+  row.fidelity = std::string(to_string(r.math_fidelity));
   row.shard_layout = std::string(to_string(r.shard_layout));
   row.cores = r.cores;
   row.duration_ns = r.duration_ns;
   row.flops = r.flops;
-  row.ideal_ns = ideal_ns(r.flops, peak.per_core(r.dtype, r.math_fidelity), peak.grid_cores());
+  row.ideal_ns = ideal_ns(r.flops, peak.per_core(r.dtype, to_string(r.math_fidelity)), peak.grid_cores());
   row.utilisation = utilisation_percent(row.ideal_ns, double(r.duration_ns), peak.grid_cores(), r.cores);
   row.bytes = r.bytes;
   row.arithmetic_intensity = r.bytes > 0 ? r.flops / r.bytes : 0;

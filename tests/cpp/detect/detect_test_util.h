@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "yolo4/detect/detection.h"
+#include "yolo4/postprocess/detection.h"
 
 namespace yolo4::test {
 

@@ -1,6 +1,6 @@
 // The weights downloader against a tiny HTTP/1.1 server on 127.0.0.1 run by the test itself, and
 // SHA-256 against the FIPS 180-4 example vectors.
-#include "yolo4/detect/download.h"
+#include "yolo4/io/download.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -25,7 +25,7 @@
 
 #include "detect/detect_test_util.h"
 #include "yolo4/core/error.h"
-#include "yolo4/detect/sha256.h"
+#include "yolo4/io/sha256.h"
 
 namespace yolo4 {
 namespace {

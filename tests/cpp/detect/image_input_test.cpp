@@ -1,6 +1,6 @@
 // Image decoding and network input: agreement with cv2 in Python, letterbox geometry, header
 // probing, and clear errors for files that are not usable images.
-#include "yolo4/detect/image_input.h"
+#include "yolo4/io/image_input.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>

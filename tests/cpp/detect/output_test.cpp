@@ -9,10 +9,10 @@
 
 #include "detect/detect_test_util.h"
 #include "yolo4/core/error.h"
-#include "yolo4/detect/coco_names.h"
-#include "yolo4/detect/draw.h"
-#include "yolo4/detect/json_output.h"
-#include "yolo4/detect/progress.h"
+#include "yolo4/output/coco_names.h"
+#include "yolo4/output/draw.h"
+#include "yolo4/output/json_output.h"
+#include "yolo4/output/progress.h"
 
 namespace yolo4 {
 namespace {

@@ -12,7 +12,7 @@
 #include "test_util.h"
 #include "yolo4/kernels/kernels.h"
 #include "yolo4/kernels/vec_math.h"
-#include "yolo4/ops/activation.h"
+#include "yolo4/core/activation.h"
 #include "yolo4/ops/conv2d.h"
 #include "yolo4/ops/layout.h"
 

@@ -1,4 +1,4 @@
-#include "yolo4/detect/json_output.h"
+#include "yolo4/output/json_output.h"
 
 #include <charconv>
 #include <cmath>

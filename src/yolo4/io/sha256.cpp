@@ -1,4 +1,4 @@
-#include "yolo4/detect/sha256.h"
+#include "yolo4/io/sha256.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,4 +1,4 @@
-#include "yolo4/detect/image_input.h"
+#include "yolo4/io/image_input.h"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "yolo4/detect/nms.h"
+#include "yolo4/postprocess/nms.h"
 
 #include <algorithm>
 #include <cmath>

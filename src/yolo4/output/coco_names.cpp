@@ -1,5 +1,5 @@
 // Built in so that `yolo4 detect` needs no data files besides the weights.
-#include "yolo4/detect/coco_names.h"
+#include "yolo4/output/coco_names.h"
 
 #include <array>
 

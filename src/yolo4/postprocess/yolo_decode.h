@@ -6,8 +6,8 @@
 #include <span>
 #include <vector>
 
-#include "yolo4/detect/detection.h"
-#include "yolo4/detect/image_input.h"
+#include "yolo4/postprocess/detection.h"
+#include "yolo4/io/image_input.h"
 
 namespace yolo4 {
 

@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "yolo4/detect/detection.h"
+#include "yolo4/postprocess/detection.h"
 
 namespace yolo4 {
 

@@ -1,4 +1,4 @@
-#include "yolo4/detect/download.h"
+#include "yolo4/io/download.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 #include <optional>
 
 #include "yolo4/core/error.h"
-#include "yolo4/detect/sha256.h"
+#include "yolo4/io/sha256.h"
 
 namespace yolo4 {
 namespace {

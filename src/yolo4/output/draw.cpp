@@ -1,4 +1,4 @@
-#include "yolo4/detect/draw.h"
+#include "yolo4/output/draw.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "yolo4/detect/yolo_decode.h"
+#include "yolo4/postprocess/yolo_decode.h"
 
 #include <algorithm>
 #include <cmath>

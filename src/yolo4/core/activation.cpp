@@ -1,4 +1,4 @@
-#include "yolo4/ops/activation.h"
+#include "yolo4/core/activation.h"
 
 namespace yolo4 {
 

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "yolo4/detect/coco_names.h"
-#include "yolo4/detect/detection.h"
+#include "yolo4/output/coco_names.h"
+#include "yolo4/postprocess/detection.h"
 
 namespace yolo4 {
 

@@ -1,4 +1,4 @@
-#include "yolo4/detect/progress.h"
+#include "yolo4/output/progress.h"
 
 #include <unistd.h>
 

@@ -5,8 +5,8 @@
 #include <span>
 #include <string_view>
 
-#include "yolo4/detect/coco_names.h"
-#include "yolo4/detect/detection.h"
+#include "yolo4/output/coco_names.h"
+#include "yolo4/postprocess/detection.h"
 
 namespace yolo4 {
 

@@ -1,4 +1,4 @@
-// Activations that YOLOv4 fuses into its convolutions.
+// Activations the convolutions fuse into their output (and eltwise applies standalone).
 #pragma once
 
 #include <string_view>

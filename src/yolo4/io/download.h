@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "yolo4/detect/progress.h"
+#include "yolo4/output/progress.h"
 
 namespace yolo4 {
 
