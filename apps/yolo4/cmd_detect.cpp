@@ -32,6 +32,7 @@
 #include "yolo4/postprocess/nms.h"
 #include "yolo4/output/progress.h"
 #include "yolo4/postprocess/yolo_decode.h"
+#include "yolo4/model/session.h"
 #include "yolo4/model/yolov4.h"
 #include "yolo4/ops/layout.h"
 
@@ -270,9 +271,9 @@ bool is_darknet_weights(const std::string& path) {
 }
 
 // Anchors and scale_x_y: from --cfg if given, otherwise the defaults for the weights' format.
-std::array<YoloLayer, 3> yolo_layers(const DetectOptions& o, const DarknetCfg* cfg, bool darknet) {
-  std::array<YoloLayer, 3> layers = cfg ? yolo_layers_from_cfg(*cfg) : default_yolo_layers();
-  if (!cfg && darknet) {
+std::vector<YoloLayer> yolo_layers(const DetectOptions& o, const DarknetCfg*, bool darknet) {
+  std::vector<YoloLayer> layers = default_yolo_layers();
+  if (darknet) {
     for (int i = 0; i < 3; ++i) layers[i].scale_xy = kDarknetScaleXY[i];
   }
   if (o.scale_xy > 0) {
@@ -284,7 +285,7 @@ std::array<YoloLayer, 3> yolo_layers(const DetectOptions& o, const DarknetCfg* c
 // One packed model, one device and one session: image in, detections in image pixels out.
 class Detector {
  public:
-  Detector(const Yolov4& model, const DetectOptions& o, const std::array<YoloLayer, 3>& layers)
+  Detector(const Yolov4& model, const DetectOptions& o, const std::vector<YoloLayer>& layers)
       : device_(o.model.thread_count(), model.options().isa, o.model.pinning()),
         session_(model, device_),
         size_(o.model.size),
@@ -319,10 +320,10 @@ class Detector {
 
  private:
   Device device_;
-  InferenceSession session_;
+  InferenceSession<Yolov4> session_;
   int size_;
   ResizeMode mode_;
-  std::array<YoloLayer, 3> layers_;
+  std::vector<YoloLayer> layers_;
   DecodeOptions decode_;
   NmsOptions nms_;
 };
@@ -600,7 +601,7 @@ int detect_command(int argc, char** argv) {
   model_flags.weights = weights_path;
   const std::optional<DarknetCfg> cfg = model_flags.load_cfg();
   const DarknetCfg* cfg_ptr = cfg ? &*cfg : nullptr;
-  const std::array<YoloLayer, 3> layers = yolo_layers(o, cfg_ptr, is_darknet_weights(weights_path));
+  const std::vector<YoloLayer> layers = yolo_layers(o, cfg_ptr, is_darknet_weights(weights_path));
   const Yolov4 model(model_flags.load_weights(cfg_ptr), model_flags.options());
   Detector detector(model, o, layers);
 

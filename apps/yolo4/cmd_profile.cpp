@@ -15,6 +15,7 @@
 #include "timing.h"
 #include "yolo4/core/error.h"
 #include "yolo4/kernels/peak.h"
+#include "yolo4/model/session.h"
 #include "yolo4/model/yolov4.h"
 #include "yolo4/ops/layout.h"
 #include "yolo4/profile/plots.h"
@@ -35,7 +36,7 @@ struct Timings {
 };
 
 // Alternates unprofiled and profiled runs so that both see the same machine load.
-Timings time_runs(Device& device, InferenceSession& session, const Tensor& input, int runs,
+Timings time_runs(Device& device, InferenceSession<Yolov4>& session, const Tensor& input, int runs,
                   profile::OpCollector& collector) {
   Timings t;
   for (int i = 0; i < runs; ++i) {

@@ -81,19 +81,4 @@ size_t Yolov4::weight_bytes() const {
   return total;
 }
 
-std::array<Tensor, 3> InferenceSession::run(const Tensor& input) {
-  ActivationAllocator& allocator = device_.allocator();
-  for (Tensor& t : previous_) deallocate(t);
-  if (!(planned_for_ == input.shape())) {
-    allocator.begin_capture();
-    previous_ = model_(device_, input);
-    allocator.end_capture();
-    planned_for_ = input.shape();
-    return previous_;
-  }
-  allocator.begin_replay();
-  previous_ = model_(device_, input);
-  return previous_;
-}
-
 }  // namespace yolo4

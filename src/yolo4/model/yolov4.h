@@ -47,22 +47,4 @@ class Yolov4 {
   Head head_;
 };
 
-// Runs a model again and again on one device: the first run captures the op sequence and the
-// tensor lifetimes and plans the arena; every later run replays it with no allocation.
-class InferenceSession {
- public:
-  InferenceSession(const Yolov4& model, Device& device) : model_(model), device_(device) {}
-
-  // The returned heads live in the arena until the next run.
-  std::array<Tensor, 3> run(const Tensor& input);
-  size_t arena_bytes() const { return device_.allocator().arena_bytes(); }
-  size_t lower_bound_bytes() const { return device_.allocator().lower_bound_bytes(); }
-
- private:
-  const Yolov4& model_;
-  Device& device_;
-  Shape planned_for_;
-  std::array<Tensor, 3> previous_;
-};
-
 }  // namespace yolo4

@@ -4,12 +4,10 @@
 #include <cmath>
 
 #include "yolo4/core/error.h"
-#include "yolo4/loaders/darknet_cfg.h"
 
 namespace yolo4 {
 namespace {
 
-constexpr int kAnchorsPerLayer = 3;
 constexpr int kBoxFields = 5;  // tx, ty, tw, th, objectness
 
 float sigmoid(float x) {
@@ -31,13 +29,6 @@ struct HeadContext {
   const DecodeOptions& options;
 };
 
-const YoloLayer& layer_for_stride(std::span<const YoloLayer> layers, int stride) {
-  for (const YoloLayer& layer : layers) {
-    if (layer.stride == stride) return layer;
-  }
-  fail("decode_yolo: no YOLO layer with stride ", stride, " for the head of that stride");
-}
-
 void check_head(const HeadView& head, const ImageTransform& t) {
   YOLO4_CHECK(head.data != nullptr, "decode_yolo: head of stride ", head.stride, " has no data");
   YOLO4_CHECK(head.stride > 0 && head.height * head.stride == t.net_height &&
@@ -51,8 +42,20 @@ void check_head(const HeadView& head, const ImageTransform& t) {
 void check_options(const DecodeOptions& options) {
   YOLO4_CHECK(options.conf_threshold >= 0 && options.conf_threshold < 1,
               "decode_yolo: confidence threshold ", options.conf_threshold, " is outside [0, 1)");
-  YOLO4_CHECK(options.num_classes > 0, "decode_yolo: num_classes ", options.num_classes,
-              " must be positive");
+}
+
+void check_layer(const YoloLayer& layer) {
+  YOLO4_CHECK(layer.classes > 0 && layer.anchor_count() > 0 && layer.anchors.size() % 2 == 0 &&
+                  layer.scale_xy > 0,
+              "decode_yolo: a YOLO layer needs classes > 0, (w, h) anchor pairs and scale_xy > 0; "
+              "got ", layer.classes, " classes, ", layer.anchors.size(), " anchor numbers, scale_xy ",
+              layer.scale_xy);
+}
+
+// Probabilities from the raw outputs: a logistic here, or already applied by the conv
+// (new_coords).
+float probability(const HeadContext& ctx, float raw) {
+  return ctx.layer.new_coords ? raw : sigmoid(raw);
 }
 
 // The anchor's box in image pixels, clipped to the image; false when clipping leaves no area.
@@ -62,12 +65,15 @@ bool decode_box(const HeadContext& ctx, const AnchorOutputs& out, int anchor, in
   const ImageTransform& t = ctx.transform;
   // scale_x_y lets the centre reach the cell borders: sigmoid * s - (s - 1) / 2 spans wider
   // than [0, 1].
-  const float bx = (sigmoid(out[0]) * s - 0.5f * (s - 1.0f) + static_cast<float>(gx)) /
+  const float bx = (probability(ctx, out[0]) * s - 0.5f * (s - 1.0f) + static_cast<float>(gx)) /
                    static_cast<float>(ctx.head.width);
-  const float by = (sigmoid(out[1]) * s - 0.5f * (s - 1.0f) + static_cast<float>(gy)) /
+  const float by = (probability(ctx, out[1]) * s - 0.5f * (s - 1.0f) + static_cast<float>(gy)) /
                    static_cast<float>(ctx.head.height);
-  const float bw = std::exp(out[2]) * ctx.layer.anchors[2 * anchor];
-  const float bh = std::exp(out[3]) * ctx.layer.anchors[2 * anchor + 1];
+  // new_coords bounds the size to 4x the anchor: (2 t)^2 with t already in [0, 1].
+  const float grow_w = ctx.layer.new_coords ? 4 * out[2] * out[2] : std::exp(out[2]);
+  const float grow_h = ctx.layer.new_coords ? 4 * out[3] * out[3] : std::exp(out[3]);
+  const float bw = grow_w * ctx.layer.anchors[2 * anchor];
+  const float bh = grow_h * ctx.layer.anchors[2 * anchor + 1];
   const float cx = t.to_image_x(bx * static_cast<float>(t.net_width));
   const float cy = t.to_image_y(by * static_cast<float>(t.net_height));
   const float half_w = 0.5f * bw / t.scale_x, half_h = 0.5f * bh / t.scale_y;
@@ -82,11 +88,11 @@ bool decode_box(const HeadContext& ctx, const AnchorOutputs& out, int anchor, in
 
 // Single label: sigmoid is monotonic, so the best class is the largest logit and only that one
 // sigmoid is needed.
-void add_best_class(const AnchorOutputs& out, float objectness, const DecodeOptions& options,
+void add_best_class(const HeadContext& ctx, const AnchorOutputs& out, float objectness,
                     Detection box, std::vector<Detection>& detections) {
   int best = 0;
   float best_logit = out[kBoxFields];
-  for (int c = 1; c < options.num_classes; ++c) {
+  for (int c = 1; c < ctx.layer.classes; ++c) {
     const float logit = out[kBoxFields + c];
     if (logit > best_logit) {
       best_logit = logit;
@@ -94,82 +100,53 @@ void add_best_class(const AnchorOutputs& out, float objectness, const DecodeOpti
     }
   }
   box.class_id = best;
-  box.score = objectness * sigmoid(best_logit);
-  if (box.score > options.conf_threshold) detections.push_back(box);
+  box.score = objectness * probability(ctx, best_logit);
+  if (box.score > ctx.options.conf_threshold) detections.push_back(box);
 }
 
 // Multi label: score > conf needs sigmoid(logit) > conf / objectness, i.e. logit above that
 // probability's logit; a small margin keeps rounding from dropping a class the exact test keeps.
-void add_all_classes(const AnchorOutputs& out, float objectness, const DecodeOptions& options,
+void add_all_classes(const HeadContext& ctx, const AnchorOutputs& out, float objectness,
                      Detection box, std::vector<Detection>& detections) {
-  const float p = options.conf_threshold / objectness;
-  const float min_logit = p > 0 ? std::log(p) - std::log1p(-p) - 1e-3f : -INFINITY;
-  for (int c = 0; c < options.num_classes; ++c) {
-    const float logit = out[kBoxFields + c];
-    if (!(logit > min_logit)) continue;
+  const float p = ctx.options.conf_threshold / objectness;
+  float min_raw = -INFINITY;
+  if (p > 0) min_raw = ctx.layer.new_coords ? p * (1 - 1e-3f) : std::log(p) - std::log1p(-p) - 1e-3f;
+  for (int c = 0; c < ctx.layer.classes; ++c) {
+    const float raw = out[kBoxFields + c];
+    if (!(raw > min_raw)) continue;
     box.class_id = c;
-    box.score = objectness * sigmoid(logit);
-    if (box.score > options.conf_threshold) detections.push_back(box);
+    box.score = objectness * probability(ctx, raw);
+    if (box.score > ctx.options.conf_threshold) detections.push_back(box);
   }
 }
 
 void decode_anchor(const HeadContext& ctx, const AnchorOutputs& out, int anchor, int gx, int gy,
                    std::vector<Detection>& detections) {
-  const float objectness = sigmoid(out[4]);
+  const float objectness = probability(ctx, out[4]);
   // score = objectness * class probability <= objectness; the negated test also skips NaN.
   if (!(objectness > ctx.options.conf_threshold)) return;
   Detection box{};
   if (!decode_box(ctx, out, anchor, gx, gy, box)) return;
   if (ctx.options.labels == LabelMode::kSingle) {
-    add_best_class(out, objectness, ctx.options, box, detections);
+    add_best_class(ctx, out, objectness, box, detections);
   } else {
-    add_all_classes(out, objectness, ctx.options, box, detections);
+    add_all_classes(ctx, out, objectness, box, detections);
   }
 }
 
 void decode_head(const HeadContext& ctx, std::vector<Detection>& detections) {
   const HeadView& head = ctx.head;
-  const int64_t anchor_channels = kBoxFields + ctx.options.num_classes;
+  const int64_t anchor_channels = kBoxFields + ctx.layer.classes;
   for (int gy = 0; gy < head.height; ++gy) {
     for (int gx = 0; gx < head.width; ++gx) {
       const float* cell = head.data + gy * head.y_stride + gx * head.x_stride;
-      for (int a = 0; a < kAnchorsPerLayer; ++a) {
+      for (int a = 0; a < ctx.layer.anchor_count(); ++a) {
         const AnchorOutputs out{cell + a * anchor_channels * head.channel_stride,
                                 head.channel_stride};
         decode_anchor(ctx, out, a, gx, gy, detections);
       }
     }
   }
-}
-
-YoloLayer layer_from_section(const DarknetCfg& cfg, const CfgSection& section) {
-  const std::vector<float> anchors = cfg_floats(section, "anchors");
-  const std::vector<float> mask = cfg_floats(section, "mask");
-  YOLO4_CHECK(!anchors.empty() && anchors.size() % 2 == 0, cfg.path, ":", section.line,
-              ": [yolo] anchors must be (w, h) pairs, got ", anchors.size(), " numbers");
-  YOLO4_CHECK(mask.size() == 3, cfg.path, ":", section.line,
-              ": [yolo] mask must list 3 anchors, got ", mask.size());
-  YoloLayer layer{0, {}, cfg_float(section, "scale_x_y", 1.0f)};
-  YOLO4_CHECK(layer.scale_xy > 0, cfg.path, ":", section.line, ": [yolo] scale_x_y ",
-              layer.scale_xy, " must be positive");
-  for (size_t i = 0; i < mask.size(); ++i) {
-    const float index = mask[i];
-    YOLO4_CHECK(index >= 0 && index == std::floor(index) &&
-                    2 * index + 1 < static_cast<float>(anchors.size()),
-                cfg.path, ":", section.line, ": [yolo] mask entry ", index,
-                " is not an anchor index below ", anchors.size() / 2);
-    layer.anchors[2 * i] = anchors[2 * static_cast<size_t>(index)];
-    layer.anchors[2 * i + 1] = anchors[2 * static_cast<size_t>(index) + 1];
-  }
-  return layer;
-}
-
-float anchor_area(const YoloLayer& layer) {
-  float area = 0;
-  for (size_t i = 0; i < layer.anchors.size(); i += 2) {
-    area += layer.anchors[i] * layer.anchors[i + 1];
-  }
-  return area;
 }
 
 }  // namespace
@@ -182,31 +159,12 @@ HeadView nhwc_head(const float* data, int height, int width, int channels, int s
   return {data, height, width, 1, channels, int64_t{width} * channels, stride};
 }
 
-std::array<YoloLayer, 3> default_yolo_layers() {
-  return {{
-      {8, {12, 16, 19, 36, 40, 28}, 1.0f},
-      {16, {36, 75, 76, 55, 72, 146}, 1.0f},
-      {32, {142, 110, 192, 243, 459, 401}, 1.0f},
-  }};
-}
-
-std::array<YoloLayer, 3> yolo_layers_from_cfg(const DarknetCfg& cfg) {
-  std::vector<YoloLayer> layers;
-  for (const CfgSection& section : cfg.sections) {
-    if (section.type == "yolo") layers.push_back(layer_from_section(cfg, section));
-  }
-  YOLO4_CHECK(layers.size() == 3, cfg.path, ": expected 3 [yolo] sections (YOLOv4), found ",
-              layers.size());
-  // Small anchors belong to the fine grid: stride 8, then 16, then 32.
-  std::stable_sort(layers.begin(), layers.end(), [](const YoloLayer& a, const YoloLayer& b) {
-    return anchor_area(a) < anchor_area(b);
-  });
-  std::array<YoloLayer, 3> result;
-  for (int i = 0; i < 3; ++i) {
-    result[i] = layers[i];
-    result[i].stride = 8 << i;
-  }
-  return result;
+std::vector<YoloLayer> default_yolo_layers() {
+  return {
+      {{12, 16, 19, 36, 40, 28}, 1.0f, false, 80},
+      {{36, 75, 76, 55, 72, 146}, 1.0f, false, 80},
+      {{142, 110, 192, 243, 459, 401}, 1.0f, false, 80},
+  };
 }
 
 std::vector<Detection> decode_yolo(std::span<const HeadView> heads,
@@ -217,11 +175,13 @@ std::vector<Detection> decode_yolo(std::span<const HeadView> heads,
                   transform.scale_y > 0,
               "decode_yolo: image transform for a ", transform.image_width, "x",
               transform.image_height, " image is not set up (use make_image_transform)");
+  YOLO4_CHECK(heads.size() == layers.size(), "decode_yolo: ", heads.size(), " heads but ",
+              layers.size(), " YOLO layers");
   std::vector<Detection> detections;
-  for (const HeadView& head : heads) {
-    check_head(head, transform);
-    const HeadContext ctx{head, layer_for_stride(layers, head.stride), transform, options};
-    decode_head(ctx, detections);
+  for (size_t i = 0; i < heads.size(); ++i) {
+    check_head(heads[i], transform);
+    check_layer(layers[i]);
+    decode_head({heads[i], layers[i], transform, options}, detections);
   }
   return detections;
 }

@@ -98,7 +98,7 @@ TEST(YoloDecode, DecodesOneBoxInImagePixels) {
   const HeadView view = nchw_head(head.data.data(), 10, 10, 32);
   // Plain resize of a 640 x 480 image: x scale 0.5, y scale 2/3.
   const ImageTransform t = make_image_transform(640, 480, 320, 320, ResizeMode::kPlain);
-  const auto dets = decode_yolo(std::span(&view, 1), layers, t, {});
+  const auto dets = decode_yolo(std::span(&view, 1), std::span(&layers[2], 1), t, {});
   ASSERT_EQ(dets.size(), 1u);
   EXPECT_EQ(dets[0].class_id, 16);
   EXPECT_NEAR(dets[0].score, 0.72f, 1e-5);
@@ -116,7 +116,7 @@ TEST(YoloDecode, ScaleXyWidensTheCentreRange) {
   layers[2].scale_xy = 1.2f;
   const HeadView view = nchw_head(head.data.data(), 10, 10, 32);
   const ImageTransform t = make_image_transform(320, 320, 320, 320, ResizeMode::kPlain);
-  const auto dets = decode_yolo(std::span(&view, 1), layers, t, {});
+  const auto dets = decode_yolo(std::span(&view, 1), std::span(&layers[2], 1), t, {});
   ASSERT_EQ(dets.size(), 1u);
   // x: sigmoid 1 -> 1.2 - 0.1 + 5 = 6.1 cells; 142 wide, so not clipped.
   EXPECT_NEAR(0.5f * (dets[0].x1 + dets[0].x2), 6.1f * 32, 1e-3);
@@ -133,7 +133,7 @@ TEST(YoloDecode, UndoesTheLetterbox) {
   const ImageTransform t = make_image_transform(640, 320, 320, 320, ResizeMode::kLetterbox);
   EXPECT_FLOAT_EQ(t.offset_y, 80);
   EXPECT_FLOAT_EQ(t.scale_x, 0.5f);
-  const auto dets = decode_yolo(std::span(&view, 1), layers, t, {});
+  const auto dets = decode_yolo(std::span(&view, 1), std::span(&layers[2], 1), t, {});
   ASSERT_EQ(dets.size(), 1u);
   // Centre (176, 176) network px -> (352, 192) image px; anchor 142 x 110 -> 284 x 220.
   EXPECT_NEAR(dets[0].x1, 352 - 142, 1e-3);
@@ -150,12 +150,12 @@ TEST(YoloDecode, SingleLabelKeepsTheBestClassMultiLabelAllAboveThreshold) {
   const auto layers = default_yolo_layers();
   const HeadView view = nchw_head(head.data.data(), 10, 10, 32);
   const ImageTransform t = make_image_transform(320, 320, 320, 320, ResizeMode::kPlain);
-  const auto single = decode_yolo(std::span(&view, 1), layers, t, {});
+  const auto single = decode_yolo(std::span(&view, 1), std::span(&layers[2], 1), t, {});
   ASSERT_EQ(single.size(), 1u);
   EXPECT_EQ(single[0].class_id, 7);
   DecodeOptions multi_options;
   multi_options.labels = LabelMode::kMulti;
-  const auto multi = decode_yolo(std::span(&view, 1), layers, t, multi_options);
+  const auto multi = decode_yolo(std::span(&view, 1), std::span(&layers[2], 1), t, multi_options);
   ASSERT_EQ(multi.size(), 2u);
   EXPECT_EQ(multi[0].class_id, 7);
   EXPECT_EQ(multi[1].class_id, 9);
@@ -197,60 +197,23 @@ TEST(YoloDecode, RejectsMismatchedGridsAndBadOptions) {
   EXPECT_THROW(
       {
         try {
-          decode_yolo(std::span(&wrong_grid, 1), layers, t, {});
+          decode_yolo(std::span(&wrong_grid, 1), std::span(&layers[2], 1), t, {});
         } catch (const Error& e) {
           EXPECT_NE(std::string(e.what()).find("expected 10x10"), std::string::npos) << e.what();
           throw;
         }
       },
       Error);
-  const HeadView unknown_stride = nchw_head(data.data(), 9, 9, 64);
-  const ImageTransform t576 = make_image_transform(576, 576, 576, 576, ResizeMode::kPlain);
-  EXPECT_THROW(decode_yolo(std::span(&unknown_stride, 1), layers, t576, {}), Error);
+  // One head, three layers: which layer decodes it is ambiguous.
+  const HeadView one_head = nchw_head(data.data(), 9, 9, 32);
+  const ImageTransform t288 = make_image_transform(288, 288, 288, 288, ResizeMode::kPlain);
+  EXPECT_THROW(decode_yolo(std::span(&one_head, 1), layers, t288, {}), Error);
+  YoloLayer no_classes = layers[2];
+  no_classes.classes = 0;
+  EXPECT_THROW(decode_yolo(std::span(&one_head, 1), std::span(&no_classes, 1), t288, {}), Error);
   DecodeOptions bad;
   bad.conf_threshold = 1.5f;
   EXPECT_THROW(decode_yolo({}, layers, t, bad), Error);
-}
-
-TEST(YoloLayers, FromYolov4Cfg) {
-  const DarknetCfg cfg = parse_darknet_cfg(test::shared_data_dir() + "/yolov4.cfg");
-  const auto layers = yolo_layers_from_cfg(cfg);
-  const auto defaults = default_yolo_layers();
-  const std::array<float, 3> scale_xy = {1.2f, 1.1f, 1.05f};
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(layers[i].stride, 8 << i);
-    EXPECT_EQ(layers[i].anchors, defaults[i].anchors) << "stride " << layers[i].stride;
-    EXPECT_FLOAT_EQ(layers[i].scale_xy, scale_xy[i]);
-  }
-}
-
-TEST(YoloLayers, OrdersByAnchorSizeNotSectionOrder) {
-  // YOLOv3 cfgs list the coarse layer (largest anchors) first; scale_x_y absent means 1.
-  const test::TempDir dir;
-  std::string text = "[net]\nwidth=416\n";
-  for (const char* mask : {"6,7,8", "3,4,5", "0,1,2"}) {
-    text += std::string("[yolo]\nmask = ") + mask +
-            "\nanchors = 10,13, 16,30, 33,23, 30,61, 62,45, 59,119, 116,90, 156,198, 373,326\n";
-  }
-  test::write_bytes(dir.file("v3.cfg"), text);
-  const auto layers = yolo_layers_from_cfg(parse_darknet_cfg(dir.file("v3.cfg")));
-  EXPECT_EQ(layers[0].anchors, (std::array<float, 6>{10, 13, 16, 30, 33, 23}));
-  EXPECT_EQ(layers[2].anchors, (std::array<float, 6>{116, 90, 156, 198, 373, 326}));
-  EXPECT_FLOAT_EQ(layers[1].scale_xy, 1.0f);
-}
-
-TEST(YoloLayers, RejectsOtherLayouts) {
-  const std::string tiny = test::shared_data_dir() + "/yolov4-tiny.cfg";
-  try {
-    yolo_layers_from_cfg(parse_darknet_cfg(tiny));
-    ADD_FAILURE() << "yolov4-tiny has 2 [yolo] sections";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(tiny), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("found 2"), std::string::npos) << e.what();
-  }
-  const test::TempDir dir;
-  test::write_bytes(dir.file("bad.cfg"), "[yolo]\nmask=0,1,9\nanchors=1,2,3,4,5,6\n");
-  EXPECT_THROW(yolo_layers_from_cfg(parse_darknet_cfg(dir.file("bad.cfg"))), Error);
 }
 
 // ---------------------------------------------------------------------------------------------

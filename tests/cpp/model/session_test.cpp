@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "yolo4/core/error.h"
+#include "yolo4/model/session.h"
 #include "yolo4/model/yolov4.h"
 #include "yolo4/ops/layout.h"
 

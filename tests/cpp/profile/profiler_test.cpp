@@ -10,6 +10,7 @@
 
 #include "yolo4/core/error.h"
 #include "yolo4/kernels/peak.h"
+#include "yolo4/model/session.h"
 #include "yolo4/model/yolov4.h"
 #include "yolo4/ops/layout.h"
 
