@@ -255,7 +255,7 @@ std::vector<unsigned char> read_file(const std::string& path, size_t max_bytes) 
   return bytes;
 }
 
-cv::Mat decode(const std::vector<unsigned char>& bytes, const std::string& path) {
+cv::Mat decode(Bytes bytes, const std::string& path) {
   const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U,
                         const_cast<unsigned char*>(bytes.data()));
   cv::Mat image;
@@ -347,13 +347,19 @@ std::optional<ImageSize> probe_image_size(const std::string& path) {
 cv::Mat read_image(const std::string& path, int max_side) {
   const auto bytes = read_file(path, 0);
   YOLO4_CHECK(!bytes.empty(), "image ", path, ": the file is empty (0 bytes), expected an image");
-  const Bytes all(bytes);
-  if (auto size = header_size(all.first(std::min(all.size(), kProbeBytes)), path)) {
-    check_size(*size, path, max_side, "its header says");
+  return decode_image(bytes, path, max_side);
+}
+
+cv::Mat decode_image(Bytes encoded, const std::string& name, int max_side) {
+  YOLO4_CHECK(!encoded.empty(), "image ", name, ": no bytes, expected an encoded image");
+  YOLO4_CHECK(encoded.size() <= kMaxFileBytes, "image ", name, ": ", encoded.size(),
+              " bytes, more than the ", kMaxFileBytes, " any accepted image needs");
+  if (auto size = header_size(encoded.first(std::min(encoded.size(), kProbeBytes)), name)) {
+    check_size(*size, name, max_side, "its header says");
   }
-  check_complete(all, path);
-  cv::Mat image = decode(bytes, path);
-  check_size({image.cols, image.rows}, path, max_side, "decoded to");
+  check_complete(encoded, name);
+  cv::Mat image = decode(encoded, name);
+  check_size({image.cols, image.rows}, name, max_side, "decoded to");
   return image;
 }
 

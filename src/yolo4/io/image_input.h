@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <opencv2/core.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,11 @@ std::optional<ImageSize> probe_image_size(const std::string& path);
 // Decodes an image file to 8-bit BGR. Throws yolo4::Error naming the file when it cannot be read,
 // is empty, is not an image, is truncated, or is larger than max_side in either dimension.
 cv::Mat read_image(const std::string& path, int max_side = kMaxImageSide);
+
+// The same for an encoded image already in memory (an upload, a Python bytes object); name
+// stands for the file in error messages.
+cv::Mat decode_image(std::span<const unsigned char> encoded, const std::string& name,
+                     int max_side = kMaxImageSide);
 
 // Converts a decoded 8-bit BGR image (a file or a video frame) to the network input; name is
 // used in error messages.

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -251,6 +252,28 @@ TEST(ImageInputErrors, HugeImageIsRefusedFromItsHeader) {
   // A header within the limit is accepted up to the (missing) pixel data.
   test::write_bytes(path, png_claiming(0, 10));
   expect_contains(error_of([&] { read_image(path); }), "positive width and height");
+}
+
+// Encoded bytes in memory go through the same checks as files; the name stands for the file.
+TEST(ImageInput, DecodesBytesLikeTheFile) {
+  const std::string dog = sample_image("dog.jpg");
+  const std::string whole = test::read_bytes(dog);
+  const std::vector<unsigned char> bytes(whole.begin(), whole.end());
+  const cv::Mat from_file = read_image(dog);
+  const cv::Mat from_bytes = decode_image(bytes, "upload");
+  ASSERT_EQ(from_bytes.size(), from_file.size());
+  EXPECT_EQ(cv::norm(from_bytes, from_file, cv::NORM_INF), 0);
+
+  const std::span<const unsigned char> all(bytes);
+  expect_contains(error_of([&] { decode_image(all.first(all.size() / 2), "upload"); }),
+                  "image upload: truncated JPEG");
+  expect_contains(error_of([&] { decode_image({}, "upload"); }), "image upload: no bytes");
+  const std::string text = "not an image";
+  const std::vector<unsigned char> junk(text.begin(), text.end());
+  expect_contains(error_of([&] { decode_image(junk, "upload"); }), "not an image");
+  const std::string huge = png_claiming(20000, 20000);
+  const std::vector<unsigned char> huge_bytes(huge.begin(), huge.end());
+  expect_contains(error_of([&] { decode_image(huge_bytes, "upload"); }), "20000x20000");
 }
 
 TEST(ImageInputErrors, MaxSideIsConfigurable) {
