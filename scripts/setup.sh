@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian package yolo4 needs (idempotent), then configures and builds.
+# Installs every Debian package yolo4 needs (idempotent), then configures and builds, and
+# installs the Python package (yolo4, yolo4.dask) into the user site-packages of /usr/bin/python3
+# (~/.local/lib/python3.X/site-packages; cmake -DYOLO4_PYTHON_SITE=DIR chooses another place).
 # Usage: scripts/setup.sh [BUILD_DIR] [extra cmake args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopencv-dev libcurl4-openssl-dev zlib1g-dev
   python3 python3-numpy python3-torch python3-opencv
+  python3-dev pybind11-dev python3-pytest python3-dask python3-distributed python3-pandas
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -26,3 +29,7 @@ fi
 
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-Release}" "$@" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
+if grep -q '^YOLO4_BUILD_PYTHON:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
+  cmake --install "$BUILD_DIR" --component python >/dev/null
+  echo "setup: the yolo4 Python package is in $(sed -n 's/^YOLO4_PYTHON_SITE:PATH=//p' "$BUILD_DIR/CMakeCache.txt")"
+fi

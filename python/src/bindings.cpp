@@ -259,14 +259,16 @@ class PyDetector {
     info_ = describe(args);
   }
 
-  py::array detect(const py::handle& image, bool rgb) {
-    ImageArg arg = image_arg(image, rgb, "image");
-    std::vector<Detection> detections;
+  py::array detect(const py::handle& image, bool rgb) { return detect_one(image, rgb).first; }
+
+  std::pair<py::array, py::tuple> detect_one(const py::handle& image, bool rgb) {
+    const ImageArg arg = image_arg(image, rgb, "image");
+    Detected result;
     {
       py::gil_scoped_release release;
-      detections = with_detector([&](Detector& d) { return run(d, arg); });
+      result = with_detector([&](Detector& d) { return run(d, arg); });
     }
-    return arrays_->make(detections);
+    return {arrays_->make(result.detections), py::make_tuple(result.width, result.height)};
   }
 
   py::list detect_many(const py::iterable& images, bool rgb) {
@@ -274,17 +276,17 @@ class PyDetector {
     for (const py::handle& image : images) {
       args.push_back(image_arg(image, rgb, "images[" + std::to_string(args.size()) + "]"));
     }
-    std::vector<std::vector<Detection>> results;
+    std::vector<Detected> results;
     {
       py::gil_scoped_release release;
       results = with_detector([&](Detector& d) {
-        std::vector<std::vector<Detection>> all;
+        std::vector<Detected> all;
         for (const ImageArg& arg : args) all.push_back(run(d, arg));
         return all;
       });
     }
     py::list out;
-    for (const auto& detections : results) out.append(arrays_->make(detections));
+    for (const Detected& result : results) out.append(arrays_->make(result.detections));
     return out;
   }
 
@@ -327,11 +329,17 @@ class PyDetector {
   std::string repr() const { return "yolo4.Detector(" + model_->describe() + ")"; }
 
  private:
-  std::vector<Detection> run(Detector& detector, const ImageArg& arg) {
-    std::vector<Detection> detections = detector.detect(bgr_pixels(arg), arg.name);
+  struct Detected {
+    std::vector<Detection> detections;
+    int width = 0, height = 0;  // the image's
+  };
+
+  Detected run(Detector& detector, const ImageArg& arg) {
+    const cv::Mat bgr = bgr_pixels(arg);
+    Detected result{detector.detect(bgr, arg.name), bgr.cols, bgr.rows};
     std::lock_guard lock(mutex_);
     last_timings_ = detector.last_timings();
-    return detections;
+    return result;
   }
 
   // Calls fn with a Detector no other thread is using: an idle one, or a new one over the same
@@ -490,6 +498,11 @@ image: a uint8 numpy array (H, W, 3), BGR as OpenCV gives it (rgb=True: RGB, as 
 Returns a numpy structured array (Detector.detection_dtype), one row per detection, best
 first: class_id (int32), class_name (str), score (float32), box (4 float32: x1, y1, x2, y2 in
 the image's pixels). E.g. d[d["score"] > 0.5]["box"] is an (N, 4) array.
+)doc")
+      .def("detect_with_size", &PyDetector::detect_one, py::arg("image"), py::kw_only(),
+           py::arg("rgb") = false, R"doc(
+detect(), and the image's size: (detections, (width, height)). For paths and bytes, the size
+is only known once the library has decoded the image.
 )doc")
       .def("detect_many", &PyDetector::detect_many, py::arg("images"), py::kw_only(),
            py::arg("rgb") = false, R"doc(

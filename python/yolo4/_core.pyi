@@ -36,6 +36,10 @@ class Detector:
     def detect(self, image: ImageInput, *, rgb: bool = False) -> np.ndarray:
         """Detections, best first: a structured array with the fields class_id, class_name,
         score and box (x1, y1, x2, y2 in the image's pixels)."""
+    def detect_with_size(
+        self, image: ImageInput, *, rgb: bool = False
+    ) -> tuple[np.ndarray, tuple[int, int]]:
+        """detect(), and the image's (width, height)."""
     def detect_many(self, images: Iterable[ImageInput], *, rgb: bool = False) -> list[np.ndarray]: ...
     def heads(self, x: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
         """The raw head tensors (N, H / stride, W / stride, anchors * (5 + classes)) for a
