@@ -8,6 +8,7 @@
 #include <pybind11/stl/filesystem.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -52,6 +53,13 @@ struct ImageArg {
   py::object array;  // destroyed with the GIL held: ImageArgs live outside the released scopes
   bool rgb = false;
 };
+
+// 0.45f as the Python float 0.45 rather than 0.44999998807907104.
+double shortest_decimal(float value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  return std::stod(std::string(text, end));
+}
 
 std::string shape_text(const py::array& array) {
   std::string text = "(";
@@ -393,9 +401,9 @@ class PyDetector {
     info["input_size"] = py::make_tuple(width_, height_);
     info["preset"] = args.preset;
     info["precision"] = source.options.describe();
-    info["letterbox"] = options_.letterbox.value_or(model_->spec().letterbox);
-    info["conf"] = options_.conf_threshold;
-    info["iou"] = options_.nms.iou_threshold;
+    info["letterbox"] = options_.letterbox ? *options_.letterbox : model_->spec().letterbox;
+    info["conf"] = shortest_decimal(options_.conf_threshold);
+    info["iou"] = shortest_decimal(options_.nms.iou_threshold);
     info["nms"] = options_.nms.kind == NmsKind::kDiou ? "diou" : "iou";
     info["max_det"] = options_.nms.max_detections;
     info["multi_label"] = options_.labels == LabelMode::kMulti;

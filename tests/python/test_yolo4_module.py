@@ -35,7 +35,7 @@ def dog(sample_images):
 def assert_same(a, b):
     """Identical detections: same inputs through the same network give the same bits."""
     assert a.dtype == b.dtype
-    assert a.tolist() == b.tolist()
+    assert yolo4.to_dicts(a) == yolo4.to_dicts(b)
 
 
 # ------------------------------------------------------------------------------------------
@@ -96,7 +96,7 @@ def test_array_rgb_path_and_bytes_agree(detector, dog):
     assert_same(detector.detect(bytearray(encoded)), expected)
     assert_same(detector.detect(memoryview(encoded)), expected)
     # The channel order matters: BGR pixels read as RGB give other detections.
-    assert detector.detect(bgr, rgb=True).tolist() != expected.tolist()
+    assert yolo4.to_dicts(detector.detect(bgr, rgb=True)) != yolo4.to_dicts(expected)
 
 
 def test_detect_with_size(detector, dog):
@@ -267,12 +267,12 @@ def test_gil_is_released_during_inference(detector, sample_images):
 def test_threads_share_one_detector_correctly(model_files, sample_images):
     detector = yolo4.Detector(model_files["weights"], cfg=model_files["cfg"], threads=1)
     pixels = [cv2.imread(p) for p in sample_images]
-    expected = [detector.detect(p).tolist() for p in pixels]
+    expected = [yolo4.to_dicts(detector.detect(p)) for p in pixels]
     results = {}
 
     def work(index):
         order = pixels[index:] + pixels[:index]  # each thread starts at another image
-        results[index] = [detector.detect(p).tolist() for p in order * 2]
+        results[index] = [yolo4.to_dicts(detector.detect(p)) for p in order * 2]
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
     for t in threads:

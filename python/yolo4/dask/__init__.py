@@ -160,13 +160,17 @@ def detect(
     partition_size: images per task; None: about 8 tasks per worker thread.
 
     Registers a DetectorPlugin, so every worker loads its Detector now (a bad weights file
-    raises here); the detection itself runs when the collection is computed or written."""
+    raises here), unless every worker has it from an earlier call with the same options; the
+    detection itself runs when the collection is computed or written."""
     if output not in ("bag", "dataframe"):
         raise ValueError(f"output '{output}': expected 'bag' or 'dataframe'")
     client = client if client is not None else distributed.get_client()
     paths = expand_images(paths_or_glob)
     plugin = DetectorPlugin(_plugin_options(weights, detector_options))
-    client.register_worker_plugin(plugin, name=plugin.name)
+    # Registering again would load the Detector again on every worker.
+    loaded = client.run(lambda dask_worker: plugin.name in dask_worker.plugins).values()
+    if not loaded or not all(loaded):
+        client.register_worker_plugin(plugin, name=plugin.name)
     if partition_size is None:
         threads = max(1, sum(client.nthreads().values()))
         partition_size = max(1, -(-len(paths) // (8 * threads)))
@@ -231,9 +235,10 @@ class _Progress:
     """Tasks and images done, rate, ETA and failures on stderr: a redrawn line on a terminal,
     otherwise a line every few seconds. Failures are reported even when progress is off."""
 
-    def __init__(self, tasks: int, enabled: bool, stream: IO[str] = sys.stderr):
-        self.tasks, self.enabled, self.stream = tasks, enabled, stream
-        self.terminal = enabled and stream.isatty()
+    def __init__(self, tasks: int, enabled: bool, stream: Optional[IO[str]] = None):
+        self.tasks, self.enabled = tasks, enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.terminal = enabled and self.stream.isatty()
         self.start = self.last_print = time.monotonic()
         self.tasks_done = self.images = self.failed = 0
 

@@ -55,7 +55,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
 def local_cluster(workers: Optional[int]) -> distributed.LocalCluster:
     cpus = len(os.sched_getaffinity(0))
     return distributed.LocalCluster(
-        n_workers=workers or cpus, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=workers or cpus, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
 
 
