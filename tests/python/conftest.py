@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(os.environ.get("YOLO4_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+DEFAULT_SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED = Path(os.environ.get("YOLO4_SHARED_DATA", DEFAULT_SHARED))
 MODELS = SHARED / "models"
 SAMPLE_NAMES = ["dog", "eagle", "giraffe", "horses", "kite", "person"]
 

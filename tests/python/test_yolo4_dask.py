@@ -110,7 +110,8 @@ def test_json_lines_coco_and_dataframe(client, model_files, image_dir, expected,
     # COCO results: ids from an annotations file, COCO's category ids, [x, y, w, h] boxes.
     names = sorted(p.name for p in image_dir.iterdir())
     annotations = tmp_path / "annotations.json"
-    annotations.write_text(json.dumps({"images": [{"id": 100 + i, "file_name": n} for i, n in enumerate(names)]}))
+    listed = [{"id": 100 + i, "file_name": name} for i, name in enumerate(names)]
+    annotations.write_text(json.dumps({"images": listed}))
     coco = tmp_path / "results.json"
     summary = yolo4.dask.write_coco(records, coco, client, annotations=annotations, progress=False)
     assert summary["failed"] == 1
@@ -127,7 +128,8 @@ def test_json_lines_coco_and_dataframe(client, model_files, image_dir, expected,
         assert entry["score"] == pytest.approx(score, abs=1e-5)
         assert entry["bbox"] == pytest.approx(bbox, abs=2e-3)
     assert {e["category_id"] for e in entries} >= {2, 3, 18}  # bicycle, car, dog on dog.jpg
-    with pytest.raises(ValueError, match=r"corrupt.jpg: no COCO image id \(the file name is not a number and no annotations"):
+    no_id = r"corrupt.jpg: no COCO image id \(the file name is not a number and no annotations"
+    with pytest.raises(ValueError, match=no_id):
         yolo4.dask.write_coco(records, coco, client, progress=False)
 
     frame = yolo4.dask.detect(
@@ -196,6 +198,7 @@ def test_a_worker_killed_mid_job(model_files, sample_images, expected, tmp_path)
         written = [json.loads(line) for line in out.read_text().splitlines()]
         assert [Path(r["image"]).name for r in written] == sorted(p.name for p in directory.iterdir())
         for record in written:
-            assert record["detections"] == expected[Path(record["image"]).name.split("_", 1)[1]]["detections"]
+            source = Path(record["image"]).name.split("_", 1)[1]
+            assert record["detections"] == expected[source]["detections"]
         client.wait_for_workers(2, timeout=60)
         assert killed["pid"] not in client.run(os.getpid).values()

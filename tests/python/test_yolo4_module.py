@@ -158,7 +158,8 @@ def test_heads_shapes_and_batches(detector, sample_images):
     # Yolo-Fastest-XL: heads at strides 32 and 16, 3 anchors of 5 + 80 channels each.
     assert sorted(h.shape for h in heads) == [(2, 10, 10, 255), (2, 20, 20, 255)]
     for head, layer in zip(heads, layers):
-        assert head.dtype == np.float32 and head.shape[3] == len(layer["anchors"]) // 2 * (5 + layer["classes"])
+        assert head.dtype == np.float32
+        assert head.shape[3] == len(layer["anchors"]) // 2 * (5 + layer["classes"])
         assert np.all(np.isfinite(head))
     # Each image of the batch gives what it gives alone, and the two differ.
     for i in range(2):
@@ -184,7 +185,8 @@ def test_heads_rejects_bad_inputs(detector):
 def test_bad_arrays(detector):
     with pytest.raises(TypeError, match=r"image: expected a uint8 array .* got dtype float32"):
         detector.detect(np.zeros((32, 32, 3), np.float32))
-    with pytest.raises(ValueError, match=r"image: expected a uint8 array of shape \(H, W, 3\).*got \(32, 32\)"):
+    wrong_shape = r"image: expected a uint8 array of shape \(H, W, 3\).*got \(32, 32\)"
+    with pytest.raises(ValueError, match=wrong_shape):
         detector.detect(np.zeros((32, 32), np.uint8))
     with pytest.raises(ValueError, match=r"got \(32, 32, 4\)"):
         detector.detect(np.zeros((32, 32, 4), np.uint8))
@@ -196,7 +198,8 @@ def test_bad_arrays(detector):
 
 def test_missing_file(detector, tmp_path):
     missing = tmp_path / "missing.jpg"
-    with pytest.raises(yolo4.Error, match=rf"image {missing}: cannot open \(No such file or directory\)"):
+    message = rf"image {missing}: cannot open \(No such file or directory\)"
+    with pytest.raises(yolo4.Error, match=message):
         detector.detect(missing)
 
 

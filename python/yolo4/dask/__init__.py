@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -88,7 +89,9 @@ class DetectorPlugin(WorkerPlugin):
     async def setup(self, worker: distributed.Worker) -> None:
         options = dict(self.detector_options)
         if options.get("threads") is None:
-            options["threads"] = max(1, len(os.sched_getaffinity(0)) // worker.state.nthreads)
+            task_threads = getattr(worker, "state", worker).nthreads
+            options["threads"] = max(1, len(os.sched_getaffinity(0)) // task_threads)
+        self._count_lock = threading.Lock()  # the worker's task threads share the plugin
         # In a thread: loading a large model must not stall the worker's event loop.
         loop = asyncio.get_running_loop()
         self.detector = await loop.run_in_executor(None, lambda: yolo4.Detector(**options))
@@ -96,7 +99,8 @@ class DetectorPlugin(WorkerPlugin):
 
     def detect(self, path: str) -> dict[str, Any]:
         assert self.detector is not None, "DetectorPlugin.detect before setup"
-        self.images += 1
+        with self._count_lock:
+            self.images += 1
         try:
             detections, (width, height) = self.detector.detect_with_size(path)
         except yolo4.Error as error:
@@ -107,7 +111,9 @@ class DetectorPlugin(WorkerPlugin):
 def _record(
     image: str, width: Optional[int], height: Optional[int], detections: list, error: Optional[str]
 ) -> dict[str, Any]:
-    return {"image": image, "width": width, "height": height, "detections": detections, "error": error}
+    return {
+        "image": image, "width": width, "height": height, "detections": detections, "error": error
+    }
 
 
 def _options_key(options: dict[str, Any]) -> str:
@@ -181,7 +187,9 @@ def detect(
 
 
 def model_info(
-    client: Optional[distributed.Client] = None, weights: Optional[PathLike] = None, **detector_options: Any
+    client: Optional[distributed.Client] = None,
+    weights: Optional[PathLike] = None,
+    **detector_options: Any,
 ) -> dict[str, Any]:
     """The model_info of the Detector that detect() with the same arguments loaded on the
     workers (asked of one worker)."""
@@ -195,10 +203,14 @@ def model_info(
     for result in client.run(info).values():
         if result is not None:
             return result
-    raise ValueError("no worker has loaded this Detector: call yolo4.dask.detect with these options first")
+    raise ValueError(
+        "no worker has loaded this Detector: call yolo4.dask.detect with these options first"
+    )
 
 
-def _plugin_options(weights: Optional[PathLike], detector_options: dict[str, Any]) -> dict[str, Any]:
+def _plugin_options(
+    weights: Optional[PathLike], detector_options: dict[str, Any]
+) -> dict[str, Any]:
     options = dict(detector_options, weights=None if weights is None else os.fspath(weights))
     for key in ("cfg", "names"):
         if options.get(key) is not None:
@@ -212,7 +224,10 @@ def to_dataframe(records: dask.bag.Bag) -> Any:
     import dask.dataframe
     import pandas
 
-    columns = {"image": "object", "width": "Int64", "height": "Int64", "detections": "object", "error": "object"}
+    columns = {
+        "image": "object", "width": "Int64", "height": "Int64", "detections": "object",
+        "error": "object",
+    }  # fmt: skip
 
     def frame(partition: list[dict[str, Any]]) -> pandas.DataFrame:
         data = {name: [record[name] for record in partition] for name in columns}
@@ -300,7 +315,8 @@ def _results(
 
 def _summarize(images: int, failed: int, start: float) -> Summary:
     seconds = time.monotonic() - start
-    return Summary(images=images, failed=failed, seconds=seconds, images_per_second=images / max(seconds, 1e-9))
+    rate = images / max(seconds, 1e-9)
+    return Summary(images=images, failed=failed, seconds=seconds, images_per_second=rate)
 
 
 def write_jsonl(
@@ -359,7 +375,8 @@ def coco_detections(record: dict[str, Any], image_id: int, num_classes: int) -> 
         x1, y1, x2, y2 = d["box"]
         category = COCO_CATEGORY_IDS[d["class_id"]] if num_classes == 80 else d["class_id"]
         bbox = [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)]
-        out.append({"image_id": image_id, "category_id": category, "bbox": bbox, "score": round(d["score"], 5)})
+        score = round(d["score"], 5)
+        out.append({"image_id": image_id, "category_id": category, "bbox": bbox, "score": score})
     return out
 
 

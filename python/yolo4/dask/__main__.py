@@ -27,27 +27,36 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
         description="Detects objects in images on a Dask distributed cluster; one record per "
         "image. Workers read the images and the model at the paths given.",
     )
-    p.add_argument("--scheduler", help="scheduler address, e.g. tcp://HOST:8786 (default: start a LocalCluster)")
+    p.add_argument("--scheduler",
+                   help="scheduler address, e.g. tcp://HOST:8786 (default: start a LocalCluster)")
     p.add_argument("--images", action="append", required=True, metavar="GLOB",
                    help="image files: a glob pattern (quote it) or a path; repeatable")
     p.add_argument("--out", required=True, help="the results file")
     p.add_argument("--format", choices=("jsonl", "coco"), default="jsonl",
-                   help="jsonl: one record per image (default); coco: COCO results JSON, as yolo4 eval reads")
-    p.add_argument("--annotations", help="COCO annotations whose image ids --format coco uses "
+                   help="jsonl: one record per image (default); coco: COCO results JSON, "
+                   "as yolo4 eval reads")
+    p.add_argument("--annotations",
+                   help="COCO annotations whose image ids --format coco uses "
                    "(default: the number in each file name)")
-    p.add_argument("--weights", help="darknet .weights, a YOLOv4 .pth, or 'auto' (the official yolov4.weights)")
+    p.add_argument("--weights",
+                   help="darknet .weights, a YOLOv4 .pth, or 'auto' (the official yolov4.weights)")
     p.add_argument("--cfg", help="darknet .cfg (default: the embedded yolov4.cfg)")
     p.add_argument("--names", help="class names, one per line (default: COCO's for 80 classes)")
     p.add_argument("--size", type=int, default=320, help="network input size (default 320)")
-    p.add_argument("--preset", default="auto", help="fp32, bf16, report, fast or auto (default auto: fast)")
+    p.add_argument("--preset", default="auto",
+                   help="fp32, bf16, report, fast or auto (default auto: fast)")
     p.add_argument("--conf", type=float, help="score threshold (default: the library's)")
     p.add_argument("--iou", type=float, help="NMS IoU threshold (default: the library's)")
     p.add_argument("--max-det", type=int, help="most boxes per image")
-    p.add_argument("--letterbox", action="store_true", default=None, help="keep the aspect ratio (default: as the cfg says)")
-    p.add_argument("--threads", type=int, help="inference threads per worker thread "
+    p.add_argument("--letterbox", action="store_true", default=None,
+                   help="keep the aspect ratio (default: as the cfg says)")
+    p.add_argument("--threads", type=int,
+                   help="inference threads per worker thread "
                    "(default: the CPUs divided among the worker threads)")
-    p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per CPU)")
-    p.add_argument("--partition-size", type=int, help="images per task (default: about 8 tasks per worker thread)")
+    p.add_argument("--workers", type=int,
+                   help="LocalCluster worker processes (default: one per CPU)")
+    p.add_argument("--partition-size", type=int,
+                   help="images per task (default: about 8 tasks per worker thread)")
     p.add_argument("--quiet", action="store_true", help="no progress; failures are still reported")
     return p.parse_args(argv)
 
@@ -88,7 +97,8 @@ def run(args: argparse.Namespace, client: distributed.Client) -> int:
     if not args.quiet:
         print(
             f"yolo4.dask: {summary['images']} images, {summary['failed']} failed, "
-            f"{summary['seconds']:.1f} s ({summary['images_per_second']:.1f} images/s) -> {args.out}",
+            f"{summary['seconds']:.1f} s ({summary['images_per_second']:.1f} images/s) "
+            f"-> {args.out}",
             file=sys.stderr,
         )
     return 1 if summary["failed"] else 0
