@@ -52,6 +52,7 @@ void zero_padding(T* pixel, int channels, int64_t stride) {
   if (stride > channels) std::fill_n(pixel + channels, stride - channels, T{});  // +0.0
 }
 
+// zero_padding for each of `pixels` pixels from `first`: after a flat pass over the padding.
 template <class T>
 void zero_padding_of(T* out, int64_t first, int64_t pixels, int channels, int64_t stride) {
   if (stride == channels) return;

@@ -21,10 +21,11 @@ int padding_of(const MaxPool2dParams& params) {
 }
 
 // Outputs along an axis of `extent` inputs, 0 when not even one window fits (checked before
-// dividing: C++ division truncates a negative span towards zero).
+// dividing: C++ division truncates a negative span towards zero). In 64 bits: padding and size
+// come from a cfg file.
 int output_extent(int extent, const MaxPool2dParams& params) {
-  const int span = extent + padding_of(params) - params.size;
-  return span < 0 ? 0 : span / params.stride + 1;
+  const int64_t span = int64_t(extent) + padding_of(params) - params.size;
+  return span < 0 ? 0 : int(span / params.stride + 1);
 }
 
 Shape output_shape(const Shape& in, const MaxPool2dParams& params) {
@@ -37,7 +38,7 @@ void validate(const Tensor& input, const MaxPool2dParams& params) {
   YOLO4_CHECK(params.size >= 1, "max_pool2d: size ", params.size, ", expected >= 1");
   YOLO4_CHECK(params.stride >= 1, "max_pool2d: stride ", params.stride, ", expected >= 1");
   // Up to 2 * (size - 1) every window still overlaps the image, so it has a winner.
-  const int max_padding = 2 * (params.size - 1);
+  const int64_t max_padding = 2 * (int64_t(params.size) - 1);
   YOLO4_CHECK(params.padding >= -1 && params.padding <= max_padding, "max_pool2d: padding ",
               params.padding, " for size ", params.size, ", expected 0..", max_padding,
               " (every window overlapping the image) or -1 (darknet's default, size - 1)");
