@@ -26,9 +26,15 @@ Tensor allocate_output(Device& device, const Shape& shape, DataType dtype) {
 
 // True when `t` stores its pixels back to back at `stride` with zeros between C and the
 // stride (a TILE tensor, or C == stride): one flat pass then covers the padding too, and
-// f(0) = 0 for every activation and for 0 + 0 keeps it zero (in bfloat16 too).
+// f(0) = 0 for every activation but logistic (see maps_zero_to_zero) and 0 + 0 keep it zero
+// (in bfloat16 too).
 bool dense_at(const Tensor& t, int64_t stride) {
   return t.pixel_stride() == stride && (t.layout() == Layout::TILE || t.shape().c == stride);
+}
+
+// Whether one flat pass may run over zero padding channels: logistic(0) is 0.5.
+bool maps_zero_to_zero(Activation activation) {
+  return activation != Activation::kLogistic;
 }
 
 // Cores of the grid the row sharding below uses: one per pixel row at most.
@@ -116,7 +122,7 @@ void activation_rows(Device& device, int cores, const Tensor& input, const Tenso
   T* out = output.data<T>();
   const int channels = input.shape().c;
   const int64_t in_stride = input.pixel_stride(), stride = output.pixel_stride();
-  const bool flat = dense_at(input, stride);
+  const bool flat = dense_at(input, stride) && maps_zero_to_zero(activation);
   for_each_row_shard(device, input.shape(), cores, [&](int64_t first, int64_t pixels) {
     if (flat) {
       return activation_span(kernel, in + first * stride, out + first * stride, pixels * stride,
