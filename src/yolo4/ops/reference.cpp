@@ -14,6 +14,12 @@ float activate(float x, Activation activation) {
       return float(v * std::tanh(std::log1p(std::exp(v))));
     case Activation::kLeaky:
       return float(v > 0 ? v : 0.1 * v);
+    case Activation::kLogistic:
+      return float(1.0 / (1.0 + std::exp(-v)));
+    case Activation::kRelu:
+      return float(v > 0 ? v : 0.0);
+    case Activation::kSwish:
+      return float(v / (1.0 + std::exp(-v)));
     case Activation::kNone:
       break;
   }
