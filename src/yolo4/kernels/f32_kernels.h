@@ -2,6 +2,7 @@
 // compiler flags. Included only by the per-ISA .cpp files: everything here has internal linkage.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "yolo4/kernels/kernels.h"
@@ -19,6 +20,12 @@ typename V::T apply_activation(typename V::T x, Activation activation) {
       return vmish_approx<V>(x);
     case Activation::kLeaky:
       return vleaky<V>(x);
+    case Activation::kLogistic:
+      return vlogistic<V>(x);
+    case Activation::kRelu:
+      return vrelu<V>(x);
+    case Activation::kSwish:
+      return vswish<V>(x);
     case Activation::kNone:
       break;
   }
@@ -66,7 +73,15 @@ void store_tile(typename V::T (&acc)[MR][NRV], const ConvTile& t) {
       x = V::add(x, partial ? load_as_float<V>(partial + v * L, lanes) : V::load(t.bias + v * L));
       if (t.finalize) {
         x = apply_activation<V>(x, t.activation);
-        if (res) x = V::add(x, load_as_float<V>(res + v * L, lanes));
+        // Lanes past the output's channels are a TILE output's padding: zero even where the
+        // activation's f(0) is not (logistic), and never read from the residual.
+        const int channel_lanes = t.channels - v * L;
+        if (res && channel_lanes > 0) {
+          x = V::add(x, load_as_float<V>(res + v * L, std::min(lanes, channel_lanes)));
+        }
+        if (channel_lanes < lanes) {
+          x = channel_lanes > 0 ? V::keep_first(x, channel_lanes) : V::zero();
+        }
       }
       store_from_float<V>(out + v * L, x, lanes);
     }

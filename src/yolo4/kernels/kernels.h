@@ -4,9 +4,9 @@
 
 #include <cstdint>
 
+#include "yolo4/core/activation.h"
 #include "yolo4/core/cpu_features.h"
 #include "yolo4/core/dtype.h"
-#include "yolo4/core/activation.h"
 
 namespace yolo4::kernels {
 
@@ -28,9 +28,12 @@ struct ConvTile {
   const float* bias = nullptr;  // [NR]; added unless accumulating
   void* out = nullptr;  // float or bfloat16 (ConvKernel::run[out_bf16]); row m at m * out_stride
   int64_t out_stride = 0;
-  int rows = 0;             // valid rows (<= MR); packed rows beyond are zeros and not stored
-  int columns = 0;          // valid columns (<= NR)
-  bool accumulate = false;  // add the partial sums of earlier reduction chunks, not the bias
+  int rows = 0;     // valid rows (<= MR); packed rows beyond are zeros and not stored
+  int columns = 0;  // valid columns (<= NR)
+  // Output channels among them (may be < 1): the columns past it are a TILE output's padding,
+  // stored as zeros.
+  int channels = 0;
+  bool accumulate = false;         // add the partial sums of earlier reduction chunks, not the bias
   const float* partial = nullptr;  // those partial sums (fp32 whatever out's dtype)
   int64_t partial_stride = 0;
   bool finalize = true;  // apply the activation and the residual (the last chunk)

@@ -32,6 +32,8 @@ struct VecAvx2 {
         _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
   }
+  // x in lanes [0, n), +0 in the others; 0 < n < kLanes.
+  static T keep_first(T x, int n) { return _mm256_and_ps(x, _mm256_castsi256_ps(mask(n))); }
 
   // bfloat16 <-> float: widening is exact; narrowing rounds to nearest even.
   static T load_bf16(const uint16_t* p, int n = kLanes) {

@@ -33,6 +33,8 @@ struct VecAvx512 {
     return _mm512_mask_roundscale_ps(x, kAll, x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
   static T ldexp(T y, T n) { return _mm512_mask_scalef_ps(y, kAll, y, n); }  // y * 2^n
+  // x in lanes [0, n), +0 in the others; 0 < n < kLanes.
+  static T keep_first(T x, int n) { return _mm512_maskz_mov_ps(mask(n), x); }
 
   // bfloat16 <-> float: widening is exact; narrowing rounds to nearest even. (Zero-masked
   // forms for the same GCC 12 reason as above.)

@@ -467,6 +467,7 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
           tile.kblocks = kb1 - kb0;
           tile.bias = packed_bias_.data() + int64_t(panel) * nr;
           tile.columns = std::min(nr, out_columns - panel * nr);
+          tile.channels = g.out.c - panel * nr;
           tile.accumulate = kb0 > 0;
           tile.finalize = kb1 == g.kblocks;
           tile.activation = activation_;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "op_test_util.h"
 #include "test_util.h"
 #include "yolo4/core/dtype.h"
 #include "yolo4/ops/conv2d.h"
@@ -195,7 +196,7 @@ INSTANTIATE_TEST_SUITE_P(
             PrecisionCase{MathFidelity::HiFi4, DataType::BFLOAT16, DataType::FLOAT32, true},
             PrecisionCase{MathFidelity::LoFi, DataType::FLOAT32, DataType::FLOAT32, true},
             PrecisionCase{MathFidelity::LoFi, DataType::BFLOAT16, DataType::BFLOAT8_B, true}),
-        ::testing::Values(Activation::kNone, Activation::kMish)),
+        ::testing::ValuesIn(testing::kFusedActivations)),
     [](const auto& info) {
       return std::string(to_string(std::get<0>(info.param))) + "_" +
              precision_name(std::get<1>(info.param)) + "_" +
