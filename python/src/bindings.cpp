@@ -25,6 +25,7 @@
 #include "yolo4/core/error.h"
 #include "yolo4/io/download.h"
 #include "yolo4/io/image_input.h"
+#include "yolo4/io/model_zoo.h"
 #include "yolo4/pipeline/detector.h"
 
 namespace py = pybind11;
@@ -200,6 +201,7 @@ class DetectionArrays {
 
 struct DetectorArgs {
   std::optional<std::filesystem::path> weights, cfg, names;
+  std::optional<std::string> model;
   std::optional<int> size;
   std::string preset;
   std::optional<int> threads;
@@ -213,11 +215,14 @@ struct DetectorArgs {
 };
 
 ModelSource model_source(const DetectorArgs& args) {
+  YOLO4_CHECK(!args.model || !args.cfg, "give model='", *args.model, "' or cfg, not both");
+  const NamedModel& named = named_model(args.model.value_or("yolov4"));
   ModelSource source;
+  source.builtin_cfg = std::string(named.cfg_file);
   if (args.weights) {
     source.weights = args.weights->string();
-    // As `yolo4 detect --weights auto`: the official yolov4.weights, downloaded once.
-    if (source.weights == "auto") source.weights = ensure_weights();
+    // As `yolo4 detect --weights auto`: the model's official weights, downloaded once.
+    if (source.weights == "auto") source.weights = ensure_weights(named.weights);
   }
   if (args.cfg) source.cfg = args.cfg->string();
   if (args.names) source.names = args.names->string();
@@ -437,13 +442,15 @@ PYBIND11_MODULE(_core, m) {
 A YOLO detector: a darknet cfg and its weights, loaded and packed once.
 
 Detector(weights, cfg=None, size=320, preset="auto", threads=None, names=None, *,
-         conf=None, iou=None, max_det=None, multi_label=False, letterbox=None,
+         model=None, conf=None, iou=None, max_det=None, multi_label=False, letterbox=None,
          nms="iou", scale_xy=None, pin=False)
 
-weights: a darknet .weights file, a YOLOv4 .pth checkpoint, "auto" (the official
-    yolov4.weights, downloaded once into ~/.cache/yolo4), or None (deterministic random YOLOv4
-    weights, for benchmarks).
-cfg: the darknet .cfg; None: the embedded yolov4.cfg.
+weights: a darknet .weights file, a YOLOv4 .pth checkpoint, "auto" (the model's official
+    weights, downloaded once into ~/.cache/yolo4), or None (deterministic random weights, for
+    benchmarks).
+cfg: the darknet .cfg; None: the built-in cfg of `model`.
+model: a named model with a built-in cfg and official weights ("yolov4", "yolov4-tiny",
+    "yolo-fastest-1.1-xl", ... as `yolo4 detect --model`); None: "yolov4". Not with cfg.
 size: the network input size (width = height, a multiple of the network's stride); None: the
     cfg's [net] width and height.
 preset: "fp32", "bf16", "report", "fast", or "auto" (the command line's default, "fast").
@@ -469,32 +476,33 @@ library's message; arguments of the wrong type or shape raise TypeError or Value
       .def(py::init([](std::optional<std::filesystem::path> weights,
                        std::optional<std::filesystem::path> cfg, std::optional<int> size,
                        std::string preset, std::optional<int> threads,
-                       std::optional<std::filesystem::path> names, std::optional<float> conf,
-                       std::optional<float> iou, std::optional<int> max_det, bool multi_label,
-                       std::optional<bool> letterbox, std::string nms,
-                       std::optional<float> scale_xy, bool pin) {
-             DetectorArgs args{std::move(weights),
-                               std::move(cfg),
-                               std::move(names),
-                               size,
-                               std::move(preset),
-                               threads,
-                               conf,
-                               iou,
-                               max_det,
-                               multi_label,
-                               letterbox,
-                               std::move(nms),
-                               scale_xy,
-                               pin};
-             return std::make_unique<PyDetector>(args);
+                       std::optional<std::filesystem::path> names, std::optional<std::string> model,
+                       std::optional<float> conf, std::optional<float> iou,
+                       std::optional<int> max_det, bool multi_label, std::optional<bool> letterbox,
+                       std::string nms, std::optional<float> scale_xy, bool pin) {
+             return std::make_unique<PyDetector>(DetectorArgs{.weights = std::move(weights),
+                                                              .cfg = std::move(cfg),
+                                                              .names = std::move(names),
+                                                              .model = std::move(model),
+                                                              .size = size,
+                                                              .preset = std::move(preset),
+                                                              .threads = threads,
+                                                              .conf = conf,
+                                                              .iou = iou,
+                                                              .max_det = max_det,
+                                                              .multi_label = multi_label,
+                                                              .letterbox = letterbox,
+                                                              .nms = std::move(nms),
+                                                              .scale_xy = scale_xy,
+                                                              .pin = pin});
            }),
            py::arg("weights"), py::arg("cfg") = py::none(), py::arg("size") = 320,
            py::arg("preset") = "auto", py::arg("threads") = py::none(),
-           py::arg("names") = py::none(), py::kw_only(), py::arg("conf") = py::none(),
-           py::arg("iou") = py::none(), py::arg("max_det") = py::none(),
-           py::arg("multi_label") = false, py::arg("letterbox") = py::none(),
-           py::arg("nms") = "iou", py::arg("scale_xy") = py::none(), py::arg("pin") = false)
+           py::arg("names") = py::none(), py::kw_only(), py::arg("model") = py::none(),
+           py::arg("conf") = py::none(), py::arg("iou") = py::none(),
+           py::arg("max_det") = py::none(), py::arg("multi_label") = false,
+           py::arg("letterbox") = py::none(), py::arg("nms") = "iou",
+           py::arg("scale_xy") = py::none(), py::arg("pin") = false)
       .def("detect", &PyDetector::detect, py::arg("image"), py::kw_only(), py::arg("rgb") = false,
            R"doc(
 Detects objects in one image.

@@ -24,6 +24,7 @@ class Detector:
         threads: int | None = None,
         names: Union[str, os.PathLike[str], None] = None,
         *,
+        model: str | None = None,
         conf: float | None = None,
         iou: float | None = None,
         max_det: int | None = None,
