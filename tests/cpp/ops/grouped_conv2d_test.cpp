@@ -17,26 +17,28 @@ using namespace yolo4::testing;
 
 struct GroupedCase {
   Shape in;
-  int out_channels, kernel, stride, groups;
+  int out_channels, kernel, stride, padding, groups;
 };
 
 std::string case_name(const GroupedCase& c) {
   return detail::concat(c.in.n, "x", c.in.h, "x", c.in.w, "x", c.in.c, "_o", c.out_channels, "_k",
-                        c.kernel, "s", c.stride, "g", c.groups);
+                        c.kernel, "s", c.stride, "p", c.padding, "g", c.groups);
 }
 
 const GroupedCase kCases[] = {
-    {{1, 7, 5, 3}, 3, 3, 1, 3},       // RGB-like, depthwise
-    {{1, 9, 7, 17}, 17, 3, 2, 17},    // C not a multiple of 8 or 16, stride 2 on odd sizes
-    {{1, 1, 1, 40}, 40, 3, 1, 40},    // 1x1 image: every tap but the centre is padding
-    {{1, 2, 3, 17}, 17, 5, 1, 17},    // image smaller than the kernel
-    {{1, 11, 13, 96}, 96, 5, 2, 96},  // 5x5 stride 2
-    {{2, 6, 9, 96}, 96, 3, 1, 96},    // batch 2, many interior pixels
-    {{1, 8, 7, 24}, 24, 7, 1, 24},    // any odd kernel
-    {{2, 5, 6, 40}, 40, 5, 1, 20},    // groups = C / 2: two input channels per output
-    {{1, 6, 9, 96}, 96, 3, 2, 48},    // groups = C / 2, stride 2
-    {{1, 13, 9, 40}, 80, 3, 1, 40},   // depth multiplier 2
-    {{1, 5, 5, 40}, 20, 3, 1, 4},     // 10 input, 5 output channels per group
+    {{1, 7, 5, 3}, 3, 3, 1, 1, 3},       // RGB-like, depthwise
+    {{1, 9, 7, 17}, 17, 3, 2, 1, 17},    // C not a multiple of 8 or 16, stride 2 on odd sizes
+    {{1, 1, 1, 40}, 40, 3, 1, 1, 40},    // 1x1 image: every tap but the centre is padding
+    {{1, 2, 3, 17}, 17, 5, 1, 2, 17},    // image smaller than the kernel
+    {{1, 11, 13, 96}, 96, 5, 2, 2, 96},  // 5x5 stride 2
+    {{2, 6, 9, 96}, 96, 3, 1, 1, 96},    // batch 2, many interior pixels
+    {{1, 8, 7, 24}, 24, 7, 1, 3, 24},    // any odd kernel
+    {{1, 10, 11, 24}, 24, 3, 3, 0, 24},  // stride 3, no padding
+    {{1, 9, 8, 32}, 32, 5, 2, 4, 32},    // padding kernel - 1
+    {{2, 5, 6, 40}, 40, 5, 1, 2, 20},    // groups = C / 2: two input channels per output
+    {{1, 6, 9, 96}, 96, 3, 2, 1, 48},    // groups = C / 2, stride 2
+    {{1, 13, 9, 40}, 80, 3, 1, 1, 40},   // depth multiplier 2
+    {{1, 5, 5, 40}, 20, 3, 1, 1, 4},     // 10 input, 5 output channels per group
 };
 
 struct Mode {
@@ -96,7 +98,7 @@ TEST_P(GroupedConv2dTest, MatchesReferenceForEveryActivation) {
   const auto [isa, c, m] = GetParam();
   if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
   const int planes = c.in.c / c.groups, taps = c.kernel * c.kernel;
-  const Conv2dParams params{c.in.c, c.out_channels, c.kernel, c.stride, c.kernel / 2, c.groups};
+  const Conv2dParams params{c.in.c, c.out_channels, c.kernel, c.stride, c.padding, c.groups};
   auto input = rounded(random_vector(size_t(c.in.elements()), 61, -2.0f, 2.0f), m.dtype);
   const auto weight = random_vector(size_t(c.out_channels) * planes * taps, 62, -0.5f, 0.5f);
   const auto bias = random_vector(size_t(c.out_channels), 63);
@@ -107,7 +109,7 @@ TEST_P(GroupedConv2dTest, MatchesReferenceForEveryActivation) {
   const auto weights = stored_weights(weight, c.out_channels, planes, taps, m);
   for (Activation activation : kFusedActivations) {
     const auto expected = reference::conv2d(operands, c.in, weights, bias, c.out_channels, c.kernel,
-                                            c.stride, c.kernel / 2, activation, c.groups);
+                                            c.stride, c.padding, activation, c.groups);
     Conv2dConfig config;
     config.activation = activation;
     config.dtype = m.dtype;
