@@ -228,12 +228,12 @@ void depthwise_block(const DepthwiseRow& r, int x, int c) {
       const float* w = r.weights + int64_t(ky * r.kernel + kx) * r.planes * r.weight_stride + c;
       for (int d = 0; d < r.planes; ++d, w += r.weight_stride) {
         const T wv = V::load(w);
-        const Src* src = row + int64_t(ix0) * r.in_pixel_stride + d * r.plane_stride + c;
 #pragma GCC unroll 4
         for (int m = 0; m < kNX; ++m) {
           const int ix = ix0 + m * r.stride;
           if (kChecked && (ix < 0 || ix >= r.in_width)) continue;
-          T v = load_as_float<V>(src + int64_t(m) * r.stride * r.in_pixel_stride, in_lanes);
+          const Src* src = row + int64_t(ix) * r.in_pixel_stride + d * r.plane_stride + c;
+          T v = load_as_float<V>(src, in_lanes);
           if constexpr (kRound) v = V::round_bf16(v);
           acc[m][0] = V::fma(v, wv, acc[m][0]);
         }

@@ -1,7 +1,8 @@
 // Grouped and depthwise convolution (darknet's `groups=`): input channels split into `groups`
 // groups, each convolved with its own out_channels / groups filters. Depthwise (groups ==
 // in_channels == out_channels) runs vectorised over channels on the NHWC pixels; other group
-// counts gather each output channel's input channels into planes first (correct, slower).
+// counts first gather each output channel's input channels into planes, in a scratch buffer
+// allocated per run (outside the device's arena: correct, slower).
 #pragma once
 
 #include <span>

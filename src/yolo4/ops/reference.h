@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "yolo4/core/tensor.h"
 #include "yolo4/core/activation.h"
+#include "yolo4/core/tensor.h"
 
 namespace yolo4::reference {
 
