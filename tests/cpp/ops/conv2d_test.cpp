@@ -13,6 +13,7 @@ namespace yolo4 {
 namespace {
 
 using testing::all_close;
+using testing::expect_error;
 using testing::random_vector;
 
 struct ConvCase {
@@ -132,6 +133,24 @@ TEST(Conv2dConfigTest, RejectsWhatIsNotSupported) {
   config.dtype = DataType::BFLOAT8_B;
   EXPECT_THROW(Conv2d({16, 16, 1, 1, 0}, w, b, config), Error);
   EXPECT_THROW(Conv2d({16, 16, 1, 1, 0}, std::vector<float>(10), b), Error);
+  // Kernels past 9x9, padding of a whole kernel, and Winograd outside 3x3 stride 1 padding <= 1.
+  expect_error(
+      [&] {
+        Conv2d({16, 16, 10, 1, 0}, std::vector<float>(16 * 16 * 100), b);
+      },
+      "conv2d: unsupported kernel=10");
+  expect_error(
+      [&] {
+        Conv2d({16, 16, 3, 1, 3}, std::vector<float>(16 * 16 * 9), b);
+      },
+      "padding=3: expected kernel 1..9, stride >= 1, padding 0..kernel-1");
+  Conv2dConfig winograd;
+  winograd.winograd = true;
+  for (const Conv2dParams& p : {Conv2dParams{16, 16, 3, 2, 1}, Conv2dParams{16, 16, 3, 1, 2},
+                                Conv2dParams{16, 16, 5, 1, 2}}) {
+    expect_error([&] { Conv2d(p, std::vector<float>(16 * 16 * p.kernel * p.kernel), b, winograd); },
+                 "conv2d: winograd needs a 3x3 stride-1 conv with padding 0 or 1");
+  }
   const Conv2d conv({16, 16, 1, 1, 0}, w, b);
   Device device(1);
   Tensor wrong = make_host_tensor({{1, 2, 2, 8}, DataType::FLOAT32, Layout::TILE, {}});
