@@ -89,11 +89,13 @@ ImageArg pixels_arg(const py::array& array, bool rgb, const std::string& name) {
   return arg;
 }
 
-ImageArg encoded_arg(const py::buffer& buffer, const std::string& name) {
-  const py::buffer_info info = buffer.request();
-  const auto* data = static_cast<const unsigned char*>(info.ptr);
+ImageArg encoded_arg(const py::handle& buffer, const std::string& name) {
+  // bytes() of a bytearray or memoryview copies it contiguously, whatever its strides.
+  const auto bytes = py::reinterpret_steal<py::bytes>(PyBytes_FromObject(buffer.ptr()));
+  if (!bytes) throw py::error_already_set();
+  const std::string_view view = bytes;
   ImageArg arg{ImageKind::kEncoded, name};
-  arg.encoded.assign(data, data + info.size * info.itemsize);
+  arg.encoded.assign(view.begin(), view.end());
   return arg;
 }
 
@@ -109,7 +111,7 @@ ImageArg image_arg(const py::handle& image, bool rgb, const std::string& name) {
   }
   if (py::isinstance<py::bytes>(image) || py::isinstance<py::bytearray>(image) ||
       py::isinstance<py::memoryview>(image)) {
-    return encoded_arg(py::reinterpret_borrow<py::buffer>(image), name);
+    return encoded_arg(image, name);
   }
   throw py::type_error(name +
                        ": expected a uint8 numpy array (H, W, 3), a path or encoded image "
