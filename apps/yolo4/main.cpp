@@ -23,10 +23,12 @@ constexpr Command kCommands[] = {
 };
 
 void print_usage() {
-  std::printf("usage: yolo4 COMMAND [options]   (yolo4 COMMAND --help for a command's options)\n\n"
-              "YOLOv4 object detection on multicore CPUs.\n\ncommands:\n");
+  std::printf(
+      "usage: yolo4 COMMAND [options]   (yolo4 COMMAND --help for a command's options)\n\n"
+      "YOLOv4 object detection on multicore CPUs.\n\ncommands:\n");
   for (const Command& c : kCommands) {
-    std::printf("  %-10s %.*s\n", std::string(c.name).c_str(), int(c.summary.size()), c.summary.data());
+    std::printf("  %-10s %.*s\n", std::string(c.name).c_str(), int(c.summary.size()),
+                c.summary.data());
   }
 }
 
