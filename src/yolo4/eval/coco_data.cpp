@@ -273,7 +273,17 @@ void write_number(std::ostream& out, double value) {
   out.write(text, end - text);
 }
 
+double round_to(double value, double scale) { return std::round(value * scale) / scale; }
+
 }  // namespace
+
+CocoResult coco_result(const Detection& d, int64_t image_id, int64_t category_id) {
+  const double x1 = d.x1, y1 = d.y1, x2 = d.x2, y2 = d.y2;
+  return {image_id,
+          category_id,
+          {round_to(x1, 100), round_to(y1, 100), round_to(x2 - x1, 100), round_to(y2 - y1, 100)},
+          round_to(d.score, 1e6)};
+}
 
 CocoDataset parse_coco_annotations(std::string_view json, const std::string& name) {
   simdjson::dom::parser parser;

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "yolo4/postprocess/detection.h"
+
 namespace yolo4 {
 
 // [x, y, width, height] in image pixels, (x, y) the top-left corner.
@@ -47,6 +49,10 @@ struct CocoResult {
   CocoBox bbox{};
   double score = 0;
 };
+
+// A detection (corners in image pixels) as a result: [x1, y1, x2 - x1, y2 - y1], rounded to 1/100
+// pixel, the score to 1e-6, so that a written results file holds exactly the evaluated numbers.
+CocoResult coco_result(const Detection& detection, int64_t image_id, int64_t category_id);
 
 // Requires "images", "annotations" and "categories" arrays; ids are integers, unique within
 // their array; every annotation names a listed image and category and has a bbox with
