@@ -273,7 +273,9 @@ void write_number(std::ostream& out, double value) {
   out.write(text, end - text);
 }
 
-double round_to(double value, double scale) { return std::round(value * scale) / scale; }
+double round_to(double value, double scale) {
+  return std::round(value * scale) / scale;
+}
 
 }  // namespace
 
