@@ -9,6 +9,7 @@ numbers, every per-category AP and darknet's mAP@0.5 must agree to 1e-9.
 YOLO4_BIN names the yolo4 executable (CTest sets it).
 """
 
+import glob
 import json
 import os
 import subprocess
@@ -207,6 +208,89 @@ class AgainstReference(unittest.TestCase):
             " Average Recall     (AR) @[ IoU=0.50:0.95 | area=medium | maxDets=100 ] = "), lines[10])
         for line, value in zip(lines, stats):
             self.assertEqual(line.rsplit("= ", 1)[1], f"{value:0.3f}")
+
+
+# COCO's category ids of the 80 classes in coco.names order (1-90 with gaps), typed from the
+# instances files' category list, independently of src/yolo4/eval/coco_categories.cpp.
+COCO_IDS = [i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)]
+SHARED = os.environ.get("YOLO4_SHARED_DATA", os.path.join(os.path.dirname(__file__), "../../../shared/data"))
+FASTEST = os.path.join(SHARED, "models", "yolo-fastest-1.1-xl")
+
+
+def opencv_annotations(min_score=0.5):
+    """A COCO annotation file for the sample images: the boxes OpenCV DNN finds with the
+    trained Yolo-Fastest-XL (320x320, stretched; per-class NMS 0.4)."""
+    import cv2
+    net = cv2.dnn.readNetFromDarknet(FASTEST + ".cfg", FASTEST + ".weights")
+    dataset = {"images": [], "annotations": [],
+               "categories": [{"id": i, "name": f"c{i}"} for i in COCO_IDS]}
+    for n, path in enumerate(sorted(glob.glob(os.path.join(SHARED, "images", "*.jpg")))):
+        image = cv2.imread(path)
+        h, w = image.shape[:2]
+        dataset["images"].append({"id": 100 + n, "file_name": os.path.basename(path), "width": w, "height": h})
+        net.setInput(cv2.dnn.blobFromImage(image, 1 / 255.0, (320, 320), swapRB=True, crop=False))
+        rows = np.concatenate(net.forward(net.getUnconnectedOutLayersNames()))
+        for c in range(80):
+            rows_c = rows[(np.argmax(rows[:, 5:], axis=1) == c) & (rows[:, 5 + c] > min_score)]
+            boxes = [[(r[0] - r[2] / 2) * w, (r[1] - r[3] / 2) * h, r[2] * w, r[3] * h] for r in rows_c]
+            scores = [float(r[5 + c]) for r in rows_c]
+            for i in np.array(cv2.dnn.NMSBoxes(boxes, scores, min_score, 0.4) if boxes else []).reshape(-1):
+                box = [float(v) for v in boxes[i]]
+                dataset["annotations"].append(annotation(len(dataset["annotations"]) + 1, 100 + n,
+                                                         COCO_IDS[c], box))
+    return dataset
+
+
+@unittest.skipUnless(os.path.exists(FASTEST + ".weights"), "needs ../shared/data/models")
+class ModelMode(unittest.TestCase):
+    """yolo4 eval --images end to end: Yolo-Fastest-XL on the sample images, scored against the
+    boxes OpenCV DNN finds with the same model (dog.jpg: dog, bicycle, car; ...). The same
+    network in two engines must agree: AP near 1 in float32."""
+
+    def run_eval(self, tmp, dataset, preset):
+        gt, res, stats = (os.path.join(tmp, f"{preset}-{f}") for f in ("gt.json", "res.json", "stats.json"))
+        with open(gt, "w") as f:
+            json.dump(dataset, f)
+        cmd = [YOLO4_BIN, "eval", "--annotations", gt, "--images", os.path.join(SHARED, "images"),
+               "--cfg", FASTEST + ".cfg", "--weights", FASTEST + ".weights", "--preset", preset,
+               "--results", res, "--stats", stats, "--quiet"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(stats) as f:
+            got = json.load(f)["stats"]
+        with open(res) as f:
+            return got, json.load(f)
+
+    def test_detects_maps_and_scores(self):
+        dataset = opencv_annotations()
+        self.assertGreaterEqual(len(dataset["annotations"]), 20)
+        with tempfile.TemporaryDirectory(prefix="yolo4_eval_") as tmp:
+            # float32: the same boxes as OpenCV's float32 to well within the 0.95 IoU threshold.
+            got, results = self.run_eval(tmp, dataset, "fp32")
+            self.assertGreater(got["AP"], 0.99, got)
+            self.assertGreater(got["AR100"], 0.99, got)
+            sizes = {im["id"]: (im["width"], im["height"]) for im in dataset["images"]}
+            per_image = {}
+            for r in results:
+                w, h = sizes[r["image_id"]]
+                x, y, bw, bh = r["bbox"]
+                self.assertIn(r["category_id"], COCO_IDS)
+                self.assertTrue(0 <= x and 0 <= y and x + bw <= w + 0.01 and y + bh <= h + 0.01, r)
+                self.assertTrue(0.001 < r["score"] <= 1, r)
+                per_image[r["image_id"]] = per_image.get(r["image_id"], 0) + 1
+            self.assertEqual(set(per_image), set(sizes))
+            self.assertLessEqual(max(per_image.values()), 100)
+            self.assertGreater(max(per_image.values()), 20)  # threshold 0.001, not detect's 0.3
+            # The written file scores to exactly the same numbers, and as the reference does.
+            again, _ = run_yolo4(dataset, results)
+            self.assertEqual(again["stats"], got)
+            expected, _ = ref.coco_eval(dataset, results)
+            for name, value in zip(ref.STAT_NAMES, expected):
+                self.assertAlmostEqual(got[name], value, delta=TOLERANCE, msg=name)
+            # The default preset (bfloat16 activations, bfloat8_b weights) moves boxes a little.
+            got, _ = self.run_eval(tmp, dataset, "fast")
+            self.assertGreater(got["AP50"], 0.95, got)
+            self.assertGreater(got["AP"], 0.8, got)
 
 
 if __name__ == "__main__":
