@@ -5,12 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "yolo4/core/error.h"
 #include "yolo4/eval/coco_categories.h"
+#include "yolo4/eval/coco_eval.h"
+#include "yolo4/eval/darknet_map.h"
 
 namespace yolo4 {
 namespace {
@@ -148,6 +151,46 @@ TEST(CocoData, ReadsResultsAndRejectsInconsistentOnes) {
   EXPECT_EQ(
       results_error("[{\"image_id\": 42, \"category_id\": 1,").rfind("res.json: not valid JSON", 0),
       0u);
+}
+
+TEST(CocoData, RandomlyDamagedFilesAreErrorsOrValidNeverCrashes) {
+  // Characters replaced, deleted or inserted at random in the annotations or the results: each
+  // damaged pair either reads and evaluates, or is a yolo4::Error (no other exception, no crash;
+  // the sanitizer build checks memory).
+  const std::string results = R"([{"image_id": 42, "category_id": 18, "bbox": [1, 2, 30, 40],
+    "score": 0.5}, {"image_id": 7, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9}])";
+  const std::string alphabet = "{}[]\",:0123456789.-eE truefalsnul";
+  std::mt19937 rng(2026);
+  int valid = 0, errors = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string annotations_text = kAnnotations, results_text = results;
+    std::string& damaged = i % 2 ? annotations_text : results_text;
+    for (int k = 0, n = 1 + int(rng() % 4); k < n && !damaged.empty(); ++k) {
+      const size_t at = rng() % damaged.size();
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0:
+          damaged[at] = c;
+          break;
+        case 1:
+          damaged.erase(at, 1 + rng() % 5);
+          break;
+        default:
+          damaged.insert(at, 1, c);
+      }
+    }
+    try {
+      const CocoDataset d = parse_coco_annotations(annotations_text, "gt.json");
+      const std::vector<CocoResult> r = parse_coco_results(results_text, "res.json", d);
+      evaluate_coco_bbox(d, r);
+      evaluate_darknet_map(d, r);
+      ++valid;
+    } catch (const Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_GT(valid, 100);  // some damage leaves valid JSON (a digit changed, ...)
+  EXPECT_GT(errors, 1000);
 }
 
 TEST(CocoData, MissingFilesAreErrorsNamingThem) {
