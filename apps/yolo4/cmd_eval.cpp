@@ -49,7 +49,9 @@ struct EvalOptions {
   ModelFlags model;
   float nms = 0.4f;
   std::string nms_kind = "iou";
+  bool class_agnostic = false;
   bool multi_label = false;
+  float scale_xy = 0;  // 0: the cfg's [yolo] scale_x_y (1 for .pth checkpoints)
   bool letterbox = false;
 };
 
@@ -57,8 +59,8 @@ constexpr const char* kUsage =
     "yolo4 eval --annotations FILE --results FILE [--metric coco|darknet] [--limit N]\n"
     "       [--stats FILE] [--quiet]\n"
     "yolo4 eval --annotations FILE --images DIR [--results OUT.json] [--limit N] [--size N]\n"
-    "       [--letterbox] [--nms 0.4] [--nms-kind iou|diou] [--multi-label] [--metric ...]\n"
-    "       [--stats FILE] [--quiet] [model flags]";
+    "       [--letterbox] [--nms 0.4] [--nms-kind iou|diou] [--class-agnostic-nms]\n"
+    "       [--multi-label] [--scale-xy S] [--metric ...] [--stats FILE] [--quiet] [model flags]";
 
 constexpr const char* kSummary =
     "Scores detections against COCO ground truth and prints the 12-line COCO summary\n"
@@ -102,9 +104,15 @@ bool parse_options(int argc, char** argv, EvalOptions& o) {
   p.option("--nms", "T", "with --images: NMS overlap threshold (default 0.4, as detect)", &o.nms,
            0.0f, 1.0f);
   p.option("--nms-kind", "K", "with --images: iou (default) or diou", &o.nms_kind);
+  p.flag("--class-agnostic-nms", "with --images: suppress overlapping boxes of any class",
+         &o.class_agnostic);
   p.flag("--multi-label", "with --images: every class above 0.001 per anchor, not the best one",
          &o.multi_label);
-  p.flag("--letterbox", "with --images: keep the aspect ratio, pad with grey (darknet)",
+  p.option("--scale-xy", "S", "with --images: box centre scale_x_y for every head (default: cfg's)",
+           &o.scale_xy, 0.5f, 4.0f);
+  p.flag("--letterbox",
+         "with --images: keep the aspect ratio, pad with grey (darknet); default: the cfg's "
+         "letter_box, else stretch",
          &o.letterbox);
   if (!p.parse(argc, argv)) return false;
   YOLO4_CHECK(!o.annotations.empty(), "--annotations FILE is required (see --help)");
@@ -208,21 +216,23 @@ std::vector<CocoResult> detect_images(const EvalOptions& o, const CocoDataset& d
   const std::vector<int64_t> category_of_class =
       categories_of_classes(*model, dataset, o.annotations);
 
-  DetectorOptions detector;
-  std::tie(detector.width, detector.height) = o.model.input_size(model->spec());
-  if (o.letterbox) detector.letterbox = true;
-  detector.conf_threshold = kEvalConfThreshold;
-  detector.labels = o.multi_label ? LabelMode::kMulti : LabelMode::kSingle;
-  detector.nms.iou_threshold = o.nms;
-  detector.nms.kind = o.nms_kind == "diou" ? NmsKind::kDiou : NmsKind::kIou;
-  detector.nms.max_detections = kEvalMaxDetections;
-  detector.threads = 1;
-  detector.pinning = ThreadPinning::kFloating;  // single-thread pools would all pin to CPU 0
+  DetectorOptions settings;
+  std::tie(settings.width, settings.height) = o.model.input_size(model->spec());
+  if (o.letterbox) settings.letterbox = true;
+  settings.conf_threshold = kEvalConfThreshold;
+  settings.labels = o.multi_label ? LabelMode::kMulti : LabelMode::kSingle;
+  settings.nms.iou_threshold = o.nms;
+  settings.nms.kind = o.nms_kind == "diou" ? NmsKind::kDiou : NmsKind::kIou;
+  settings.nms.class_agnostic = o.class_agnostic;
+  settings.nms.max_detections = kEvalMaxDetections;
+  settings.scale_xy = o.scale_xy;
+  settings.threads = 1;
+  settings.pinning = ThreadPinning::kFloating;  // single-thread pools would all pin to CPU 0
 
   const int workers = int(std::min<size_t>(size_t(o.model.thread_count()), count));
   if (!o.quiet) {
-    std::cerr << "yolo4 eval: " << model->describe() << ", " << detector.width << "x"
-              << detector.height << (o.letterbox ? " letterboxed" : "") << ", " << workers
+    std::cerr << "yolo4 eval: " << model->describe() << ", " << settings.width << "x"
+              << settings.height << (o.letterbox ? " letterboxed" : "") << ", " << workers
               << " detector" << (workers > 1 ? "s" : "") << std::endl;
   }
   ProgressOptions bar_options;
@@ -237,7 +247,7 @@ std::vector<CocoResult> detect_images(const EvalOptions& o, const CocoDataset& d
   std::exception_ptr error;
   auto work = [&] {
     try {
-      Detector worker(model, detector);
+      Detector worker(model, settings);
       for (size_t i; !stop && (i = next++) < count;) {
         const CocoImage& image = dataset.images[i];
         const cv::Mat bgr = read_image(o.images, image, o.annotations);
