@@ -249,6 +249,16 @@ TEST(CocoEval, AreaRangesUseTheAnnotationAreaAndIgnoreUnmatchedResultsOutsideThe
   EXPECT_NEAR(bound.stats[kAPm], 1.0, 1e-15);
 }
 
+TEST(CocoEval, AnnotationIdZeroScoresAsPycocotoolsScoresIt) {
+  // pycocotools records a match as the ground truth's id and reads 0 as "unmatched": an exact
+  // hit on an annotation with id 0 counts as a false positive (AP 0), with id 1 as a hit (AP 1).
+  for (int64_t id : {0, 1}) {
+    const CocoDataset d = dataset({1}, {1}, {truth(id, 1, 1, {0, 0, 60, 60})});
+    const CocoEvalResult r = evaluate_coco_bbox(d, std::vector{result(1, 1, {0, 0, 60, 60}, 0.9)});
+    EXPECT_NEAR(r.stats[kAP], id == 0 ? 0.0 : 1.0, 1e-15) << "annotation id " << id;
+  }
+}
+
 TEST(CocoEval, SummaryHasPycocotoolsLayout) {
   CocoStats stats;
   stats.fill(-1);
