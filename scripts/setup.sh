@@ -11,7 +11,7 @@ shift || true
 PACKAGES=(
   build-essential cmake git pkg-config clang-format
   libgtest-dev libgmock-dev libbenchmark-dev
-  libopencv-dev libcurl4-openssl-dev zlib1g-dev
+  libopencv-dev libcurl4-openssl-dev zlib1g-dev libsimdjson-dev
   python3 python3-numpy python3-torch python3-opencv
   python3-dev pybind11-dev python3-pytest python3-dask python3-distributed python3-pandas
 )

@@ -4,9 +4,9 @@
 #include <iostream>
 
 #include "yolo4/core/device.h"
+#include "yolo4/core/error.h"
 #include "yolo4/io/download.h"
 #include "yolo4/io/model_zoo.h"
-#include "yolo4/core/error.h"
 
 namespace yolo4::cli {
 

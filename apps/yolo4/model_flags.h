@@ -32,7 +32,7 @@ struct ModelFlags {
   std::string cfg;      // empty: the named model's built-in cfg
   std::string model;    // a named model (io/model_zoo); empty: yolov4
   std::string names;
-  int size = 0;  // 0: see input_size
+  int size = 0;     // 0: see input_size
   int threads = 0;  // 0: one per core
   // Empty: the preset's. The preset sets all three; a flag given explicitly overrides it.
   std::string dtype, weights_dtype, fidelity, isa;
