@@ -15,6 +15,7 @@
 #include <mutex>
 #include <opencv2/imgproc.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -23,6 +24,7 @@
 
 #include "yolo4/core/device.h"
 #include "yolo4/core/error.h"
+#include "yolo4/eval/coco_categories.h"
 #include "yolo4/io/download.h"
 #include "yolo4/io/image_input.h"
 #include "yolo4/io/model_zoo.h"
@@ -439,6 +441,9 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "The native part of yolo4: the library Detector (see the yolo4 package).";
   m.attr("__version__") = YOLO4_VERSION;
   py::register_exception<Error>(m, "Error", PyExc_RuntimeError);
+  const std::span<const int64_t> categories = coco_category_ids();
+  m.attr("COCO_CATEGORY_IDS") =
+      py::tuple(py::cast(std::vector<int64_t>(categories.begin(), categories.end())));
 
   py::class_<PyDetector>(m, "Detector", R"doc(
 A YOLO detector: a darknet cfg and its weights, loaded and packed once.

@@ -11,6 +11,9 @@ class_id (int32), class_name (str), score (float32) and box (float32 x1, y1, x2,
 image's pixels): detections[detections["score"] > 0.5]["box"] is an (N, 4) array.
 to_dicts() turns it into the records `yolo4 detect --json` writes.
 
+COCO_CATEGORY_IDS[class_id] is COCO's category id (1-90, with gaps) of each of the 80 classes,
+as COCO results files and `yolo4 eval` use them.
+
 yolo4.dask runs the same detection over a Dask distributed cluster.
 """
 
@@ -20,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ._core import Detector, Error, __version__
+from ._core import COCO_CATEGORY_IDS, Detector, Error, __version__
 
-__all__ = ["Detector", "Error", "__version__", "to_dicts"]
+__all__ = ["COCO_CATEGORY_IDS", "Detector", "Error", "__version__", "to_dicts"]
 
 
 def to_dicts(detections: np.ndarray) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+COCO_CATEGORY_IDS: tuple[int, ...]
 
 ImageInput = Union[npt.NDArray[np.uint8], str, os.PathLike[str], bytes, bytearray, memoryview]
 

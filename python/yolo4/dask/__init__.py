@@ -58,14 +58,8 @@ __all__ = [
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-# COCO's category ids (1-90, with gaps) of the 80 classes, in class_id order: what COCO results
-# files and `yolo4 eval` use.
-COCO_CATEGORY_IDS = (
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27,
-    28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53,
-    54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80,
-    81, 82, 84, 85, 86, 87, 88, 89, 90,
-)  # fmt: skip
+# COCO's category ids of the 80 classes, in class_id order (the library's table).
+COCO_CATEGORY_IDS = yolo4.COCO_CATEGORY_IDS
 
 
 # ------------------------------------------------------------------------------------------
@@ -374,8 +368,9 @@ def coco_detections(record: dict[str, Any], image_id: int, num_classes: int) -> 
     for d in record["detections"]:
         x1, y1, x2, y2 = d["box"]
         category = COCO_CATEGORY_IDS[d["class_id"]] if num_classes == 80 else d["class_id"]
-        bbox = [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)]
-        score = round(d["score"], 5)
+        # Rounded as `yolo4 eval --results` writes them: 1/100 pixel, scores to 1e-6.
+        bbox = [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)]
+        score = round(d["score"], 6)
         out.append({"image_id": image_id, "category_id": category, "bbox": bbox, "score": score})
     return out
 
