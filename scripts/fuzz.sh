@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in fuzz/ (clang++, ASan + UBSan) into build-fuzz and runs each for
-# SECONDS (default 60), starting from the committed seeds in fuzz/seeds/<target>. Prints the
+# SECONDS (default 60), starting from the committed seeds in fuzz/seeds/<target> and the inputs
+# of earlier findings in tests/data/fuzz/<target> (each has a regression test). Prints the
 # executions and findings per target; a finding's input is kept under build-fuzz/findings/.
 # Exits 1 when any target found something.
 # Usage: scripts/fuzz.sh [--if-available] [SECONDS] [TARGET...]
@@ -47,9 +48,11 @@ for target in "${targets[@]}"; do
   findings="$BUILD_DIR/findings/$name"
   log="$BUILD_DIR/logs/$name.log"
   mkdir -p "$corpus" "$findings" "$(dirname "$log")"
+  inputs=("$corpus" "fuzz/seeds/$name")
+  [[ -d "tests/data/fuzz/$name" ]] && inputs+=("tests/data/fuzz/$name")
   start=$(date +%s)
   status=0
-  "$BUILD_DIR/fuzz/$target" "$corpus" "fuzz/seeds/$name" -max_total_time="$SECONDS_PER_TARGET" \
+  "$BUILD_DIR/fuzz/$target" "${inputs[@]}" -max_total_time="$SECONDS_PER_TARGET" \
     -max_len=8192 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 \
     -artifact_prefix="$findings/" -print_final_stats=1 >"$log" 2>&1 || status=$?
   elapsed=$(($(date +%s) - start))

@@ -205,7 +205,7 @@ open('bomb.zip', 'wb').write(data)
 // allocation before the check above).
 TEST(ZipReader, FuzzFindingDeflatedSizeClaim) {
   const std::string path =
-      std::string(YOLO4_SOURCE_DIR) + "/tests/data/fuzz/zip_deflate_size_claim.zip";
+      std::string(YOLO4_SOURCE_DIR) + "/tests/data/fuzz/zip_reader/zip_deflate_size_claim.zip";
   ZipReader zip(path);
   expect_error([&] { zip.read("stored.txt"); }, {"stored with 48 bytes", "recorded size is 52"});
   expect_error([&] { zip.read("deflated.txt"); },
