@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -24,6 +25,8 @@ inline const std::string& scratch_path(const char* target) {
         std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
     return (dir / ("yolo4_fuzz_" + std::string(target) + "_" + std::to_string(getpid()))).string();
   }();
+  static const bool removed_at_exit = std::atexit([] { std::remove(path.c_str()); }) == 0;
+  (void)removed_at_exit;
   return path;
 }
 
