@@ -99,7 +99,14 @@ int bench_command(int argc, char** argv) {
   const auto [width, height] = flags.input_size(model.spec());
   const Tensor input = random_input(width, height);
   model.validate_input(input.shape());
-  if (explain) print_explain(model, input.shape(), threads);
+  if (explain) {
+    if (flags.preset == "auto") {
+      const AutoPreset chosen = auto_preset(options.isa);
+      std::printf("preset auto on %s kernels: %s, because %s\n", to_string(options.isa).data(),
+                  std::string(chosen.preset).c_str(), std::string(chosen.why).c_str());
+    }
+    print_explain(model, input.shape(), threads);
+  }
 
   BenchResult r{};
   session.run(input);

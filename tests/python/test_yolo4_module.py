@@ -222,7 +222,7 @@ def test_missing_file(detector, tmp_path):
 
 
 def test_corrupt_and_truncated_bytes(detector, dog, tmp_path):
-    with pytest.raises(yolo4.Error, match="image image: not an image OpenCV can decode"):
+    with pytest.raises(yolo4.Error, match="image image: not an image"):
         detector.detect(b"these are not the pixels you are looking for")
     whole = Path(dog).read_bytes()
     with pytest.raises(yolo4.Error, match="truncated JPEG"):

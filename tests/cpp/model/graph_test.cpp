@@ -195,5 +195,20 @@ TEST(Graph, RejectsInputsThatDoNotFit) {
   EXPECT_NO_THROW(model.graph().validate_input({1, 416, 320, 3}));
 }
 
+// `auto` is one of the named presets, chosen per ISA, and says why.
+TEST(AutoPreset, PicksANamedPresetPerIsa) {
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
+    const AutoPreset chosen = auto_preset(isa);
+    EXPECT_FALSE(chosen.why.empty());
+    const ModelOptions a = ModelOptions::preset("auto", isa);
+    const ModelOptions named = ModelOptions::preset(chosen.preset, isa);
+    EXPECT_EQ(a.describe(), named.describe()) << to_string(isa);
+    EXPECT_EQ(a.isa, isa);
+  }
+  // On AVX2-only CPUs the reduced presets measured slower than fp32 (issue 10's table).
+  EXPECT_EQ(auto_preset(Isa::kAvx2).preset, "fp32");
+  EXPECT_THROW(ModelOptions::preset("fastest"), Error);
+}
+
 }  // namespace
 }  // namespace yolo4
