@@ -35,10 +35,6 @@ namespace py = pybind11;
 namespace yolo4::python {
 namespace {
 
-// preset="auto": the preset the command line runs by default (apps/yolo4/model_flags.h,
-// kDefaultPreset), so that the module and `yolo4 detect` give the same detections.
-constexpr std::string_view kAutoPreset = "fast";
-
 // ------------------------------------------------------------------------------------------
 // Image arguments. They are turned into C++ values while the GIL is held; decoding and
 // inference then run without it.
@@ -230,7 +226,7 @@ ModelSource model_source(const DetectorArgs& args) {
   }
   if (args.cfg) source.cfg = args.cfg->string();
   if (args.names) source.names = args.names->string();
-  source.options = ModelOptions::preset(args.preset == "auto" ? kAutoPreset : args.preset);
+  source.options = ModelOptions::preset(args.preset);
   return source;
 }
 
@@ -460,7 +456,8 @@ model: a named model with a built-in cfg and official weights ("yolov4", "yolov4
     "yolo-fastest-1.1-xl", ... as `yolo4 detect --model`); None: "yolov4". Not with cfg.
 size: the network input size (width = height, a multiple of the network's stride); None: the
     cfg's [net] width and height.
-preset: "fp32", "bf16", "report", "fast", or "auto" (the command line's default, "fast").
+preset: "fp32", "bf16", "report", "fast", or "auto" (as the command line's default: the preset
+    measured best for this CPU's kernels; model_info["precision"] says what it chose).
 threads: the inference threads of each concurrent call; None: one per CPU.
 names: a file with one class name per line; None: COCO's for 80 classes, else "class<i>".
 conf, iou, max_det: score threshold, NMS IoU threshold and the most boxes kept per image;

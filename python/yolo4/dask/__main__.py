@@ -44,7 +44,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--names", help="class names, one per line (default: COCO's for 80 classes)")
     p.add_argument("--size", type=int, default=320, help="network input size (default 320)")
     p.add_argument("--preset", default="auto",
-                   help="fp32, bf16, report, fast or auto (default auto: fast)")
+                   help="fp32, bf16, report, fast or auto (default: auto, as yolo4 detect)")
     p.add_argument("--conf", type=float, help="score threshold (default: the library's)")
     p.add_argument("--iou", type=float, help="NMS IoU threshold (default: the library's)")
     p.add_argument("--max-det", type=int, help="most boxes per image")
