@@ -431,20 +431,6 @@ size_t Graph::weight_bytes() const {
   return total;
 }
 
-std::vector<Graph::ConvInfo> Graph::convs() const {
-  std::vector<ConvInfo> out;
-  for (size_t k = 0; k < plan_->convs.size(); ++k) {
-    const int layer = plan_->conv_layers[k];
-    std::visit(
-        [&](const auto& conv) {
-          out.push_back({layer, spec_.layers[size_t(layer)].name, conv.kernel_name(),
-                         conv.config().winograd});
-        },
-        plan_->convs[k]);
-  }
-  return out;
-}
-
 std::vector<Graph::ConvPlan> Graph::explain(const Shape& input, int cores) const {
   validate_input(input);
   const NetworkSpec resized = spec_.resized(input.w, input.h);
