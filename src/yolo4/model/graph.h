@@ -44,8 +44,9 @@ class Graph {
   };
   std::vector<ConvPlan> explain(const Shape& input, int cores) const;
 
+  struct Plan;  // the packed ops and the steps that run them (graph.cpp)
+
  private:
-  struct Plan;
   NetworkSpec spec_;
   ModelOptions options_;
   std::unique_ptr<Plan> plan_;
