@@ -342,102 +342,128 @@ const std::vector<Shape>& layer_shapes(const NetworkSpec& spec, std::mutex& mute
 
 }  // namespace
 
-std::vector<Tensor> Graph::operator()(Device& device, const Tensor& input) const {
-  validate_input(input.shape());
-  const Plan& plan = *plan_;
-  const std::vector<Shape>& shapes =
-      layer_shapes(spec_, plan.shapes_mutex, plan.shapes, input.shape());
-  std::vector<Tensor> values(spec_.layers.size());
-  auto value = [&](int v) -> const Tensor& {
-    return v == kNetworkInput ? input : values[size_t(v)];
-  };
-  auto shape_of = [&](int layer) {
-    Shape s = shapes[size_t(layer)];
-    s.n = input.shape().n;
-    return s;
-  };
-  // The tensor a step writes: its slice of a concat, or a new one.
-  auto output_for = [&](const Step& step, DataType dtype) {
-    const Shape s = shape_of(step.layer);
-    if (step.target.concat >= 0) {
-      return values[size_t(step.target.concat)].channel_slice(step.target.channel_offset, s.c);
-    }
-    TensorSpec spec;
-    spec.shape = s;
-    spec.dtype = dtype;
-    return device.allocate(spec);
-  };
-  const DataType activations = options_.dtype;
+namespace {
 
-  for (size_t si = 0; si < plan.steps.size(); ++si) {
-    const Step& step = plan.steps[si];
+// One execution of a plan: the values of the layers, each dropped after its last reader.
+class Run {
+ public:
+  Run(const NetworkSpec& spec, const Graph::Plan& plan, const std::vector<Shape>& shapes,
+      Device& device, const Tensor& input, DataType activations)
+      : spec_(spec),
+        plan_(plan),
+        shapes_(shapes),
+        device_(device),
+        input_(input),
+        activations_(activations),
+        values_(spec.layers.size()) {}
+
+  std::vector<Tensor> operator()() {
+    for (size_t s = 0; s < plan_.steps.size(); ++s) {
+      const Step& step = plan_.steps[s];
+      OpScope scope(device_, spec_.layers[size_t(step.layer)].name);
+      run(step);
+      release_after(step, int(s));
+    }
+    std::vector<Tensor> heads;
+    for (int h : plan_.heads) heads.push_back(value(h));
+    return heads;
+  }
+
+ private:
+  const Tensor& value(int v) const { return v == kNetworkInput ? input_ : values_[size_t(v)]; }
+
+  Tensor allocate(int layer, DataType dtype) {
+    TensorSpec spec;
+    spec.shape = shapes_[size_t(layer)];
+    spec.shape.n = input_.shape().n;
+    spec.dtype = dtype;
+    return device_.allocate(spec);
+  }
+
+  // The tensor a step writes: its slice of a concat, or a new one.
+  Tensor output_for(const Step& step, DataType dtype) {
+    if (step.target.concat < 0) return allocate(step.layer, dtype);
+    const int channels = shapes_[size_t(step.layer)].c;
+    return values_[size_t(step.target.concat)].channel_slice(step.target.channel_offset, channels);
+  }
+
+  void run(const Step& step) {
     const LayerSpec& layer = spec_.layers[size_t(step.layer)];
-    OpScope scope(device, layer.name);
-    Tensor& out = values[size_t(step.layer)];
+    Tensor& out = values_[size_t(step.layer)];
+    const Tensor& in = value(step.reads.empty() ? kNetworkInput : step.reads[0]);
     switch (step.op) {
-      case Step::Op::kAllocateConcat: {
-        TensorSpec spec;
-        spec.shape = shape_of(step.layer);
-        spec.dtype = activations;
-        out = device.allocate(spec);
+      case Step::Op::kAllocateConcat:
+        out = allocate(step.layer, activations_);
         break;
-      }
       case Step::Op::kConv:
         std::visit(
             [&](const auto& conv) {
               out = output_for(step, conv.config().dtype);
-              conv.run(device, value(step.reads[0]), out,
-                       step.residual == -1 ? nullptr : &value(step.residual));
+              conv.run(device_, in, out, step.residual == -1 ? nullptr : &value(step.residual));
             },
-            plan.convs[size_t(step.conv)]);
+            plan_.convs[size_t(step.conv)]);
         break;
       case Step::Op::kAdd:
-        out = output_for(step, value(step.reads[0]).dtype());
-        add(device, value(step.reads[0]), value(step.reads[1]), out, layer.shortcut_activation);
+        out = output_for(step, in.dtype());
+        add(device_, in, value(step.reads[1]), out, layer.shortcut_activation);
         break;
       case Step::Op::kMaxPool:
-        out = output_for(step, value(step.reads[0]).dtype());
-        max_pool2d(device, value(step.reads[0]), out,
-                   MaxPool2dParams{layer.pool_size, layer.pool_stride, layer.pool_padding});
+        out = output_for(step, in.dtype());
+        max_pool2d(device_, in, out, {layer.pool_size, layer.pool_stride, layer.pool_padding});
         break;
       case Step::Op::kUpsample:
-        out = output_for(step, value(step.reads[0]).dtype());
-        upsample_nearest(device, value(step.reads[0]), out, layer.upsample_stride);
+        out = output_for(step, in.dtype());
+        upsample_nearest(device_, in, out, layer.upsample_stride);
         break;
-      case Step::Op::kSliceView: {
-        const Tensor& in = value(step.reads[0]);
-        const int part = in.shape().c / layer.route_groups;
-        out = in.channel_slice(part * layer.route_group_id, part);
+      case Step::Op::kSliceView:
+        out = group_of(in, layer);
         break;
-      }
-      case Step::Op::kConcat: {
-        if (!out.is_allocated()) {
-          TensorSpec spec;
-          spec.shape = shape_of(step.layer);
-          spec.dtype = activations;
-          out = device.allocate(spec);
-        }
-        int offset = 0;
-        for (size_t k = 0; k < step.reads.size(); ++k) {
-          const Tensor& in = value(step.reads[k]);
-          const int part = in.shape().c / layer.route_groups;
-          if (step.copy[k]) {
-            copy_into(device, in.channel_slice(part * layer.route_group_id, part),
-                      out.channel_slice(offset, part));
-          }
-          offset += part;
-        }
+      case Step::Op::kConcat:
+        concat(step, layer, out);
         break;
-      }
     }
-    for (int v : step.reads) {
-      if (v >= 0 && plan.last_read[size_t(v)] == int(si)) values[size_t(v)].deallocate();
-    }
-    if (plan.last_read[size_t(step.layer)] == int(si)) out.deallocate();
   }
-  std::vector<Tensor> heads;
-  for (int h : plan.heads) heads.push_back(value(h));
-  return heads;
+
+  // Channel group route_group_id of route_groups (the whole tensor for one group).
+  static Tensor group_of(const Tensor& t, const LayerSpec& route) {
+    const int part = t.shape().c / route.route_groups;
+    return t.channel_slice(part * route.route_group_id, part);
+  }
+
+  // Copies in the inputs that did not write their slice in place.
+  void concat(const Step& step, const LayerSpec& route, Tensor& out) {
+    if (!out.is_allocated()) out = allocate(step.layer, activations_);
+    int offset = 0;
+    for (size_t k = 0; k < step.reads.size(); ++k) {
+      const Tensor part = group_of(value(step.reads[k]), route);
+      if (step.copy[k]) copy_into(device_, part, out.channel_slice(offset, part.shape().c));
+      offset += part.shape().c;
+    }
+  }
+
+  void release_after(const Step& step, int s) {
+    for (int v : step.reads) {
+      if (v >= 0 && plan_.last_read[size_t(v)] == s) values_[size_t(v)].deallocate();
+    }
+    if (plan_.last_read[size_t(step.layer)] == s) values_[size_t(step.layer)].deallocate();
+  }
+
+  const NetworkSpec& spec_;
+  const Graph::Plan& plan_;
+  const std::vector<Shape>& shapes_;
+  Device& device_;
+  const Tensor& input_;
+  const DataType activations_;
+  std::vector<Tensor> values_;
+};
+
+}  // namespace
+
+std::vector<Tensor> Graph::operator()(Device& device, const Tensor& input) const {
+  validate_input(input.shape());
+  const std::vector<Shape>& shapes =
+      layer_shapes(spec_, plan_->shapes_mutex, plan_->shapes, input.shape());
+  return Run(spec_, *plan_, shapes, device, input, options_.dtype)();
 }
 
 double Graph::flops(const Shape& input) const {
