@@ -69,207 +69,238 @@ bool writes_into_slice(const LayerSpec& l) {
          l.kind == LayerKind::kMaxPool || l.kind == LayerKind::kUpsample;
 }
 
-// Which layers read each layer's value, by layer index (before fusion).
-std::vector<std::vector<int>> readers_of(const NetworkSpec& spec) {
-  std::vector<std::vector<int>> readers(spec.layers.size());
-  for (size_t i = 0; i < spec.layers.size(); ++i) {
-    for (int j : spec.layers[i].inputs) readers[size_t(j)].push_back(int(i));
-  }
-  return readers;
-}
+// Builds a Graph's Plan from its spec in passes: aliases, readers, fused shortcuts, zero-copy
+// concats, then the steps and the lifetimes.
+class Planner {
+ public:
+  Planner(const NetworkSpec& spec, const ModelOptions& options, Graph::Plan& plan)
+      : spec_(spec), options_(options), plan_(plan), n_(spec.layers.size()) {}
 
-int resolve(const std::vector<int>& root, int layer) {
-  return layer < 0 ? layer : root[size_t(layer)];
-}
+  void run(std::vector<ConvParameters>& params) {
+    resolve_aliases();
+    find_value_readers();
+    fuse_shortcuts();
+    place_concats();
+    emit_steps(params);
+    compute_lifetimes();
+  }
+
+ private:
+  int input_of(size_t layer) const {
+    return spec_.layers[layer].inputs.empty() ? kNetworkInput : spec_.layers[layer].inputs[0];
+  }
+  int root_of(int layer) const { return layer < 0 ? layer : plan_.root[size_t(layer)]; }
+  const LayerSpec& layer(int i) const { return spec_.layers[size_t(i)]; }
+
+  // Dropouts and single-input full routes are their input's value.
+  void resolve_aliases() {
+    plan_.root.resize(n_);
+    for (size_t i = 0; i < n_; ++i) {
+      const LayerSpec& l = spec_.layers[i];
+      const bool alias =
+          l.kind == LayerKind::kDropout ||
+          (l.kind == LayerKind::kRoute && l.inputs.size() == 1 && l.route_groups == 1);
+      plan_.root[i] = alias ? root_of(input_of(i)) : int(i);
+    }
+  }
+
+  // The layers reading each value, through aliases.
+  void find_value_readers() {
+    std::vector<std::vector<int>> readers(n_);
+    for (size_t i = 0; i < n_; ++i) {
+      for (int j : spec_.layers[i].inputs) readers[size_t(j)].push_back(int(i));
+    }
+    value_readers_.resize(n_);
+    for (size_t i = 0; i < n_; ++i) {
+      if (plan_.root[i] != int(i)) continue;
+      std::vector<int> pending = readers[i];
+      while (!pending.empty()) {
+        const int r = pending.back();
+        pending.pop_back();
+        if (plan_.root[size_t(r)] == int(i)) {
+          pending.insert(pending.end(), readers[size_t(r)].begin(), readers[size_t(r)].end());
+        } else {
+          value_readers_[i].push_back(r);
+        }
+      }
+    }
+  }
+
+  // A linear shortcut that alone reads a conv's output runs in that conv's epilogue:
+  // out = act(conv) + from.
+  void fuse_shortcuts() {
+    fused_into_.assign(n_, -1);
+    fused_shortcut_.assign(n_, false);
+    writer_.resize(n_);
+    for (size_t i = 0; i < n_; ++i) writer_[i] = int(i);
+    for (size_t i = 0; i < n_; ++i) {
+      const LayerSpec& l = spec_.layers[i];
+      if (l.kind != LayerKind::kShortcut || l.shortcut_activation != Activation::kNone) continue;
+      const int conv = root_of(l.inputs[0]);
+      if (conv < 0 || layer(conv).kind != LayerKind::kConvolutional) continue;
+      if (value_readers_[size_t(conv)].size() != 1 || root_of(l.inputs[1]) == conv) continue;
+      fused_into_[size_t(conv)] = int(i);
+      fused_shortcut_[i] = true;
+      writer_[i] = conv;
+    }
+  }
+
+  // Zero-copy concats: each producer writes into the first multi-input route that reads it, which
+  // is allocated just before its earliest producer runs.
+  void place_concats() {
+    target_.assign(n_, {});
+    first_producer_.assign(n_, int(n_));
+    for (size_t r = 0; r < n_; ++r) {
+      const LayerSpec& l = spec_.layers[r];
+      if (l.kind != LayerKind::kRoute || l.inputs.size() < 2 || l.route_groups != 1) continue;
+      int offset = 0;
+      std::vector<int> seen;
+      for (int in : l.inputs) {
+        const int v = root_of(in);
+        if (v >= 0 && target_[size_t(v)].concat < 0 && writes_into_slice(layer(v)) &&
+            std::find(seen.begin(), seen.end(), v) == seen.end()) {
+          target_[size_t(v)] = {int(r), offset};
+          first_producer_[r] = std::min(first_producer_[r], writer_[size_t(v)]);
+        }
+        seen.push_back(v);
+        offset += layer(in).output.c;
+      }
+    }
+  }
+
+  // A conv read only by [yolo] layers keeps float32 outputs for decoding.
+  bool feeds_only_yolo(int i) const {
+    const auto& rs = value_readers_[size_t(i)];
+    return !rs.empty() && std::all_of(rs.begin(), rs.end(),
+                                      [&](int r) { return layer(r).kind == LayerKind::kYolo; });
+  }
+
+  void add_conv(size_t i, ConvParameters& w) {
+    const LayerSpec& l = spec_.layers[i];
+    const ConvLayerSpec& c = l.conv;
+    const int in_channels = i == 0 ? spec_.channels : layer(input_of(i)).output.c;
+    const Conv2dConfig config = conv_config(
+        {in_channels, c.filters, c.size, c.stride, c.groups, c.activation, feeds_only_yolo(int(i))},
+        options_);
+    const Conv2dParams p{in_channels, c.filters, c.size, c.stride, c.padding, c.groups};
+    YOLO4_CHECK(int64_t(w.weight.size()) ==
+                        int64_t(c.filters) * (in_channels / c.groups) * c.size * c.size &&
+                    int(w.bias.size()) == c.filters,
+                spec_.path, ":", l.line, ": conv parameters do not match the layer");
+    if (c.groups == 1) {
+      plan_.convs.emplace_back(std::in_place_type<Conv2d>, p, w.weight, w.bias, config,
+                               options_.isa);
+    } else {
+      plan_.convs.emplace_back(std::in_place_type<GroupedConv2d>, p, w.weight, w.bias, config,
+                               options_.isa);
+    }
+    w = {};  // packed now; release the floats
+    plan_.conv_layers.push_back(int(i));
+    const int out = fused_into_[i] >= 0 ? fused_into_[i] : int(i);
+    Step step = make_step(Step::Op::kConv, out, {root_of(input_of(i))}, target_[size_t(out)]);
+    step.conv = int(plan_.convs.size() - 1);
+    if (fused_into_[i] >= 0) {
+      step.residual = root_of(layer(out).inputs[1]);
+      step.reads.push_back(step.residual);
+    }
+    plan_.steps.push_back(step);
+  }
+
+  void add_route(size_t i) {
+    const LayerSpec& l = spec_.layers[i];
+    if (plan_.root[i] != int(i)) return;  // an alias
+    if (l.inputs.size() == 1) {
+      plan_.steps.push_back(make_step(Step::Op::kSliceView, int(i), {root_of(l.inputs[0])}));
+      return;
+    }
+    Step step = make_step(Step::Op::kConcat, int(i), {});
+    int offset = 0;
+    for (int j : l.inputs) {
+      const int v = root_of(j);
+      step.reads.push_back(v);
+      step.copy.push_back(!(v >= 0 && target_[size_t(v)].concat == int(i) &&
+                            target_[size_t(v)].channel_offset == offset));
+      offset += layer(j).output.c / l.route_groups;
+    }
+    plan_.steps.push_back(step);
+  }
+
+  void emit_steps(std::vector<ConvParameters>& params) {
+    const auto convs =
+        size_t(std::count_if(spec_.layers.begin(), spec_.layers.end(), [](const LayerSpec& l) {
+          return l.kind == LayerKind::kConvolutional;
+        }));
+    YOLO4_CHECK(params.size() == convs, spec_.path, ": ", params.size(),
+                " sets of conv parameters for a network of ", convs, " convs");
+    size_t next_param = 0;
+    for (size_t i = 0; i < n_; ++i) {
+      for (size_t r = 0; r < n_; ++r) {
+        if (first_producer_[r] == int(i)) {
+          plan_.steps.push_back(make_step(Step::Op::kAllocateConcat, int(r), {}));
+        }
+      }
+      const LayerSpec& l = spec_.layers[i];
+      const int in = root_of(input_of(i));
+      switch (l.kind) {
+        case LayerKind::kConvolutional:
+          add_conv(i, params[next_param++]);
+          break;
+        case LayerKind::kShortcut:
+          if (!fused_shortcut_[i]) {
+            plan_.steps.push_back(
+                make_step(Step::Op::kAdd, int(i), {in, root_of(l.inputs[1])}, target_[i]));
+          }
+          break;
+        case LayerKind::kMaxPool:
+          plan_.steps.push_back(make_step(Step::Op::kMaxPool, int(i), {in}, target_[i]));
+          break;
+        case LayerKind::kUpsample:
+          plan_.steps.push_back(make_step(Step::Op::kUpsample, int(i), {in}, target_[i]));
+          break;
+        case LayerKind::kRoute:
+          add_route(i);
+          break;
+        case LayerKind::kYolo:
+          plan_.heads.push_back(in);
+          break;
+        case LayerKind::kDropout:
+          break;
+      }
+    }
+  }
+
+  // A value is dropped after the last step that reads it; the heads live to the end.
+  void compute_lifetimes() {
+    plan_.last_read.assign(n_, -1);
+    for (size_t s = 0; s < plan_.steps.size(); ++s) {
+      for (int v : plan_.steps[s].reads) {
+        if (v >= 0) plan_.last_read[size_t(v)] = int(s);
+      }
+      int& written = plan_.last_read[size_t(plan_.steps[s].layer)];
+      written = std::max(written, int(s));
+    }
+    for (int h : plan_.heads) {
+      if (h >= 0) plan_.last_read[size_t(h)] = int(plan_.steps.size());
+    }
+  }
+
+  const NetworkSpec& spec_;
+  const ModelOptions& options_;
+  Graph::Plan& plan_;
+  const size_t n_;
+  std::vector<std::vector<int>> value_readers_;
+  std::vector<int> fused_into_;       // conv layer -> the shortcut layer it produces, or -1
+  std::vector<bool> fused_shortcut_;  // shortcut layers run inside their conv
+  std::vector<int> writer_;           // the layer whose step writes each value
+  std::vector<Target> target_;
+  std::vector<int> first_producer_;  // per concat route: the earliest layer writing into it
+};
 
 }  // namespace
 
 Graph::Graph(NetworkSpec spec, std::vector<ConvParameters> params, const ModelOptions& options)
     : spec_(std::move(spec)), options_(options), plan_(std::make_unique<Plan>()) {
-  Plan& plan = *plan_;
-  const size_t n = spec_.layers.size();
-  const auto readers = readers_of(spec_);
-  auto input_of = [&](size_t i) {
-    return spec_.layers[i].inputs.empty() ? kNetworkInput : spec_.layers[i].inputs[0];
-  };
-
-  // Aliases: dropouts and single-input full routes are their input's value.
-  plan.root.resize(n);
-  for (size_t i = 0; i < n; ++i) {
-    const LayerSpec& l = spec_.layers[i];
-    const bool alias = l.kind == LayerKind::kDropout ||
-                       (l.kind == LayerKind::kRoute && l.inputs.size() == 1 && l.route_groups == 1);
-    plan.root[i] = alias ? resolve(plan.root, input_of(i)) : int(i);
-  }
-  auto root_of = [&](int layer) { return resolve(plan.root, layer); };
-  // Readers of a value, through aliases.
-  std::vector<std::vector<int>> value_readers(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (plan.root[i] != int(i)) continue;
-    std::vector<int> pending = readers[i];
-    while (!pending.empty()) {
-      const int r = pending.back();
-      pending.pop_back();
-      if (plan.root[size_t(r)] == int(i)) {
-        pending.insert(pending.end(), readers[size_t(r)].begin(), readers[size_t(r)].end());
-      } else {
-        value_readers[i].push_back(r);
-      }
-    }
-  }
-
-  // Convs, with the shortcut that alone reads them fused in (out = act(conv) + from).
-  YOLO4_CHECK(params.size() == size_t(std::count_if(spec_.layers.begin(), spec_.layers.end(),
-                                                    [](const LayerSpec& l) {
-                                                      return l.kind == LayerKind::kConvolutional;
-                                                    })),
-              spec_.path, ": ", params.size(), " sets of conv parameters for this network");
-  std::vector<int> fused_into(n, -1);  // conv layer -> the shortcut layer it produces
-  for (size_t i = 0; i < n; ++i) {
-    const LayerSpec& l = spec_.layers[i];
-    if (l.kind != LayerKind::kShortcut || l.shortcut_activation != Activation::kNone) continue;
-    const int conv = root_of(l.inputs[0]);
-    if (conv < 0 || spec_.layers[size_t(conv)].kind != LayerKind::kConvolutional) continue;
-    if (value_readers[size_t(conv)].size() != 1 || root_of(l.inputs[1]) == conv) continue;
-    fused_into[size_t(conv)] = int(i);
-  }
-  std::vector<bool> fused_shortcut(n, false);
-  std::vector<int> writer(n);  // the layer whose step writes each value
-  for (size_t i = 0; i < n; ++i) writer[i] = int(i);
-  for (size_t i = 0; i < n; ++i) {
-    if (fused_into[i] >= 0) {
-      fused_shortcut[size_t(fused_into[i])] = true;
-      writer[size_t(fused_into[i])] = int(i);
-    }
-  }
-
-  // Zero-copy concats: each producer writes into the first multi-input route that reads it.
-  std::vector<Target> target(n);
-  std::vector<int> first_producer(n, int(n));  // per route: the earliest producer writing into it
-  for (size_t r = 0; r < n; ++r) {
-    const LayerSpec& l = spec_.layers[r];
-    if (l.kind != LayerKind::kRoute || l.inputs.size() < 2 || l.route_groups != 1) continue;
-    int offset = 0;
-    std::vector<int> seen;
-    for (int in : l.inputs) {
-      const int v = root_of(in);
-      const int channels = spec_.layers[size_t(in)].output.c;
-      // The layer that will actually write v: a fused conv writes its shortcut's value.
-      const bool producer_ok = v >= 0 && target[size_t(v)].concat < 0 &&
-                               writes_into_slice(spec_.layers[size_t(v)]) &&
-                               std::find(seen.begin(), seen.end(), v) == seen.end();
-      if (producer_ok) {
-        target[size_t(v)] = {int(r), offset};
-        first_producer[r] = std::min(first_producer[r], writer[size_t(v)]);
-      }
-      seen.push_back(v);
-      offset += channels;
-    }
-  }
-
-  // Layer configs: a conv feeding only [yolo] layers keeps float32 outputs for decoding.
-  auto feeds_only_yolo = [&](int layer) {
-    const auto& rs = value_readers[size_t(layer)];
-    return !rs.empty() && std::all_of(rs.begin(), rs.end(), [&](int r) {
-      return spec_.layers[size_t(r)].kind == LayerKind::kYolo;
-    });
-  };
-
-  // The steps in execution order.
-  size_t next_param = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const LayerSpec& l = spec_.layers[i];
-    for (size_t r = 0; r < n; ++r) {
-      if (first_producer[r] == int(i))
-        plan.steps.push_back(make_step(Step::Op::kAllocateConcat, int(r), {}));
-    }
-    const int in = root_of(input_of(i));
-    switch (l.kind) {
-      case LayerKind::kConvolutional: {
-        const Shape& in_shape = i == 0 ? Shape{1, spec_.height, spec_.width, spec_.channels}
-                                       : spec_.layers[size_t(input_of(i))].output;
-        const ConvLayerSpec& c = l.conv;
-        const ConvLayerShape shape{in_shape.c,
-                                   c.filters,
-                                   c.size,
-                                   c.stride,
-                                   c.groups,
-                                   c.activation,
-                                   feeds_only_yolo(int(i))};
-        const Conv2dConfig config = conv_config(shape, options_);
-        const Conv2dParams p{in_shape.c, c.filters, c.size, c.stride, c.padding, c.groups};
-        ConvParameters& w = params[next_param++];
-        YOLO4_CHECK(int64_t(w.weight.size()) ==
-                            int64_t(c.filters) * in_shape.c / c.groups * c.size * c.size &&
-                        int(w.bias.size()) == c.filters,
-                    spec_.path, ":", l.line, ": conv parameters do not match the layer");
-        if (c.groups == 1) {
-          plan.convs.emplace_back(std::in_place_type<Conv2d>, p, w.weight, w.bias, config,
-                                  options_.isa);
-        } else {
-          plan.convs.emplace_back(std::in_place_type<GroupedConv2d>, p, w.weight, w.bias, config,
-                                  options_.isa);
-        }
-        w = {};  // packed now; release the floats
-        plan.conv_layers.push_back(int(i));
-        const int out = fused_into[i] >= 0 ? fused_into[i] : int(i);
-        const int residual = fused_into[i] >= 0 ? root_of(spec_.layers[size_t(out)].inputs[1]) : -1;
-        Step step = make_step(Step::Op::kConv, out, {in}, target[size_t(out)]);
-        step.conv = int(plan.convs.size() - 1);
-        step.residual = residual;
-        if (residual != -1) step.reads.push_back(residual);
-        plan.steps.push_back(step);
-        break;
-      }
-      case LayerKind::kShortcut:
-        if (!fused_shortcut[i]) {
-          plan.steps.push_back(
-              make_step(Step::Op::kAdd, int(i), {in, root_of(l.inputs[1])}, target[i]));
-        }
-        break;
-      case LayerKind::kMaxPool:
-        plan.steps.push_back(make_step(Step::Op::kMaxPool, int(i), {in}, target[i]));
-        break;
-      case LayerKind::kUpsample:
-        plan.steps.push_back(make_step(Step::Op::kUpsample, int(i), {in}, target[i]));
-        break;
-      case LayerKind::kRoute:
-        if (plan.root[i] != int(i)) break;  // an alias
-        if (l.inputs.size() == 1) {
-          plan.steps.push_back(make_step(Step::Op::kSliceView, int(i), {in}));
-        } else {
-          Step step = make_step(Step::Op::kConcat, int(i), {});
-          int offset = 0;
-          for (int j : l.inputs) {
-            const int v = root_of(j);
-            step.reads.push_back(v);
-            step.copy.push_back(!(v >= 0 && target[size_t(v)].concat == int(i) &&
-                                  target[size_t(v)].channel_offset == offset));
-            offset += spec_.layers[size_t(j)].output.c / l.route_groups;
-          }
-          plan.steps.push_back(step);
-        }
-        break;
-      case LayerKind::kYolo:
-        plan.heads.push_back(in);
-        break;
-      case LayerKind::kDropout:
-        break;
-    }
-  }
-
-  // Lifetimes: a value is dropped after the last step that reads it; heads live to the end.
-  plan.last_read.assign(n, -1);
-  for (size_t s = 0; s < plan.steps.size(); ++s) {
-    for (int v : plan.steps[s].reads) {
-      if (v >= 0) plan.last_read[size_t(v)] = int(s);
-    }
-    const int written = plan.steps[s].layer;
-    plan.last_read[size_t(written)] = std::max(plan.last_read[size_t(written)], int(s));
-  }
-  for (int h : plan.heads) {
-    if (h >= 0) plan.last_read[size_t(h)] = int(plan.steps.size());
-  }
+  Planner(spec_, options_, *plan_).run(params);
 }
 
 Graph::~Graph() = default;
@@ -311,102 +342,128 @@ const std::vector<Shape>& layer_shapes(const NetworkSpec& spec, std::mutex& mute
 
 }  // namespace
 
-std::vector<Tensor> Graph::operator()(Device& device, const Tensor& input) const {
-  validate_input(input.shape());
-  const Plan& plan = *plan_;
-  const std::vector<Shape>& shapes =
-      layer_shapes(spec_, plan.shapes_mutex, plan.shapes, input.shape());
-  std::vector<Tensor> values(spec_.layers.size());
-  auto value = [&](int v) -> const Tensor& {
-    return v == kNetworkInput ? input : values[size_t(v)];
-  };
-  auto shape_of = [&](int layer) {
-    Shape s = shapes[size_t(layer)];
-    s.n = input.shape().n;
-    return s;
-  };
-  // The tensor a step writes: its slice of a concat, or a new one.
-  auto output_for = [&](const Step& step, DataType dtype) {
-    const Shape s = shape_of(step.layer);
-    if (step.target.concat >= 0) {
-      return values[size_t(step.target.concat)].channel_slice(step.target.channel_offset, s.c);
-    }
-    TensorSpec spec;
-    spec.shape = s;
-    spec.dtype = dtype;
-    return device.allocate(spec);
-  };
-  const DataType activations = options_.dtype;
+namespace {
 
-  for (size_t si = 0; si < plan.steps.size(); ++si) {
-    const Step& step = plan.steps[si];
+// One execution of a plan: the values of the layers, each dropped after its last reader.
+class Run {
+ public:
+  Run(const NetworkSpec& spec, const Graph::Plan& plan, const std::vector<Shape>& shapes,
+      Device& device, const Tensor& input, DataType activations)
+      : spec_(spec),
+        plan_(plan),
+        shapes_(shapes),
+        device_(device),
+        input_(input),
+        activations_(activations),
+        values_(spec.layers.size()) {}
+
+  std::vector<Tensor> operator()() {
+    for (size_t s = 0; s < plan_.steps.size(); ++s) {
+      const Step& step = plan_.steps[s];
+      OpScope scope(device_, spec_.layers[size_t(step.layer)].name);
+      run(step);
+      release_after(step, int(s));
+    }
+    std::vector<Tensor> heads;
+    for (int h : plan_.heads) heads.push_back(value(h));
+    return heads;
+  }
+
+ private:
+  const Tensor& value(int v) const { return v == kNetworkInput ? input_ : values_[size_t(v)]; }
+
+  Tensor allocate(int layer, DataType dtype) {
+    TensorSpec spec;
+    spec.shape = shapes_[size_t(layer)];
+    spec.shape.n = input_.shape().n;
+    spec.dtype = dtype;
+    return device_.allocate(spec);
+  }
+
+  // The tensor a step writes: its slice of a concat, or a new one.
+  Tensor output_for(const Step& step, DataType dtype) {
+    if (step.target.concat < 0) return allocate(step.layer, dtype);
+    const int channels = shapes_[size_t(step.layer)].c;
+    return values_[size_t(step.target.concat)].channel_slice(step.target.channel_offset, channels);
+  }
+
+  void run(const Step& step) {
     const LayerSpec& layer = spec_.layers[size_t(step.layer)];
-    OpScope scope(device, layer.name);
-    Tensor& out = values[size_t(step.layer)];
+    Tensor& out = values_[size_t(step.layer)];
+    const Tensor& in = value(step.reads.empty() ? kNetworkInput : step.reads[0]);
     switch (step.op) {
-      case Step::Op::kAllocateConcat: {
-        TensorSpec spec;
-        spec.shape = shape_of(step.layer);
-        spec.dtype = activations;
-        out = device.allocate(spec);
+      case Step::Op::kAllocateConcat:
+        out = allocate(step.layer, activations_);
         break;
-      }
       case Step::Op::kConv:
         std::visit(
             [&](const auto& conv) {
               out = output_for(step, conv.config().dtype);
-              conv.run(device, value(step.reads[0]), out,
-                       step.residual == -1 ? nullptr : &value(step.residual));
+              conv.run(device_, in, out, step.residual == -1 ? nullptr : &value(step.residual));
             },
-            plan.convs[size_t(step.conv)]);
+            plan_.convs[size_t(step.conv)]);
         break;
       case Step::Op::kAdd:
-        out = output_for(step, value(step.reads[0]).dtype());
-        add(device, value(step.reads[0]), value(step.reads[1]), out, layer.shortcut_activation);
+        out = output_for(step, in.dtype());
+        add(device_, in, value(step.reads[1]), out, layer.shortcut_activation);
         break;
       case Step::Op::kMaxPool:
-        out = output_for(step, value(step.reads[0]).dtype());
-        max_pool2d(device, value(step.reads[0]), out,
-                   MaxPool2dParams{layer.pool_size, layer.pool_stride, layer.pool_padding});
+        out = output_for(step, in.dtype());
+        max_pool2d(device_, in, out, {layer.pool_size, layer.pool_stride, layer.pool_padding});
         break;
       case Step::Op::kUpsample:
-        out = output_for(step, value(step.reads[0]).dtype());
-        upsample_nearest(device, value(step.reads[0]), out, layer.upsample_stride);
+        out = output_for(step, in.dtype());
+        upsample_nearest(device_, in, out, layer.upsample_stride);
         break;
-      case Step::Op::kSliceView: {
-        const Tensor& in = value(step.reads[0]);
-        const int part = in.shape().c / layer.route_groups;
-        out = in.channel_slice(part * layer.route_group_id, part);
+      case Step::Op::kSliceView:
+        out = group_of(in, layer);
         break;
-      }
-      case Step::Op::kConcat: {
-        if (!out.is_allocated()) {
-          TensorSpec spec;
-          spec.shape = shape_of(step.layer);
-          spec.dtype = activations;
-          out = device.allocate(spec);
-        }
-        int offset = 0;
-        for (size_t k = 0; k < step.reads.size(); ++k) {
-          const Tensor& in = value(step.reads[k]);
-          const int part = in.shape().c / layer.route_groups;
-          if (step.copy[k]) {
-            copy_into(device, in.channel_slice(part * layer.route_group_id, part),
-                      out.channel_slice(offset, part));
-          }
-          offset += part;
-        }
+      case Step::Op::kConcat:
+        concat(step, layer, out);
         break;
-      }
     }
-    for (int v : step.reads) {
-      if (v >= 0 && plan.last_read[size_t(v)] == int(si)) values[size_t(v)].deallocate();
-    }
-    if (plan.last_read[size_t(step.layer)] == int(si)) out.deallocate();
   }
-  std::vector<Tensor> heads;
-  for (int h : plan.heads) heads.push_back(value(h));
-  return heads;
+
+  // Channel group route_group_id of route_groups (the whole tensor for one group).
+  static Tensor group_of(const Tensor& t, const LayerSpec& route) {
+    const int part = t.shape().c / route.route_groups;
+    return t.channel_slice(part * route.route_group_id, part);
+  }
+
+  // Copies in the inputs that did not write their slice in place.
+  void concat(const Step& step, const LayerSpec& route, Tensor& out) {
+    if (!out.is_allocated()) out = allocate(step.layer, activations_);
+    int offset = 0;
+    for (size_t k = 0; k < step.reads.size(); ++k) {
+      const Tensor part = group_of(value(step.reads[k]), route);
+      if (step.copy[k]) copy_into(device_, part, out.channel_slice(offset, part.shape().c));
+      offset += part.shape().c;
+    }
+  }
+
+  void release_after(const Step& step, int s) {
+    for (int v : step.reads) {
+      if (v >= 0 && plan_.last_read[size_t(v)] == s) values_[size_t(v)].deallocate();
+    }
+    if (plan_.last_read[size_t(step.layer)] == s) values_[size_t(step.layer)].deallocate();
+  }
+
+  const NetworkSpec& spec_;
+  const Graph::Plan& plan_;
+  const std::vector<Shape>& shapes_;
+  Device& device_;
+  const Tensor& input_;
+  const DataType activations_;
+  std::vector<Tensor> values_;
+};
+
+}  // namespace
+
+std::vector<Tensor> Graph::operator()(Device& device, const Tensor& input) const {
+  validate_input(input.shape());
+  const std::vector<Shape>& shapes =
+      layer_shapes(spec_, plan_->shapes_mutex, plan_->shapes, input.shape());
+  return Run(spec_, *plan_, shapes, device, input, options_.dtype)();
 }
 
 double Graph::flops(const Shape& input) const {
@@ -429,20 +486,6 @@ size_t Graph::weight_bytes() const {
     total += std::visit([](const auto& conv) { return conv.weight_bytes(); }, op);
   }
   return total;
-}
-
-std::vector<Graph::ConvInfo> Graph::convs() const {
-  std::vector<ConvInfo> out;
-  for (size_t k = 0; k < plan_->convs.size(); ++k) {
-    const int layer = plan_->conv_layers[k];
-    std::visit(
-        [&](const auto& conv) {
-          out.push_back({layer, spec_.layers[size_t(layer)].name, conv.kernel_name(),
-                         conv.config().winograd});
-        },
-        plan_->convs[k]);
-  }
-  return out;
 }
 
 std::vector<Graph::ConvPlan> Graph::explain(const Shape& input, int cores) const {

@@ -35,13 +35,6 @@ class Graph {
   int stride() const;                      // the largest downsampling factor
   double flops(const Shape& input) const;  // all convs, direct convolution
   size_t weight_bytes() const;             // resident packed weights
-  struct ConvInfo {
-    int layer;
-    std::string name;
-    std::string kernel;
-    bool winograd;
-  };
-  std::vector<ConvInfo> convs() const;
   // Every conv's shapes and strategy for an input shape on `cores` cores (bench --explain).
   struct ConvPlan {
     std::string name;
@@ -51,8 +44,9 @@ class Graph {
   };
   std::vector<ConvPlan> explain(const Shape& input, int cores) const;
 
+  struct Plan;  // the packed ops and the steps that run them (graph.cpp)
+
  private:
-  struct Plan;
   NetworkSpec spec_;
   ModelOptions options_;
   std::unique_ptr<Plan> plan_;
