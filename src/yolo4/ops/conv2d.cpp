@@ -79,7 +79,7 @@ struct ConvGeometry {
 // whose blocks for consecutive kb are mr * 16 elements apart.
 template <class Src, class Dst>
 void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int kb1, int mr,
-              bool emulate, Dst* dst) {
+              conv_operands::OperandRounding rounding, Dst* dst) {
   const int taps = g.kernel * g.kernel;
   if (g.channels_per_tap % kKBlock == 0) {  // wide input: whole blocks from one pixel
     int kb = 0;
@@ -89,7 +89,7 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
         if (kb < kb0) continue;
         if (kb >= kb1) break;
         const int valid = src ? std::clamp(g.in.c - c, 0, kKBlock) : 0;
-        convert_block(src ? src + c : nullptr, valid, dst, emulate, emulate);
+        convert_block(src ? src + c : nullptr, valid, dst, rounding);
         dst += mr * kKBlock;
       }
     }
@@ -104,7 +104,7 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
     if (tap_source[tap]) std::copy_n(tap_source[tap], g.in.c, row + tap * g.in.c);
   }
   for (int kb = kb0; kb < kb1; ++kb) {
-    convert_block(row + kb * kKBlock, kKBlock, dst + (kb - kb0) * mr * kKBlock, emulate, emulate);
+    convert_block(row + kb * kKBlock, kKBlock, dst + (kb - kb0) * mr * kKBlock, rounding);
   }
 }
 
@@ -112,7 +112,7 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
 // [kb0, kb1), into dst as [tile][kb][MR][16]; rows past `rows` are zeros.
 template <class Src, class Dst>
 void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int mr, int kb0,
-                      int kb1, bool emulate, void* packed) {
+                      int kb1, conv_operands::OperandRounding rounding, void* packed) {
   Dst* dst = static_cast<Dst*>(packed);
   const Src* input = static_cast<const Src*>(g.input);
   const int nkb = kb1 - kb0;
@@ -137,7 +137,7 @@ void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int 
                    : nullptr;
       }
     }
-    pack_row(g, tap_source, kb0, kb1, mr, emulate, row_dst);
+    pack_row(g, tap_source, kb0, kb1, mr, rounding, row_dst);
     if (++ox == g.out.w) {
       ox = 0;
       if (++oy == g.out.h) oy = 0, ++n;
@@ -145,7 +145,8 @@ void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int 
   }
 }
 
-using PackFn = void (*)(const ConvGeometry&, int64_t, int, int, int, int, bool, void*);
+using PackFn = void (*)(const ConvGeometry&, int64_t, int, int, int, int,
+                        conv_operands::OperandRounding, void*);
 
 PackFn pack_function(DataType input, kernels::OperandFormat operands) {
   const bool bf16_in = input == DataType::BFLOAT16;
@@ -167,7 +168,8 @@ Activation fused_activation(const Conv2dConfig& config) {
 
 kernels::ConvKernel select_kernel(const Conv2dConfig& config, Isa isa) {
   const kernels::KernelTable& table = kernels::kernel_table(isa);
-  return config.math_fidelity == MathFidelity::LoFi ? table.conv_lofi : table.conv_hifi4;
+  if (config.math_fidelity != MathFidelity::LoFi) return table.conv_hifi4;
+  return config.lofi_exact_order ? table.conv_lofi_exact : table.conv_lofi;
 }
 
 ReductionLayout reduction_layout(const Conv2dParams& p, int nr) {
@@ -328,7 +330,7 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   // bfloat8_b weights are decoded per block when too large to decode once per core: bigger
   // blocks (fewer decodes) then pay for their extra cache footprint.
   const int block_bytes =
-      weights_.front().is_block_format() ? kBlockBytesBlockFormat : kBlockBytesTarget;
+      weights_.front().decoded_per_chunk() ? kBlockBytesBlockFormat : kBlockBytesTarget;
   const int auto_pixels = std::max(1, block_bytes / (chunk_bytes * kernel_.mr)) * kernel_.mr;
   s.block_pixels = config_.act_block_h_override > 0
                        ? round_up(config_.act_block_h_override, kernel_.mr)
@@ -443,9 +445,9 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
     const auto [tile_begin, tile_end, panel_begin, panel_end] = core_share(core, s, tiles, panels);
     const int block_tiles = s.block_pixels / mr;
     thread_local std::vector<float> packed, weight_scratch, partial;
-    // bfloat8_b weights small enough to stay in cache are decoded once per core, not per block.
+    // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core.
     const bool decode_once =
-        weights.is_block_format() &&
+        weights.decoded_per_chunk() &&
         size_t(panel_end - panel_begin) * weights.decoded_panel_bytes() <= kDecodeOnceBytes;
     if (decode_once) weights.decode_panels(panel_begin, panel_end, weight_scratch);
     packed.resize((size_t(block_tiles) * mr * s.chunk_kblocks * kKBlock * a_element + 3) / 4);
@@ -459,7 +461,8 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
       const int rows = int(std::min<int64_t>(pixels, int64_t(block_end) * mr) - first_pixel);
       for (int kb0 = 0; kb0 < g.kblocks; kb0 += s.chunk_kblocks) {
         const int kb1 = std::min(g.kblocks, kb0 + s.chunk_kblocks);
-        pack(g, first_pixel, rows, mr, kb0, kb1, kernel_.bf16_emulation, packed.data());
+        pack(g, first_pixel, rows, mr, kb0, kb1, conv_operands::operand_rounding(kernel_),
+             packed.data());
         for (int panel = panel_begin; panel < panel_end; ++panel) {
           kernels::ConvTile tile;
           tile.w = decode_once ? weights.chunk_of(weight_scratch, panel - panel_begin, kb0)
