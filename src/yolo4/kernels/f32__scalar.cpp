@@ -9,6 +9,6 @@ void bfp8_decode_pairs__scalar(const uint8_t* exponents, const uint8_t* values, 
 
 extern const KernelTable kernels_scalar = make_kernel_table<VecScalar, 4, 8>(
     Isa::kScalar, "f32_conv_4x8__scalar", "bf16widened_conv_4x8__scalar",
-    "bf16emu_conv_4x8__scalar", &bfp8_decode_pairs__scalar);
+    "bf16emu_conv_4x8__scalar", &bfp8_decode_pairs__scalar, kBlockingL2Of512KB);
 
 }  // namespace yolo4::kernels

@@ -268,11 +268,15 @@ float f32_fma_loop(int64_t iterations) {
 template <class V, int MR, int NRV>
 constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const char* lofi_name,
                                         const char* lofi_exact_name,
-                                        Bfp8PairsDecodeFn bfp8_decode_pairs) {
+                                        Bfp8PairsDecodeFn bfp8_decode_pairs,
+                                        const ConvBlocking& blocking) {
   ConvKernel hifi4 = f32_conv_kernel<V, MR, NRV>(hifi4_name, Bf16Operands::kNone);
   ConvKernel lofi = f32_conv_kernel<V, MR, NRV>(lofi_name, Bf16Operands::kWidened);
   ConvKernel lofi_exact = f32_conv_kernel<V, MR, NRV>(lofi_exact_name, Bf16Operands::kPairOrder);
-  for (ConvKernel* k : {&hifi4, &lofi, &lofi_exact}) k->bfp8_decode_pairs = bfp8_decode_pairs;
+  for (ConvKernel* k : {&hifi4, &lofi, &lofi_exact}) {
+    k->bfp8_decode_pairs = bfp8_decode_pairs;
+    k->blocking = blocking;
+  }
   return KernelTable{isa,
                      hifi4,
                      lofi,

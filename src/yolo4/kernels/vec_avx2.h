@@ -65,6 +65,10 @@ struct VecAvx2 {
         _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
     // Narrow 8 x 32 to 8 x 16 bits: pack within 128-bit lanes, then gather the two halves.
     const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(rounded, rounded), 0x08);
+    if (n >= kLanes) {  // the epilogue's common case: one store
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+      return;
+    }
     alignas(16) uint16_t tmp[kLanes];
     _mm_store_si128(reinterpret_cast<__m128i*>(tmp), _mm256_castsi256_si128(packed));
     for (int i = 0; i < (n < kLanes ? n : kLanes); ++i) p[i] = tmp[i];

@@ -23,14 +23,6 @@ int ceil_div(int64_t value, int64_t divisor) {
   return int((value + divisor - 1) / divisor);
 }
 
-// Packed A for a chunk of the reduction should stay in L2 across all weight panels.
-constexpr int kBlockBytesTarget = 192 * 1024;
-constexpr int kBlockBytesBlockFormat = 1024 * 1024;
-constexpr int kChunkKBlocksMax = 32;          // 512 reduction values per pass
-constexpr size_t kDecodeOnceBytes = 1 << 20;  // about a core's L2
-// Winograd's transformed input for all 16 positions of a block stays in L2 across the panels.
-constexpr int kWinogradBlockBytes = 512 * 1024;
-
 void validate_params(const Conv2dParams& p) {
   YOLO4_CHECK(p.in_channels > 0 && p.out_channels > 0,
               "conv2d: channels must be positive, got in=", p.in_channels, " out=", p.out_channels);
@@ -317,20 +309,22 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   if (s.winograd) {  // one reduction pass: the 16 GEMMs' sums need no partials
     s.chunk_kblocks = layout_.kblocks;
     const int row_bytes = layout_.kblocks * kKBlock * int(operand_bytes(kernel_.operands));
-    const int auto_tiles =
-        std::max(1, kWinogradBlockBytes / (winograd::kPositions * row_bytes * kernel_.mr));
+    const int auto_tiles = std::max(
+        1, kernel_.blocking.winograd_block_bytes / (winograd::kPositions * row_bytes * kernel_.mr));
     s.block_pixels = config_.act_block_h_override > 0
                          ? round_up(config_.act_block_h_override, kernel_.mr)
                          : auto_tiles * kernel_.mr;
     return s;
   }
   const bool narrow = layout_.channels_per_tap % kKBlock != 0;  // packed in one chunk
-  s.chunk_kblocks = narrow ? layout_.kblocks : std::min(layout_.kblocks, kChunkKBlocksMax);
+  s.chunk_kblocks =
+      narrow ? layout_.kblocks : std::min(layout_.kblocks, kernel_.blocking.chunk_kblocks_max);
   const int chunk_bytes = s.chunk_kblocks * kKBlock * int(operand_bytes(kernel_.operands));
   // bfloat8_b weights are decoded per block when too large to decode once per core: bigger
   // blocks (fewer decodes) then pay for their extra cache footprint.
-  const int block_bytes =
-      weights_.front().decoded_per_chunk() ? kBlockBytesBlockFormat : kBlockBytesTarget;
+  const int block_bytes = weights_.front().decoded_per_chunk()
+                              ? kernel_.blocking.act_block_bytes_decoded
+                              : kernel_.blocking.act_block_bytes;
   const int auto_pixels = std::max(1, block_bytes / (chunk_bytes * kernel_.mr)) * kernel_.mr;
   s.block_pixels = config_.act_block_h_override > 0
                        ? round_up(config_.act_block_h_override, kernel_.mr)
@@ -446,9 +440,9 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
     const int block_tiles = s.block_pixels / mr;
     thread_local std::vector<float> packed, weight_scratch, partial;
     // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core.
-    const bool decode_once =
-        weights.decoded_per_chunk() &&
-        size_t(panel_end - panel_begin) * weights.decoded_panel_bytes() <= kDecodeOnceBytes;
+    const bool decode_once = weights.decoded_per_chunk() &&
+                             size_t(panel_end - panel_begin) * weights.decoded_panel_bytes() <=
+                                 size_t(kernel_.blocking.decode_once_bytes);
     if (decode_once) weights.decode_panels(panel_begin, panel_end, weight_scratch);
     packed.resize((size_t(block_tiles) * mr * s.chunk_kblocks * kKBlock * a_element + 3) / 4);
     // A reduction in several chunks keeps its partial sums in fp32 (the output may be bf16).
