@@ -23,13 +23,6 @@ int ceil_div(int64_t value, int64_t divisor) {
   return int((value + divisor - 1) / divisor);
 }
 
-// Packed A for a chunk of the reduction should stay in L2 across all weight panels.
-constexpr int kBlockBytesTarget = 192 * 1024;
-constexpr int kBlockBytesBlockFormat = 1024 * 1024;
-constexpr int kChunkKBlocksMax = 32;          // 512 reduction values per pass
-constexpr size_t kDecodeOnceBytes = 1 << 20;  // about a core's L2
-// Winograd's transformed input for all 16 positions of a block stays in L2 across the panels.
-constexpr int kWinogradBlockBytes = 512 * 1024;
 
 // The report's rule: many more pixels than channels shard by height, many more channels than
 // pixels by width, comparable ones by block.
@@ -64,7 +57,7 @@ struct ConvGeometry {
 // whose blocks for consecutive kb are mr * 16 elements apart.
 template <class Src, class Dst>
 void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int kb1, int mr,
-              bool emulate, Dst* dst) {
+              conv_operands::OperandRounding rounding, Dst* dst) {
   const int taps = g.kernel * g.kernel;
   if (g.channels_per_tap % kKBlock == 0) {  // wide input: whole blocks from one pixel
     int kb = 0;
@@ -74,7 +67,7 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
         if (kb < kb0) continue;
         if (kb >= kb1) break;
         const int valid = src ? std::clamp(g.in.c - c, 0, kKBlock) : 0;
-        convert_block(src ? src + c : nullptr, valid, dst, emulate, emulate);
+        convert_block(src ? src + c : nullptr, valid, dst, rounding);
         dst += mr * kKBlock;
       }
     }
@@ -89,7 +82,7 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
     if (tap_source[tap]) std::copy_n(tap_source[tap], g.in.c, row + tap * g.in.c);
   }
   for (int kb = kb0; kb < kb1; ++kb) {
-    convert_block(row + kb * kKBlock, kKBlock, dst + (kb - kb0) * mr * kKBlock, emulate, emulate);
+    convert_block(row + kb * kKBlock, kKBlock, dst + (kb - kb0) * mr * kKBlock, rounding);
   }
 }
 
@@ -97,7 +90,7 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
 // [kb0, kb1), into dst as [tile][kb][MR][16]; rows past `rows` are zeros.
 template <class Src, class Dst>
 void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int mr, int kb0,
-                      int kb1, bool emulate, void* packed) {
+                      int kb1, conv_operands::OperandRounding rounding, void* packed) {
   Dst* dst = static_cast<Dst*>(packed);
   const Src* input = static_cast<const Src*>(g.input);
   const int nkb = kb1 - kb0;
@@ -122,7 +115,7 @@ void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int 
                    : nullptr;
       }
     }
-    pack_row(g, tap_source, kb0, kb1, mr, emulate, row_dst);
+    pack_row(g, tap_source, kb0, kb1, mr, rounding, row_dst);
     if (++ox == g.out.w) {
       ox = 0;
       if (++oy == g.out.h) oy = 0, ++n;
@@ -130,7 +123,8 @@ void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int 
   }
 }
 
-using PackFn = void (*)(const ConvGeometry&, int64_t, int, int, int, int, bool, void*);
+using PackFn = void (*)(const ConvGeometry&, int64_t, int, int, int, int,
+                        conv_operands::OperandRounding, void*);
 
 PackFn pack_function(DataType input, kernels::OperandFormat operands) {
   const bool bf16_in = input == DataType::BFLOAT16;
@@ -146,7 +140,8 @@ size_t operand_bytes(kernels::OperandFormat operands) {
 
 kernels::ConvKernel select_kernel(const Conv2dConfig& config, Isa isa) {
   const kernels::KernelTable& table = kernels::kernel_table(isa);
-  return config.math_fidelity == MathFidelity::LoFi ? table.conv_lofi : table.conv_hifi4;
+  if (config.math_fidelity != MathFidelity::LoFi) return table.conv_hifi4;
+  return config.lofi_exact_order ? table.conv_lofi_exact : table.conv_lofi;
 }
 
 ReductionLayout reduction_layout(const Conv2dParams& p, int nr) {
@@ -317,20 +312,22 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   if (s.winograd) {  // one reduction pass: the 16 GEMMs' sums need no partials
     s.chunk_kblocks = layout_.kblocks;
     const int row_bytes = layout_.kblocks * kKBlock * int(operand_bytes(kernel_.operands));
-    const int auto_tiles =
-        std::max(1, kWinogradBlockBytes / (winograd::kPositions * row_bytes * kernel_.mr));
+    const int auto_tiles = std::max(
+        1, kernel_.blocking.winograd_block_bytes / (winograd::kPositions * row_bytes * kernel_.mr));
     s.block_pixels = config_.act_block_h_override > 0
                          ? round_up(config_.act_block_h_override, kernel_.mr)
                          : auto_tiles * kernel_.mr;
     return s;
   }
   const bool narrow = layout_.channels_per_tap % kKBlock != 0;  // packed in one chunk
-  s.chunk_kblocks = narrow ? layout_.kblocks : std::min(layout_.kblocks, kChunkKBlocksMax);
+  s.chunk_kblocks =
+      narrow ? layout_.kblocks : std::min(layout_.kblocks, kernel_.blocking.chunk_kblocks_max);
   const int chunk_bytes = s.chunk_kblocks * kKBlock * int(operand_bytes(kernel_.operands));
   // bfloat8_b weights are decoded per block when too large to decode once per core: bigger
   // blocks (fewer decodes) then pay for their extra cache footprint.
-  const int block_bytes =
-      weights_.front().is_block_format() ? kBlockBytesBlockFormat : kBlockBytesTarget;
+  const int block_bytes = weights_.front().decoded_per_chunk()
+                              ? kernel_.blocking.act_block_bytes_decoded
+                              : kernel_.blocking.act_block_bytes;
   const int auto_pixels = std::max(1, block_bytes / (chunk_bytes * kernel_.mr)) * kernel_.mr;
   s.block_pixels = config_.act_block_h_override > 0
                        ? round_up(config_.act_block_h_override, kernel_.mr)
@@ -445,10 +442,10 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
     const auto [tile_begin, tile_end, panel_begin, panel_end] = core_share(core, s, tiles, panels);
     const int block_tiles = s.block_pixels / mr;
     thread_local std::vector<float> packed, weight_scratch, partial;
-    // bfloat8_b weights small enough to stay in cache are decoded once per core, not per block.
-    const bool decode_once =
-        weights.is_block_format() &&
-        size_t(panel_end - panel_begin) * weights.decoded_panel_bytes() <= kDecodeOnceBytes;
+    // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core.
+    const bool decode_once = weights.decoded_per_chunk() &&
+                             size_t(panel_end - panel_begin) * weights.decoded_panel_bytes() <=
+                                 size_t(kernel_.blocking.decode_once_bytes);
     if (decode_once) weights.decode_panels(panel_begin, panel_end, weight_scratch);
     packed.resize((size_t(block_tiles) * mr * s.chunk_kblocks * kKBlock * a_element + 3) / 4);
     // A reduction in several chunks keeps its partial sums in fp32 (the output may be bf16).
@@ -461,7 +458,8 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
       const int rows = int(std::min<int64_t>(pixels, int64_t(block_end) * mr) - first_pixel);
       for (int kb0 = 0; kb0 < g.kblocks; kb0 += s.chunk_kblocks) {
         const int kb1 = std::min(g.kblocks, kb0 + s.chunk_kblocks);
-        pack(g, first_pixel, rows, mr, kb0, kb1, kernel_.bf16_emulation, packed.data());
+        pack(g, first_pixel, rows, mr, kb0, kb1, conv_operands::operand_rounding(kernel_),
+             packed.data());
         for (int panel = panel_begin; panel < panel_end; ++panel) {
           kernels::ConvTile tile;
           tile.w = decode_once ? weights.chunk_of(weight_scratch, panel - panel_begin, kb0)

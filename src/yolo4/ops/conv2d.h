@@ -36,6 +36,8 @@ struct Conv2dConfig {
   DataType dtype = DataType::FLOAT32;          // output activations
   DataType weights_dtype = DataType::FLOAT32;  // packed weights
   MathFidelity math_fidelity = MathFidelity::HiFi4;
+  // Tests only: LoFi summed in VDPBF16PS's order also on CPUs without it (a slow emulation).
+  bool lofi_exact_order = false;
   bool math_approx_mode = false;  // fuse Activation::kMishApprox for kMish (leaky stays exact)
   Activation activation = Activation::kNone;
   std::optional<TensorMemoryLayout> shard_layout;  // empty: the report's rule picks

@@ -46,7 +46,8 @@ void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* pac
   const kernels::WinogradInputFn transform =
       r.kernel->winograd_input[r.input->dtype() == DataType::BFLOAT16 ? 1 : 0];
   const int mr = r.kernel->mr;
-  const bool emulate = r.kernel->bf16_emulation;
+  // The transforms round to bf16 for LoFi; VDPBF16PS's order also swaps each pair after.
+  const bool swap_pairs = r.kernel->bf16_operands == kernels::Bf16Operands::kPairOrder;
   const int64_t position_stride = int64_t(rows) * r.kblocks * kKBlock;
   Dst* dst = static_cast<Dst*>(packed);
   for (int row = 0; row < rows; ++row) {
@@ -74,15 +75,15 @@ void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* pac
       }
       const int valid = std::min(kKBlock, in.c - kb * kKBlock);
       Dst* kb_dst = row_dst + kb * mr * kKBlock;
-      if (!emulate) {
+      if (!swap_pairs) {
         transform(block, valid, kb_dst, position_stride);
         continue;
       }
-      // The fp32 emulation of LoFi: bf16-rounded operands, each pair odd element first.
       float v[kPositions][kKBlock];
       transform(block, valid, v, kKBlock);
       for (int p = 0; p < kPositions; ++p) {
-        conv_operands::convert_block(v[p], kKBlock, kb_dst + p * position_stride, true, true);
+        conv_operands::convert_block(v[p], kKBlock, kb_dst + p * position_stride,
+                                     conv_operands::OperandRounding{false, true});
       }
     }
   }
