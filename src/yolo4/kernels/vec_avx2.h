@@ -54,14 +54,7 @@ struct VecAvx2 {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
-  // To the nearest bfloat16 (ties to even), kept as a float.
-  static T round_bf16(T x) {
-    const __m256i bits = _mm256_castps_si256(x);
-    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
-    const __m256i rounded =
-        _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
-    return _mm256_castsi256_ps(_mm256_and_si256(rounded, _mm256_set1_epi32(int(0xffff0000u))));
-  }
+
   // 8 bf16 pairs (low half: even element) to their even and odd elements as floats.
   static void widen_bf16_pairs(const uint32_t* p, T& even, T& odd) {
     const __m256i pairs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));

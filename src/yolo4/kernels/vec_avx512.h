@@ -53,15 +53,7 @@ struct VecAvx512 {
     return _mm512_castsi512_ps(
         _mm512_maskz_slli_epi32(kAll, _mm512_maskz_cvtepu16_epi32(kAll, h), 16));
   }
-  // To the nearest bfloat16 (ties to even), kept as a float.
-  static T round_bf16(T x) {
-    const __m512i bits = _mm512_castps_si512(x);
-    const __m512i lsb =
-        _mm512_and_si512(_mm512_maskz_srli_epi32(kAll, bits, 16), _mm512_set1_epi32(1));
-    const __m512i rounded =
-        _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
-    return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32(int(0xffff0000u))));
-  }
+
   // 16 bf16 pairs (low half: even element) to their even and odd elements as floats.
   static void widen_bf16_pairs(const uint32_t* p, T& even, T& odd) {
     const __m512i pairs = _mm512_loadu_si512(p);
