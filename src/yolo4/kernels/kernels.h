@@ -2,6 +2,7 @@
 // Names state operands, tile and ISA as XNNPACK's do: f32_conv_12x32__avx512.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "yolo4/core/activation.h"
@@ -19,6 +20,11 @@ static_assert(kKBlock == BlockBfp8::kValues, "a bfloat8_b block is one reduction
 //  kBf16Pairs:  A [kblocks][MR][16] bfloat16 (8 pairs), W [k/2][NR][2] bfloat16, for
 //               VDPBF16PS: each step multiplies a broadcast pair of A with NR pairs of W.
 enum class OperandFormat { kF32, kBf16Pairs };
+
+// Bytes per packed operand element: a float, or one bfloat16 of a pair.
+inline constexpr size_t operand_bytes(OperandFormat operands) {
+  return operands == OperandFormat::kBf16Pairs ? 2 : 4;
+}
 
 // One MR x NR output tile of a convolution viewed as a GEMM over packed operands.
 struct ConvTile {

@@ -1,5 +1,6 @@
 // Activation operands of the conv kernels: conversions from activation storage (float or
-// bfloat16 bits) to the kernel's operand type, shared by the direct and the Winograd packing.
+// bfloat16 bits) to the kernel's operand type, shared by the direct and the Winograd packing,
+// and the tiling arithmetic both use.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,11 @@
 namespace yolo4::conv_operands {
 
 using kernels::kKBlock;
+
+// Whole tiles, blocks or panels covering `value`.
+inline int ceil_div(int64_t value, int64_t divisor) {
+  return int((value + divisor - 1) / divisor);
+}
 
 // `emulate` rounds fp32 operands to bf16 for the exact LoFi emulation.
 inline float widen(float x) {
