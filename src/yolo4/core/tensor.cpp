@@ -27,14 +27,10 @@ std::string_view to_string(Layout layout) {
 
 std::string_view to_string(TensorMemoryLayout layout) {
   switch (layout) {
-    case TensorMemoryLayout::INTERLEAVED:
-      return "INTERLEAVED";
-    case TensorMemoryLayout::HEIGHT_SHARDED:
-      return "HEIGHT_SHARDED";
-    case TensorMemoryLayout::WIDTH_SHARDED:
-      return "WIDTH_SHARDED";
-    case TensorMemoryLayout::BLOCK_SHARDED:
-      return "BLOCK_SHARDED";
+    case TensorMemoryLayout::INTERLEAVED: return "INTERLEAVED";
+    case TensorMemoryLayout::HEIGHT_SHARDED: return "HEIGHT_SHARDED";
+    case TensorMemoryLayout::WIDTH_SHARDED: return "WIDTH_SHARDED";
+    case TensorMemoryLayout::BLOCK_SHARDED: return "BLOCK_SHARDED";
   }
   return "unknown";
 }
@@ -70,8 +66,8 @@ Tensor::Tensor(const TensorSpec& spec, std::shared_ptr<Buffer> buffer)
 Tensor Tensor::channel_slice(int first, int count) const {
   YOLO4_CHECK(traits(spec_.dtype).block_values == 1, "channel slice of a ", to_string(spec_.dtype),
               " tensor: block formats cannot be sliced by channel");
-  YOLO4_CHECK(first >= 0 && count > 0 && first + count <= spec_.shape.c, "channel slice [", first,
-              ", ", first + count, ") outside tensor with C=", spec_.shape.c);
+  YOLO4_CHECK(first >= 0 && count > 0 && first + count <= spec_.shape.c, "channel slice [",
+              first, ", ", first + count, ") outside tensor with C=", spec_.shape.c);
   Tensor view = *this;
   view.spec_.shape.c = count;
   view.spec_.layout = Layout::ROW_MAJOR;  // a slice keeps its parent's pixel stride

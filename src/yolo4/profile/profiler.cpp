@@ -118,10 +118,8 @@ OpRow make_row(int index, const OpRecord& r, const PeakTable& peak) {
   row.cores = r.cores;
   row.duration_ns = r.duration_ns;
   row.flops = r.flops;
-  row.ideal_ns =
-      ideal_ns(r.flops, peak.per_core(r.dtype, to_string(r.math_fidelity)), peak.grid_cores());
-  row.utilisation =
-      utilisation_percent(row.ideal_ns, double(r.duration_ns), peak.grid_cores(), r.cores);
+  row.ideal_ns = ideal_ns(r.flops, peak.per_core(r.dtype, to_string(r.math_fidelity)), peak.grid_cores());
+  row.utilisation = utilisation_percent(row.ideal_ns, double(r.duration_ns), peak.grid_cores(), r.cores);
   row.bytes = r.bytes;
   row.arithmetic_intensity = r.bytes > 0 ? r.flops / r.bytes : 0;
   return row;
@@ -194,22 +192,10 @@ std::string sheet_config(const std::vector<OpRow>& rows) {
 // --- CSV ----------------------------------------------------------------------------------------
 
 const std::vector<std::string>& csv_header() {
-  static const std::vector<std::string> header = {"index",
-                                                  "path",
-                                                  "op",
-                                                  "input_shape",
-                                                  "output_shape",
-                                                  "dtype",
-                                                  "weights_dtype",
-                                                  "fidelity",
-                                                  "shard_layout",
-                                                  "cores",
-                                                  "duration_ns",
-                                                  "flops",
-                                                  "ideal_ns",
-                                                  "utilisation",
-                                                  "bytes",
-                                                  "arithmetic_intensity"};
+  static const std::vector<std::string> header = {
+      "index",       "path",         "op",       "input_shape", "output_shape", "dtype",
+      "weights_dtype", "fidelity",   "shard_layout", "cores",   "duration_ns",  "flops",
+      "ideal_ns",    "utilisation",  "bytes",    "arithmetic_intensity"};
   return header;
 }
 
@@ -229,22 +215,10 @@ std::string number(double value) {
 }
 
 std::vector<std::string> row_fields(const OpRow& r) {
-  return {std::to_string(r.index),
-          r.path,
-          r.op,
-          r.input_shape,
-          r.output_shape,
-          r.dtype,
-          r.weights_dtype,
-          r.fidelity,
-          r.shard_layout,
-          std::to_string(r.cores),
-          std::to_string(r.duration_ns),
-          number(r.flops),
-          number(r.ideal_ns),
-          number(r.utilisation),
-          number(r.bytes),
-          number(r.arithmetic_intensity)};
+  return {std::to_string(r.index), r.path, r.op, r.input_shape, r.output_shape, r.dtype,
+          r.weights_dtype, r.fidelity, r.shard_layout, std::to_string(r.cores),
+          std::to_string(r.duration_ns), number(r.flops), number(r.ideal_ns),
+          number(r.utilisation), number(r.bytes), number(r.arithmetic_intensity)};
 }
 
 void write_line(std::ostream& out, const std::vector<std::string>& fields) {
