@@ -2,6 +2,7 @@
 // Names state operands, tile and ISA as XNNPACK's do: f32_conv_12x32__avx512.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "yolo4/core/activation.h"
@@ -28,6 +29,11 @@ enum class Bf16Operands {
   kPairOrder,  // bf16 values, each reduction pair packed odd element first: VDPBF16PS's exact
                // order (slow; for tests that compare with the native kernel)
 };
+
+// Bytes per packed operand element: a float, or one bfloat16 of a pair.
+inline constexpr size_t operand_bytes(OperandFormat operands) {
+  return operands == OperandFormat::kBf16Pairs ? 2 : 4;
+}
 
 // One MR x NR output tile of a convolution viewed as a GEMM over packed operands.
 struct ConvTile {

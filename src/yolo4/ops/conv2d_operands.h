@@ -1,5 +1,6 @@
 // Activation operands of the conv kernels: conversions from activation storage (float or
-// bfloat16 bits) to the kernel's operand type, shared by the direct and the Winograd packing.
+// bfloat16 bits) to the kernel's operand type, shared by the direct and the Winograd packing,
+// and the tiling arithmetic both use.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,11 @@ struct OperandRounding {
 inline OperandRounding operand_rounding(const kernels::ConvKernel& k) {
   return {k.bf16_operands != kernels::Bf16Operands::kNone,
           k.bf16_operands == kernels::Bf16Operands::kPairOrder};
+}
+
+// Whole tiles, blocks or panels covering `value`.
+inline int ceil_div(int64_t value, int64_t divisor) {
+  return int((value + divisor - 1) / divisor);
 }
 
 inline float widen(float x) {

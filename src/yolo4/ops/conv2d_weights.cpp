@@ -5,6 +5,7 @@
 namespace yolo4 {
 
 using kernels::kKBlock;
+using kernels::operand_bytes;
 using kernels::OperandFormat;
 
 namespace {
@@ -140,7 +141,7 @@ const void* PackedConvWeights::chunk(int panel, int kb0, int kb1,
 }
 
 size_t PackedConvWeights::decoded_panel_bytes() const {
-  return panel_elements() * (operands_ == OperandFormat::kF32 ? 4 : 2);
+  return panel_elements() * operand_bytes(operands_);
 }
 
 void PackedConvWeights::decode_panels(int p0, int p1, std::vector<float>& scratch) const {
@@ -154,7 +155,7 @@ void PackedConvWeights::decode_panels(int p0, int p1, std::vector<float>& scratc
 
 const void* PackedConvWeights::chunk_of(const std::vector<float>& decoded, int panel_index,
                                         int kb0) const {
-  const size_t element = operands_ == OperandFormat::kF32 ? 4 : 2;
+  const size_t element = operand_bytes(operands_);
   return reinterpret_cast<const std::byte*>(decoded.data()) + panel_index * decoded_panel_bytes() +
          size_t(kb0) * kKBlock * nr_ * element;
 }

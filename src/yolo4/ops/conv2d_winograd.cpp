@@ -8,6 +8,7 @@
 
 namespace yolo4::winograd {
 
+using conv_operands::ceil_div;
 using kernels::kKBlock;
 
 namespace {
@@ -16,10 +17,6 @@ constexpr int kInputTile = 4;
 // MR-rows whose 16 GEMM results are kept at once before the output transform: 16 x 12 x 32
 // floats stay in L1.
 constexpr int kGroupMrRows = 1;
-
-int ceil_div(int64_t value, int64_t divisor) {
-  return int((value + divisor - 1) / divisor);
-}
 
 // Where one 2x2 output tile sits.
 struct TilePosition {
@@ -154,7 +151,7 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
   const kernels::ConvKernel& k = *r.kernel;
   const int mr = k.mr, nr = k.nr;
   const int64_t tiles = tile_count(r.output->shape());
-  const size_t operand = k.operands == kernels::OperandFormat::kBf16Pairs ? 2 : 4;
+  const size_t operand = kernels::operand_bytes(k.operands);
   const PackFn pack = pack_function(k.operands);
   const int64_t mr_row_bytes = int64_t(r.kblocks) * mr * kKBlock * int64_t(operand);
   const int group_rows = kGroupMrRows * mr;
