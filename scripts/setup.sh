@@ -11,11 +11,15 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopencv-dev libcurl4-openssl-dev zlib1g-dev
   python3 python3-numpy python3-torch python3-opencv
+  libcpp-httplib-dev nlohmann-json3-dev
+  chromium nodejs wrk
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Debian's nodejs needs its npm package; other nodejs builds (e.g. NodeSource) bring npm along.
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   SUDO=""
@@ -23,6 +27,9 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The browser test drives Debian's chromium through npm playwright-core (pinned in package-lock).
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-Release}" "$@" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"

@@ -225,12 +225,16 @@ void check_complete(Bytes b, const std::string& path) {
   }
 }
 
-void check_size(ImageSize size, const std::string& path, int max_side, const char* source) {
+void check_size(ImageSize size, const std::string& path, const ImageLimits& limits,
+                const char* source) {
   YOLO4_CHECK(size.width > 0 && size.height > 0, "image ", path, ": ", source, " ", size.width, "x",
               size.height, " pixels, expected a positive width and height");
-  YOLO4_CHECK(size.width <= max_side && size.height <= max_side, "image ", path, ": ", source, " ",
-              size.width, "x", size.height, " pixels, larger than the maximum ", max_side, "x",
-              max_side, "; downscale it first");
+  YOLO4_CHECK(size.width <= limits.max_side && size.height <= limits.max_side, "image ", path, ": ",
+              source, " ", size.width, "x", size.height, " pixels, larger than the maximum ",
+              limits.max_side, "x", limits.max_side, "; downscale it first");
+  YOLO4_CHECK(limits.max_pixels <= 0 || int64_t{size.width} * size.height <= limits.max_pixels,
+              "image ", path, ": ", source, " ", size.width, "x", size.height,
+              " pixels, more than the maximum of ", limits.max_pixels, " pixels");
 }
 
 // Reads the first max_bytes of the file, or all of it when max_bytes is 0; files too large for
@@ -255,7 +259,7 @@ std::vector<unsigned char> read_file(const std::string& path, size_t max_bytes) 
   return bytes;
 }
 
-cv::Mat decode(const std::vector<unsigned char>& bytes, const std::string& path) {
+cv::Mat decode(Bytes bytes, const std::string& path) {
   const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U,
                         const_cast<unsigned char*>(bytes.data()));
   cv::Mat image;
@@ -344,17 +348,33 @@ std::optional<ImageSize> probe_image_size(const std::string& path) {
   return header_size(bytes, path);
 }
 
+std::optional<ImageSize> probe_image_size(std::span<const unsigned char> bytes,
+                                          const std::string& name) {
+  YOLO4_CHECK(!bytes.empty(), "image ", name, ": empty (0 bytes), expected an image");
+  return header_size(bytes.first(std::min(bytes.size(), kProbeBytes)), name);
+}
+
+cv::Mat decode_image(std::span<const unsigned char> bytes, const std::string& name,
+                     const ImageLimits& limits) {
+  YOLO4_CHECK(bytes.size() <= kMaxFileBytes, "image ", name, ": ", bytes.size(),
+              " bytes, more than the ", kMaxFileBytes, " any accepted image needs");
+  const std::optional<ImageSize> size = probe_image_size(bytes, name);
+  if (size) {
+    check_size(*size, name, limits, "its header says");
+  } else {
+    YOLO4_CHECK(limits.max_pixels <= 0, "image ", name,
+                ": no JPEG, PNG, BMP, WebP, GIF, PNM or TIFF header stating its size");
+  }
+  check_complete(bytes, name);
+  cv::Mat image = decode(bytes, name);
+  check_size({image.cols, image.rows}, name, limits, "decoded to");
+  return image;
+}
+
 cv::Mat read_image(const std::string& path, int max_side) {
   const auto bytes = read_file(path, 0);
   YOLO4_CHECK(!bytes.empty(), "image ", path, ": the file is empty (0 bytes), expected an image");
-  const Bytes all(bytes);
-  if (auto size = header_size(all.first(std::min(all.size(), kProbeBytes)), path)) {
-    check_size(*size, path, max_side, "its header says");
-  }
-  check_complete(all, path);
-  cv::Mat image = decode(bytes, path);
-  check_size({image.cols, image.rows}, path, max_side, "decoded to");
-  return image;
+  return decode_image(bytes, path, {.max_side = max_side});
 }
 
 NetworkInput make_network_input(const cv::Mat& bgr, int net_width, int net_height, ResizeMode mode,

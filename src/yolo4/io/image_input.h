@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <opencv2/core.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,22 @@ struct ImageSize {
 // The size written in the file header of a PNG, JPEG, BMP, GIF, WebP or PNM file, without
 // decoding the pixels; nullopt for other formats. Throws when the header is recognised but cut.
 std::optional<ImageSize> probe_image_size(const std::string& path);
+
+// The size in the header of an encoded image held in memory (see above); name is used in errors.
+std::optional<ImageSize> probe_image_size(std::span<const unsigned char> bytes,
+                                          const std::string& name);
+
+// What an encoded image may decode to. max_pixels > 0 also bounds width * height, and then the
+// header must state the size (so a decompression bomb is refused before any pixel is decoded).
+struct ImageLimits {
+  int max_side = kMaxImageSide;
+  int64_t max_pixels = 0;
+};
+
+// Decodes an encoded image held in memory to 8-bit BGR. Throws yolo4::Error naming it when it is
+// empty, not an image, truncated, or outside the limits.
+cv::Mat decode_image(std::span<const unsigned char> bytes, const std::string& name,
+                     const ImageLimits& limits = {});
 
 // Decodes an image file to 8-bit BGR. Throws yolo4::Error naming the file when it cannot be read,
 // is empty, is not an image, is truncated, or is larger than max_side in either dimension.
