@@ -20,6 +20,7 @@ constexpr Command kCommands[] = {
     {"run", yolo4::cli::run_command, "run one input and dump the raw head outputs as .npy"},
     {"bench", yolo4::cli::bench_command, "time the network: median and min latency, GFLOP/s"},
     {"profile", yolo4::cli::profile_command, "per-op perf sheet: CSV with utilisation, SVG plots"},
+    {"serve", yolo4::cli::serve_command, "HTTP detection service with a browser page"},
 };
 
 void print_usage() {
