@@ -27,7 +27,18 @@ import time
 import traceback
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-HEAD_CONV_LAYERS = (138, 149, 160)  # darknet layer index of the conv feeding each [yolo] (8, 16, 32)
+
+
+def head_conv_layers(cfg):
+    """Darknet layer index of the conv feeding each [yolo] section of any cfg (OpenCV names it
+    conv_<index>; YOLOv4: 138, 149, 160)."""
+    layers = []
+    with open(cfg) as f:
+        sections = [line.strip() for line in f if line.strip().startswith("[")]
+    for index, section in enumerate(sections[1:]):  # after [net]
+        if section == "[yolo]":
+            layers.append(index - 1)
+    return layers
 PEERS = ("opencv", "torch-fp32", "torch-bf16")
 
 
@@ -68,10 +79,10 @@ def run_opencv(args):
     net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
     net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
     names = list(net.getLayerNames())
-    outs = [f"conv_{i}" for i in HEAD_CONV_LAYERS]
+    outs = [f"conv_{i}" for i in head_conv_layers(args.cfg)]
     missing = [o for o in outs if o not in names]
-    if missing:
-        raise PeerError(f"OpenCV net from {args.cfg} has no layers {missing} (not yolov4.cfg?)")
+    if missing or not outs:
+        raise PeerError(f"OpenCV net from {args.cfg} has no head layers {missing or outs}")
     blob = random_input(args.size)
     net.setInput(blob)
 

@@ -4,9 +4,12 @@
 #
 #   scripts/demo.sh        -> out/dog.jpg (annotated) and out/detections.json
 #
-# Offline, the weights cannot be downloaded: the demo says so and then runs the same pipeline
-# with the project's deterministic RANDOM checkpoint (tests/python/make_checkpoint.py, cached in
-# the build directory), so everything still runs end to end - but those boxes mean nothing.
+# Offline, the weights cannot be downloaded. The demo says so and then runs, in this order:
+#   1. the small trained Yolo-Fastest 1.1-XL (COCO) from ../shared/data/models, where that
+#      exists: real detections from a much smaller model than YOLOv4;
+#   2. as a last resort, the project's deterministic RANDOM checkpoint (tests/python/
+#      make_checkpoint.py, cached in the build directory): the pipeline runs end to end, but
+#      those boxes mean nothing.
 # Environment: BUILD_DIR (default build), OUT_DIR (default out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,12 +21,12 @@ EXIT_NO_WEIGHTS=3  # yolo4 detect's exit status when the weights cannot be downl
 
 scripts/setup.sh "$BUILD_DIR"
 
-detect() {  # detect WEIGHTS
-  "$YOLO4" detect --weights "$1" samples/dog.jpg --out "$OUT_DIR" --json "$OUT_DIR/detections.json"
+detect() {  # detect MODEL FLAGS...
+  "$YOLO4" detect "$@" samples/dog.jpg --out "$OUT_DIR" --json "$OUT_DIR/detections.json"
 }
 
 status=0
-detect auto || status=$?
+detect --weights auto || status=$?
 if ((status == 0)); then
   echo
   echo "demo: done - annotated image $OUT_DIR/dog.jpg, detections $OUT_DIR/detections.json"
@@ -35,9 +38,26 @@ if ((status != EXIT_NO_WEIGHTS)); then
 fi
 
 # Offline: the official weights could not be downloaded.
-cat >&2 <<EOF
+shared="${YOLO4_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
+fastest="$shared/models/yolo-fastest-1.1-xl"
+if [[ -s "$fastest.weights" && -s "$fastest.cfg" ]]; then
+  cat >&2 <<EOF
 
 demo: the official YOLOv4 weights could not be downloaded (no network?), see the message above.
+demo: using the trained Yolo-Fastest 1.1-XL found in $shared/models instead.
+demo: NOTE: this is a small model (3.7 MB; COCO mAP@0.5 34% at 320), NOT YOLOv4 (about 71%
+demo: at 416): real detections, but fewer and less precise than YOLOv4's.
+EOF
+  detect --cfg "$fastest.cfg" --weights "$fastest.weights"
+  echo
+  echo "demo: done (Yolo-Fastest 1.1-XL) - annotated image $OUT_DIR/dog.jpg, detections $OUT_DIR/detections.json"
+  exit 0
+fi
+
+cat >&2 <<EOF
+
+demo: the official YOLOv4 weights could not be downloaded (no network?), see the message above,
+demo: and no trained Yolo-Fastest model was found in $shared/models.
 demo: falling back to the project's deterministic RANDOM checkpoint, so that the pipeline
 demo: (decode, network, boxes, NMS, drawing, JSON) still runs end to end.
 EOF
@@ -48,7 +68,6 @@ if [[ ! -s "$checkpoint" ]]; then
   if [[ -s "$BUILD_DIR/testdata/yolov4_random.pth" ]]; then  # the tests made the same file
     cp "$BUILD_DIR/testdata/yolov4_random.pth" "$checkpoint.tmp"
   else
-    shared="${YOLO4_SHARED_DATA:-$(cd .. && pwd)/shared/data}"
     if [[ ! -f "$shared/yolov4.cfg" || ! -d "$shared/images" ]]; then
       echo "demo: cannot make the random checkpoint either: it is calibrated on the sample" \
            "images and yolov4.cfg, expected in $shared (set YOLO4_SHARED_DATA)." >&2
@@ -62,7 +81,7 @@ if [[ ! -s "$checkpoint" ]]; then
   mv "$checkpoint.tmp" "$checkpoint"
 fi
 
-detect "$checkpoint"
+detect --weights "$checkpoint"
 cat >&2 <<EOF
 
 demo: ##########################################################################

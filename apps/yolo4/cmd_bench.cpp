@@ -11,7 +11,7 @@
 #include "yolo4/core/error.h"
 #include "yolo4/kernels/peak.h"
 #include "yolo4/model/session.h"
-#include "yolo4/model/yolov4.h"
+#include "yolo4/pipeline/detector.h"
 #include "yolo4/ops/layout.h"
 
 namespace yolo4::cli {
@@ -27,26 +27,27 @@ struct BenchResult {
   size_t arena_bytes, lower_bound_bytes, weight_bytes;
 };
 
-void print_json(const ModelFlags& f, const ModelOptions& o, int threads, int runs,
+void print_json(const Shape& in, const ModelOptions& o, int threads, int runs,
                 const BenchResult& r) {
   std::printf(
-      "{\"median_ms\": %.3f, \"min_ms\": %.3f, \"gflops\": %.2f, \"size\": %d, \"threads\": %d, "
+      "{\"median_ms\": %.3f, \"min_ms\": %.3f, \"gflops\": %.2f, \"size\": %d, \"height\": %d, "
+      "\"threads\": %d, "
       "\"runs\": %d, \"dtype\": \"%s\", \"weights_dtype\": \"%s\", \"fidelity\": \"%s\", "
       "\"approx\": %s, \"winograd\": %s, \"isa\": \"%s\", \"arena_bytes\": %zu, "
       "\"lower_bound_bytes\": %zu, "
       "\"startup_ms\": %.1f, \"peak_gflops\": %.1f, \"peak_fraction\": %.3f, "
       "\"weight_bytes\": %zu}\n",
-      r.median_ms, r.min_ms, r.gflops, f.size, threads, runs, to_string(o.dtype).data(),
+      r.median_ms, r.min_ms, r.gflops, in.w, in.h, threads, runs, to_string(o.dtype).data(),
       to_string(o.weights_dtype).data(), to_string(o.math_fidelity).data(),
       o.math_approx_mode ? "true" : "false", o.winograd ? "true" : "false", to_string(o.isa).data(),
       r.arena_bytes, r.lower_bound_bytes, r.startup_ms, r.peak_gflops, r.gflops / r.peak_gflops,
       r.weight_bytes);
 }
 
-void print_text(const ModelFlags& f, const ModelOptions& o, int threads, int runs,
-                const BenchResult& r) {
-  std::printf("yolo4 bench: YOLOv4 %dx%d, %d threads, %s, %s kernels, %d runs\n", f.size, f.size,
-              threads, o.describe().c_str(), to_string(o.isa).data(), runs);
+void print_text(const std::string& network, const Shape& in, const ModelOptions& o, int threads,
+                int runs, const BenchResult& r) {
+  std::printf("yolo4 bench: %s %dx%d, %d threads, %s, %s kernels, %d runs\n", network.c_str(),
+              in.w, in.h, threads, o.describe().c_str(), to_string(o.isa).data(), runs);
   std::printf(
       "  median %.2f ms   min %.2f ms   %.1f GFLOP/s (median), %.0f%% of the measured "
       "%.0f GFLOP/s fp32 FMA peak\n",
@@ -58,20 +59,16 @@ void print_text(const ModelFlags& f, const ModelOptions& o, int threads, int run
 }
 // Which shard layout, grid, blocking and algorithm every conv gets at this input size, and why.
 // A Winograd conv's block counts 2x2 output tiles, not pixels.
-void print_explain(const Yolov4& model, const Shape& input, int cores) {
+void print_explain(const Graph& graph, const Shape& input, int cores) {
   std::printf("%-34s %-16s %-16s %-15s %-6s %-7s %-9s %s\n", "conv", "input", "output", "layout",
               "grid", "block", "k-chunk", "why / kernel");
-  for (const ConvBlock* block : model.convs()) {
-    const Conv2d& conv = block->conv();
-    const int in_stride = Yolov4::output_stride(block->key()) / conv.params().stride;
-    const Shape in{input.n, input.h / in_stride, input.w / in_stride, conv.params().in_channels};
-    const ConvStrategy s = conv.strategy(in, cores);
-    std::printf("%-34.*s %-16s %-16s %-15s %dx%-4d %-7d %-9d %s / %s%s\n", int(block->key().size()),
-                block->key().data(), to_string(in).c_str(),
-                to_string(conv.output_shape(in)).c_str(), to_string(s.shard_layout).data(),
-                s.grid_rows, s.grid_columns, s.block_pixels, s.chunk_kblocks * 16,
-                std::string(s.reason).c_str(), s.winograd ? "winograd F(2x2,3x3) on " : "",
-                conv.kernel_name());
+  for (const Graph::ConvPlan& c : graph.explain(input, cores)) {
+    const ConvStrategy& s = c.strategy;
+    std::printf("%-34s %-16s %-16s %-15s %dx%-4d %-7d %-9d %s / %s%s\n", c.name.c_str(),
+                to_string(c.input).c_str(), to_string(c.output).c_str(),
+                to_string(s.shard_layout).data(), s.grid_rows, s.grid_columns, s.block_pixels,
+                s.chunk_kblocks * 16, std::string(s.reason).c_str(),
+                s.winograd ? "winograd F(2x2,3x3) on " : "", c.kernel.c_str());
   }
 }
 }  // namespace
@@ -82,10 +79,10 @@ int bench_command(int argc, char** argv) {
   int runs = 20, warmup = 3;
   bool json = false, explain = false;
   ArgParser p(
-      "yolo4 bench [--weights FILE [--cfg FILE]] [--size 320] [--threads N] [--runs N] "
-      "[--warmup N] [--json]",
-      "Times YOLOv4 inference (the replayed plan, no allocation) and prints median and\n"
-      "min latency and GFLOP/s.");
+      "yolo4 bench [--weights FILE] [--cfg FILE] [--size N] [--threads N] [--runs N] "
+      "[--warmup N] [--json] [--explain]",
+      "Times inference of the network (YOLOv4 by default, or any --cfg) on the replayed plan\n"
+      "(no allocation) and prints median and min latency and GFLOP/s.");
   flags.add_to(p, "weights (.pth or darknet .weights); default: random weights");
   p.option("--runs", "N", "timed runs (default 20)", &runs, 1, 100000);
   p.option("--warmup", "N", "untimed runs first (default 3)", &warmup, 0, 100000);
@@ -94,12 +91,14 @@ int bench_command(int argc, char** argv) {
   if (!p.parse(argc, argv)) return 0;
 
   const ModelOptions options = flags.options();
-  const std::optional<DarknetCfg> cfg = flags.load_cfg();
-  const Yolov4 model(flags.load_weights(cfg ? &*cfg : nullptr), options);
+  const auto loaded = load_detection_model(flags.source());
+  const Graph& model = loaded->graph();
   const int threads = flags.thread_count();
   Device device(threads, options.isa, flags.pinning());
   InferenceSession session(model, device);
-  const Tensor input = random_input(flags.size);
+  const auto [width, height] = flags.input_size(model.spec());
+  const Tensor input = random_input(width, height);
+  model.validate_input(input.shape());
   if (explain) print_explain(model, input.shape(), threads);
 
   BenchResult r{};
@@ -120,9 +119,9 @@ int bench_command(int argc, char** argv) {
   r.weight_bytes = model.weight_bytes();
   r.lower_bound_bytes = session.lower_bound_bytes();
   if (json) {
-    print_json(flags, options, threads, runs, r);
+    print_json(input.shape(), options, threads, runs, r);
   } else {
-    print_text(flags, options, threads, runs, r);
+    print_text(model.spec().path, input.shape(), options, threads, runs, r);
   }
   return 0;
 }

@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <vector>
 
 #include "commands.h"
@@ -32,8 +33,7 @@
 #include "yolo4/postprocess/nms.h"
 #include "yolo4/output/progress.h"
 #include "yolo4/postprocess/yolo_decode.h"
-#include "yolo4/model/session.h"
-#include "yolo4/model/yolov4.h"
+#include "yolo4/pipeline/detector.h"
 #include "yolo4/ops/layout.h"
 
 namespace yolo4::cli {
@@ -47,10 +47,6 @@ constexpr int kExitOk = 0;
 constexpr int kExitInputFailed = 1;
 constexpr int kExitNoWeights = 3;
 
-// yolov4.cfg's scale_x_y of the stride 8, 16 and 32 [yolo] layers: what the official darknet
-// weights were trained with.
-constexpr std::array<float, 3> kDarknetScaleXY = {1.2f, 1.1f, 1.05f};
-
 // ------------------------------------------------------------------------------------------
 // Options
 
@@ -61,7 +57,7 @@ struct DetectOptions {
   std::string nms_kind = "iou";
   int max_det = 300;
   bool multi_label = false;
-  float scale_xy = 0;  // 0: from --cfg, or from the weights' format
+  float scale_xy = 0;  // 0: the cfg's [yolo] scale_x_y (1 for .pth checkpoints)
   bool letterbox = false;
   std::string json;  // "-" is stdout
   std::string out;
@@ -70,20 +66,24 @@ struct DetectOptions {
 };
 
 constexpr const char* kUsage =
-    "yolo4 detect [--weights FILE|auto] [--cfg FILE] [--size 320] [--conf 0.3] [--nms 0.4]\n"
+    "yolo4 detect [--model NAME | --cfg FILE] [--weights FILE|auto] [--names FILE] [--size N]\n"
+    "       [--conf 0.3] [--nms 0.4]\n"
     "       [--nms-kind iou|diou] [--max-det N] [--multi-label] [--scale-xy S] [--letterbox]\n"
     "       [--json FILE|-] [--out DIR] [--quiet] [model flags] INPUT...";
 
 constexpr const char* kSummary =
-    "Detects the 80 COCO object classes in images, directories of images and videos.\n"
+    "Detects objects in images, directories of images and videos: the 80 COCO classes with\n"
+    "YOLOv4 (the default), or the classes of any darknet model given by --cfg, --weights\n"
+    "and --names.\n"
     "Writes annotated copies to --out DIR (same file names; videos as .mp4 or .avi at the\n"
     "input's frame rate) and a JSON list with one object per image or video frame to --json.\n"
     "With neither, prints a summary per image to stdout.\n"
     "\n"
-    "--weights auto (the default) uses the official YOLOv4 darknet weights (yolov4.weights,\n"
-    "~258 MB), downloaded once on first use into $XDG_CACHE_HOME/yolo4 (~/.cache/yolo4);\n"
-    "YOLO4_WEIGHTS_URL names a mirror. Darknet weights decode with yolov4.cfg's scale_x_y\n"
-    "(1.2, 1.1, 1.05), .pth checkpoints with 1.0; --cfg or --scale-xy override that.\n"
+    "--weights auto (the default) uses the official weights of --model (yolov4: yolov4.weights,\n"
+    "~258 MB), downloaded once on first use into $XDG_CACHE_HOME/yolo4 (~/.cache/yolo4) and\n"
+    "checked against their SHA-256; YOLO4_WEIGHTS_URL names a mirror for yolov4.weights. A\n"
+    "--cfg of your own needs --weights FILE. Darknet weights decode with the cfg's scale_x_y\n"
+    "(yolov4.cfg: 1.2, 1.1, 1.05), .pth checkpoints with 1.0; --scale-xy overrides that.\n"
     "\n"
     "Exit status: 0 every input was processed, 1 an input failed (each is reported on stderr\n"
     "and the others still run) or another error, 3 the weights could not be downloaded.";
@@ -92,7 +92,7 @@ constexpr const char* kSummary =
 bool parse_options(int argc, char** argv, DetectOptions& o) {
   o.model.weights = "auto";
   ArgParser p(kUsage, kSummary);
-  o.model.add_to(p, "'auto' (default: the official yolov4.weights, see above) or a .weights/.pth");
+  o.model.add_to(p, "'auto' (default: the --model's official weights, see above) or a .weights/.pth");
   p.option("--conf", "T", "keep boxes scoring above T = objectness * class prob (default 0.3)",
            &o.conf, 0.0f, 1.0f);
   p.option("--nms", "T", "NMS overlap threshold (default 0.4)", &o.iou, 0.0f, 1.0f);
@@ -101,9 +101,11 @@ bool parse_options(int argc, char** argv, DetectOptions& o) {
            &o.max_det, 0, 1000000);
   p.flag("--multi-label", "every class above --conf per anchor, not only the best one",
          &o.multi_label);
-  p.option("--scale-xy", "S", "box centre scale_x_y for all three heads (default: see above)",
+  p.option("--scale-xy", "S", "box centre scale_x_y for every head (default: see above)",
            &o.scale_xy, 0.5f, 4.0f);
-  p.flag("--letterbox", "keep the aspect ratio, pad with grey (darknet); default: stretch",
+  p.flag("--letterbox",
+         "keep the aspect ratio, pad with grey (darknet); default: the cfg's letter_box, "
+         "else stretch",
          &o.letterbox);
   p.option("--json", "FILE", "write the detections as a JSON list to FILE ('-': stdout)", &o.json);
   p.option("--out", "DIR", "write annotated copies of the inputs into DIR (created)", &o.out);
@@ -115,6 +117,8 @@ bool parse_options(int argc, char** argv, DetectOptions& o) {
   YOLO4_CHECK(o.nms_kind == "iou" || o.nms_kind == "diou", "--nms-kind '", o.nms_kind,
               "': expected iou or diou");
   YOLO4_CHECK(!o.model.weights.empty(), "--weights needs a file, or 'auto'");
+  YOLO4_CHECK(o.model.cfg.empty() || o.model.weights != "auto", "--cfg ", o.model.cfg,
+              " needs --weights FILE ('auto' weights exist for --model NAME only)");
   YOLO4_CHECK(!o.out.empty() || !p.given("--out"), "--out needs a directory");
   YOLO4_CHECK(!o.json.empty() || !p.given("--json"), "--json needs a file name or '-'");
   o.model.options();  // checks --size and the precision flags before anything slow happens
@@ -237,96 +241,21 @@ std::vector<Input> expand_inputs(const std::vector<std::string>& args, Reporter&
 // ------------------------------------------------------------------------------------------
 // Weights and the model.
 
-struct WeightsUnavailable : Error {
-  using Error::Error;
-};
-
-// The path behind --weights; for 'auto' the cached official file, downloaded when missing.
-std::string resolve_weights(const std::string& weights, const Reporter& reporter) {
-  if (weights != "auto") return weights;
-  const DownloadSpec spec = yolov4_weights_spec();
-  const std::string path = cache_dir() + "/" + spec.file_name;
-  std::error_code ec;
-  if (!fs::exists(path, ec) && !reporter.quiet()) {
-    std::cerr << "yolo4 detect: --weights auto uses the official YOLOv4 weights, downloaded once "
-                 "on first use (yolov4.weights, ~258 MB) into "
-              << cache_dir() << " (set XDG_CACHE_HOME to change that, or pass --weights FILE)"
-              << std::endl;
-  }
-  DownloadOptions options;
-  options.progress = reporter.quiet() ? ProgressMode::kNever : ProgressMode::kAuto;
-  try {
-    return ensure_weights(spec, options);
-  } catch (const Error& e) {
-    throw WeightsUnavailable(e.what());
-  }
+// The command's flags as the library Detector's options.
+DetectorOptions detector_options(const DetectOptions& o, const NetworkSpec& spec) {
+  DetectorOptions d;
+  std::tie(d.width, d.height) = o.model.input_size(spec);
+  if (o.letterbox) d.letterbox = true;
+  d.conf_threshold = o.conf;
+  d.labels = o.multi_label ? LabelMode::kMulti : LabelMode::kSingle;
+  d.nms.iou_threshold = o.iou;
+  d.nms.kind = o.nms_kind == "diou" ? NmsKind::kDiou : NmsKind::kIou;
+  d.nms.max_detections = o.max_det;
+  d.scale_xy = o.scale_xy;
+  d.threads = o.model.thread_count();
+  d.pinning = o.model.pinning();
+  return d;
 }
-
-// load_yolov4_weights tells the formats apart the same way: a zip archive is a .pth.
-bool is_darknet_weights(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, sizeof magic);
-  return !(in && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4);
-}
-
-// Anchors and scale_x_y: from --cfg if given, otherwise the defaults for the weights' format.
-std::vector<YoloLayer> yolo_layers(const DetectOptions& o, const DarknetCfg*, bool darknet) {
-  std::vector<YoloLayer> layers = default_yolo_layers();
-  if (darknet) {
-    for (int i = 0; i < 3; ++i) layers[i].scale_xy = kDarknetScaleXY[i];
-  }
-  if (o.scale_xy > 0) {
-    for (YoloLayer& layer : layers) layer.scale_xy = o.scale_xy;
-  }
-  return layers;
-}
-
-// One packed model, one device and one session: image in, detections in image pixels out.
-class Detector {
- public:
-  Detector(const Yolov4& model, const DetectOptions& o, const std::vector<YoloLayer>& layers)
-      : device_(o.model.thread_count(), model.options().isa, o.model.pinning()),
-        session_(model, device_),
-        size_(o.model.size),
-        mode_(o.letterbox ? ResizeMode::kLetterbox : ResizeMode::kPlain),
-        layers_(layers) {
-    decode_.conf_threshold = o.conf;
-    decode_.labels = o.multi_label ? LabelMode::kMulti : LabelMode::kSingle;
-    nms_.iou_threshold = o.iou;
-    nms_.kind = o.nms_kind == "diou" ? NmsKind::kDiou : NmsKind::kIou;
-    nms_.max_detections = o.max_det;
-  }
-
-  std::vector<Detection> detect(const cv::Mat& bgr, const std::string& name) {
-    const NetworkInput in = make_network_input(bgr, size_, size_, mode_, name);
-    const std::array<Tensor, 3> heads =
-        session_.run(from_nhwc(in.data.data(), {1, size_, size_, 3}));
-    std::array<HeadView, 3> views;
-    std::array<std::vector<float>, 3> converted;  // only for non-float32 heads
-    for (int i = 0; i < 3; ++i) {
-      const Tensor& head = heads[i];
-      const Shape& s = head.shape();
-      const int stride = size_ / s.h;
-      if (head.dtype() == DataType::FLOAT32) {
-        views[i] = nhwc_head(head.data<float>(), s.h, s.w, int(head.pixel_stride()), stride);
-      } else {
-        converted[i] = to_nhwc(head);
-        views[i] = nhwc_head(converted[i].data(), s.h, s.w, s.c, stride);
-      }
-    }
-    return nms(decode_yolo(views, layers_, in.transform, decode_), nms_);
-  }
-
- private:
-  Device device_;
-  InferenceSession<Yolov4> session_;
-  int size_;
-  ResizeMode mode_;
-  std::vector<YoloLayer> layers_;
-  DecodeOptions decode_;
-  NmsOptions nms_;
-};
 
 // ------------------------------------------------------------------------------------------
 // Outputs: the JSON list, annotated copies, the readable summary.
@@ -334,7 +263,7 @@ class Detector {
 class Outputs {
  public:
   Outputs(const DetectOptions& o, const std::vector<Input>& inputs, Reporter& reporter)
-      : reporter_(reporter), out_dir_(o.out) {
+      : reporter_(reporter), out_dir_(o.out), names_(coco_names().begin(), coco_names().end()) {
     for (const Input& input : inputs) inputs_.insert(path_key(input.path));
     if (!out_dir_.empty()) {
       std::error_code ec;
@@ -357,11 +286,16 @@ class Outputs {
   }
 
   bool summary() const { return summary_; }
+  // The model's class names, for the JSON, the summary and the drawn labels.
+  void set_class_names(const std::vector<std::string>& names) {
+    names_.assign(names.begin(), names.end());
+  }
+  std::span<const std::string_view> names() const { return names_; }
   bool writes_images() const { return !out_dir_.empty(); }
 
   void add(const ImageResult& result) {
     if (json_stream_) json().write(result);
-    if (summary_) print_summary(result);
+    if (summary_) print_summary(result, names_);
     ++results_;
     objects_ += int64_t(result.detections.size());
   }
@@ -421,7 +355,7 @@ class Outputs {
   // Started with the first result, so that a fatal error before it (e.g. no weights) leaves
   // stdout empty.
   JsonListWriter& json() {
-    if (!json_) json_ = std::make_unique<JsonListWriter>(*json_stream_);
+    if (!json_) json_ = std::make_unique<JsonListWriter>(*json_stream_, names_);
     return *json_;
   }
 
@@ -432,14 +366,14 @@ class Outputs {
     return (ec ? path : canonical).string();
   }
 
-  static void print_summary(const ImageResult& r) {
+  static void print_summary(const ImageResult& r, std::span<const std::string_view> names) {
     std::printf("%s", r.image.c_str());
     if (r.frame) std::printf(" frame %lld", static_cast<long long>(*r.frame));
     std::printf(" (%dx%d): %zu object%s\n", r.width, r.height, r.detections.size(),
                 r.detections.size() == 1 ? "" : "s");
     for (const Detection& d : r.detections) {
       std::printf("  %-16s %.3f   box x1=%.0f y1=%.0f x2=%.0f y2=%.0f\n",
-                  class_name(coco_names(), d.class_id).c_str(), double(d.score), double(d.x1),
+                  class_name(names, d.class_id).c_str(), double(d.score), double(d.x1),
                   double(d.y1), double(d.x2), double(d.y2));
     }
     std::fflush(stdout);
@@ -453,6 +387,7 @@ class Outputs {
   std::unique_ptr<JsonListWriter> json_;
   bool summary_ = false;
   std::set<std::string> inputs_, used_;  // path_key()s
+  std::vector<std::string_view> names_;   // views of the model's names
   int64_t results_ = 0, objects_ = 0;
 };
 
@@ -472,7 +407,7 @@ void process_image(const std::string& path, Detector& detector, Outputs& outputs
     ImageResult result{path, std::nullopt, image.cols, image.rows, detector.detect(image, path)};
     outputs.add(result);
     if (outputs.writes_images()) {
-      draw_detections(image, result.detections);
+      draw_detections(image, result.detections, outputs.names());
       outputs.write_image(path, image);
     }
   } catch (const Error& e) {
@@ -533,7 +468,7 @@ void process_video(const std::string& path, Detector& detector, Outputs& outputs
       if (outputs.writes_images()) {
         if (index == 0) writer = open_video_writer(path, frame.size(), fps, outputs, reporter);
         if (!writer.isOpened()) return;  // reported by open_video_writer
-        draw_detections(frame, result.detections);
+        draw_detections(frame, result.detections, outputs.names());
         writer.write(frame);
       }
       bar.advance();
@@ -590,20 +525,18 @@ int detect_command(int argc, char** argv) {
 
   std::string weights_path;
   try {
-    weights_path = resolve_weights(o.model.weights, reporter);
+    weights_path = o.model.resolved_weights("yolo4 detect", reporter.quiet());
   } catch (const WeightsUnavailable& e) {
-    std::cerr << "yolo4 detect: the YOLOv4 weights are not available.\n"
+    std::cerr << "yolo4 detect: the " << o.model.model_name() << " weights are not available.\n"
               << e.what() << "\nOr pass a weights file: --weights FILE (.weights or .pth)."
               << std::endl;
     return kExitNoWeights;
   }
   ModelFlags model_flags = o.model;
   model_flags.weights = weights_path;
-  const std::optional<DarknetCfg> cfg = model_flags.load_cfg();
-  const DarknetCfg* cfg_ptr = cfg ? &*cfg : nullptr;
-  const std::vector<YoloLayer> layers = yolo_layers(o, cfg_ptr, is_darknet_weights(weights_path));
-  const Yolov4 model(model_flags.load_weights(cfg_ptr), model_flags.options());
-  Detector detector(model, o, layers);
+  const auto model = load_detection_model(model_flags.source());
+  outputs.set_class_names(model->class_names());
+  Detector detector(model, detector_options(o, model->spec()));
 
   process_inputs(inputs, detector, outputs, reporter);
   outputs.finish(reporter.failures());

@@ -16,7 +16,7 @@
 #include "yolo4/core/error.h"
 #include "yolo4/kernels/peak.h"
 #include "yolo4/model/session.h"
-#include "yolo4/model/yolov4.h"
+#include "yolo4/pipeline/detector.h"
 #include "yolo4/ops/layout.h"
 #include "yolo4/profile/plots.h"
 #include "yolo4/profile/profiler.h"
@@ -36,7 +36,7 @@ struct Timings {
 };
 
 // Alternates unprofiled and profiled runs so that both see the same machine load.
-Timings time_runs(Device& device, InferenceSession<Yolov4>& session, const Tensor& input, int runs,
+Timings time_runs(Device& device, InferenceSession<Graph>& session, const Tensor& input, int runs,
                   profile::OpCollector& collector) {
   Timings t;
   for (int i = 0; i < runs; ++i) {
@@ -155,10 +155,15 @@ struct ProfileArgs {
   std::string csv, plot;
 };
 
-void print_header(const ProfileArgs& a, const ModelOptions& o, const Device& device,
-                  const PeakFlops& peak) {
-  std::printf("yolo4 profile: YOLOv4 %dx%d, %d cores, %s, %s kernels, %d profiled run%s\n",
-              a.flags.size, a.flags.size, device.num_cores(), o.describe().c_str(),
+// "yolov4.cfg (embedded) 320x320": what was profiled.
+std::string network_name(const Graph& graph, const Shape& input) {
+  return detail::concat(graph.spec().path, " ", input.w, "x", input.h);
+}
+
+void print_header(const ProfileArgs& a, const std::string& network, const ModelOptions& o,
+                  const Device& device, const PeakFlops& peak) {
+  std::printf("yolo4 profile: %s, %d cores, %s, %s kernels, %d profiled run%s\n",
+              network.c_str(), device.num_cores(), o.describe().c_str(),
               to_string(o.isa).data(), a.runs, a.runs == 1 ? "" : "s");
   std::printf(
       "  measured fp32 FMA peak: %.1f GFLOP/s per core (best of short runs), %.1f GFLOP/s "
@@ -166,8 +171,8 @@ void print_header(const ProfileArgs& a, const ModelOptions& o, const Device& dev
       peak.per_core_gflops, peak.total_gflops, device.num_cores());
 }
 
-void write_outputs(const ProfileArgs& a, const ModelOptions& o, const Device& device,
-                   const PeakFlops& peak, const std::vector<OpRow>& rows) {
+void write_outputs(const ProfileArgs& a, const std::string& network, const ModelOptions& o,
+                   const Device& device, const PeakFlops& peak, const std::vector<OpRow>& rows) {
   if (!a.csv.empty()) {
     profile::write_csv_file(a.csv, rows);
     std::printf("  perf sheet: %s (%zu ops)\n", a.csv.c_str(), rows.size());
@@ -175,7 +180,7 @@ void write_outputs(const ProfileArgs& a, const ModelOptions& o, const Device& de
   if (a.plot.empty()) return;
   const profile::SheetInfo info{
       o.describe(),
-      detail::concat("YOLOv4 ", a.flags.size, "x", a.flags.size, ", ", device.num_cores(),
+      detail::concat(network, ", ", device.num_cores(),
                      " cores, ", to_string(o.isa), " kernels, median of ", a.runs,
                      a.runs == 1 ? " run" : " runs", ", per-core peak ",
                      std::lround(peak.per_core_gflops), " GFLOP/s"),
@@ -186,14 +191,17 @@ void write_outputs(const ProfileArgs& a, const ModelOptions& o, const Device& de
 
 int profile_network(const ProfileArgs& a) {
   const ModelOptions options = a.flags.options();
-  const std::optional<DarknetCfg> cfg = a.flags.load_cfg();
-  const Yolov4 model(a.flags.load_weights(cfg ? &*cfg : nullptr), options);
+  const auto loaded = load_detection_model(a.flags.source());
+  const Graph& model = loaded->graph();
+  const auto [width, height] = a.flags.input_size(model.spec());
+  const Tensor input = random_input(width, height);
+  model.validate_input(input.shape());
+  const std::string network = network_name(model, input.shape());
   Device device(a.flags.thread_count(), options.isa, a.flags.pinning());
   const PeakFlops peak = profile::measure_peak(device);
-  print_header(a, options, device, peak);
+  print_header(a, network, options, device, peak);
 
   InferenceSession session(model, device);
-  const Tensor input = random_input(a.flags.size);
   for (int i = 0; i < 1 + a.warmup; ++i) session.run(input);  // the first run plans the arena
   profile::OpCollector collector;
   const Timings timings = time_runs(device, session, input, a.runs, collector);
@@ -206,7 +214,7 @@ int profile_network(const ProfileArgs& a) {
   print_shares("by module", profile::time_by_module(rows), total);
   print_shares("by op type", profile::time_by_op(rows), total);
   print_slowest(rows, size_t(a.top));
-  write_outputs(a, options, device, peak, rows);
+  write_outputs(a, network, options, device, peak, rows);
   return 0;
 }
 
@@ -217,7 +225,7 @@ int profile_command(int argc, char** argv) {
   bool compare = false;
   std::vector<std::string> files;
   ArgParser p(
-      "yolo4 profile [--weights FILE] [--size 320] [--runs N] [model flags] --csv FILE "
+      "yolo4 profile [--weights FILE] [--cfg FILE] [--size N] [--runs N] [model flags] --csv FILE "
       "[--plot FILE.svg]\n       yolo4 profile --compare A.csv B.csv [--plot FILE.svg]",
       "Profiles every op (median of N runs after warm-up) and writes the perf sheet: one\n"
       "CSV row per op with its utilisation, (ideal / duration) x (grid cores / cores used),\n"

@@ -1,4 +1,4 @@
-// yolo4 run: one input through the network, the three raw heads written as .npy files.
+// yolo4 run: one input through the network, the raw heads written as .npy files.
 #include <filesystem>
 #include <iostream>
 
@@ -7,23 +7,22 @@
 #include "yolo4/core/error.h"
 #include "yolo4/io/image_input.h"
 #include "yolo4/loaders/npy.h"
-#include "yolo4/model/yolov4.h"
+#include "yolo4/pipeline/detector.h"
 #include "yolo4/ops/layout.h"
 
 namespace yolo4::cli {
 
 namespace {
 // The network input as a (1, H, W, 3) tensor, from an image or from a (1, 3, H, W) .npy.
-Tensor load_input(const std::string& image, const std::string& npy, int size) {
+Tensor load_input(const std::string& image, const std::string& npy, int width, int height) {
   if (!image.empty()) {
-    const NetworkInput in = load_network_input(image, size, size, ResizeMode::kPlain);
-    return from_nhwc(in.data.data(), {1, size, size, 3});
+    const NetworkInput in = load_network_input(image, width, height, ResizeMode::kPlain);
+    return from_nhwc(in.data.data(), {1, height, width, 3});
   }
   const HostArray a = read_npy(npy);
   YOLO4_CHECK(a.shape.size() == 4 && a.shape[1] == 3, npy, ": shape must be (N, 3, H, W), got ",
               a.shape.size(), " dimensions");
   const Shape shape{int(a.shape[0]), int(a.shape[2]), int(a.shape[3]), 3};
-  Yolov4::validate_input(shape);
   return from_nchw(a.data.data(), shape);
 }
 
@@ -40,28 +39,32 @@ int run_command(int argc, char** argv) {
   std::string image, input, dump;
   ArgParser p(
       "yolo4 run --weights FILE [--cfg FILE] (--image FILE | --input FILE.npy) "
-      "[--size 320] --dump DIR",
-      "Runs one input through YOLOv4 and writes the raw head outputs as float32 .npy\n"
-      "files of shape (N,255,H,W): head8.npy, head16.npy, head32.npy.");
+      "[--size N] --dump DIR",
+      "Runs one input through the network (YOLOv4 by default, or any --cfg) and writes the\n"
+      "raw head outputs as float32 .npy files of shape (N, C, H, W), one per [yolo] layer,\n"
+      "named by stride: head8.npy, head16.npy, head32.npy for YOLOv4.");
   flags.add_to(p, "weights (.pth or darknet .weights); default: random weights");
   p.option("--image", "FILE", "image: RGB, resized to size x size (bilinear), scaled to [0,1]",
            &image);
   p.option("--input", "FILE.npy", "the network input directly, (N,3,H,W) float32", &input);
-  p.option("--dump", "DIR", "directory for head8.npy, head16.npy, head32.npy", &dump);
+  p.option("--dump", "DIR", "directory for the head<stride>.npy files", &dump);
   if (!p.parse(argc, argv)) return 0;
   YOLO4_CHECK(image.empty() != input.empty(), "give exactly one of --image and --input");
   YOLO4_CHECK(!dump.empty(), "--dump DIR is required");
 
   const ModelOptions options = flags.options();
-  const std::optional<DarknetCfg> cfg = flags.load_cfg();
-  const Yolov4 model(flags.load_weights(cfg ? &*cfg : nullptr), options);
+  const auto model = load_detection_model(flags.source());
+  const auto [width, height] = flags.input_size(model->spec());
   Device device(flags.thread_count(), options.isa, flags.pinning());
-  const Tensor in = load_input(image, input, flags.size);
-  const std::array<Tensor, 3> heads = model(device, in);
+  const Tensor in = load_input(image, input, width, height);
+  const std::vector<Tensor> heads = model->graph()(device, in);
   std::filesystem::create_directories(dump);
-  const char* names[] = {"head8.npy", "head16.npy", "head32.npy"};
-  for (int i = 0; i < 3; ++i) write_head(dump + "/" + names[i], heads[i]);
-  std::cout << "wrote " << dump << "/{head8,head16,head32}.npy\n";
+  for (const Tensor& head : heads) {
+    const std::string path =
+        dump + "/head" + std::to_string(in.shape().h / head.shape().h) + ".npy";
+    write_head(path, head);
+    std::cout << "wrote " << path << "\n";
+  }
   return 0;
 }
 

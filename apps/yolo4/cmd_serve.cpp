@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <tuple>
 
 #include "commands.h"
 #include "model_flags.h"
@@ -28,7 +29,6 @@ struct ServeFlags {
   int max_megapixels = 40;
   int timeout_s = 10;
   serve::DetectParams defaults;
-  bool size_given = false;  // else the cfg's [net] size
 };
 
 constexpr const char* kUsage =
@@ -75,9 +75,11 @@ bool parse_options(int argc, char** argv, ServeFlags& o) {
            "default most boxes per image (query max_det overrides; default "
            "100; 0: all)",
            &o.defaults.max_det, 0, 100000);
-  o.model.add_to(p, "a darknet .weights or a .pth (default: deterministic random weights)");
+  o.model.weights = "auto";
+  o.model.add_to(p,
+                 "'auto' (default: the model's official weights, downloaded once) or a "
+                 ".weights/.pth; empty: deterministic random weights");
   if (!p.parse(argc, argv)) return false;
-  o.size_given = p.given("--size");
   o.model.options();  // checks the precision flags before anything slow happens
   return true;
 }
@@ -112,13 +114,9 @@ int serve_command(int argc, char** argv) {
                                     ? flags.model.threads
                                     : std::max(1, default_thread_count() / flags.workers);
   service.pinning = flags.workers == 1 ? flags.model.pinning() : ThreadPinning::kFloating;
-  if (flags.size_given) service.width = service.height = flags.model.size;
 
-  ModelSource source;
-  source.weights = flags.model.weights;
-  source.cfg = flags.model.cfg;
-  source.options = flags.model.options();
-  const auto model = load_detection_model(source);
+  const auto model = load_detection_model(flags.model.source());
+  std::tie(service.width, service.height) = flags.model.input_size(model->spec());
 
   serve::DetectionServer server(model, options);
   const int port = server.start();

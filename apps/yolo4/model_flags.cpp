@@ -1,15 +1,36 @@
 #include "model_flags.h"
 
+#include <filesystem>
+#include <iostream>
+
 #include "yolo4/core/device.h"
+#include "yolo4/io/download.h"
+#include "yolo4/io/model_zoo.h"
 #include "yolo4/core/error.h"
 
 namespace yolo4::cli {
 
 void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
   p.option("--weights", "FILE", weights_help, &weights);
-  p.option("--cfg", "FILE", "darknet .cfg to check the weights against (and yolo layer params)",
+  p.option("--cfg", "FILE",
+           "darknet .cfg of the network (default: the built-in yolov4.cfg); any cfg of "
+           "[convolutional], [route], [shortcut], [maxpool], [upsample], [dropout], [yolo] layers",
            &cfg);
-  p.option("--size", "N", "network input size, a multiple of 32 (default 320)", &size, 32, 4096);
+  std::string models;
+  for (const NamedModel& m : named_models()) {
+    models += std::string(models.empty() ? "" : ", ") + std::string(m.name);
+  }
+  p.option("--model", "NAME",
+           "a built-in model: " + models +
+               " (default yolov4); its cfg is built in and --weights auto downloads its weights",
+           &model);
+  p.option("--names", "FILE",
+           "class names, one per line (default: COCO's for 80 classes, else class0, class1, ...)",
+           &names);
+  p.option("--size", "N",
+           "network input W = H, a multiple of the network's stride (default: the --cfg's "
+           "width/height, 320 for the built-in YOLOv4)",
+           &size, 1, 8192);
   p.option("--threads", "N", "worker threads, one per core (default: all cores)", &threads, 1,
            1024);
   p.flag("--no-pin", "let the OS move the threads between CPUs (default: one pinned per CPU)",
@@ -34,7 +55,6 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
 }
 
 ModelOptions ModelFlags::options() const {
-  YOLO4_CHECK(size % 32 == 0, "--size ", size, " is not a multiple of 32");
   ModelOptions o = ModelOptions::preset(preset);
   if (!dtype.empty()) o.dtype = parse_data_type(dtype);
   if (!weights_dtype.empty()) o.weights_dtype = parse_data_type(weights_dtype);
@@ -44,6 +64,44 @@ ModelOptions ModelFlags::options() const {
   if (!isa.empty()) o.isa = parse_isa(isa);
   YOLO4_CHECK(isa_supported(o.isa), "--isa ", isa, ": this CPU cannot run it");
   return o;
+}
+
+const std::string& ModelFlags::model_name() const {
+  static const std::string kDefault = "yolov4";
+  return model.empty() ? kDefault : model;
+}
+
+std::string ModelFlags::resolved_weights(const std::string& command, bool quiet) const {
+  if (weights != "auto") return weights;
+  const DownloadSpec spec = named_model(model_name()).weights;
+  const std::string path = cache_dir() + "/" + spec.file_name;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec) && !quiet) {
+    std::cerr << command << ": --weights auto uses the official " << model_name()
+              << " weights, downloaded once on first use (" << spec.file_name << ", "
+              << (spec.size + 500000) / 1000000 << " MB) into " << cache_dir()
+              << " (set XDG_CACHE_HOME to change that, or pass --weights FILE)" << std::endl;
+  }
+  DownloadOptions options;
+  options.progress = quiet ? ProgressMode::kNever : ProgressMode::kAuto;
+  try {
+    return ensure_weights(spec, options);
+  } catch (const Error& e) {
+    throw WeightsUnavailable(e.what());
+  }
+}
+
+ModelSource ModelFlags::source() const {
+  YOLO4_CHECK(model.empty() || cfg.empty(), "give --model NAME or --cfg FILE, not both");
+  ModelSource s{resolved_weights("yolo4", false), cfg, names, options()};
+  s.builtin_cfg = std::string(named_model(model_name()).cfg_file);
+  return s;
+}
+
+std::pair<int, int> ModelFlags::input_size(const NetworkSpec& spec) const {
+  if (size > 0) return {size, size};
+  if (cfg.empty() && model_name() == "yolov4") return {kDefaultYolov4Size, kDefaultYolov4Size};
+  return {spec.width, spec.height};
 }
 
 std::optional<DarknetCfg> ModelFlags::load_cfg() const {

@@ -10,12 +10,12 @@
 namespace yolo4::cli {
 
 // A fixed pseudo-random RGB image in [0, 1]: the same input for every timed run.
-inline Tensor random_input(int size) {
+inline Tensor random_input(int width, int height) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> data(size_t(size) * size * 3);
+  std::vector<float> data(size_t(width) * height * 3);
   for (float& v : data) v = dist(rng);
-  return from_nhwc(data.data(), {1, size, size, 3});
+  return from_nhwc(data.data(), {1, height, width, 3});
 }
 
 inline double median(std::vector<double> v) {

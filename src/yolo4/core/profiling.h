@@ -16,7 +16,7 @@ namespace yolo4 {
 class Device;
 
 struct OpRecord {
-  std::string_view op;  // "conv2d", "max_pool2d", "upsample_nearest2x", "copy", ...
+  std::string_view op;  // "conv2d", "max_pool2d", "upsample_nearest", "copy", ...
   std::string path;  // module path from the device's scopes, e.g. "down3.resblock.module_list.3.1"
   Shape input, output;
   DataType dtype = DataType::FLOAT32;          // activations

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <fstream>
+#include <sstream>
 #include <string_view>
 #include <type_traits>
 
@@ -42,6 +43,15 @@ float parse_float(const CfgSection& s, const std::string& key, std::string_view 
 DarknetCfg parse_darknet_cfg(const std::string& path) {
   std::ifstream in(path);
   YOLO4_CHECK(in, path, ": cannot open cfg file");
+  return parse_darknet_cfg(in, path);
+}
+
+DarknetCfg parse_darknet_cfg_text(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  return parse_darknet_cfg(in, name);
+}
+
+DarknetCfg parse_darknet_cfg(std::istream& in, const std::string& path) {
   DarknetCfg cfg{path, {}};
   std::string raw;
   for (int line = 1; std::getline(in, raw); ++line) {

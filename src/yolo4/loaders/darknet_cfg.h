@@ -1,6 +1,7 @@
 // Darknet network .cfg files: INI-like sections ([net], [convolutional], [yolo], ...).
 #pragma once
 
+#include <istream>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,6 +22,9 @@ struct DarknetCfg {
 // Parses `path`. Comments (# or ;) and blank lines are ignored, keys and values trimmed. Lines
 // outside a section, lines without '=', and keys repeated in a section fail naming path:line.
 DarknetCfg parse_darknet_cfg(const std::string& path);
+// The same from a stream or a string; `name` stands for the path in messages.
+DarknetCfg parse_darknet_cfg(std::istream& in, const std::string& name);
+DarknetCfg parse_darknet_cfg_text(const std::string& text, const std::string& name);
 
 // Typed look-ups returning `fallback` when the key is absent; a value that does not parse fails
 // naming the section, its line and the key.

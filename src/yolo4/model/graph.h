@@ -12,14 +12,10 @@
 #include "yolo4/core/device.h"
 #include "yolo4/model/network_spec.h"
 #include "yolo4/model/options.h"
+#include "yolo4/model/weights.h"
+#include "yolo4/ops/conv2d.h"
 
 namespace yolo4 {
-
-// One conv's parameters in OIHW (I = input channels / groups) with BatchNorm already folded.
-struct ConvParameters {
-  std::vector<float> weight;
-  std::vector<float> bias;
-};
 
 class Graph {
  public:
@@ -46,6 +42,14 @@ class Graph {
     bool winograd;
   };
   std::vector<ConvInfo> convs() const;
+  // Every conv's shapes and strategy for an input shape on `cores` cores (bench --explain).
+  struct ConvPlan {
+    std::string name;
+    Shape input, output;
+    ConvStrategy strategy;
+    std::string kernel;
+  };
+  std::vector<ConvPlan> explain(const Shape& input, int cores) const;
 
  private:
   struct Plan;

@@ -1,15 +1,26 @@
-// Per-layer choices as data: the shard layout and activation block overrides of each conv, as the
-// report sets them per conv, and the convs that run as Winograd F(2x2, 3x3). Everything not
-// listed follows ModelOptions and the report's sharding rule.
+// Per-layer choices as data: which convs run as Winograd, keyed by the conv's shape (not its
+// name), so that every network built from a cfg gets them. Everything else follows
+// ModelOptions and the report's sharding rule (Conv2d::strategy).
 #pragma once
 
+#include "yolo4/core/activation.h"
 #include "yolo4/model/conv_table.h"
 #include "yolo4/model/options.h"
 #include "yolo4/ops/conv2d.h"
 
 namespace yolo4 {
 
-// The Conv2dConfig for one conv of the model.
+// What the per-layer table looks at.
+struct ConvLayerShape {
+  int in_channels = 0, out_channels = 0, kernel = 1, stride = 1, groups = 1;
+  Activation activation = Activation::kNone;
+  bool feeds_decoder = false;  // read only by [yolo] layers: kept float32 for decoding
+};
+
+// The Conv2dConfig for one conv of a network.
+Conv2dConfig conv_config(const ConvLayerShape& shape, const ModelOptions& options);
+
+// The same for one of YOLOv4's convs (the heads are the convs without BatchNorm).
 Conv2dConfig conv_config(const ConvSpec& spec, const ModelOptions& options);
 
 }  // namespace yolo4

@@ -61,7 +61,8 @@ inline constexpr int kMaxFilters = 16384;
 // shortcut to a layer that does not exist, or shapes that do not fit fail naming path:line.
 NetworkSpec parse_network(const DarknetCfg& cfg);
 
-// The embedded official yolov4.cfg (the network the report builds), parsed.
-const DarknetCfg& embedded_yolov4_cfg();
+// A cfg compiled into the library (the project's cfg/ folder: "yolov4.cfg", "yolov4-tiny.cfg",
+// "yolo-fastest-1.1-xl.cfg"), parsed; fails listing the built-in names.
+DarknetCfg builtin_cfg(std::string_view file_name);
 
 }  // namespace yolo4

@@ -113,41 +113,42 @@ class StateDictLoader {
 
 // --- darknet .weights -----------------------------------------------------------------------
 
-int64_t darknet_float_count(const ConvSpec& spec) {
-  const int64_t per_channel = spec.batch_norm ? 4 : 1;  // beta, gamma, mean, var | bias
-  return weight_count(spec) + per_channel * spec.out_channels;
-}
-
+// Darknet stores per conv: biases (BatchNorm beta when batch-normalized), then with BatchNorm
+// scales (gamma), rolling mean and rolling variance, then the OIHW weights.
 class DarknetLoader {
  public:
   explicit DarknetLoader(const std::string& path) : reader_(path) {}
 
-  Yolov4Weights load() {
-    int64_t total = 0;
-    for (const ConvSpec& spec : yolov4_convs()) total += darknet_float_count(spec);
-    reader_.expect_float_count(static_cast<uint64_t>(total));
-    std::vector<ConvWeights> convs;
-    for (const ConvSpec& spec : yolov4_convs()) convs.push_back(conv(spec));
+  std::vector<ConvParameters> load(std::span<const DarknetConvLayout> convs) {
+    uint64_t total = 0;
+    for (const DarknetConvLayout& c : convs) {
+      total += uint64_t(c.weight_count) + uint64_t(c.out_channels) * (c.batch_norm ? 4 : 1);
+    }
+    reader_.expect_float_count(total);
+    std::vector<ConvParameters> out;
+    for (size_t i = 0; i < convs.size(); ++i) out.push_back(conv(convs[i], i));
     reader_.expect_end();
-    return Yolov4Weights(std::move(convs));
+    return out;
   }
 
  private:
-  // Darknet stores per conv: biases (BatchNorm beta when batch-normalized), then with BatchNorm
-  // scales (gamma), rolling mean and rolling variance, then the OIHW weights.
-  ConvWeights conv(const ConvSpec& spec) {
-    conv_name_ = "conv #" + std::to_string(index_++) + " (" + std::string(spec.key) + ")";
-    const auto out = static_cast<size_t>(spec.out_channels);
-    auto bias = read(out, "biases");
-    if (!spec.batch_norm) {
-      return {&spec, read(static_cast<size_t>(weight_count(spec)), "weights"), std::move(bias)};
+  ConvParameters conv(const DarknetConvLayout& layout, size_t index) {
+    conv_name_ = "conv #" + std::to_string(index) + " (" + layout.name + ")";
+    const auto out = static_cast<size_t>(layout.out_channels);
+    ConvParameters conv;
+    conv.bias = read(out, "biases");
+    if (!layout.batch_norm) {
+      conv.weight = read(static_cast<size_t>(layout.weight_count), "weights");
+      return conv;
     }
     const auto gamma = read(out, "scales");
     const auto mean = read(out, "rolling_mean");
     const auto var = read(out, "rolling_variance");
     check_running_var(var, reader_.path() + ": " + conv_name_ + " rolling_variance");
-    auto weight = read(static_cast<size_t>(weight_count(spec)), "weights");
-    return fold(spec, std::move(weight), {gamma, bias, mean, var});
+    conv.weight = read(static_cast<size_t>(layout.weight_count), "weights");
+    const std::vector<float> beta = conv.bias;
+    fold_bn_to_conv_weights_bias(conv.weight, conv.bias, {gamma, beta, mean, var});
+    return conv;
   }
 
   std::vector<float> read(size_t count, const char* what) {
@@ -161,9 +162,24 @@ class DarknetLoader {
   }
 
   DarknetWeightsReader reader_;
-  int index_ = 0;
   std::string conv_name_;
 };
+
+std::vector<DarknetConvLayout> yolov4_darknet_layout() {
+  std::vector<DarknetConvLayout> layout;
+  for (const ConvSpec& spec : yolov4_convs()) {
+    layout.push_back({std::string(spec.key), spec.out_channels, weight_count(spec), spec.batch_norm});
+  }
+  return layout;
+}
+
+Yolov4Weights yolov4_weights_from(std::vector<ConvParameters> params) {
+  std::vector<ConvWeights> convs;
+  for (size_t i = 0; i < params.size(); ++i) {
+    convs.push_back({&yolov4_convs()[i], std::move(params[i].weight), std::move(params[i].bias)});
+  }
+  return Yolov4Weights(std::move(convs));
+}
 
 // --- format detection -----------------------------------------------------------------------
 
@@ -255,7 +271,12 @@ Yolov4Weights load_yolov4_weights(const std::string& path, const DarknetCfg* cfg
   if (detect_format(path) == Format::kPth) {
     return yolov4_weights_from_state_dict(load_pth(path), path);
   }
-  return DarknetLoader(path).load();
+  return yolov4_weights_from(read_darknet_convs(path, yolov4_darknet_layout()));
+}
+
+std::vector<ConvParameters> read_darknet_convs(const std::string& path,
+                                               std::span<const DarknetConvLayout> convs) {
+  return DarknetLoader(path).load(convs);
 }
 
 Yolov4Weights yolov4_weights_from_state_dict(const WeightMap& state_dict,
@@ -263,20 +284,24 @@ Yolov4Weights yolov4_weights_from_state_dict(const WeightMap& state_dict,
   return StateDictLoader(state_dict, source).load();
 }
 
-Yolov4Weights random_yolov4_weights(uint64_t seed) {
+std::vector<ConvParameters> random_convs(std::span<const DarknetConvLayout> convs, uint64_t seed) {
   SplitMix64 rng(seed);
-  std::vector<ConvWeights> convs;
-  for (const ConvSpec& spec : yolov4_convs()) {
+  std::vector<ConvParameters> out;
+  for (const DarknetConvLayout& c : convs) {
     // Uniform on [-a, a] has variance a^2 / 3; a = sqrt(6 / fan_in) gives He's 2 / fan_in.
-    const float limit =
-        std::sqrt(6.0f / static_cast<float>(spec.in_channels * spec.kernel * spec.kernel));
-    ConvWeights conv{&spec, std::vector<float>(static_cast<size_t>(weight_count(spec))),
-                     std::vector<float>(static_cast<size_t>(spec.out_channels))};
+    const int64_t fan_in = c.weight_count / c.out_channels;
+    const float limit = std::sqrt(6.0f / static_cast<float>(fan_in));
+    ConvParameters conv{std::vector<float>(static_cast<size_t>(c.weight_count)),
+                        std::vector<float>(static_cast<size_t>(c.out_channels))};
     for (float& w : conv.weight) w = limit * rng.symmetric_uniform();
     for (float& b : conv.bias) b = 0.05f * rng.symmetric_uniform();
-    convs.push_back(std::move(conv));
+    out.push_back(std::move(conv));
   }
-  return Yolov4Weights(std::move(convs));
+  return out;
+}
+
+Yolov4Weights random_yolov4_weights(uint64_t seed) {
+  return yolov4_weights_from(random_convs(yolov4_darknet_layout(), seed));
 }
 
 }  // namespace yolo4

@@ -58,6 +58,28 @@ Yolov4Weights load_yolov4_weights(const std::string& path, const DarknetCfg* cfg
 Yolov4Weights yolov4_weights_from_state_dict(const WeightMap& state_dict,
                                              const std::string& source);
 
+// One conv's parameters in OIHW (I = input channels / groups), BatchNorm folded in.
+struct ConvParameters {
+  std::vector<float> weight;
+  std::vector<float> bias;
+};
+
+// What a darknet .weights file holds for one conv, in file order.
+struct DarknetConvLayout {
+  std::string name;  // for messages
+  int out_channels = 0;
+  int64_t weight_count = 0;  // out_channels x in_channels / groups x size x size
+  bool batch_norm = false;
+};
+
+// Reads every conv of a darknet .weights file in order, folding BatchNorm. The file must hold
+// exactly these convs; sizes, non-finite values and negative variances fail naming the conv.
+std::vector<ConvParameters> read_darknet_convs(const std::string& path,
+                                               std::span<const DarknetConvLayout> convs);
+
+// Deterministic He-scaled random parameters for these convs (see random_yolov4_weights).
+std::vector<ConvParameters> random_convs(std::span<const DarknetConvLayout> convs, uint64_t seed);
+
 // Deterministic stand-in weights for benchmarks without a weights file: He-scaled uniform
 // weights (variance 2 / fan_in) and small biases, reproducible across platforms for a seed.
 Yolov4Weights random_yolov4_weights(uint64_t seed);

@@ -25,8 +25,8 @@ Tensor allocate_output(Device& device, const Shape& shape, DataType dtype) {
 }
 
 // True when `t` stores its pixels back to back at `stride` with zeros between C and the
-// stride (a TILE tensor, or C == stride): one flat pass then covers the padding too, and
-// f(0) = 0 for every activation and for 0 + 0 keeps it zero (in bfloat16 too).
+// stride (a TILE tensor, or C == stride): one flat pass then covers the padding too, which
+// zero_padding_of then restores (f(0) is not zero for every activation).
 bool dense_at(const Tensor& t, int64_t stride) {
   return t.pixel_stride() == stride && (t.layout() == Layout::TILE || t.shape().c == stride);
 }
@@ -50,6 +50,19 @@ void for_each_row_shard(Device& device, const Shape& shape, int cores, const Wor
 template <class T>
 void zero_padding(T* pixel, int channels, int64_t stride) {
   if (stride > channels) std::fill_n(pixel + channels, stride - channels, T{});  // +0.0
+}
+
+// zero_padding for each of `pixels` pixels from `first`: after a flat pass over the padding.
+template <class T>
+void zero_padding_of(T* out, int64_t first, int64_t pixels, int channels, int64_t stride) {
+  if (stride == channels) return;
+  for (int64_t p = first; p < first + pixels; ++p) zero_padding(out + p * stride, channels, stride);
+}
+
+// The channels of each output pixel an op writes: the whole stride of a TILE tensor (zeroing
+// its padding), only C of a slice, whose other channels belong to other producers.
+int64_t written_extent(const Tensor& output) {
+  return output.layout() == Layout::TILE ? output.pixel_stride() : output.shape().c;
 }
 
 // How the f32 kernels see an element type: float passes through them in place, in one call;
@@ -94,15 +107,22 @@ void activation_span(kernels::F32UnaryFn kernel, const T* in, T* out, int64_t n,
   }
 }
 
-// out[i] = a[i] + b[i] for n elements of type T.
+// Elements the activation of a fused add follows the add by: blocks that stay in L1 between.
+constexpr int64_t kFusedBlock = 1024;
+
+// out[i] = activation(a[i] + b[i]) for n elements of type T; out may be a or b itself.
 template <class T>
-void add_span(kernels::F32AddFn kernel, const T* a, const T* b, T* out, int64_t n) {
+void add_span(const kernels::KernelTable& kernels, const T* a, const T* b, T* out, int64_t n,
+              Activation activation) {
   using Io = F32Io<T>;
+  const int64_t block =
+      activation == Activation::kNone ? Io::kBlock : std::min(Io::kBlock, kFusedBlock);
   float xa[Io::kScratch], xb[Io::kScratch], y[Io::kScratch];
   for (int64_t i = 0; i < n;) {
-    const int64_t m = std::min(Io::kBlock, n - i);
+    const int64_t m = std::min(block, n - i);
     float* result = Io::target(out + i, y);
-    kernel(Io::load(a + i, m, xa), Io::load(b + i, m, xb), result, m);
+    kernels.f32_add(Io::load(a + i, m, xa), Io::load(b + i, m, xb), result, m);
+    if (activation != Activation::kNone) kernels.f32_activation(result, result, m, activation);
     Io::store(result, out + i, m);
     i += m;
   }
@@ -119,8 +139,9 @@ void activation_rows(Device& device, int cores, const Tensor& input, const Tenso
   const bool flat = dense_at(input, stride);
   for_each_row_shard(device, input.shape(), cores, [&](int64_t first, int64_t pixels) {
     if (flat) {
-      return activation_span(kernel, in + first * stride, out + first * stride, pixels * stride,
-                             activation);
+      activation_span(kernel, in + first * stride, out + first * stride, pixels * stride,
+                      activation);
+      return zero_padding_of(out, first, pixels, channels, stride);
     }
     for (int64_t p = first; p < first + pixels; ++p) {
       activation_span(kernel, in + p * in_stride, out + p * stride, channels, activation);
@@ -130,33 +151,45 @@ void activation_rows(Device& device, int cores, const Tensor& input, const Tenso
 }
 
 template <class T>
-void add_rows(Device& device, int cores, const Tensor& a, const Tensor& b, const Tensor& output) {
-  const auto kernel = kernels::kernel_table(device.isa()).f32_add;
+void add_rows(Device& device, int cores, const Tensor& a, const Tensor& b, const Tensor& output,
+              Activation activation) {
+  const auto& kernels = kernels::kernel_table(device.isa());
   const T *pa = a.data<T>(), *pb = b.data<T>();
   T* out = output.data<T>();
   const int channels = a.shape().c;
   const int64_t a_stride = a.pixel_stride(), b_stride = b.pixel_stride();
-  const int64_t stride = output.pixel_stride();
-  const bool flat = dense_at(a, stride) && dense_at(b, stride);
+  const int64_t stride = output.pixel_stride(), extent = written_extent(output);
+  const bool flat = dense_at(a, stride) && dense_at(b, stride) && dense_at(output, stride);
   for_each_row_shard(device, a.shape(), cores, [&](int64_t first, int64_t pixels) {
     if (flat) {
       const int64_t offset = first * stride;
-      return add_span(kernel, pa + offset, pb + offset, out + offset, pixels * stride);
+      add_span(kernels, pa + offset, pb + offset, out + offset, pixels * stride, activation);
+      return zero_padding_of(out, first, pixels, channels, stride);
     }
     for (int64_t p = first; p < first + pixels; ++p) {
-      add_span(kernel, pa + p * a_stride, pb + p * b_stride, out + p * stride, channels);
-      zero_padding(out + p * stride, channels, stride);
+      add_span(kernels, pa + p * a_stride, pb + p * b_stride, out + p * stride, channels,
+               activation);
+      zero_padding(out + p * stride, channels, extent);
     }
   });
 }
 
-// One FLOP per element; `tensors` tensors of x's size read or written.
-void describe_elementwise(OpRecord& r, const Tensor& x, int cores, int tensors) {
+// `ops` FLOPs per element; `tensors` tensors of x's size read or written.
+void describe_elementwise(OpRecord& r, const Tensor& x, int cores, int ops, int tensors) {
   r.input = r.output = x.shape();
   r.dtype = x.dtype();
   r.cores = cores;
-  r.flops = double(x.shape().elements());
+  r.flops = double(ops) * double(x.shape().elements());
   r.bytes = tensors * double(traits(x.dtype()).block_bytes) * double(x.shape().elements());
+}
+
+void check_add_inputs(const Tensor& a, const Tensor& b) {
+  check_input(a, "add", "input a");
+  check_input(b, "add", "input b");
+  YOLO4_CHECK(a.dtype() == b.dtype(), "add: input b dtype ", to_string(b.dtype()), ", expected ",
+              to_string(a.dtype()), " (the dtype of input a; inputs must share one)");
+  YOLO4_CHECK(a.shape() == b.shape(), "add: input b has shape ", to_string(b.shape()),
+              ", expected the shape of input a ", to_string(a.shape()));
 }
 
 }  // namespace
@@ -166,7 +199,7 @@ Tensor activation(Device& device, const Tensor& input, Activation activation) {
   Tensor output = allocate_output(device, input.shape(), input.dtype());
   const int cores = row_cores(device, input.shape());
   ProfiledOp profiled(device, "activation");
-  if (profiled.active()) describe_elementwise(profiled.record, input, cores, 2);
+  if (profiled.active()) describe_elementwise(profiled.record, input, cores, 1, 2);
   if (input.dtype() == DataType::BFLOAT16) {
     activation_rows<bfloat16>(device, cores, input, output, activation);
   } else {
@@ -175,22 +208,29 @@ Tensor activation(Device& device, const Tensor& input, Activation activation) {
   return output;
 }
 
-Tensor add(Device& device, const Tensor& a, const Tensor& b) {
-  check_input(a, "add", "input a");
-  check_input(b, "add", "input b");
-  YOLO4_CHECK(a.dtype() == b.dtype(), "add: input b dtype ", to_string(b.dtype()), ", expected ",
-              to_string(a.dtype()), " (the dtype of input a; inputs must share one)");
-  YOLO4_CHECK(a.shape() == b.shape(), "add: input b has shape ", to_string(b.shape()),
-              ", expected the shape of input a ", to_string(a.shape()));
-  Tensor output = allocate_output(device, a.shape(), a.dtype());
+void add(Device& device, const Tensor& a, const Tensor& b, const Tensor& output,
+         Activation activation) {
+  check_add_inputs(a, b);
+  YOLO4_CHECK(output.is_allocated(), "add: output is not allocated (deallocated?)");
+  YOLO4_CHECK(output.shape() == a.shape() && output.dtype() == a.dtype(), "add: output ",
+              to_string(output.shape()), " ", to_string(output.dtype()), ", expected the inputs' ",
+              to_string(a.shape()), " ", to_string(a.dtype()));
   const int cores = row_cores(device, a.shape());
   ProfiledOp profiled(device, "add");
-  if (profiled.active()) describe_elementwise(profiled.record, a, cores, 3);
-  if (a.dtype() == DataType::BFLOAT16) {
-    add_rows<bfloat16>(device, cores, a, b, output);
-  } else {
-    add_rows<float>(device, cores, a, b, output);
+  if (profiled.active()) {
+    describe_elementwise(profiled.record, a, cores, activation == Activation::kNone ? 1 : 2, 3);
   }
+  if (a.dtype() == DataType::BFLOAT16) {
+    add_rows<bfloat16>(device, cores, a, b, output, activation);
+  } else {
+    add_rows<float>(device, cores, a, b, output, activation);
+  }
+}
+
+Tensor add(Device& device, const Tensor& a, const Tensor& b, Activation activation) {
+  check_add_inputs(a, b);
+  Tensor output = allocate_output(device, a.shape(), a.dtype());
+  add(device, a, b, output, activation);
   return output;
 }
 

@@ -1,10 +1,10 @@
 // Element-wise ops: a standalone activation and the residual add (ttnn.mish, ttnn.add), for
-// where YOLOv4 does not fuse them into a convolution.
+// where a model does not fuse them into a convolution.
 #pragma once
 
+#include "yolo4/core/activation.h"
 #include "yolo4/core/device.h"
 #include "yolo4/core/tensor.h"
-#include "yolo4/core/activation.h"
 
 namespace yolo4 {
 
@@ -21,8 +21,16 @@ inline Tensor leaky_relu(Device& device, const Tensor& input) {
   return activation(device, input, Activation::kLeaky);
 }
 
-// out = a + b for tensors of the same shape and dtype (float32, or bfloat16 added in fp32 and
-// rounded once); their layouts may differ. Output in TILE layout with that dtype.
-Tensor add(Device& device, const Tensor& a, const Tensor& b);
+// out = activation(a + b) (darknet's [shortcut]) for tensors of the same shape and dtype
+// (float32, or bfloat16 computed in fp32 and rounded once); their layouts may differ, either may
+// be a channel slice. Output in TILE layout with that dtype.
+Tensor add(Device& device, const Tensor& a, const Tensor& b,
+           Activation activation = Activation::kNone);
+// The same into an existing tensor of a's shape and dtype, typically a channel slice of a
+// concat output: a slice gets exactly its C channels per pixel (its neighbours untouched), a
+// TILE output its padding channels zeroed too. Output may be a or b itself (in place) but must
+// not overlap them otherwise.
+void add(Device& device, const Tensor& a, const Tensor& b, const Tensor& output,
+         Activation activation = Activation::kNone);
 
 }  // namespace yolo4

@@ -44,30 +44,42 @@ std::vector<float> conv2d(const std::vector<float>& input, const Shape& in,
   return out;
 }
 
-std::vector<float> max_pool2d(const std::vector<float>& input, const Shape& in, int kernel) {
-  const int pad = kernel / 2;
-  std::vector<float> out(input.size());
+std::vector<float> max_pool2d(const std::vector<float>& input, const Shape& in,
+                              const MaxPool2dParams& params) {
+  // darknet's forward_maxpool_layer, NHWC.
+  const int size = params.size, stride = params.stride;
+  const int padding = params.padding == -1 ? size - 1 : params.padding;
+  const int ho = (in.h + padding - size) / stride + 1, wo = (in.w + padding - size) / stride + 1;
+  std::vector<float> out(size_t(in.n) * ho * wo * in.c);
   for (int n = 0; n < in.n; ++n)
-    for (int y = 0; y < in.h; ++y)
-      for (int x = 0; x < in.w; ++x)
+    for (int y = 0; y < ho; ++y)
+      for (int x = 0; x < wo; ++x)
         for (int c = 0; c < in.c; ++c) {
           float best = -std::numeric_limits<float>::infinity();  // padding never wins
-          for (int iy = std::max(0, y - pad); iy <= std::min(in.h - 1, y + pad); ++iy)
-            for (int ix = std::max(0, x - pad); ix <= std::min(in.w - 1, x + pad); ++ix)
+          for (int ky = 0; ky < size; ++ky)
+            for (int kx = 0; kx < size; ++kx) {
+              const int iy = y * stride - padding / 2 + ky, ix = x * stride - padding / 2 + kx;
+              if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
               best = std::max(best, input[((size_t(n) * in.h + iy) * in.w + ix) * in.c + c]);
-          out[((size_t(n) * in.h + y) * in.w + x) * in.c + c] = best;
+            }
+          out[((size_t(n) * ho + y) * wo + x) * in.c + c] = best;
         }
   return out;
 }
 
-std::vector<float> upsample_nearest2x(const std::vector<float>& input, const Shape& in) {
-  std::vector<float> out(input.size() * 4);
+std::vector<float> max_pool2d(const std::vector<float>& input, const Shape& in, int kernel) {
+  return max_pool2d(input, in, MaxPool2dParams{kernel, 1, kernel - 1});
+}
+
+std::vector<float> upsample_nearest(const std::vector<float>& input, const Shape& in, int scale) {
+  const int ho = scale * in.h, wo = scale * in.w;
+  std::vector<float> out(input.size() * scale * scale);
   for (int n = 0; n < in.n; ++n)
-    for (int y = 0; y < 2 * in.h; ++y)
-      for (int x = 0; x < 2 * in.w; ++x)
+    for (int y = 0; y < ho; ++y)
+      for (int x = 0; x < wo; ++x)
         for (int c = 0; c < in.c; ++c)
-          out[((size_t(n) * 2 * in.h + y) * 2 * in.w + x) * in.c + c] =
-              input[((size_t(n) * in.h + y / 2) * in.w + x / 2) * in.c + c];
+          out[((size_t(n) * ho + y) * wo + x) * in.c + c] =
+              input[((size_t(n) * in.h + y / scale) * in.w + x / scale) * in.c + c];
   return out;
 }
 

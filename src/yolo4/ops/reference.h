@@ -4,8 +4,9 @@
 
 #include <vector>
 
-#include "yolo4/core/tensor.h"
 #include "yolo4/core/activation.h"
+#include "yolo4/core/tensor.h"
+#include "yolo4/ops/pool.h"
 
 namespace yolo4::reference {
 
@@ -17,8 +18,13 @@ std::vector<float> conv2d(const std::vector<float>& input, const Shape& in,
                           int out_channels, int kernel, int stride, int padding,
                           Activation activation);
 
+// darknet's maxpool_layer; output shape {n, (h + padding - size) / stride + 1, (w alike), c}.
+std::vector<float> max_pool2d(const std::vector<float>& input, const Shape& in,
+                              const MaxPool2dParams& params);
+// Stride 1, kernel odd, kernel / 2 padding on each side: the output keeps the input's shape.
 std::vector<float> max_pool2d(const std::vector<float>& input, const Shape& in, int kernel);
-std::vector<float> upsample_nearest2x(const std::vector<float>& input, const Shape& in);
+// Output shape {n, scale * h, scale * w, c}.
+std::vector<float> upsample_nearest(const std::vector<float>& input, const Shape& in, int scale);
 std::vector<float> concat_channels(const std::vector<std::vector<float>>& inputs,
                                    const std::vector<Shape>& shapes);
 

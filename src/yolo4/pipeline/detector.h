@@ -25,8 +25,9 @@ struct ModelSource {
   // A darknet .weights file or a PyTorch .pth (report key names, YOLOv4 only); empty: the
   // deterministic random YOLOv4 weights (benchmarks and tests).
   std::string weights;
-  // A darknet .cfg; empty: the embedded yolov4.cfg.
+  // A darknet .cfg file; empty: the built-in cfg named by builtin_cfg.
   std::string cfg;
+  std::string builtin_cfg = "yolov4.cfg";
   // One class name per line; empty: the embedded COCO names when the cfg has 80 classes,
   // otherwise "class0", "class1", ...
   std::string names;
@@ -62,7 +63,7 @@ struct DetectorOptions {
   int width = 0, height = 0;  // network input; 0: the cfg's [net] width/height
   std::optional<bool> letterbox;  // empty: the cfg's [net] letter_box
   float conf_threshold = 0.25f;
-  NmsOptions nms;  // iou_threshold 0.45 by default here, see the constructor
+  NmsOptions nms{0.45f};  // darknet's defaults: conf 0.25, NMS IoU 0.45
   LabelMode labels = LabelMode::kSingle;
   float scale_xy = 0;  // > 0 overrides every [yolo] layer's scale_x_y
   int threads = 0;     // 0: one per usable CPU

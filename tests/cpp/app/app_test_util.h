@@ -2,6 +2,8 @@
 // its outputs, and read its JSON through tests/cpp/app/detect_json.py (Python's json module).
 #pragma once
 
+#include "test_env.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,21 +21,11 @@ namespace yolo4::app_test {
 
 namespace fs = std::filesystem;
 
-inline std::string env_or(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && value[0] != '\0' ? value : fallback;
-}
+using test_env::env_or;
+using test_env::shared_data_dir;
+using test_env::testdata_dir;
+using test_env::yolo4_bin;
 
-// CTest sets these; the fallbacks let the executable run by hand from the build directory.
-inline std::string yolo4_bin() {
-  return env_or("YOLO4_BIN", YOLO4_BINARY_DIR "/yolo4");
-}
-inline std::string testdata_dir() {
-  return env_or("YOLO4_TESTDATA", YOLO4_BINARY_DIR "/testdata");
-}
-inline std::string shared_data_dir() {
-  return env_or("YOLO4_SHARED_DATA", YOLO4_SOURCE_DIR "/../shared/data");
-}
 inline std::string sample_image(const std::string& name) {
   return shared_data_dir() + "/images/" + name;
 }

@@ -2,6 +2,8 @@
 // reference, and comparing detections.
 #pragma once
 
+#include "test_env.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -38,15 +40,8 @@ class TempDir {
   std::string path_;
 };
 
-inline std::string env_or(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && value[0] != '\0' ? value : fallback;
-}
-
-// The sample images and cfgs: $YOLO4_SHARED_DATA (set by CTest), else next to the checkout.
-inline std::string shared_data_dir() {
-  return env_or("YOLO4_SHARED_DATA", std::string(YOLO4_SOURCE_DIR) + "/../shared/data");
-}
+using test_env::env_or;
+using test_env::shared_data_dir;
 
 inline std::string reference_script() {
   return std::string(YOLO4_SOURCE_DIR) + "/tests/python/postprocess_ref.py";

@@ -2,6 +2,8 @@
 // and checking error messages.
 #pragma once
 
+#include "test_env.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -110,11 +112,7 @@ inline PythonFixture cached_python_fixture(const std::string& name, const std::s
     ASSERT_TRUE((fixture).error.empty()) << (fixture).error;     \
   } while (0)
 
-// Where yolov4.cfg and friends live: $YOLO4_SHARED_DATA (set by CTest), else beside the source.
-inline std::string shared_data_dir() {
-  if (const char* dir = std::getenv("YOLO4_SHARED_DATA")) return dir;
-  return std::string(YOLO4_SOURCE_DIR) + "/../shared/data";
-}
+using test_env::shared_data_dir;
 
 // The message of the yolo4::Error (or other exception) `f` throws, or "<no exception>".
 template <class F>

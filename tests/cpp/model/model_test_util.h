@@ -1,6 +1,8 @@
 // Helpers for model tests: the generated test data, PCC, tensors from .npy.
 #pragma once
 
+#include "test_env.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,8 +18,7 @@ namespace yolo4::testing {
 
 // The directory made by tests/python/make_testdata.py, or "" when absent.
 inline std::string testdata_dir() {
-  const char* env = std::getenv("YOLO4_TESTDATA");
-  std::string dir = env ? env : std::string(YOLO4_BINARY_DIR) + "/testdata";
+  const std::string dir = test_env::testdata_dir();
   return std::filesystem::exists(dir + "/yolov4_random.pth") ? dir : "";
 }
 

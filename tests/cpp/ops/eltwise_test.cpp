@@ -1,5 +1,6 @@
-// activation and add: every ISA path this CPU has, against the naive reference, on awkward
-// shapes and on TILE, ROW_MAJOR and channel-slice inputs.
+// activation and add (with its fused activation, and into channel slices): every ISA path this
+// CPU has, against the naive reference, on awkward shapes and on TILE, ROW_MAJOR and
+// channel-slice inputs.
 #include "yolo4/ops/eltwise.h"
 
 #include <gtest/gtest.h>
@@ -145,6 +146,140 @@ INSTANTIATE_TEST_SUITE_P(
              kind_name(std::get<2>(info.param)) + "_" + dtype_name(std::get<3>(info.param));
     });
 
+const Activation kActivations[] = {Activation::kNone, Activation::kMish, Activation::kLeaky,
+                                   Activation::kMishApprox};
+
+// The tolerance of the fp32 kernels' activation against the reference (bfloat16 adds one
+// rounding); kNone and the add itself are exact.
+::testing::AssertionResult activated_close(const std::vector<float>& actual,
+                                           const std::vector<float>& expected, Activation act,
+                                           DataType dtype) {
+  const float atol = 1e-5f + (act == Activation::kMishApprox ? kMishApproxMaxAbsError : 0.0f);
+  const float rtol = 1e-5f + (dtype == DataType::BFLOAT16 ? kBf16Rtol : 0.0f);
+  if (act == Activation::kNone) {
+    return actual == expected ? ::testing::AssertionSuccess()
+                              : ::testing::AssertionFailure() << "differs from the exact sum";
+  }
+  return all_close(actual, expected, atol, rtol);
+}
+
+// activation(a + b) for the values of a and b: the add in fp32 (and rounded to bfloat16 when
+// the activation is none), then the reference activation.
+std::vector<float> expected_sum(const std::vector<float>& a, const std::vector<float>& b,
+                                Activation act, DataType dtype) {
+  std::vector<float> out(a.size());
+  for (size_t i = 0; i < a.size(); ++i) out[i] = reference::activate(a[i] + b[i], act);
+  return act == Activation::kNone ? rounded(out, dtype) : out;
+}
+
+// darknet's [shortcut] with an activation: out = activation(a + b), across input kinds.
+class AddActivationTest : public ::testing::TestWithParam<std::tuple<Isa, Activation, DataType>> {};
+
+TEST_P(AddActivationTest, MatchesReference) {
+  const auto [isa, act, dtype] = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
+  const std::pair<Kind, Kind> kinds[] = {
+      {Kind::kTile, Kind::kTile}, {Kind::kRowMajor, Kind::kSlice}, {Kind::kSlice, Kind::kTile}};
+  for (const Shape& shape : kShapes) {
+    // Sums reach mish's clamp at 20 and its tiny negative tail.
+    const auto a = rounded(random_vector(size_t(shape.elements()), 25, -15.0f, 15.0f), dtype);
+    const auto b = rounded(random_vector(size_t(shape.elements()), 26, -15.0f, 15.0f), dtype);
+    const auto expected = expected_sum(a, b, act, dtype);
+    // bfloat16: computed in fp32 and rounded once, exactly the fp32 op's output rounded.
+    std::vector<float> f32_rounded;
+    if (dtype == DataType::BFLOAT16) {
+      Device device(1, isa);
+      f32_rounded = rounded(
+          to_nhwc(add(device, from_nhwc(a.data(), shape), from_nhwc(b.data(), shape), act)), dtype);
+    }
+    for (const auto& [kind_a, kind_b] : kinds) {
+      const Tensor ta = make_input(a, shape, kind_a, dtype);
+      const Tensor tb = make_input(b, shape, kind_b, dtype);
+      for (int threads : {1, 3}) {
+        Device device(threads, isa);
+        const Tensor out = run_in_poisoned_arena(device, [&] { return add(device, ta, tb, act); });
+        const std::string where = detail::concat(shape_name(shape), " ", kind_name(kind_a), "+",
+                                                 kind_name(kind_b), " threads=", threads);
+        ASSERT_EQ(out.shape(), shape);
+        ASSERT_EQ(out.dtype(), dtype);
+        EXPECT_TRUE(activated_close(to_nhwc(out), expected, act, dtype)) << where;
+        if (dtype == DataType::BFLOAT16) {
+          EXPECT_EQ(to_nhwc(out), f32_rounded) << where;
+        }
+        EXPECT_TRUE(tile_output_ok(out)) << where;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, AddActivationTest,
+                         ::testing::Combine(::testing::ValuesIn(kIsas),
+                                            ::testing::ValuesIn(kActivations),
+                                            ::testing::ValuesIn(kDtypes)),
+                         [](const auto& info) {
+                           return isa_name(std::get<0>(info.param)) + "_" +
+                                  std::string(to_string(std::get<1>(info.param))) + "_" +
+                                  dtype_name(std::get<2>(info.param));
+                         });
+
+// add into an existing tensor: a channel slice of a wider one (every other channel of the
+// parent, its padding too, keeps its value), a whole TILE tensor (its padding zeroed over
+// whatever was there), a ROW_MAJOR one, and in place into an input.
+class AddIntoTest : public ::testing::TestWithParam<std::tuple<Isa, DataType>> {};
+
+TEST_P(AddIntoTest, WritesOnlyItsOutput) {
+  const auto [isa, dtype] = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
+  for (const Shape& shape : kShapes) {
+    const auto a = rounded(random_vector(size_t(shape.elements()), 27, -3.0f, 3.0f), dtype);
+    const auto b = rounded(random_vector(size_t(shape.elements()), 28, -3.0f, 3.0f), dtype);
+    for (Activation act : {Activation::kNone, Activation::kLeaky}) {
+      const auto expected = expected_sum(a, b, act, dtype);
+      const Tensor ta = make_input(a, shape, Kind::kTile, dtype);
+      const Tensor tb = make_input(b, shape, Kind::kSlice, dtype);
+      for (const auto& [before, after] : {std::pair{0, 7}, std::pair{3, 13}, std::pair{16, 0}}) {
+        for (int threads : {1, 3}) {
+          Device device(threads, isa);
+          const Tensor parent =
+              sentinel_tensor({shape.n, shape.h, shape.w, before + shape.c + after}, dtype);
+          add(device, ta, tb, parent.channel_slice(before, shape.c), act);
+          const std::string where =
+              detail::concat(shape_name(shape), " ", to_string(act), " slice ", before, "+",
+                             shape.c, "+", after, " threads=", threads);
+          EXPECT_TRUE(
+              activated_close(to_nhwc(parent.channel_slice(before, shape.c)), expected, act, dtype))
+              << where;
+          EXPECT_TRUE(only_slice_written(parent, before, shape.c)) << where;
+        }
+      }
+      const std::string where = detail::concat(shape_name(shape), " ", to_string(act));
+      Device device(2, isa);
+      const Tensor tile = sentinel_tensor(shape, dtype);
+      add(device, ta, tb, tile, act);
+      EXPECT_TRUE(activated_close(to_nhwc(tile), expected, act, dtype)) << where;
+      EXPECT_TRUE(tile_output_ok(tile)) << where;
+      const Tensor row_major = make_host_tensor({shape, dtype, Layout::ROW_MAJOR, {}});
+      add(device, ta, tb, row_major, act);
+      EXPECT_TRUE(activated_close(to_nhwc(row_major), expected, act, dtype)) << where;
+      // In place: the output is input a itself, a TILE tensor or a slice.
+      for (Kind kind : {Kind::kTile, Kind::kSlice}) {
+        const Tensor x = make_input(a, shape, kind, dtype);
+        add(device, x, tb, x, act);
+        EXPECT_TRUE(activated_close(to_nhwc(x), expected, act, dtype))
+            << where << " in place " << kind_name(kind);
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, AddIntoTest,
+                         ::testing::Combine(::testing::ValuesIn(kIsas),
+                                            ::testing::ValuesIn(kDtypes)),
+                         [](const auto& info) {
+                           return isa_name(std::get<0>(info.param)) + "_" +
+                                  dtype_name(std::get<1>(info.param));
+                         });
+
 // Inputs long enough for the bfloat16 path's fp32 scratch blocks to split a pixel row (and a
 // row shard) at awkward places: every element still rounded once.
 TEST(EltwiseBf16Test, LongRowsAcrossScratchBlocks) {
@@ -173,7 +308,12 @@ TEST(EltwiseProfileTest, ReportsTheOps) {
     const Tensor x = make_host_tensor({shape, dtype, Layout::TILE, {}});
     leaky_relu(device, x);
     add(device, x, x);
-    ASSERT_EQ(recorder.records.size(), 2u);
+    add(device, x, x, Activation::kLeaky);
+    ASSERT_EQ(recorder.records.size(), 3u);
+    // The fused activation: one more FLOP per element, no more bytes.
+    EXPECT_EQ(recorder.records[2].op, "add");
+    EXPECT_EQ(recorder.records[2].flops, 240);
+    EXPECT_EQ(recorder.records[2].bytes, recorder.records[1].bytes);
     const double element = dtype == DataType::BFLOAT16 ? 2 : 4;
     const char* ops[] = {"activation", "add"};
     for (int i = 0; i < 2; ++i) {
@@ -212,6 +352,16 @@ TEST(EltwiseErrorTest, RejectsBadInputs) {
                "add: input b dtype bfloat16, expected float32 (the dtype of input a");
   expect_error([&] { add(device, bf16, a); },
                "add: input b dtype float32, expected bfloat16 (the dtype of input a");
+  // The into-overload checks its output.
+  const Tensor out_bf16 = make_host_tensor({{1, 4, 4, 8}, DataType::BFLOAT16, Layout::TILE, {}});
+  expect_error([&] { add(device, a, a, out_bf16); },
+               "add: output [1, 4, 4, 8] bfloat16, expected the inputs' [1, 4, 4, 8] float32");
+  expect_error([&] { add(device, a, a, wide, Activation::kLeaky); },
+               "add: output [1, 4, 4, 9] float32, expected the inputs' [1, 4, 4, 8] float32");
+  expect_error([&] { add(device, a, a, wide.channel_slice(1, 8).channel_slice(0, 7)); },
+               "add: output [1, 4, 4, 7] float32");
+  expect_error([&] { add(device, a, a, gone); }, "add: output is not allocated");
+  expect_error([&] { add(device, gone, a, a); }, "add: input a is not allocated");
   // A failed op allocates nothing.
   EXPECT_EQ(device.current_bytes(), 0u);
 }

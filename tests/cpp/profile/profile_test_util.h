@@ -1,6 +1,8 @@
 // Helpers for the profiler tests: scratch files, synthetic sheets, an XML check, the CLI.
 #pragma once
 
+#include "test_env.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -59,10 +61,9 @@ inline int parse_xml(const std::string& path) {
   return std::system(command.c_str());
 }
 
-// The yolo4 binary: $YOLO4_BIN (set by ctest) or the build tree's; "" when absent.
+// The yolo4 binary, "" when it has not been built.
 inline std::string yolo4_binary() {
-  const char* env = std::getenv("YOLO4_BIN");
-  const std::string path = env ? env : std::string(YOLO4_BINARY_DIR) + "/yolo4";
+  const std::string path = test_env::yolo4_bin();
   return std::filesystem::exists(path) ? path : "";
 }
 

@@ -1,0 +1,194 @@
+// The cfg-driven graph: cfg parsing and shapes, clear errors, and the graph against the YOLOv4
+// modules (same weights, same options: identical heads).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "model_test_util.h"
+#include "test_env.h"
+#include "yolo4/core/error.h"
+#include "yolo4/model/graph.h"
+#include "yolo4/model/session.h"
+#include "yolo4/model/yolov4.h"
+#include "yolo4/ops/layout.h"
+#include "yolo4/pipeline/detector.h"
+
+namespace yolo4 {
+namespace {
+
+// A cfg file in the test's temporary directory.
+class CfgFile {
+ public:
+  explicit CfgFile(const std::string& text)
+      : path_(std::filesystem::temp_directory_path() /
+              ("yolo4_graph_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++) +
+               ".cfg")) {
+    std::ofstream(path_) << text;
+  }
+  ~CfgFile() { std::filesystem::remove(path_); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path path_;
+};
+
+// Expects parse_network to fail with a message containing every fragment.
+void expect_cfg_error(const std::string& text, std::vector<std::string> fragments) {
+  const CfgFile file(text);
+  fragments.push_back(file.path());
+  try {
+    parse_network(parse_darknet_cfg(file.path()));
+    ADD_FAILURE() << "accepted:\n" << text;
+  } catch (const Error& e) {
+    for (const std::string& f : fragments) {
+      EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what() << "\n  lacks: " << f;
+    }
+  }
+}
+
+constexpr const char* kNet = "[net]\nwidth=64\nheight=64\nchannels=3\n";
+constexpr const char* kHead =
+    "[convolutional]\nfilters=21\nsize=1\nactivation=linear\n"
+    "[yolo]\nmask=0,1,2\nanchors=10,13, 16,30, 33,23\nclasses=2\nnum=3\n";
+
+TEST(NetworkSpec, Yolov4CfgShapes) {
+  const NetworkSpec spec = parse_network(builtin_cfg("yolov4.cfg"));
+  EXPECT_EQ(spec.width, 608);
+  EXPECT_EQ(spec.num_classes(), 80);
+  int convs = 0;
+  for (const LayerSpec& l : spec.layers) convs += l.kind == LayerKind::kConvolutional;
+  EXPECT_EQ(convs, kYolov4ConvCount);
+  ASSERT_EQ(spec.yolo_layers.size(), 3u);
+  const int grids[] = {76, 38, 19};
+  for (int i = 0; i < 3; ++i) {
+    const LayerSpec& yolo = spec.layers[size_t(spec.yolo_layers[size_t(i)])];
+    EXPECT_EQ(yolo.output, (Shape{1, grids[i], grids[i], 255})) << i;
+    EXPECT_EQ(yolo.yolo.anchors.size(), 6u);
+  }
+  EXPECT_FLOAT_EQ(spec.layers[size_t(spec.yolo_layers[0])].yolo.scale_xy, 1.2f);
+  const NetworkSpec small = spec.resized(320, 320);
+  EXPECT_EQ(small.layers[size_t(small.yolo_layers[2])].output, (Shape{1, 10, 10, 255}));
+}
+
+TEST(NetworkSpec, Yolov4TinyRouteGroupsAndPools) {
+  const NetworkSpec spec = parse_network(parse_darknet_cfg(test_env::shared_data_dir() + "/yolov4-tiny.cfg"));
+  ASSERT_EQ(spec.yolo_layers.size(), 2u);
+  EXPECT_EQ(spec.layers[size_t(spec.yolo_layers[0])].output, (Shape{1, 13, 13, 255}));
+  EXPECT_EQ(spec.layers[size_t(spec.yolo_layers[1])].output, (Shape{1, 26, 26, 255}));
+  // Layer 3 is the first [route] layers=-1 groups=2 group_id=1: half of layer 2's 64 channels.
+  EXPECT_EQ(spec.layers[3].kind, LayerKind::kRoute);
+  EXPECT_EQ(spec.layers[3].output, (Shape{1, 104, 104, 32}));
+}
+
+TEST(NetworkSpec, YoloFastestDepthwiseDropoutAndBigPools) {
+  const NetworkSpec spec =
+      parse_network(parse_darknet_cfg(test_env::shared_data_dir() + "/models/yolo-fastest-1.1-xl.cfg"));
+  ASSERT_EQ(spec.yolo_layers.size(), 2u);
+  EXPECT_EQ(spec.layers[size_t(spec.yolo_layers[0])].output, (Shape{1, 10, 10, 255}));
+  EXPECT_EQ(spec.layers[size_t(spec.yolo_layers[1])].output, (Shape{1, 20, 20, 255}));
+  bool depthwise = false, pool9 = false;
+  for (const LayerSpec& l : spec.layers) {
+    depthwise |= l.kind == LayerKind::kConvolutional && l.conv.groups == l.conv.filters &&
+                 l.conv.groups > 1;
+    pool9 |= l.kind == LayerKind::kMaxPool && l.pool_size == 9 && l.pool_stride == 1;
+  }
+  EXPECT_TRUE(depthwise);
+  EXPECT_TRUE(pool9);
+}
+
+TEST(NetworkSpec, ClearErrorsNameTheFileAndLine) {
+  const std::string net = kNet;
+  expect_cfg_error(net + "[crnn]\nbatch_normalize=1\n", {":5:", "section [crnn]", "[route]"});
+  expect_cfg_error(net + "[convolutional]\nfilters=8\nsize=3\ndilation=2\n" + kHead,
+                   {":5:", "'dilation'", "supported:", "filters"});
+  expect_cfg_error(net + "[convolutional]\nfilters=8\nactivation=gelu\n" + kHead,
+                   {"gelu", "leaky"});
+  expect_cfg_error(net + "[convolutional]\nfilters=8\n[route]\nlayers=3\n" + kHead,
+                   {":8:", "not an earlier layer"});
+  expect_cfg_error(net + "[convolutional]\nfilters=8\nsize=1\n[convolutional]\nfilters=20\n"
+                         "[yolo]\nmask=0,1,2\nanchors=10,13, 16,30, 33,23\nclasses=2\n",
+                   {"20 channels", "21 expected"});
+  expect_cfg_error(net + "[convolutional]\nfilters=8\nsize=3\nstride=2\n[convolutional]\n"
+                         "filters=8\n[shortcut]\nfrom=-3\n" + kHead,
+                   {"shortcuts need equal shapes"});
+  expect_cfg_error(net + "[convolutional]\nfilters=8\ngroups=3\n" + kHead, {"groups 3"});
+  expect_cfg_error(net + "[convolutional]\nfilters=8\n", {"no [yolo] layer"});
+  expect_cfg_error("[convolutional]\nfilters=8\n", {"starts with a [net]"});
+}
+
+TEST(NetworkSpec, SizesAFileClaimsAreCheckedBeforeAnythingIsAllocated) {
+  expect_cfg_error("[net]\nwidth=1000000\nheight=64\n" + std::string(kHead), {"width=1000000"});
+  expect_cfg_error(std::string(kNet) + "[convolutional]\nfilters=100000000\n" + kHead,
+                   {"filters=100000000"});
+}
+
+TEST(NetworkSpec, DarknetDefaults) {
+  // No activation: darknet's logistic. pad=1: size / 2. [maxpool] without padding: size - 1.
+  const CfgFile file(std::string(kNet) +
+                     "[convolutional]\nfilters=8\nsize=5\npad=1\n[maxpool]\nsize=2\nstride=2\n" +
+                     kHead);
+  const NetworkSpec spec = parse_network(parse_darknet_cfg(file.path()));
+  EXPECT_EQ(spec.layers[0].conv.activation, Activation::kLogistic);
+  EXPECT_EQ(spec.layers[0].conv.padding, 2);
+  EXPECT_EQ(spec.layers[1].pool_padding, 1);
+  EXPECT_EQ(spec.layers[1].output, (Shape{1, 32, 32, 8}));
+}
+
+// The graph built from yolov4.cfg and the report's modules, on the same weights and options,
+// compute the same heads: the graph's fusions and concats change nothing.
+class GraphVsModules : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(GraphVsModules, SameHeadsAsTheYolov4Modules) {
+  const ModelOptions options = ModelOptions::preset(GetParam());
+  const Yolov4Weights weights = random_yolov4_weights(3);
+  const Yolov4 modules(weights, options);
+  std::vector<ConvParameters> params;
+  for (const ConvWeights& c : weights.convs()) params.push_back({c.weight, c.bias});
+  const Graph graph(parse_network(builtin_cfg("yolov4.cfg")), std::move(params), options);
+
+  std::vector<float> image(size_t(256) * 256 * 3);
+  for (size_t i = 0; i < image.size(); ++i) image[i] = float((i * 7919) % 1000) / 1000.0f;
+  const Tensor input = from_nhwc(image.data(), {1, 256, 256, 3});
+  Device device(2, options.isa);
+  const std::array<Tensor, 3> expected = modules(device, input);
+  InferenceSession session(graph, device);
+  for (int run = 0; run < 2; ++run) {  // captured, then replayed
+    const std::vector<Tensor>& heads = session.run(input);
+    ASSERT_EQ(heads.size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(to_nhwc(heads[size_t(i)]), to_nhwc(expected[size_t(i)]))
+          << GetParam() << " head " << i << " run " << run;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, GraphVsModules, ::testing::Values("fp32", "fast"));
+
+TEST(Graph, FusesShortcutsAndWritesConcatsInPlace) {
+  // YOLOv4 at 320: the arena the graph plans is no larger than the modules' (which the report's
+  // deallocations and in-place concats keep small).
+  const Yolov4Weights weights = random_yolov4_weights(3);
+  std::vector<ConvParameters> params;
+  for (const ConvWeights& c : weights.convs()) params.push_back({c.weight, c.bias});
+  const Graph graph(parse_network(builtin_cfg("yolov4.cfg")), std::move(params));
+  const Yolov4 modules(weights);
+  std::vector<float> image(size_t(320) * 320 * 3, 0.5f);
+  const Tensor input = from_nhwc(image.data(), {1, 320, 320, 3});
+  Device graph_device(2), module_device(2);
+  InferenceSession graph_session(graph, graph_device);
+  InferenceSession module_session(modules, module_device);
+  graph_session.run(input);
+  module_session.run(input);
+  EXPECT_LE(graph_session.arena_bytes(), module_session.arena_bytes());
+}
+
+TEST(Graph, RejectsInputsThatDoNotFit) {
+  const DetectionModel model(ModelSource{});
+  EXPECT_THROW(model.graph().validate_input({1, 100, 320, 3}), Error);
+  EXPECT_THROW(model.graph().validate_input({1, 320, 320, 1}), Error);
+  EXPECT_NO_THROW(model.graph().validate_input({1, 416, 320, 3}));
+}
+
+}  // namespace
+}  // namespace yolo4
