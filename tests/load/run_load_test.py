@@ -33,18 +33,31 @@ def rss_mb(pid):
     raise RuntimeError("no VmRSS")
 
 
-def start_server(yolo4, shared, extra):
+def model_flags(shared):
+    """The trained Yolo-Fastest-XL: real detections at a small cost per request."""
     models = os.path.join(shared, "models")
-    command = [yolo4, "serve", "--port", "0",
-               "--cfg", os.path.join(models, "yolo-fastest-1.1-xl.cfg"),
-               "--weights", os.path.join(models, "yolo-fastest-1.1-xl.weights")] + extra
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    return ["--cfg", os.path.join(models, "yolo-fastest-1.1-xl.cfg"),
+            "--weights", os.path.join(models, "yolo-fastest-1.1-xl.weights")]
+
+
+def start_server(yolo4, flags):
+    """Starts `yolo4 serve --port 0 FLAGS`; returns (process, port)."""
+    server = subprocess.Popen([yolo4, "serve", "--port", "0"] + flags, stdout=subprocess.PIPE,
+                              text=True)
     line = server.stdout.readline()
     match = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)
     if not match:
         server.kill()
         sys.exit(f"yolo4 serve did not start: {line!r}")
     return server, int(match.group(1))
+
+
+def detect_once(port, image):
+    """The body of one POST /detect of the image file."""
+    with open(image, "rb") as f:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/detect", data=f.read(),
+                                         headers={"Content-Type": "image/jpeg"})
+    return urllib.request.urlopen(request, timeout=60).read().decode()
 
 
 def detections_text(body):
@@ -82,15 +95,11 @@ def main():
     script = os.path.join(here, "load.lua")
     image = os.path.join(args.shared_data, "images", "dog.jpg")
 
-    server, port = start_server(args.yolo4, args.shared_data,
-                                ["--workers", "2", "--threads", "1", "--max-queue", "32",
-                                 "--max-body", "1"])
+    server, port = start_server(args.yolo4, model_flags(args.shared_data) + [
+        "--workers", "2", "--threads", "1", "--max-queue", "32", "--max-body", "1"])
     failures = []
     try:
-        with open(image, "rb") as f:
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/detect", data=f.read(),
-                                             headers={"Content-Type": "image/jpeg"})
-        body = urllib.request.urlopen(request, timeout=60).read().decode()
+        body = detect_once(port, image)
         classes = {d["class"] for d in json.loads(body)["detections"]}
         if not {"dog", "bicycle", "car"} <= classes:
             sys.exit(f"dog.jpg: expected a dog, a bicycle and a car, got {sorted(classes)}")

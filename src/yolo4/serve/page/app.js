@@ -160,6 +160,8 @@ async function webcamLoop() {
     } catch (e) {
       showError(e.message);
       await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      frame.close();
     }
   }
 }
