@@ -55,6 +55,7 @@ struct DetectOptions {
   float conf = 0.3f;
   float iou = 0.4f;
   std::string nms_kind = "iou";
+  bool class_agnostic = false;
   int max_det = 300;
   bool multi_label = false;
   float scale_xy = 0;  // 0: the cfg's [yolo] scale_x_y (1 for .pth checkpoints)
@@ -97,6 +98,9 @@ bool parse_options(int argc, char** argv, DetectOptions& o) {
            &o.conf, 0.0f, 1.0f);
   p.option("--nms", "T", "NMS overlap threshold (default 0.4)", &o.iou, 0.0f, 1.0f);
   p.option("--nms-kind", "K", "iou (default) or diou (darknet's greedy DIoU-NMS)", &o.nms_kind);
+  p.flag("--class-agnostic-nms",
+         "suppress overlapping boxes of any class (as cv2.dnn.NMSBoxes), not per class (darknet)",
+         &o.class_agnostic);
   p.option("--max-det", "N", "keep at most N boxes per image, best first; 0: all (default 300)",
            &o.max_det, 0, 1000000);
   p.flag("--multi-label", "every class above --conf per anchor, not only the best one",
@@ -251,6 +255,7 @@ DetectorOptions detector_options(const DetectOptions& o, const NetworkSpec& spec
   d.nms.iou_threshold = o.iou;
   d.nms.kind = o.nms_kind == "diou" ? NmsKind::kDiou : NmsKind::kIou;
   d.nms.max_detections = o.max_det;
+  d.nms.class_agnostic = o.class_agnostic;
   d.scale_xy = o.scale_xy;
   d.threads = o.model.thread_count();
   d.pinning = o.model.pinning();

@@ -78,7 +78,7 @@ std::string ModelFlags::resolved_weights(const std::string& command, bool quiet)
   std::error_code ec;
   if (!std::filesystem::exists(path, ec) && !quiet) {
     std::cerr << command << ": --weights auto uses the official " << model_name()
-              << " weights, downloaded once on first use (" << spec.file_name << ", "
+              << " weights, downloaded once on first use (" << spec.file_name << ", ~"
               << (spec.size + 500000) / 1000000 << " MB) into " << cache_dir()
               << " (set XDG_CACHE_HOME to change that, or pass --weights FILE)" << std::endl;
   }

@@ -2,6 +2,7 @@
 // compiler flags. Included only by the per-ISA .cpp files: everything here has internal linkage.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "yolo4/kernels/kernels.h"
@@ -19,6 +20,12 @@ typename V::T apply_activation(typename V::T x, Activation activation) {
       return vmish_approx<V>(x);
     case Activation::kLeaky:
       return vleaky<V>(x);
+    case Activation::kLogistic:
+      return vlogistic<V>(x);
+    case Activation::kRelu:
+      return vrelu<V>(x);
+    case Activation::kSwish:
+      return vswish<V>(x);
     case Activation::kNone:
       break;
   }
@@ -66,7 +73,15 @@ void store_tile(typename V::T (&acc)[MR][NRV], const ConvTile& t) {
       x = V::add(x, partial ? load_as_float<V>(partial + v * L, lanes) : V::load(t.bias + v * L));
       if (t.finalize) {
         x = apply_activation<V>(x, t.activation);
-        if (res) x = V::add(x, load_as_float<V>(res + v * L, lanes));
+        // Lanes past the output's channels are a TILE output's padding: zero even where the
+        // activation's f(0) is not (logistic), and never read from the residual.
+        const int channel_lanes = t.channels - v * L;
+        if (res && channel_lanes > 0) {
+          x = V::add(x, load_as_float<V>(res + v * L, std::min(lanes, channel_lanes)));
+        }
+        if (channel_lanes < lanes) {
+          x = channel_lanes > 0 ? V::keep_first(x, channel_lanes) : V::zero();
+        }
       }
       store_from_float<V>(out + v * L, x, lanes);
     }
@@ -193,6 +208,72 @@ constexpr ConvKernel f32_conv_kernel(const char* name, bool bf16_emulation) {
   return k;
 }
 
+// Output pixels a depthwise row computes at once: NX accumulators share each weight load.
+inline constexpr int kDepthwisePixels = 4;
+
+// kNX output pixels from x on, channels [c, c + L): with kChecked, taps outside the input row
+// are skipped; without, all are inside.
+template <class V, class Src, class OutT, bool kRound, int kNX, bool kChecked>
+void depthwise_block(const DepthwiseRow& r, int x, int c) {
+  using T = typename V::T;
+  constexpr int L = V::kLanes;
+  T acc[kNX][1];
+  for (int m = 0; m < kNX; ++m) acc[m][0] = V::zero();
+  const int in_lanes = r.in_channels - c;
+  for (int ky = 0; ky < r.kernel && in_lanes > 0; ++ky) {
+    const Src* row = static_cast<const Src*>(r.in_rows[ky]);
+    if (!row) continue;
+    for (int kx = 0; kx < r.kernel; ++kx) {
+      const int ix0 = x * r.stride - r.padding + kx;
+      const float* w = r.weights + int64_t(ky * r.kernel + kx) * r.planes * r.weight_stride + c;
+      for (int d = 0; d < r.planes; ++d, w += r.weight_stride) {
+        const T wv = V::load(w);
+#pragma GCC unroll 4
+        for (int m = 0; m < kNX; ++m) {
+          const int ix = ix0 + m * r.stride;
+          if (kChecked && (ix < 0 || ix >= r.in_width)) continue;
+          const Src* src = row + int64_t(ix) * r.in_pixel_stride + d * r.plane_stride + c;
+          T v = load_as_float<V>(src, in_lanes);
+          if constexpr (kRound) v = V::round_bf16(v);
+          acc[m][0] = V::fma(v, wv, acc[m][0]);
+        }
+      }
+    }
+  }
+  ConvTile t = r.tile;
+  const size_t element = sizeof(OutT);
+  t.out = static_cast<std::byte*>(t.out) + (int64_t(x) * t.out_stride + c) * element;
+  if (t.residual) {
+    t.residual =
+        static_cast<const std::byte*>(t.residual) + (int64_t(x) * t.residual_stride + c) * element;
+  }
+  t.bias += c;
+  t.rows = kNX;
+  t.columns = std::min(L, r.tile.columns - c);
+  t.channels = r.tile.channels - c;
+  store_tile<V, kNX, 1, OutT>(acc, t);
+}
+
+// Output pixels whose every tap is inside the input row run kDepthwisePixels at a time without
+// checks; the borders one at a time with them.
+template <class V, class Src, class OutT, bool kRound>
+void depthwise_row(const DepthwiseRow& r) {
+  constexpr int L = V::kLanes;
+  const int first_inside = std::min(r.out_width, (r.padding + r.stride - 1) / r.stride);
+  const int last_start = r.in_width - r.kernel + r.padding;  // x * stride <= this
+  const int inside_end = last_start < 0
+                             ? first_inside
+                             : std::clamp(last_start / r.stride + 1, first_inside, r.out_width);
+  for (int c = 0; c < r.tile.columns; c += L) {
+    int x = 0;
+    for (; x < first_inside; ++x) depthwise_block<V, Src, OutT, kRound, 1, true>(r, x, c);
+    for (; x + kDepthwisePixels <= inside_end; x += kDepthwisePixels) {
+      depthwise_block<V, Src, OutT, kRound, kDepthwisePixels, false>(r, x, c);
+    }
+    for (; x < r.out_width; ++x) depthwise_block<V, Src, OutT, kRound, 1, true>(r, x, c);
+  }
+}
+
 template <class V>
 void f32_activation(const float* in, float* out, int64_t n, Activation activation) {
   constexpr int L = V::kLanes;
@@ -243,14 +324,18 @@ constexpr KernelTable make_kernel_table(Isa isa, ConvKernel hifi4, ConvKernel lo
                                         Bfp8PairsDecodeFn bfp8_decode_pairs) {
   hifi4.bfp8_decode_pairs = bfp8_decode_pairs;
   lofi.bfp8_decode_pairs = bfp8_decode_pairs;
-  return KernelTable{isa,
-                     hifi4,
-                     lofi,
-                     &f32_activation<V>,
-                     &f32_add<V>,
-                     &f32_fma_loop<V>,
-                     2 * kFmaChains * V::kLanes,
-                     bfp8_decode_pairs};
+  return KernelTable{
+      isa,
+      hifi4,
+      lofi,
+      &f32_activation<V>,
+      &f32_add<V>,
+      &f32_fma_loop<V>,
+      2 * kFmaChains * V::kLanes,
+      bfp8_decode_pairs,
+      {{&depthwise_row<V, float, float, false>, &depthwise_row<V, float, uint16_t, false>},
+       {&depthwise_row<V, float, float, true>, &depthwise_row<V, float, uint16_t, true>},
+       {&depthwise_row<V, uint16_t, float, false>, &depthwise_row<V, uint16_t, uint16_t, false>}}};
 }
 
 }  // namespace

@@ -4,9 +4,9 @@
 
 #include <cstdint>
 
+#include "yolo4/core/activation.h"
 #include "yolo4/core/cpu_features.h"
 #include "yolo4/core/dtype.h"
-#include "yolo4/core/activation.h"
 
 namespace yolo4::kernels {
 
@@ -28,9 +28,12 @@ struct ConvTile {
   const float* bias = nullptr;  // [NR]; added unless accumulating
   void* out = nullptr;  // float or bfloat16 (ConvKernel::run[out_bf16]); row m at m * out_stride
   int64_t out_stride = 0;
-  int rows = 0;             // valid rows (<= MR); packed rows beyond are zeros and not stored
-  int columns = 0;          // valid columns (<= NR)
-  bool accumulate = false;  // add the partial sums of earlier reduction chunks, not the bias
+  int rows = 0;     // valid rows (<= MR); packed rows beyond are zeros and not stored
+  int columns = 0;  // valid columns (<= NR)
+  // Output channels among them (may be < 1): the columns past it are a TILE output's padding,
+  // stored as zeros.
+  int channels = 0;
+  bool accumulate = false;         // add the partial sums of earlier reduction chunks, not the bias
   const float* partial = nullptr;  // those partial sums (fp32 whatever out's dtype)
   int64_t partial_stride = 0;
   bool finalize = true;  // apply the activation and the residual (the last chunk)
@@ -92,6 +95,35 @@ struct ConvKernel {
   const char* name = "";
 };
 
+// One output row of a depthwise-style convolution, all channels: for output pixel x and
+// channel o,
+//   sum over taps (ky, kx) and planes d < planes of
+//     in_rows[ky][ix * in_pixel_stride + d * plane_stride + o] * weights[(tap * planes + d) *
+//     weight_stride + o],  ix = x * stride - padding + kx, tap = ky * kernel + kx,
+// zero where ix is outside [0, in_width) or in_rows[ky] is null (outside the image), then the
+// fused epilogue of `tile`. A depthwise conv has one plane, the input itself; a general grouped
+// conv reads planes gathered so that plane d holds each output channel's d-th input channel.
+// Input channels from in_channels on read as zero (a slice's neighbours are never read).
+struct DepthwiseRow {
+  const void* const* in_rows = nullptr;  // [kernel]: pixel 0 of input row ky, float or bfloat16
+  int in_width = 0;
+  int64_t in_pixel_stride = 0, plane_stride = 0;
+  int planes = 1;
+  int in_channels = 0;
+  int kernel = 1, stride = 1, padding = 0;
+  const float* weights = nullptr;  // weight_stride a multiple of 16, covering tile.columns
+  int64_t weight_stride = 0;
+  int out_width = 0;
+  // The epilogue of pixel 0: out, out_stride (between pixels), bias [columns], columns (output
+  // channels written, with a TILE output's padding), channels, activation, residual and its
+  // stride. rows, a, w, kblocks and accumulate are unused.
+  ConvTile tile;
+};
+using DepthwiseRowFn = void (*)(const DepthwiseRow& row);
+// How a depthwise kernel reads its input: float, float rounded to bfloat16 (LoFi's operands),
+// or bfloat16.
+enum DepthwiseInput { kDepthwiseF32, kDepthwiseF32AsBf16, kDepthwiseBf16, kDepthwiseInputs };
+
 // out[i] = activation(in[i]) for n values.
 using F32UnaryFn = void (*)(const float* in, float* out, int64_t n, Activation activation);
 // out[i] = a[i] + b[i].
@@ -109,6 +141,7 @@ struct KernelTable {
   F32FmaLoopFn f32_fma_loop;
   int fma_flops_per_step;
   Bfp8PairsDecodeFn bfp8_decode_pairs;
+  DepthwiseRowFn depthwise_row[kDepthwiseInputs][2];  // [input][output is bfloat16]
 };
 
 // The kernels for an ISA; throws if this CPU cannot run it.

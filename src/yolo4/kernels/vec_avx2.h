@@ -32,6 +32,16 @@ struct VecAvx2 {
         _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
   }
+  // x rounded to bfloat16 (to nearest even), as a float.
+  static T round_bf16(T x) {
+    const __m256i bits = _mm256_castps_si256(x);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    const __m256i rounded =
+        _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+    return _mm256_castsi256_ps(_mm256_and_si256(rounded, _mm256_set1_epi32(int(0xffff0000u))));
+  }
+  // x in lanes [0, n), +0 in the others; 0 < n < kLanes.
+  static T keep_first(T x, int n) { return _mm256_and_ps(x, _mm256_castsi256_ps(mask(n))); }
 
   // bfloat16 <-> float: widening is exact; narrowing rounds to nearest even.
   static T load_bf16(const uint16_t* p, int n = kLanes) {

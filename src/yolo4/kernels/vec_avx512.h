@@ -33,6 +33,17 @@ struct VecAvx512 {
     return _mm512_mask_roundscale_ps(x, kAll, x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
   static T ldexp(T y, T n) { return _mm512_mask_scalef_ps(y, kAll, y, n); }  // y * 2^n
+  // x rounded to bfloat16 (to nearest even), as a float.
+  static T round_bf16(T x) {
+    const __m512i bits = _mm512_castps_si512(x);
+    const __m512i lsb =
+        _mm512_and_si512(_mm512_maskz_srli_epi32(kAll, bits, 16), _mm512_set1_epi32(1));
+    const __m512i rounded =
+        _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+    return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32(int(0xffff0000u))));
+  }
+  // x in lanes [0, n), +0 in the others; 0 < n < kLanes.
+  static T keep_first(T x, int n) { return _mm512_maskz_mov_ps(mask(n), x); }
 
   // bfloat16 <-> float: widening is exact; narrowing rounds to nearest even. (Zero-masked
   // forms for the same GCC 12 reason as above.)

@@ -84,4 +84,47 @@ typename V::T vleaky(typename V::T x) {
   return V::max(x, V::mul(x, V::set1(0.1f)));
 }
 
+// max(0, x) in this order: maxps returns its second operand for a NaN, so NaN stays NaN.
+template <class V>
+typename V::T vrelu(typename V::T x) {
+  return V::max(V::zero(), x);
+}
+
+// sigmoid(x) = a / (a + b) with a = e^(min(x, 0) / 2), b = e^(-(x + max(x, 0)) / 2): for
+// x >= 0 that is 1 / (1 + e^-x), for x < 0 e^(x/2) / (e^(x/2) + e^(-x/2)). Neither exponential
+// leaves float for |x| <= 174, unlike e^-x, which overflows below x = -88.7 while sigmoid is
+// still a nonzero denormal (down to x = -103.9): only the last division rounds into the
+// denormal range, once. Error: the two exponentials' (about 1 ulp each, weighted by 1 - s)
+// plus two roundings: measured at most 2 ulp from float sigmoid (3 for swish) on every ISA
+// over [-110, 110] (tests/cpp/ops/eltwise_test.cpp). No selects: min and max give both
+// arguments.
+template <class V>
+struct SigmoidParts {
+  typename V::T a, sum;  // sigmoid(x) = a / sum
+};
+template <class V>
+SigmoidParts<V> sigmoid_parts(typename V::T x) {
+  using T = typename V::T;
+  const T a = vexp<V>(V::mul(V::set1(0.5f), V::min(x, V::zero())));
+  const T b = vexp<V>(V::mul(V::set1(-0.5f), V::add(x, V::max(x, V::zero()))));
+  return {a, V::add(a, b)};
+}
+
+template <class V>
+typename V::T vlogistic(typename V::T x) {
+  const SigmoidParts<V> s = sigmoid_parts<V>(x);
+  return V::div(s.a, s.sum);
+}
+
+// swish(x) = x * sigmoid(x) = (x a) / (a + b): x a is a normal float where sigmoid would be
+// denormal, and for x >= 0 a is 1, so past x = 17.4 (b below half an ulp of 1) the result is
+// x exactly, without overflow. Below kSwishZero swish is -0 in float; clamping x there keeps
+// x a from growing with |x| once the exponentials are clamped.
+inline constexpr float kSwishZero = -200.0f;
+template <class V>
+typename V::T vswish(typename V::T x) {
+  const SigmoidParts<V> s = sigmoid_parts<V>(x);
+  return V::div(V::mul(V::max(V::set1(kSwishZero), x), s.a), s.sum);
+}
+
 }  // namespace yolo4::kernels

@@ -33,6 +33,8 @@ struct VecScalar {
   static T max(T a, T b) { return a > b ? a : b; }
   static T round(T x) { return std::nearbyint(x); }
   static T ldexp(T y, T n) { return std::ldexp(y, int(n)); }
+  static T round_bf16(T x) { return to_float(to_bfloat16(x)); }
+  static T keep_first(T x, int n) { return n > 0 ? x : 0.0f; }  // never called: one lane
 
   static T load_bf16(const uint16_t* p, int n = 1) { return n > 0 ? to_float(bfloat16{*p}) : 0.0f; }
   static void store_bf16(uint16_t* p, T x, int n = 1) {

@@ -30,14 +30,23 @@ struct Target {
 
 struct Step {
   enum class Op { kConv, kAdd, kMaxPool, kUpsample, kSliceView, kConcat, kAllocateConcat };
-  Op op;
-  int layer;                // the layer whose value this step produces
+  Op op = Op::kConv;
+  int layer = 0;            // the layer whose value this step produces
   std::vector<int> reads;   // values read (after alias resolution)
   Target target;
   int conv = -1;            // index into Plan::convs
   int residual = -1;        // a fused shortcut's other operand
   std::vector<bool> copy;   // kConcat: per read, whether it must be copied in
 };
+
+Step make_step(Step::Op op, int layer, std::vector<int> reads, Target target = {}) {
+  Step step;
+  step.op = op;
+  step.layer = layer;
+  step.reads = std::move(reads);
+  step.target = target;
+  return step;
+}
 
 }  // namespace
 
@@ -169,7 +178,7 @@ Graph::Graph(NetworkSpec spec, std::vector<ConvParameters> params, const ModelOp
   for (size_t i = 0; i < n; ++i) {
     const LayerSpec& l = spec_.layers[i];
     for (size_t r = 0; r < n; ++r) {
-      if (first_producer[r] == int(i)) plan.steps.push_back({Step::Op::kAllocateConcat, int(r), {}, {}, -1, -1});
+      if (first_producer[r] == int(i)) plan.steps.push_back(make_step(Step::Op::kAllocateConcat, int(r), {}));
     }
     const int in = root_of(input_of(i));
     switch (l.kind) {
@@ -194,28 +203,30 @@ Graph::Graph(NetworkSpec spec, std::vector<ConvParameters> params, const ModelOp
         plan.conv_layers.push_back(int(i));
         const int out = fused_into[i] >= 0 ? fused_into[i] : int(i);
         const int residual = fused_into[i] >= 0 ? root_of(spec_.layers[size_t(out)].inputs[1]) : -1;
-        Step step{Step::Op::kConv, out, {in}, target[size_t(out)], int(plan.convs.size() - 1), residual};
+        Step step = make_step(Step::Op::kConv, out, {in}, target[size_t(out)]);
+        step.conv = int(plan.convs.size() - 1);
+        step.residual = residual;
         if (residual != -1) step.reads.push_back(residual);
         plan.steps.push_back(step);
         break;
       }
       case LayerKind::kShortcut:
         if (!fused_shortcut[i]) {
-          plan.steps.push_back({Step::Op::kAdd, int(i), {in, root_of(l.inputs[1])}, target[i], -1, -1});
+          plan.steps.push_back(make_step(Step::Op::kAdd, int(i), {in, root_of(l.inputs[1])}, target[i]));
         }
         break;
       case LayerKind::kMaxPool:
-        plan.steps.push_back({Step::Op::kMaxPool, int(i), {in}, target[i], -1, -1});
+        plan.steps.push_back(make_step(Step::Op::kMaxPool, int(i), {in}, target[i]));
         break;
       case LayerKind::kUpsample:
-        plan.steps.push_back({Step::Op::kUpsample, int(i), {in}, target[i], -1, -1});
+        plan.steps.push_back(make_step(Step::Op::kUpsample, int(i), {in}, target[i]));
         break;
       case LayerKind::kRoute:
         if (plan.root[i] != int(i)) break;  // an alias
         if (l.inputs.size() == 1) {
-          plan.steps.push_back({Step::Op::kSliceView, int(i), {in}, {}, -1, -1});
+          plan.steps.push_back(make_step(Step::Op::kSliceView, int(i), {in}));
         } else {
-          Step step{Step::Op::kConcat, int(i), {}, {}, -1, -1};
+          Step step = make_step(Step::Op::kConcat, int(i), {});
           int offset = 0;
           for (int j : l.inputs) {
             const int v = root_of(j);
@@ -434,7 +445,14 @@ std::vector<Graph::ConvPlan> Graph::explain(const Shape& input, int cores) const
     output.n = input.n;
     std::visit(
         [&](const auto& conv) {
-          out.push_back({l.name, in, output, conv.strategy(in, cores), conv.kernel_name()});
+          ConvStrategy strategy;
+          if constexpr (requires { conv.strategy(in, cores); }) {
+            strategy = conv.strategy(in, cores);
+          } else {
+            strategy.grid_rows = cores;  // grouped convs split output rows
+            strategy.reason = "grouped: rows over cores";
+          }
+          out.push_back({l.name, in, output, strategy, conv.kernel_name()});
         },
         plan_->convs[k]);
   }

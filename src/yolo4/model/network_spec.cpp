@@ -92,6 +92,15 @@ int positive(const DarknetCfg& cfg, const CfgSection& s, const char* key, int fa
   return v;
 }
 
+// The section's activation= (darknet's name), with the file and line in errors.
+Activation activation_of(const DarknetCfg& cfg, const CfgSection& s, const char* fallback) {
+  try {
+    return parse_darknet_activation(cfg_string(s, "activation", fallback));
+  } catch (const Error& e) {
+    fail(where(cfg, s), " ", e.what());
+  }
+}
+
 ConvLayerSpec parse_conv(const DarknetCfg& cfg, const CfgSection& s) {
   ConvLayerSpec c;
   YOLO4_CHECK(s.values.count("filters"), where(cfg, s), " needs filters=");
@@ -103,10 +112,7 @@ ConvLayerSpec parse_conv(const DarknetCfg& cfg, const CfgSection& s) {
   YOLO4_CHECK(c.padding >= 0 && c.padding < c.size, where(cfg, s), " padding ", c.padding,
               " must be in 0..size-1 (", c.size - 1, ")");
   c.batch_normalize = cfg_int(s, "batch_normalize", 0) != 0;
-  // darknet's default activation for a conv is logistic
-  c.activation = parse_darknet_activation(cfg_string(s, "activation", "logistic"));
-  YOLO4_CHECK(c.activation != Activation::kMishApprox, where(cfg, s),
-              " activation must be a darknet name");
+  c.activation = activation_of(cfg, s, "logistic");  // darknet's default for a conv
   return c;
 }
 
@@ -159,7 +165,7 @@ LayerSpec parse_layer(const DarknetCfg& cfg, const CfgSection& s, int index) {
     YOLO4_CHECK(from.size() == 1, where(cfg, s), " needs exactly one from= layer, got ",
                 from.size());
     l.inputs.push_back(resolve_index(cfg, s, from[0], index));
-    l.shortcut_activation = parse_darknet_activation(cfg_string(s, "activation", "linear"));
+    l.shortcut_activation = activation_of(cfg, s, "linear");
   } else if (s.type == "maxpool") {
     l.kind = LayerKind::kMaxPool;
     l.pool_stride = positive(cfg, s, "stride", 1, 64);

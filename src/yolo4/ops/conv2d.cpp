@@ -16,7 +16,7 @@ using kernels::kKBlock;
 
 namespace {
 
-int round_up(int value, int multiple) {
+constexpr int round_up(int value, int multiple) {
   return (value + multiple - 1) / multiple * multiple;
 }
 int ceil_div(int64_t value, int64_t divisor) {
@@ -30,25 +30,6 @@ constexpr int kChunkKBlocksMax = 32;          // 512 reduction values per pass
 constexpr size_t kDecodeOnceBytes = 1 << 20;  // about a core's L2
 // Winograd's transformed input for all 16 positions of a block stays in L2 across the panels.
 constexpr int kWinogradBlockBytes = 512 * 1024;
-
-void validate_params(const Conv2dParams& p) {
-  YOLO4_CHECK(p.in_channels > 0 && p.out_channels > 0,
-              "conv2d: channels must be positive, got in=", p.in_channels, " out=", p.out_channels);
-  YOLO4_CHECK(p.kernel > 0 && p.stride > 0 && p.padding >= 0 && p.padding < p.kernel,
-              "conv2d: unsupported kernel=", p.kernel, " stride=", p.stride,
-              " padding=", p.padding);
-}
-
-// Fields whose behaviour later work brings are refused rather than ignored.
-void validate_config(const Conv2dConfig& c) {
-  YOLO4_CHECK(c.dtype != DataType::BFLOAT8_B,
-              "conv2d: dtype bfloat8_b is a weights format; "
-              "activations are float32 or bfloat16");
-  YOLO4_CHECK(c.act_block_h_override >= 0, "conv2d: act_block_h_override must be >= 0, got ",
-              c.act_block_h_override);
-  YOLO4_CHECK(c.shard_layout != TensorMemoryLayout::INTERLEAVED,
-              "conv2d: shard_layout must be HEIGHT, WIDTH or BLOCK sharded");
-}
 
 // The report's rule: many more pixels than channels shard by height, many more channels than
 // pixels by width, comparable ones by block.
@@ -64,6 +45,10 @@ TensorMemoryLayout report_rule(int64_t pixels, int channels, std::string_view& r
   reason = "N*H*W ~ C";
   return TensorMemoryLayout::BLOCK_SHARDED;
 }
+
+constexpr int kMaxTaps = kMaxConvKernel * kMaxConvKernel;
+// A narrow input (fewer than kKBlock channels) packs all taps of a pixel into one row.
+constexpr int kNarrowRowMax = round_up((kKBlock - 1) * kMaxTaps, kKBlock);
 
 // Geometry of one run, shared by the packing and the tiling.
 struct ConvGeometry {
@@ -97,8 +82,8 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
   }
   // Narrow input (RGB): taps back to back, k = tap * C + c, gathered into one row and then
   // converted block by block; the strategy gives narrow convs a single reduction chunk, so
-  // kb0 == 0 here (and check_weights bounds the row by 64 blocks).
-  Src row[kKBlock * 64];
+  // kb0 == 0 here.
+  Src row[kNarrowRowMax];
   std::fill_n(row, kb1 * kKBlock, Src{});
   for (int tap = 0; tap < taps; ++tap) {
     if (tap_source[tap]) std::copy_n(tap_source[tap], g.in.c, row + tap * g.in.c);
@@ -116,7 +101,7 @@ void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int 
   Dst* dst = static_cast<Dst*>(packed);
   const Src* input = static_cast<const Src*>(g.input);
   const int nkb = kb1 - kb0;
-  const Src* tap_source[64];
+  const Src* tap_source[kMaxTaps];
   // The output position walks forward pixel by pixel: no divisions in the loop.
   int ox = int(first_pixel % g.out.w), oy = int(first_pixel / g.out.w % g.out.h);
   int n = int(first_pixel / g.out.w / g.out.h);
@@ -159,12 +144,6 @@ size_t operand_bytes(kernels::OperandFormat operands) {
   return operands == kernels::OperandFormat::kBf16Pairs ? 2 : 4;
 }
 
-// math_approx_mode fuses mish's fast approximation; leaky is cheap and exact already.
-Activation fused_activation(const Conv2dConfig& config) {
-  return config.math_approx_mode && config.activation == Activation::kMish ? Activation::kMishApprox
-                                                                           : config.activation;
-}
-
 kernels::ConvKernel select_kernel(const Conv2dConfig& config, Isa isa) {
   const kernels::KernelTable& table = kernels::kernel_table(isa);
   return config.math_fidelity == MathFidelity::LoFi ? table.conv_lofi : table.conv_hifi4;
@@ -185,17 +164,12 @@ ReductionLayout reduction_layout(const Conv2dParams& p, int nr) {
 
 std::span<const float> check_weights(const Conv2dParams& p, std::span<const float> weight,
                                      std::span<const float> bias) {
-  const int taps = p.kernel * p.kernel;
-  const size_t expected = size_t(p.out_channels) * p.in_channels * taps;
+  const size_t expected = size_t(p.out_channels) * p.in_channels * p.kernel * p.kernel;
   YOLO4_CHECK(weight.size() == expected, "conv2d: weight has ", weight.size(), " values, expected ",
               expected, " (OIHW ", p.out_channels, "x", p.in_channels, "x", p.kernel, "x", p.kernel,
               ")");
   YOLO4_CHECK(bias.empty() || bias.size() == size_t(p.out_channels), "conv2d: bias has ",
               bias.size(), " values, expected ", p.out_channels);
-  YOLO4_CHECK(taps <= 64, "conv2d: kernel ", p.kernel, "x", p.kernel, " is larger than 8x8");
-  YOLO4_CHECK(p.in_channels >= kKBlock || taps * p.in_channels <= kKBlock * 64,
-              "conv2d: ", p.in_channels, " channels with a ", p.kernel, "x", p.kernel,
-              " kernel is too long a narrow reduction");
   return weight;
 }
 
@@ -232,12 +206,15 @@ int output_columns(const Tensor& output) {
 }
 
 Conv2dParams checked(const Conv2dParams& p, const Conv2dConfig& c) {
-  validate_params(p);
-  validate_config(c);
-  YOLO4_CHECK(!c.winograd || (p.kernel == 3 && p.stride == 1 && p.in_channels >= kKBlock),
-              "conv2d: winograd needs a 3x3 stride-1 conv with at least ", kKBlock,
-              " input channels, got ", p.kernel, "x", p.kernel, " stride ", p.stride, " with ",
-              p.in_channels, " input channels");
+  validate_conv_params(p, "conv2d");
+  validate_conv_config(c, "conv2d");
+  YOLO4_CHECK(p.groups == 1, "conv2d: groups=", p.groups,
+              " is a grouped convolution: use GroupedConv2d (ops/grouped_conv2d.h)");
+  YOLO4_CHECK(
+      !c.winograd || (p.kernel == 3 && p.stride == 1 && p.padding <= 1 && p.in_channels >= kKBlock),
+      "conv2d: winograd needs a 3x3 stride-1 conv with padding 0 or 1 and at least ", kKBlock,
+      " input channels, got ", p.kernel, "x", p.kernel, " stride ", p.stride, " padding ",
+      p.padding, " with ", p.in_channels, " input channels");
   return p;
 }
 
@@ -248,6 +225,31 @@ ReductionLayout packed_layout(const Conv2dParams& p, const Conv2dConfig& c, int 
 }
 
 }  // namespace
+
+void validate_conv_params(const Conv2dParams& p, const char* op) {
+  YOLO4_CHECK(p.in_channels > 0 && p.out_channels > 0, op,
+              ": channels must be positive, got in=", p.in_channels, " out=", p.out_channels);
+  YOLO4_CHECK(p.kernel > 0 && p.kernel <= kMaxConvKernel && p.stride > 0 && p.padding >= 0 &&
+                  p.padding < p.kernel,
+              op, ": unsupported kernel=", p.kernel, " stride=", p.stride, " padding=", p.padding,
+              ": expected kernel 1..", kMaxConvKernel, ", stride >= 1, padding 0..kernel-1");
+}
+
+// Fields whose behaviour later work brings are refused rather than ignored.
+void validate_conv_config(const Conv2dConfig& c, const char* op) {
+  YOLO4_CHECK(c.dtype != DataType::BFLOAT8_B, op,
+              ": dtype bfloat8_b is a weights format; activations are float32 or bfloat16");
+  YOLO4_CHECK(c.act_block_h_override >= 0, op, ": act_block_h_override must be >= 0, got ",
+              c.act_block_h_override);
+  YOLO4_CHECK(c.shard_layout != TensorMemoryLayout::INTERLEAVED, op,
+              ": shard_layout must be HEIGHT, WIDTH or BLOCK sharded");
+}
+
+// math_approx_mode fuses mish's fast approximation; leaky is cheap and exact already.
+Activation fused_activation(const Conv2dConfig& config) {
+  return config.math_approx_mode && config.activation == Activation::kMish ? Activation::kMishApprox
+                                                                           : config.activation;
+}
 
 Conv2d::Conv2d(const Conv2dParams& params, std::span<const float> weight_oihw,
                std::span<const float> bias, const Conv2dConfig& config, Isa isa)
@@ -467,6 +469,7 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
           tile.kblocks = kb1 - kb0;
           tile.bias = packed_bias_.data() + int64_t(panel) * nr;
           tile.columns = std::min(nr, out_columns - panel * nr);
+          tile.channels = g.out.c - panel * nr;
           tile.accumulate = kb0 > 0;
           tile.finalize = kb1 == g.kblocks;
           tile.activation = activation_;

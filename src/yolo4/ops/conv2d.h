@@ -7,22 +7,28 @@
 #include <string>
 #include <vector>
 
+#include "yolo4/core/activation.h"
 #include "yolo4/core/device.h"
 #include "yolo4/core/math_fidelity.h"
 #include "yolo4/core/tensor.h"
 #include "yolo4/kernels/kernels.h"
-#include "yolo4/core/activation.h"
 #include "yolo4/ops/conv2d_weights.h"
 
 namespace yolo4 {
 
-// The convolution itself: what the weights mean.
+// Square kernels up to this side.
+inline constexpr int kMaxConvKernel = 9;
+
+// The convolution itself: what the weights mean. Output side (H + 2 padding - kernel) / stride
+// + 1.
 struct Conv2dParams {
   int in_channels = 0;
   int out_channels = 0;
-  int kernel = 1;  // square kernels: 1 or 3 in YOLOv4
-  int stride = 1;
-  int padding = 0;  // same padding for YOLOv4: kernel / 2
+  int kernel = 1;   // square, 1..kMaxConvKernel (1 or 3 in YOLOv4)
+  int stride = 1;   // any positive stride
+  int padding = 0;  // symmetric, 0..kernel - 1 (same padding: kernel / 2)
+  // Channel groups (darknet's groups=): Conv2d takes 1, GroupedConv2d (grouped_conv2d.h) more.
+  int groups = 1;
 };
 
 // How to run it: the report's Conv2dConfig fields.
@@ -52,6 +58,13 @@ struct ConvStrategy {
   int chunk_kblocks = 0;    // reduction blocks per pass (K blocking)
   std::string_view reason;  // why this layout, for `yolo4 bench --explain`
 };
+
+// Checks kernel, stride, padding and channels (not groups); `op` names the op in the message.
+void validate_conv_params(const Conv2dParams& params, const char* op);
+// Refuses config fields no conv supports (bfloat8_b activations, bad overrides).
+void validate_conv_config(const Conv2dConfig& config, const char* op);
+// The activation a conv fuses: math_approx_mode turns mish into kMishApprox.
+Activation fused_activation(const Conv2dConfig& config);
 
 class Conv2d {
  public:

@@ -107,6 +107,7 @@ void finish_tile(const Run& r, int64_t tile, const float* sums, int64_t sums_str
   kernels::ConvTile t;
   t.bias = r.bias + int64_t(panel) * k.nr;
   t.columns = std::min(k.nr, r.out_columns - panel * k.nr);
+  t.channels = out.c - panel * k.nr;
   t.activation = r.activation;
   t.rows = std::min(kTile, out.w - at.x);
   t.out_stride = r.output->pixel_stride();
@@ -185,6 +186,7 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
         gemm.rows = mr;
         gemm.columns = nr;
         gemm.out_stride = nr;
+        gemm.finalize = false;
         for (int p = 0; p < kPositions; ++p) {
           gemm.w = w[p];
           for (int t = g0; t < g1; ++t) {

@@ -14,6 +14,12 @@ float activate(float x, Activation activation) {
       return float(v * std::tanh(std::log1p(std::exp(v))));
     case Activation::kLeaky:
       return float(v > 0 ? v : 0.1 * v);
+    case Activation::kLogistic:
+      return float(1.0 / (1.0 + std::exp(-v)));
+    case Activation::kRelu:
+      return float(v > 0 ? v : 0.0);
+    case Activation::kSwish:
+      return float(v / (1.0 + std::exp(-v)));
     case Activation::kNone:
       break;
   }
@@ -22,7 +28,8 @@ float activate(float x, Activation activation) {
 
 std::vector<float> conv2d(const std::vector<float>& input, const Shape& in,
                           const std::vector<float>& weight, const std::vector<float>& bias, int oc,
-                          int k, int stride, int pad, Activation activation) {
+                          int k, int stride, int pad, Activation activation, int groups) {
+  const int per_group_in = in.c / groups, per_group_out = oc / groups;
   const int ho = (in.h + 2 * pad - k) / stride + 1, wo = (in.w + 2 * pad - k) / stride + 1;
   std::vector<float> out(size_t(in.n) * ho * wo * oc);
   for (int n = 0; n < in.n; ++n)
@@ -34,9 +41,10 @@ std::vector<float> conv2d(const std::vector<float>& input, const Shape& in,
             for (int kx = 0; kx < k; ++kx) {
               const int iy = y * stride - pad + ky, ix = x * stride - pad + kx;
               if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
-              for (int c = 0; c < in.c; ++c) {
-                sum += double(input[((size_t(n) * in.h + iy) * in.w + ix) * in.c + c]) *
-                       weight[((size_t(o) * in.c + c) * k + ky) * k + kx];
+              for (int c = 0; c < per_group_in; ++c) {
+                const int channel = o / per_group_out * per_group_in + c;
+                sum += double(input[((size_t(n) * in.h + iy) * in.w + ix) * in.c + channel]) *
+                       weight[((size_t(o) * per_group_in + c) * k + ky) * k + kx];
               }
             }
           out[((size_t(n) * ho + y) * wo + x) * oc + o] = activate(float(sum), activation);

@@ -12,11 +12,12 @@ namespace yolo4::reference {
 
 float activate(float x, Activation activation);  // in double precision internally
 
-// weight OIHW; output NHWC with shape {n, ho, wo, out_channels}.
+// weight O x (I / groups) x K x K; output NHWC with shape {n, ho, wo, out_channels}. Output
+// channel o of group g = o / (out_channels / groups) reads input channels of that group only.
 std::vector<float> conv2d(const std::vector<float>& input, const Shape& in,
                           const std::vector<float>& weight_oihw, const std::vector<float>& bias,
                           int out_channels, int kernel, int stride, int padding,
-                          Activation activation);
+                          Activation activation, int groups = 1);
 
 // darknet's maxpool_layer; output shape {n, (h + padding - size) / stride + 1, (w alike), c}.
 std::vector<float> max_pool2d(const std::vector<float>& input, const Shape& in,

@@ -27,11 +27,11 @@ struct ModelSource {
   std::string weights;
   // A darknet .cfg file; empty: the built-in cfg named by builtin_cfg.
   std::string cfg;
-  std::string builtin_cfg = "yolov4.cfg";
   // One class name per line; empty: the embedded COCO names when the cfg has 80 classes,
   // otherwise "class0", "class1", ...
   std::string names;
   ModelOptions options;  // precision, Winograd, ISA
+  std::string builtin_cfg = "yolov4.cfg";  // see ../model/embedded_cfgs.h
 };
 
 // The loaded, packed network with what decoding needs. Immutable: share it as

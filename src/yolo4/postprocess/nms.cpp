@@ -62,7 +62,7 @@ std::vector<Detection> nms(const std::vector<Detection>& detections, const NmsOp
   std::vector<Detection> kept;
   for (size_t index : order) {
     const Detection& candidate = detections[index];
-    auto& same_class = kept_by_class[candidate.class_id];
+    auto& same_class = kept_by_class[options.class_agnostic ? 0 : candidate.class_id];
     const bool suppressed =
         std::any_of(same_class.begin(), same_class.end(),
                     [&](const Detection& k) { return overlaps(k, candidate, options); });

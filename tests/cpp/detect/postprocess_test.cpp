@@ -249,6 +249,20 @@ TEST(Nms, SuppressesPerClassByDescendingScore) {
   EXPECT_EQ(kept[2].class_id, 1);
 }
 
+TEST(Nms, ClassAgnosticSuppressesAcrossClasses) {
+  const std::vector<Detection> dets = {
+      box(0, 0.6f, 0, 0, 10, 10), box(1, 0.9f, 1, 0, 11, 10),  // overlap, other class: 0.9 wins
+      box(2, 0.7f, 50, 50, 60, 60),                            // far away: kept
+  };
+  NmsOptions options;
+  options.class_agnostic = true;
+  const auto kept = nms(dets, options);
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0].class_id, 1);
+  EXPECT_EQ(kept[1].class_id, 2);
+  EXPECT_EQ(nms(dets, {}).size(), 3u);
+}
+
 TEST(Nms, DiouKeepsOverlappingBoxesWithDistantCentres) {
   // IoU 120 / 280 = 0.43 > 0.4, but centres 8 apart in a 28 x 10 enclosing box cost
   // (64 / 884) ^ 0.6 = 0.21, leaving DIoU 0.22.

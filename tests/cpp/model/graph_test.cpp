@@ -105,12 +105,12 @@ TEST(NetworkSpec, ClearErrorsNameTheFileAndLine) {
   expect_cfg_error(net + "[convolutional]\nfilters=8\nactivation=gelu\n" + kHead,
                    {"gelu", "leaky"});
   expect_cfg_error(net + "[convolutional]\nfilters=8\n[route]\nlayers=3\n" + kHead,
-                   {":8:", "not an earlier layer"});
+                   {":7:", "not an earlier layer"});
   expect_cfg_error(net + "[convolutional]\nfilters=8\nsize=1\n[convolutional]\nfilters=20\n"
                          "[yolo]\nmask=0,1,2\nanchors=10,13, 16,30, 33,23\nclasses=2\n",
                    {"20 channels", "21 expected"});
   expect_cfg_error(net + "[convolutional]\nfilters=8\nsize=3\nstride=2\n[convolutional]\n"
-                         "filters=8\n[shortcut]\nfrom=-3\n" + kHead,
+                         "filters=16\n[shortcut]\nfrom=-2\n" + kHead,
                    {"shortcuts need equal shapes"});
   expect_cfg_error(net + "[convolutional]\nfilters=8\ngroups=3\n" + kHead, {"groups 3"});
   expect_cfg_error(net + "[convolutional]\nfilters=8\n", {"no [yolo] layer"});

@@ -13,6 +13,7 @@ namespace yolo4 {
 namespace {
 
 using testing::all_close;
+using testing::expect_error;
 using testing::random_vector;
 
 struct ConvCase {
@@ -67,54 +68,64 @@ TEST_P(Conv2dTest, MatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllIsas, Conv2dTest,
-    ::testing::Combine(::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kScalar),
-                       ::testing::ValuesIn(kCases),
-                       ::testing::Values(Activation::kNone, Activation::kMish, Activation::kLeaky)),
-    [](const auto& info) { return testing::isa_case_activation_name(info); });
+INSTANTIATE_TEST_SUITE_P(AllIsas, Conv2dTest,
+                         ::testing::Combine(::testing::Values(Isa::kAvx512, Isa::kAvx2,
+                                                              Isa::kScalar),
+                                            ::testing::ValuesIn(kCases),
+                                            ::testing::ValuesIn(testing::kFusedActivations)),
+                         [](const auto& info) { return testing::isa_case_activation_name(info); });
 
-class Conv2dFusionTest : public ::testing::TestWithParam<Isa> {};
+class Conv2dFusionTest : public ::testing::TestWithParam<std::tuple<Isa, Activation, DataType>> {};
 
-// The residual add fused after the activation, written into a channel slice of a wider tensor
-// (how producers fill a concat output without a copy).
-TEST_P(Conv2dFusionTest, ResidualIntoConcatSlice) {
-  const Isa isa = GetParam();
+// Every activation with the residual add fused after it, in float32 and bfloat16: written into
+// a channel slice of a wider tensor (how producers fill a concat output without a copy), and
+// into a TILE output, whose padding channels stay zero even for logistic (f(0) = 0.5) and
+// with a ROW_MAJOR residual (no padding to read).
+TEST_P(Conv2dFusionTest, ActivationAndResidualIntoSliceAndTile) {
+  const auto [isa, activation, dtype] = GetParam();
   if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
   const Shape in_shape{1, 5, 7, 24};
   const int oc = 40;
-  const auto input = random_vector(size_t(in_shape.elements()), 4);
+  const auto input = testing::rounded(random_vector(size_t(in_shape.elements()), 4), dtype);
   const auto weight = random_vector(size_t(oc) * 24 * 9, 5);
   const auto bias = random_vector(oc, 6);
   const Shape out_shape{1, 5, 7, oc};
-  const auto residual = random_vector(size_t(out_shape.elements()), 7);
-  auto expected = reference::conv2d(input, in_shape, weight, bias, oc, 3, 1, 1, Activation::kMish);
+  const auto residual = testing::rounded(random_vector(size_t(out_shape.elements()), 7), dtype);
+  auto expected = reference::conv2d(input, in_shape, weight, bias, oc, 3, 1, 1, activation);
   for (size_t i = 0; i < expected.size(); ++i) expected[i] += residual[i];
+  // A bfloat16 output is the fp32 result rounded once (2^-9 relative).
+  const float rtol = 1e-4f + (dtype == DataType::BFLOAT16 ? 1.0f / 256 : 0.0f);
 
   Device device(2, isa);
   Conv2dConfig config;
-  config.activation = Activation::kMish;
+  config.activation = activation;
+  config.dtype = dtype;
   const Conv2d conv({24, oc, 3, 1, 1}, weight, bias, config, isa);
-  Tensor in = from_nhwc(input.data(), in_shape);
-  Tensor res = from_nhwc(residual.data(), out_shape);
-  Tensor wide = make_host_tensor({{1, 5, 7, 100}, DataType::FLOAT32, Layout::TILE, {}});
-  Tensor slice = wide.channel_slice(30, oc);
+  Tensor in = from_nhwc(input.data(), in_shape, Layout::TILE, dtype);
+  const Tensor res = from_nhwc(residual.data(), out_shape, Layout::TILE, dtype);
+  const Tensor wide = testing::sentinel_tensor({1, 5, 7, 100}, dtype);
+  const Tensor slice = wide.channel_slice(30, oc);
   conv.run(device, in, slice, &res);
-  EXPECT_TRUE(all_close(to_nhwc(slice), expected, 1e-4f, 1e-4f));
-  // Nothing outside the slice was touched.
-  const auto all = to_nhwc(wide);
-  for (int64_t p = 0; p < out_shape.pixels(); ++p) {
-    for (int ch = 0; ch < 100; ++ch) {
-      if (ch < 30 || ch >= 30 + oc) {
-        ASSERT_EQ(all[p * 100 + ch], 0.0f);
-      }
-    }
-  }
+  EXPECT_TRUE(all_close(to_nhwc(slice), expected, 1e-4f, rtol));
+  EXPECT_TRUE(testing::only_slice_written(wide, 30, oc));
+
+  const Tensor res_row_major = from_nhwc(residual.data(), out_shape, Layout::ROW_MAJOR, dtype);
+  const Tensor out =
+      testing::run_in_poisoned_arena(device, [&] { return conv(device, in, &res_row_major); });
+  EXPECT_TRUE(all_close(to_nhwc(out), expected, 1e-4f, rtol));
+  EXPECT_TRUE(testing::tile_output_ok(out));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, Conv2dFusionTest,
-                         ::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kScalar),
-                         [](const auto& info) { return std::string(to_string(info.param)); });
+INSTANTIATE_TEST_SUITE_P(
+    AllIsas, Conv2dFusionTest,
+    ::testing::Combine(::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kScalar),
+                       ::testing::ValuesIn(testing::kFusedActivations),
+                       ::testing::Values(DataType::FLOAT32, DataType::BFLOAT16)),
+    [](const auto& info) {
+      return std::string(to_string(std::get<0>(info.param))) + "_" +
+             std::string(to_string(std::get<1>(info.param))) + "_" +
+             testing::dtype_name(std::get<2>(info.param));
+    });
 
 TEST(Conv2dConfigTest, RejectsWhatIsNotSupported) {
   const std::vector<float> w(16 * 16), b(16);
@@ -122,6 +133,24 @@ TEST(Conv2dConfigTest, RejectsWhatIsNotSupported) {
   config.dtype = DataType::BFLOAT8_B;
   EXPECT_THROW(Conv2d({16, 16, 1, 1, 0}, w, b, config), Error);
   EXPECT_THROW(Conv2d({16, 16, 1, 1, 0}, std::vector<float>(10), b), Error);
+  // Kernels past 9x9, padding of a whole kernel, and Winograd outside 3x3 stride 1 padding <= 1.
+  expect_error(
+      [&] {
+        Conv2d({16, 16, 10, 1, 0}, std::vector<float>(16 * 16 * 100), b);
+      },
+      "conv2d: unsupported kernel=10");
+  expect_error(
+      [&] {
+        Conv2d({16, 16, 3, 1, 3}, std::vector<float>(16 * 16 * 9), b);
+      },
+      "padding=3: expected kernel 1..9, stride >= 1, padding 0..kernel-1");
+  Conv2dConfig winograd;
+  winograd.winograd = true;
+  for (const Conv2dParams& p : {Conv2dParams{16, 16, 3, 2, 1}, Conv2dParams{16, 16, 3, 1, 2},
+                                Conv2dParams{16, 16, 5, 1, 2}}) {
+    expect_error([&] { Conv2d(p, std::vector<float>(16 * 16 * p.kernel * p.kernel), b, winograd); },
+                 "conv2d: winograd needs a 3x3 stride-1 conv with padding 0 or 1");
+  }
   const Conv2d conv({16, 16, 1, 1, 0}, w, b);
   Device device(1);
   Tensor wrong = make_host_tensor({{1, 2, 2, 8}, DataType::FLOAT32, Layout::TILE, {}});

@@ -7,10 +7,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 
 #include "op_test_util.h"
 #include "test_util.h"
 #include "yolo4/core/error.h"
+#include "yolo4/kernels/kernels.h"
 #include "yolo4/ops/layout.h"
 #include "yolo4/ops/reference.h"
 
@@ -77,7 +80,8 @@ INSTANTIATE_TEST_SUITE_P(
     AllIsas, ActivationTest,
     ::testing::Combine(::testing::ValuesIn(kIsas),
                        ::testing::Values(Activation::kNone, Activation::kMish, Activation::kLeaky,
-                                         Activation::kMishApprox),
+                                         Activation::kMishApprox, Activation::kLogistic,
+                                         Activation::kRelu, Activation::kSwish),
                        ::testing::Values(Kind::kTile, Kind::kRowMajor, Kind::kSlice),
                        ::testing::ValuesIn(kDtypes)),
     [](const auto& info) {
@@ -105,6 +109,71 @@ TEST_P(ActivationValuesTest, KnownValuesAndWrappers) {
   EXPECT_TRUE(all_close(to_nhwc(mish(device, in)), mish_expected, 1e-6f, 1e-6f));
   EXPECT_TRUE(all_close(to_nhwc(leaky_relu(device, in)), leaky_expected, 0.0f, 1e-7f));
   EXPECT_EQ(to_nhwc(activation(device, in, Activation::kNone)), x);
+}
+
+// Position of a float on the number line in ulps (+0 and -0 both at 0).
+int64_t ulp_position(float x) {
+  int32_t bits;
+  std::memcpy(&bits, &x, 4);
+  return bits >= 0 ? bits : -int64_t(bits & 0x7fffffff);
+}
+
+// The vector sigmoid and swish's bound in ulps on every ISA (vec_math.h); measured 2 and 3.
+constexpr int64_t kLogisticMaxUlps = 3;
+
+// Logistic and swish against their float values (the double results rounded once) in ulps,
+// over [-110, 110] every 1e-3, both ends of the denormal range of sigmoid, the points where
+// the exponentials clamp, and huge magnitudes.
+TEST_P(ActivationValuesTest, LogisticAndSwishWithinUlpsOfFloat) {
+  const Isa isa = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
+  std::vector<float> x;
+  for (int i = -110000; i <= 110000; ++i) x.push_back(float(i / 1000.0));
+  for (float v : {0.0f, 1e-30f, 1e-7f, 17.3f, 17.5f, 87.3f, 88.8f, 103.9f, 104.0f, 174.6f, 174.8f,
+                  176.8f, 199.0f, 201.0f, 1e4f, 1e30f, std::numeric_limits<float>::max()}) {
+    x.push_back(v);
+    x.push_back(-v);
+  }
+  const auto table = kernels::kernel_table(isa);
+  for (Activation act : {Activation::kLogistic, Activation::kSwish}) {
+    std::vector<float> y(x.size());
+    table.f32_activation(x.data(), y.data(), int64_t(x.size()), act);
+    int64_t worst = 0;
+    float at = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double v = x[i];
+      const float exact = float(act == Activation::kLogistic ? 1.0 / (1.0 + std::exp(-v))
+                                                             : v / (1.0 + std::exp(-v)));
+      const int64_t ulps = std::abs(ulp_position(y[i]) - ulp_position(exact));
+      if (ulps > worst) worst = ulps, at = x[i];
+    }
+    RecordProperty(std::string(to_string(act)) + "_max_ulps",
+                   std::to_string(worst) + " at x = " + std::to_string(at));
+    EXPECT_LE(worst, kLogisticMaxUlps) << to_string(act) << " at x = " << at;
+  }
+}
+
+// Exact values where float has them, and the saturations.
+TEST_P(ActivationValuesTest, LogisticReluSwishKnownValues) {
+  const Isa isa = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
+  const std::vector<float> x = {0.0f, -3.0f, 2.5f, 30.0f, -200.0f, -1e30f, 1e30f, -0.0f, -1e-30f};
+  const Shape shape{1, 1, 3, 3};
+  Device device(1, isa);
+  const Tensor in = from_nhwc(x.data(), shape);
+  const auto logistic = to_nhwc(activation(device, in, Activation::kLogistic));
+  const auto relu = to_nhwc(activation(device, in, Activation::kRelu));
+  const auto swish = to_nhwc(activation(device, in, Activation::kSwish));
+  // Python: 1 / (1 + math.exp(-x)) and x / (1 + math.exp(-x)).
+  const std::vector<float> logistic_expected = {0.5f, 0.047425874f, 0.92414182f, 1.0f, 0.0f,
+                                                0.0f, 1.0f,         0.5f,        0.5f};
+  const std::vector<float> relu_expected = {0.0f, 0.0f, 2.5f, 30.0f, 0.0f, 0.0f, 1e30f, 0.0f, 0.0f};
+  const std::vector<float> swish_expected = {0.0f, -0.14227761f, 2.3103545f, 30.0f,  0.0f,
+                                             0.0f, 1e30f,        0.0f,       -5e-31f};
+  // Within kLogisticMaxUlps (at most 2^-23 relative each) of the values rounded to float.
+  EXPECT_TRUE(all_close(logistic, logistic_expected, 0.0f, 4e-7f));
+  EXPECT_TRUE(all_close(relu, relu_expected, 0.0f, 0.0f));
+  EXPECT_TRUE(all_close(swish, swish_expected, 0.0f, 4e-7f));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, ActivationValuesTest, ::testing::ValuesIn(kIsas),
@@ -327,6 +396,23 @@ TEST(EltwiseProfileTest, ReportsTheOps) {
       EXPECT_EQ(r.bytes, element * 120 * (i == 0 ? 2 : 3));
     }
   }
+}
+
+TEST(ActivationNamesTest, ParsesDarknetNames) {
+  EXPECT_EQ(parse_darknet_activation("linear"), Activation::kNone);
+  EXPECT_EQ(parse_darknet_activation("leaky"), Activation::kLeaky);
+  EXPECT_EQ(parse_darknet_activation("mish"), Activation::kMish);
+  EXPECT_EQ(parse_darknet_activation("logistic"), Activation::kLogistic);
+  EXPECT_EQ(parse_darknet_activation("relu"), Activation::kRelu);
+  EXPECT_EQ(parse_darknet_activation("swish"), Activation::kSwish);
+  for (Activation a : {Activation::kLogistic, Activation::kRelu, Activation::kSwish}) {
+    EXPECT_EQ(parse_darknet_activation(to_string(a)), a);
+  }
+  expect_error([] { parse_darknet_activation("elu"); },
+               "unsupported darknet activation 'elu': expected one of linear, leaky, mish, "
+               "logistic, relu, swish");
+  expect_error([] { parse_darknet_activation("Leaky"); }, "'Leaky'");
+  expect_error([] { parse_darknet_activation(""); }, "''");
 }
 
 TEST(EltwiseErrorTest, RejectsBadInputs) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "yolo4/core/activation.h"
 #include "yolo4/core/device.h"
 #include "yolo4/core/error.h"
 #include "yolo4/core/profiling.h"
@@ -24,6 +25,12 @@ inline std::string kind_name(Kind kind) {
 inline std::string dtype_name(DataType dtype) {
   return std::string(to_string(dtype));
 }
+
+// Every activation a conv fuses from its config (kMishApprox comes from math_approx_mode:
+// precision_test.cpp and mish_approx_test.cpp).
+inline constexpr Activation kFusedActivations[] = {Activation::kNone,  Activation::kMish,
+                                                   Activation::kLeaky, Activation::kLogistic,
+                                                   Activation::kRelu,  Activation::kSwish};
 
 // Never a valid input value: an op that reads outside a slice's channels shows it in its output.
 inline constexpr float kSentinel = 1e30f;

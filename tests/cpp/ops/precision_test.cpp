@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "op_test_util.h"
 #include "test_util.h"
 #include "yolo4/core/dtype.h"
 #include "yolo4/ops/conv2d.h"
@@ -195,11 +196,85 @@ INSTANTIATE_TEST_SUITE_P(
             PrecisionCase{MathFidelity::HiFi4, DataType::BFLOAT16, DataType::FLOAT32, true},
             PrecisionCase{MathFidelity::LoFi, DataType::FLOAT32, DataType::FLOAT32, true},
             PrecisionCase{MathFidelity::LoFi, DataType::BFLOAT16, DataType::BFLOAT8_B, true}),
-        ::testing::Values(Activation::kNone, Activation::kMish)),
+        ::testing::ValuesIn(testing::kFusedActivations)),
     [](const auto& info) {
       return std::string(to_string(std::get<0>(info.param))) + "_" +
              precision_name(std::get<1>(info.param)) + "_" +
              std::string(to_string(std::get<2>(info.param)));
+    });
+
+// Kernels 1..9 with strides 1..3 and paddings 0..kernel-1 on odd sizes and channel counts that
+// are not multiples of 16 (narrow inputs up to 15 channels x 81 taps packed in one row), in
+// every precision mode, against the naive reference on the same rounded operands.
+struct GeometryCase {
+  Shape in;
+  int oc, k, s, pad;
+};
+
+std::string geometry_name(const GeometryCase& c) {
+  return detail::concat(c.in.n, "x", c.in.h, "x", c.in.w, "x", c.in.c, "_o", c.oc, "_k", c.k, "s",
+                        c.s, "p", c.pad);
+}
+
+const GeometryCase kGeometries[] = {
+    {{1, 9, 7, 3}, 8, 9, 1, 4},     {{1, 11, 10, 15}, 17, 9, 2, 0}, {{1, 4, 5, 18}, 16, 9, 1, 8},
+    {{1, 8, 9, 17}, 20, 7, 3, 3},   {{1, 12, 9, 32}, 48, 7, 2, 0},  {{2, 7, 6, 5}, 33, 5, 2, 2},
+    {{1, 13, 11, 24}, 40, 5, 1, 0}, {{1, 9, 9, 16}, 16, 5, 3, 4},   {{1, 6, 7, 40}, 24, 2, 1, 0},
+    {{1, 5, 9, 20}, 16, 2, 2, 1},   {{1, 10, 11, 33}, 18, 1, 3, 0}, {{1, 7, 5, 3}, 5, 1, 2, 0},
+    {{1, 3, 3, 7}, 9, 3, 3, 2},
+};
+
+class ConvGeometryTest
+    : public ::testing::TestWithParam<std::tuple<Isa, PrecisionCase, GeometryCase>> {};
+
+TEST_P(ConvGeometryTest, MatchesReferenceOnRoundedOperands) {
+  const auto [isa, p, c] = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
+  const int taps = c.k * c.k;
+  auto input = random_vector(size_t(c.in.elements()), 51);
+  const auto weight = random_vector(size_t(c.oc) * c.in.c * taps, 52, -0.2f, 0.2f);
+  const auto bias = random_vector(size_t(c.oc), 53);
+  if (p.dtype == DataType::BFLOAT16 || p.fidelity == MathFidelity::LoFi) {
+    for (float& x : input) x = bf16_by_definition(x);
+  }
+  const auto expected =
+      reference::conv2d(input, c.in, rounded_weights(weight, c.oc, c.in.c, taps, p), bias, c.oc,
+                        c.k, c.s, c.pad, Activation::kLeaky);
+  Conv2dConfig config;
+  config.activation = Activation::kLeaky;
+  config.dtype = p.dtype;
+  config.weights_dtype = p.weights_dtype;
+  config.math_fidelity = p.fidelity;
+  const Conv2d conv({c.in.c, c.oc, c.k, c.s, c.pad}, weight, bias, config, isa);
+  const Shape out_shape = conv.output_shape(c.in);
+  ASSERT_EQ(out_shape, (Shape{c.in.n, (c.in.h + 2 * c.pad - c.k) / c.s + 1,
+                              (c.in.w + 2 * c.pad - c.k) / c.s + 1, c.oc}));
+  for (int threads : {1, 3}) {
+    for (Layout layout : {Layout::TILE, Layout::ROW_MAJOR}) {
+      Device device(threads, isa);
+      Tensor in = from_nhwc(input.data(), c.in, layout, p.dtype);
+      const Tensor out = conv(device, in);
+      const float rtol = p.dtype == DataType::BFLOAT16 ? 8e-3f : 2e-5f;
+      EXPECT_TRUE(all_close(to_nhwc(out), expected, 2e-4f, rtol))
+          << conv.kernel_name() << " threads=" << threads << " " << to_string(layout);
+      EXPECT_TRUE(testing::tile_output_ok(out));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllIsas, ConvGeometryTest,
+    ::testing::Combine(
+        ::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kScalar),
+        ::testing::Values(
+            PrecisionCase{MathFidelity::HiFi4, DataType::FLOAT32, DataType::FLOAT32},
+            PrecisionCase{MathFidelity::HiFi4, DataType::BFLOAT16, DataType::BFLOAT16},
+            PrecisionCase{MathFidelity::LoFi, DataType::BFLOAT16, DataType::BFLOAT8_B},
+            PrecisionCase{MathFidelity::LoFi, DataType::FLOAT32, DataType::FLOAT32}),
+        ::testing::ValuesIn(kGeometries)),
+    [](const auto& info) {
+      return std::string(to_string(std::get<0>(info.param))) + "_" +
+             precision_name(std::get<1>(info.param)) + "_" + geometry_name(std::get<2>(info.param));
     });
 
 // VDPBF16PS (native LoFi) and its fp32-FMA emulation accumulate in the same order, so they

@@ -71,12 +71,12 @@ TEST_P(WinogradTest, MatchesDirectReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllIsas, WinogradTest,
-    ::testing::Combine(::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kScalar),
-                       ::testing::ValuesIn(kCases),
-                       ::testing::Values(Activation::kNone, Activation::kMish, Activation::kLeaky)),
-    [](const auto& info) { return testing::isa_case_activation_name(info); });
+INSTANTIATE_TEST_SUITE_P(AllIsas, WinogradTest,
+                         ::testing::Combine(::testing::Values(Isa::kAvx512, Isa::kAvx2,
+                                                              Isa::kScalar),
+                                            ::testing::ValuesIn(kCases),
+                                            ::testing::ValuesIn(testing::kFusedActivations)),
+                         [](const auto& info) { return testing::isa_case_activation_name(info); });
 
 // The residual add fused after the activation, into a channel slice of a concat output, in
 // bfloat16: what the model's resblocks do.
