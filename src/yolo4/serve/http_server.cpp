@@ -1,6 +1,7 @@
 #include "yolo4/serve/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,6 +25,11 @@ using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
 constexpr const char* kRetryAfterSeconds = "1";
+
+// Whether this connection thread's current request is counted in Impl::active: httplib calls
+// the pre-routing handler and the logger of one request on the same thread, and calls the logger
+// alone for requests it refuses before routing.
+thread_local bool t_request_counted = false;
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -125,16 +131,26 @@ json demo_json(const std::vector<Detection>& detections, int width, int height) 
   return list;
 }
 
+// Debian's cpp-httplib listens with a backlog of 5: connections beyond it in a burst wait for
+// TCP's SYN retransmission (1 s, and are refused if the server stops meanwhile). listen() again
+// on the bound socket raises the backlog.
+class HttpServer : public httplib::Server {
+ public:
+  void raise_backlog() {
+    YOLO4_CHECK(::listen(svr_sock_, SOMAXCONN) == 0, "serve: listen() failed");
+  }
+};
+
 }  // namespace
 
 struct DetectionServer::Impl {
   ServerOptions options;
   DetectionService service;
   ServeMetrics metrics;
-  httplib::Server http;
+  HttpServer http;
   std::thread listener;
   std::atomic<bool> draining{false};
-  std::atomic<int> in_flight{0};
+  std::atomic<int> active{0};  // requests between their headers and their answer
 
   Impl(std::shared_ptr<const DetectionModel> model, const ServerOptions& o)
       : options(o), service(std::move(model), o.service) {
@@ -200,15 +216,27 @@ void DetectionServer::Impl::configure() {
                                res.status == 404 ? "no such endpoint" : "malformed request"));
     }
   });
+  // A request counts as in flight from its parsed headers (before its body is read) to its
+  // answer, so that shutdown() lets it finish.
+  http.set_pre_routing_handler([this](const httplib::Request&, httplib::Response&) {
+    if (!t_request_counted) {
+      ++active;
+      t_request_counted = true;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     metrics.count_response(endpoint_label(req.path), res.status);
+    if (t_request_counted) {
+      --active;
+      t_request_counted = false;
+    }
   });
 }
 
 void DetectionServer::Impl::handle_detection(const httplib::Request& req, httplib::Response& res,
                                              bool demo_format) {
   const auto start = Clock::now();
-  ++in_flight;  // before the draining check: shutdown() waits for it
   try {
     if (draining) throw Refusal{503, "shutting down"};
     detect(req, res, demo_format);
@@ -217,7 +245,6 @@ void DetectionServer::Impl::handle_detection(const httplib::Request& req, httpli
     if (refusal.status == 503) res.set_header("Retry-After", kRetryAfterSeconds);
   }
   metrics.observe_latency(ms_since(start) / 1000);
-  --in_flight;
 }
 
 void DetectionServer::Impl::detect(const httplib::Request& req, httplib::Response& res,
@@ -291,6 +318,7 @@ int DetectionServer::start() {
   }
   YOLO4_CHECK(port > 0, "serve: cannot listen on ", o.host, ":", o.port,
               " (address in use, or not an address of this machine?)");
+  impl_->http.raise_backlog();
   impl_->listener = std::thread([this] { impl_->http.listen_after_bind(); });
   return port;
 }
@@ -299,10 +327,10 @@ bool DetectionServer::shutdown(std::chrono::milliseconds grace) {
   Impl& s = *impl_;
   s.draining = true;
   const auto deadline = Clock::now() + grace;
-  while (s.in_flight > 0 && Clock::now() < deadline) {
+  while (s.active > 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  const bool finished = s.in_flight == 0;
+  const bool finished = s.active == 0;
   if (s.listener.joinable()) {
     s.http.stop();
     s.listener.join();

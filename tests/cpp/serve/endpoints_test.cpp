@@ -253,7 +253,7 @@ TEST_F(Endpoints, BadImagesAre400WithAReason) {
 }
 
 TEST_F(Endpoints, OversizeBodyIs413) {
-  const std::string body(size_t{1} << 20 | 1, 'x');
+  const std::string body(kTestMaxBody + 1, 'x');
   const std::string reason = expect_error(post_raw("/detect", body), 413);
   EXPECT_NE(reason.find("limit"), std::string::npos) << reason;
   // The connection survives it: the next request on a new client works.
@@ -272,7 +272,7 @@ TEST_F(Endpoints, WrongContentTypeIs415AndMultipartNeedsFile) {
 TEST_F(Endpoints, MetricsCountRequestsByStatusInPrometheusFormat) {
   ASSERT_EQ(post_raw("/detect", dog_jpeg())->status, 200);
   ASSERT_EQ(post_raw("/detect", "garbage")->status, 400);
-  ASSERT_EQ(post_raw("/detect", std::string((size_t{1} << 20) + 1, 'x'))->status, 413);
+  ASSERT_EQ(post_raw("/detect", std::string(kTestMaxBody + 1, 'x'))->status, 413);
   ASSERT_EQ(server_->client().Get("/nope/../../x")->status, 404);
   const auto r = server_->client().Get("/metrics");
   ASSERT_TRUE(r);

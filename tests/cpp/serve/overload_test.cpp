@@ -34,7 +34,10 @@ Burst send_burst(const RunningServer& server, int count) {
       --waiting;
       while (waiting > 0) std::this_thread::yield();  // all send together
       const auto r = client.Post("/detect", dog_jpeg(), "image/jpeg");
-      if (!r) return;
+      if (!r) {
+        std::fprintf(stderr, "request %d: %s\n", i, httplib::to_string(r.error()).c_str());
+        return;
+      }
       burst.statuses[i] = r->status;
       if (r->status == 503 && r->get_header_value("Retry-After") != "1") ++missing;
     });

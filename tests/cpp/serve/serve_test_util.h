@@ -47,11 +47,14 @@ inline std::shared_ptr<const DetectionModel> trained_model() {
   return model;
 }
 
+// The test servers' body limit: dog.jpg as BMP (1.3 MB) fits.
+inline constexpr size_t kTestMaxBody = size_t{2} << 20;
+
 // Options for a small test server: a free port, one thread per session.
 inline serve::ServerOptions test_options(int sessions, int max_queue) {
   serve::ServerOptions o;
   o.port = 0;
-  o.max_body_bytes = size_t{1} << 20;
+  o.max_body_bytes = kTestMaxBody;
   o.max_pixels = int64_t{1} << 20;
   o.service.sessions = sessions;
   o.service.max_queue = max_queue;
