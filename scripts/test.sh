@@ -10,7 +10,8 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)"
 echo "=== the C++ tests under ASan + UBSan ==="
 cmake -S . -B "$BUILD_DIR-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DYOLO4_SANITIZE=ON >/dev/null
 cmake --build "$BUILD_DIR-asan" -j"$(nproc)"
-# Reuses the generated test data of the first run; the Python tests already ran there.
+# Reuses the generated test data of the first run; the Python tests already ran there, and so did
+# the browser and load tests of yolo4 serve (their timings and RSS bound are for the plain build).
 YOLO4_TESTDATA="$PWD/$BUILD_DIR/testdata" ASAN_OPTIONS=detect_leaks=1 \
   ctest --test-dir "$BUILD_DIR-asan" --output-on-failure -j"$(nproc)" \
-  -FS yolo4_testdata -E '^(testdata|checkpoint|python)' --timeout 1800
+  -FS yolo4_testdata -E '^(testdata|checkpoint|python|serve_browser|serve_load)' --timeout 1800
