@@ -14,13 +14,13 @@ void ArgParser::flag(const std::string& name, const std::string& help, bool* tar
   options_.push_back({name, "", help, false, [target](const std::string&) { *target = true; }});
 }
 
-void ArgParser::option(const std::string& name, const std::string& metavar,
-                       const std::string& help, std::string* target) {
+void ArgParser::option(const std::string& name, const std::string& metavar, const std::string& help,
+                       std::string* target) {
   options_.push_back({name, metavar, help, true, [target](const std::string& v) { *target = v; }});
 }
 
-void ArgParser::option(const std::string& name, const std::string& metavar,
-                       const std::string& help, int* target, int min, int max) {
+void ArgParser::option(const std::string& name, const std::string& metavar, const std::string& help,
+                       int* target, int min, int max) {
   options_.push_back({name, metavar, help, true, [=](const std::string& v) {
                         size_t used = 0;
                         int value = 0;
@@ -37,8 +37,8 @@ void ArgParser::option(const std::string& name, const std::string& metavar,
                       }});
 }
 
-void ArgParser::option(const std::string& name, const std::string& metavar,
-                       const std::string& help, float* target, float min, float max) {
+void ArgParser::option(const std::string& name, const std::string& metavar, const std::string& help,
+                       float* target, float min, float max) {
   options_.push_back({name, metavar, help, true, [=](const std::string& v) {
                         size_t used = 0;
                         float value = 0;
@@ -91,8 +91,8 @@ bool ArgParser::parse(int argc, char** argv, int first) {
       given_.push_back(arg);
       continue;
     }
-    YOLO4_CHECK(positionals_ != nullptr && (arg == "-" || arg[0] != '-'),
-                "unexpected argument '", arg, "' (see --help)");
+    YOLO4_CHECK(positionals_ != nullptr && (arg == "-" || arg[0] != '-'), "unexpected argument '",
+                arg, "' (see --help)");
     positionals_->push_back(arg);
   }
   return true;
@@ -110,8 +110,10 @@ std::string ArgParser::help() const {
   out << "usage: " << usage_ << "\n\n" << summary_ << "\n\noptions:\n";
   for (const Option& o : options_) {
     std::string left = "  " + o.name + (o.metavar.empty() ? "" : " " + o.metavar);
-    if (left.size() < 30) left.resize(30, ' ');
-    else left += "\n" + std::string(30, ' ');
+    if (left.size() < 30)
+      left.resize(30, ' ');
+    else
+      left += "\n" + std::string(30, ' ');
     out << left << o.help << "\n";
   }
   out << "  --help                      show this help\n";

@@ -11,8 +11,8 @@
 #include "yolo4/core/error.h"
 #include "yolo4/kernels/peak.h"
 #include "yolo4/model/session.h"
-#include "yolo4/pipeline/detector.h"
 #include "yolo4/ops/layout.h"
+#include "yolo4/pipeline/detector.h"
 
 namespace yolo4::cli {
 
@@ -46,8 +46,8 @@ void print_json(const Shape& in, const ModelOptions& o, int threads, int runs,
 
 void print_text(const std::string& network, const Shape& in, const ModelOptions& o, int threads,
                 int runs, const BenchResult& r) {
-  std::printf("yolo4 bench: %s %dx%d, %d threads, %s, %s kernels, %d runs\n", network.c_str(),
-              in.w, in.h, threads, o.describe().c_str(), to_string(o.isa).data(), runs);
+  std::printf("yolo4 bench: %s %dx%d, %d threads, %s, %s kernels, %d runs\n", network.c_str(), in.w,
+              in.h, threads, o.describe().c_str(), to_string(o.isa).data(), runs);
   std::printf(
       "  median %.2f ms   min %.2f ms   %.1f GFLOP/s (median), %.0f%% of the measured "
       "%.0f GFLOP/s fp32 FMA peak\n",
@@ -99,7 +99,14 @@ int bench_command(int argc, char** argv) {
   const auto [width, height] = flags.input_size(model.spec());
   const Tensor input = random_input(width, height);
   model.validate_input(input.shape());
-  if (explain) print_explain(model, input.shape(), threads);
+  if (explain) {
+    if (flags.preset == "auto") {
+      const AutoPreset chosen = auto_preset(options.isa);
+      std::printf("preset auto on %s kernels: %s, because %s\n", to_string(options.isa).data(),
+                  std::string(chosen.preset).c_str(), std::string(chosen.why).c_str());
+    }
+    print_explain(model, input.shape(), threads);
+  }
 
   BenchResult r{};
   session.run(input);

@@ -25,16 +25,16 @@
 #include "commands.h"
 #include "model_flags.h"
 #include "yolo4/core/error.h"
-#include "yolo4/output/coco_names.h"
 #include "yolo4/io/download.h"
-#include "yolo4/output/draw.h"
 #include "yolo4/io/image_input.h"
-#include "yolo4/output/json_output.h"
-#include "yolo4/postprocess/nms.h"
-#include "yolo4/output/progress.h"
-#include "yolo4/postprocess/yolo_decode.h"
-#include "yolo4/pipeline/detector.h"
 #include "yolo4/ops/layout.h"
+#include "yolo4/output/coco_names.h"
+#include "yolo4/output/draw.h"
+#include "yolo4/output/json_output.h"
+#include "yolo4/output/progress.h"
+#include "yolo4/pipeline/detector.h"
+#include "yolo4/postprocess/nms.h"
+#include "yolo4/postprocess/yolo_decode.h"
 
 namespace yolo4::cli {
 
@@ -93,7 +93,8 @@ constexpr const char* kSummary =
 bool parse_options(int argc, char** argv, DetectOptions& o) {
   o.model.weights = "auto";
   ArgParser p(kUsage, kSummary);
-  o.model.add_to(p, "'auto' (default: the --model's official weights, see above) or a .weights/.pth");
+  o.model.add_to(p,
+                 "'auto' (default: the --model's official weights, see above) or a .weights/.pth");
   p.option("--conf", "T", "keep boxes scoring above T = objectness * class prob (default 0.3)",
            &o.conf, 0.0f, 1.0f);
   p.option("--nms", "T", "NMS overlap threshold (default 0.4)", &o.iou, 0.0f, 1.0f);
@@ -392,7 +393,7 @@ class Outputs {
   std::unique_ptr<JsonListWriter> json_;
   bool summary_ = false;
   std::set<std::string> inputs_, used_;  // path_key()s
-  std::vector<std::string_view> names_;   // views of the model's names
+  std::vector<std::string_view> names_;  // views of the model's names
   int64_t results_ = 0, objects_ = 0;
 };
 

@@ -16,8 +16,8 @@
 #include "yolo4/core/error.h"
 #include "yolo4/kernels/peak.h"
 #include "yolo4/model/session.h"
-#include "yolo4/pipeline/detector.h"
 #include "yolo4/ops/layout.h"
+#include "yolo4/pipeline/detector.h"
 #include "yolo4/profile/plots.h"
 #include "yolo4/profile/profiler.h"
 
@@ -162,9 +162,9 @@ std::string network_name(const Graph& graph, const Shape& input) {
 
 void print_header(const ProfileArgs& a, const std::string& network, const ModelOptions& o,
                   const Device& device, const PeakFlops& peak) {
-  std::printf("yolo4 profile: %s, %d cores, %s, %s kernels, %d profiled run%s\n",
-              network.c_str(), device.num_cores(), o.describe().c_str(),
-              to_string(o.isa).data(), a.runs, a.runs == 1 ? "" : "s");
+  std::printf("yolo4 profile: %s, %d cores, %s, %s kernels, %d profiled run%s\n", network.c_str(),
+              device.num_cores(), o.describe().c_str(), to_string(o.isa).data(), a.runs,
+              a.runs == 1 ? "" : "s");
   std::printf(
       "  measured fp32 FMA peak: %.1f GFLOP/s per core (best of short runs), %.1f GFLOP/s "
       "on all %d cores at once\n",
@@ -180,10 +180,9 @@ void write_outputs(const ProfileArgs& a, const std::string& network, const Model
   if (a.plot.empty()) return;
   const profile::SheetInfo info{
       o.describe(),
-      detail::concat(network, ", ", device.num_cores(),
-                     " cores, ", to_string(o.isa), " kernels, median of ", a.runs,
-                     a.runs == 1 ? " run" : " runs", ", per-core peak ",
-                     std::lround(peak.per_core_gflops), " GFLOP/s"),
+      detail::concat(network, ", ", device.num_cores(), " cores, ", to_string(o.isa),
+                     " kernels, median of ", a.runs, a.runs == 1 ? " run" : " runs",
+                     ", per-core peak ", std::lround(peak.per_core_gflops), " GFLOP/s"),
       device.num_cores()};
   profile::profile_svg(rows, info).save(a.plot);
   std::printf("  plot: %s\n", a.plot.c_str());

@@ -7,8 +7,8 @@
 #include "yolo4/core/error.h"
 #include "yolo4/io/image_input.h"
 #include "yolo4/loaders/npy.h"
-#include "yolo4/pipeline/detector.h"
 #include "yolo4/ops/layout.h"
+#include "yolo4/pipeline/detector.h"
 
 namespace yolo4::cli {
 

@@ -8,6 +8,7 @@ int run_command(int argc, char** argv);
 int bench_command(int argc, char** argv);
 int profile_command(int argc, char** argv);
 int detect_command(int argc, char** argv);
+int eval_command(int argc, char** argv);
 int serve_command(int argc, char** argv);
 
 }  // namespace yolo4::cli

@@ -19,15 +19,18 @@ constexpr Command kCommands[] = {
     {"detect", yolo4::cli::detect_command, "detect objects in images, directories and videos"},
     {"run", yolo4::cli::run_command, "run one input and dump the raw head outputs as .npy"},
     {"bench", yolo4::cli::bench_command, "time the network: median and min latency, GFLOP/s"},
+    {"eval", yolo4::cli::eval_command, "COCO mAP of a model or a results file (as pycocotools)"},
     {"profile", yolo4::cli::profile_command, "per-op perf sheet: CSV with utilisation, SVG plots"},
     {"serve", yolo4::cli::serve_command, "HTTP detection service with a browser page"},
 };
 
 void print_usage() {
-  std::printf("usage: yolo4 COMMAND [options]   (yolo4 COMMAND --help for a command's options)\n\n"
-              "YOLOv4 object detection on multicore CPUs.\n\ncommands:\n");
+  std::printf(
+      "usage: yolo4 COMMAND [options]   (yolo4 COMMAND --help for a command's options)\n\n"
+      "YOLOv4 object detection on multicore CPUs.\n\ncommands:\n");
   for (const Command& c : kCommands) {
-    std::printf("  %-10s %.*s\n", std::string(c.name).c_str(), int(c.summary.size()), c.summary.data());
+    std::printf("  %-10s %.*s\n", std::string(c.name).c_str(), int(c.summary.size()),
+                c.summary.data());
   }
 }
 

@@ -4,9 +4,9 @@
 #include <iostream>
 
 #include "yolo4/core/device.h"
+#include "yolo4/core/error.h"
 #include "yolo4/io/download.h"
 #include "yolo4/io/model_zoo.h"
-#include "yolo4/core/error.h"
 
 namespace yolo4::cli {
 
@@ -35,11 +35,12 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
            1024);
   p.flag("--no-pin", "let the OS move the threads between CPUs (default: one pinned per CPU)",
          &no_pin);
+  const AutoPreset chosen = auto_preset(best_isa());
   p.option("--preset", "NAME",
-           std::string("fp32 (float32, HiFi4), bf16 (bfloat16 activations and weights, LoFi), "
-                       "report (bfloat16 + bfloat8_b + LoFi, direct convs: the report's config) "
-                       "or fast (report + Winograd); default ") +
-               kDefaultPreset,
+           detail::concat("auto (default: on this CPU ", chosen.preset, ", because ", chosen.why,
+                          "), fp32 (float32, HiFi4), bf16 (bfloat16 activations and weights, "
+                          "LoFi), report (bfloat16 + bfloat8_b + LoFi, direct convs: the report's "
+                          "config) or fast (report + Winograd)"),
            &preset);
   p.option("--dtype", "T", "activations: float32 or bfloat16 (overrides the preset)", &dtype);
   p.option("--weights-dtype", "T", "weights: float32, bfloat16 or bfloat8_b (overrides the preset)",
@@ -55,14 +56,14 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
 }
 
 ModelOptions ModelFlags::options() const {
-  ModelOptions o = ModelOptions::preset(preset);
+  const Isa chosen_isa = isa.empty() ? best_isa() : parse_isa(isa);
+  YOLO4_CHECK(isa_supported(chosen_isa), "--isa ", isa, ": this CPU cannot run it");
+  ModelOptions o = ModelOptions::preset(preset, chosen_isa);
   if (!dtype.empty()) o.dtype = parse_data_type(dtype);
   if (!weights_dtype.empty()) o.weights_dtype = parse_data_type(weights_dtype);
   if (!fidelity.empty()) o.math_fidelity = parse_math_fidelity(fidelity);
   o.math_approx_mode = approx;
   if (no_winograd) o.winograd = false;
-  if (!isa.empty()) o.isa = parse_isa(isa);
-  YOLO4_CHECK(isa_supported(o.isa), "--isa ", isa, ": this CPU cannot run it");
   return o;
 }
 

@@ -15,9 +15,9 @@
 
 namespace yolo4::cli {
 
-// The fastest configuration that keeps PCC >= 0.99 against fp32 on every module and head (the
-// model tests check it); docs/perf.md has the measurements behind the choice.
-inline constexpr const char* kDefaultPreset = "fast";
+// auto: per CPU, the fastest preset that keeps PCC >= 0.99 against fp32 on every module and head
+// (model/options.h auto_preset; docs/perf.md has the measurements behind the table).
+inline constexpr const char* kDefaultPreset = "auto";
 
 // The built-in YOLOv4's default input: the report's 320 (yolov4.cfg itself says 608).
 inline constexpr int kDefaultYolov4Size = 320;
@@ -32,7 +32,7 @@ struct ModelFlags {
   std::string cfg;      // empty: the named model's built-in cfg
   std::string model;    // a named model (io/model_zoo); empty: yolov4
   std::string names;
-  int size = 0;  // 0: see input_size
+  int size = 0;     // 0: see input_size
   int threads = 0;  // 0: one per core
   // Empty: the preset's. The preset sets all three; a flag given explicitly overrides it.
   std::string dtype, weights_dtype, fidelity, isa;

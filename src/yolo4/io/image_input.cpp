@@ -136,23 +136,62 @@ std::optional<ImageSize> webp_size(Bytes b, const std::string& path) {
 }
 
 // PNM headers are ASCII: magic, then width and height separated by whitespace or # comments.
+// Read exactly as OpenCV's decoder reads them (a comment ends at CR or LF; the character after
+// a number is consumed, even a '#'), so that the size checked is the size it allocates.
 std::optional<ImageSize> pnm_size(Bytes b, const std::string& path) {
   size_t pos = 2;
   std::array<uint64_t, 2> values{};
   for (uint64_t& value : values) {
-    while (pos < b.size() && (std::isspace(b[pos]) || b[pos] == '#')) {
+    while (pos < b.size() && !std::isdigit(b[pos])) {
       if (b[pos] == '#') {
-        while (pos < b.size() && b[pos] != '\n') ++pos;
-      } else {
+        while (pos < b.size() && b[pos] != '\n' && b[pos] != '\r') ++pos;
         ++pos;
+      } else if (std::isspace(b[pos])) {
+        ++pos;
+      } else {
+        fail("image ", path, ": PNM header has '", static_cast<char>(b[pos]),
+             "' where a number was expected (corrupt file)");
       }
     }
-    if (pos >= b.size() || !std::isdigit(b[pos])) fail_cut(path, "PNM");
+    if (pos >= b.size()) fail_cut(path, "PNM");
     while (pos < b.size() && std::isdigit(b[pos]) && value < (uint64_t{1} << 40)) {
       value = value * 10 + (b[pos++] - '0');
     }
+    ++pos;
   }
   return make_size(values[0], values[1]);
+}
+
+// A JPEG 2000 codestream's SIZ segment: the image area is [XOsiz, Xsiz) x [YOsiz, Ysiz).
+std::optional<ImageSize> j2k_size(Bytes b, size_t at, const std::string& path) {
+  if (at + 24 > b.size()) fail_cut(path, "JPEG 2000");
+  const uint32_t x_end = be32(b, at + 8), y_end = be32(b, at + 12);
+  const uint32_t x_begin = be32(b, at + 16), y_begin = be32(b, at + 20);
+  return make_size(x_end > x_begin ? x_end - x_begin : 0, y_end > y_begin ? y_end - y_begin : 0);
+}
+
+constexpr std::string_view kJ2kStart = "\xFF\x4F\xFF\x51"sv;  // SOC, then SIZ
+
+// A JP2 file is a list of boxes; the decoder sizes the image from the codestream box (jp2c),
+// not from the ihdr box, so the codestream's SIZ is what is read.
+std::optional<ImageSize> jp2_size(Bytes b, const std::string& path) {
+  size_t pos = 0;
+  while (pos + 8 <= b.size()) {
+    uint64_t length = be32(b, pos);
+    size_t header = 8;
+    if (length == 1) {  // a 64-bit length follows the type
+      if (pos + 16 > b.size()) break;
+      length = (uint64_t{be32(b, pos + 8)} << 32) | be32(b, pos + 12);
+      header = 16;
+    }
+    if (starts_with(b, "jp2c", pos + 4)) {
+      if (!starts_with(b, kJ2kStart, pos + header)) return std::nullopt;
+      return j2k_size(b, pos + header, path);
+    }
+    if (length < header || length > b.size() - pos) break;  // 0 ("to the end") or corrupt
+    pos += length;
+  }
+  fail_cut(path, "JPEG 2000");
 }
 
 std::optional<ImageSize> tiff_size(Bytes b, const std::string& path) {
@@ -190,6 +229,8 @@ std::optional<ImageSize> header_size(Bytes b, const std::string& path) {
   if (b.size() >= 8 && (starts_with(b, "II*\0"sv) || starts_with(b, "MM\0*"sv))) {
     return tiff_size(b, path);
   }
+  if (starts_with(b, "\0\0\0\x0CjP  \r\n\x87\n"sv)) return jp2_size(b, path);
+  if (starts_with(b, kJ2kStart)) return j2k_size(b, 4, path);
   return std::nullopt;
 }
 
@@ -225,16 +266,17 @@ void check_complete(Bytes b, const std::string& path) {
   }
 }
 
-void check_size(ImageSize size, const std::string& path, const ImageLimits& limits,
+void check_size(ImageSize size, const std::string& path, int max_side, int64_t max_pixels,
                 const char* source) {
   YOLO4_CHECK(size.width > 0 && size.height > 0, "image ", path, ": ", source, " ", size.width, "x",
               size.height, " pixels, expected a positive width and height");
-  YOLO4_CHECK(size.width <= limits.max_side && size.height <= limits.max_side, "image ", path, ": ",
-              source, " ", size.width, "x", size.height, " pixels, larger than the maximum ",
-              limits.max_side, "x", limits.max_side, "; downscale it first");
-  YOLO4_CHECK(limits.max_pixels <= 0 || int64_t{size.width} * size.height <= limits.max_pixels,
-              "image ", path, ": ", source, " ", size.width, "x", size.height,
-              " pixels, more than the maximum of ", limits.max_pixels, " pixels");
+  YOLO4_CHECK(size.width <= max_side && size.height <= max_side, "image ", path, ": ", source, " ",
+              size.width, "x", size.height, " pixels, larger than the maximum ", max_side, "x",
+              max_side, "; downscale it first");
+  const int64_t pixels = int64_t{size.width} * size.height;
+  YOLO4_CHECK(pixels <= max_pixels, "image ", path, ": ", source, " ", size.width, "x", size.height,
+              " = ", pixels, " pixels, more than the limit of ", max_pixels,
+              " pixels; downscale it first");
 }
 
 // Reads the first max_bytes of the file, or all of it when max_bytes is 0; files too large for
@@ -348,33 +390,28 @@ std::optional<ImageSize> probe_image_size(const std::string& path) {
   return header_size(bytes, path);
 }
 
-std::optional<ImageSize> probe_image_size(std::span<const unsigned char> bytes,
-                                          const std::string& name) {
+cv::Mat decode_image(std::span<const unsigned char> bytes, const std::string& name, int max_side,
+                     int64_t max_pixels) {
   YOLO4_CHECK(!bytes.empty(), "image ", name, ": empty (0 bytes), expected an image");
-  return header_size(bytes.first(std::min(bytes.size(), kProbeBytes)), name);
-}
-
-cv::Mat decode_image(std::span<const unsigned char> bytes, const std::string& name,
-                     const ImageLimits& limits) {
   YOLO4_CHECK(bytes.size() <= kMaxFileBytes, "image ", name, ": ", bytes.size(),
               " bytes, more than the ", kMaxFileBytes, " any accepted image needs");
-  const std::optional<ImageSize> size = probe_image_size(bytes, name);
-  if (size) {
-    check_size(*size, name, limits, "its header says");
-  } else {
-    YOLO4_CHECK(limits.max_pixels <= 0, "image ", name,
-                ": no JPEG, PNG, BMP, WebP, GIF, PNM or TIFF header stating its size");
-  }
+  // The whole file is searched (a JPEG's frame header may follow megabytes of metadata), and a
+  // file whose size the header does not give is not handed to a decoder that would believe it.
+  const std::optional<ImageSize> size = header_size(bytes, name);
+  YOLO4_CHECK(size, "image ", name,
+              ": not an image format yolo4 reads (expected JPEG, PNG, BMP, WebP, TIFF, PNM or "
+              "JPEG 2000), or its header does not give the image size");
+  check_size(*size, name, max_side, max_pixels, "its header says");
   check_complete(bytes, name);
   cv::Mat image = decode(bytes, name);
-  check_size({image.cols, image.rows}, name, limits, "decoded to");
+  check_size({image.cols, image.rows}, name, max_side, max_pixels, "decoded to");
   return image;
 }
 
-cv::Mat read_image(const std::string& path, int max_side) {
+cv::Mat read_image(const std::string& path, int max_side, int64_t max_pixels) {
   const auto bytes = read_file(path, 0);
   YOLO4_CHECK(!bytes.empty(), "image ", path, ": the file is empty (0 bytes), expected an image");
-  return decode_image(bytes, path, {.max_side = max_side});
+  return decode_image(bytes, path, max_side, max_pixels);
 }
 
 NetworkInput make_network_input(const cv::Mat& bgr, int net_width, int net_height, ResizeMode mode,

@@ -11,9 +11,11 @@
 
 namespace yolo4 {
 
-// Largest accepted width or height: bigger images are refused before decoding, so that a
-// 20000x20000 file does not allocate gigabytes.
+// Largest accepted width or height, and largest accepted width x height (100 megapixels, 300 MB
+// decoded): bigger images are refused from their header before decoding, so that a small file
+// claiming 50000x50000 pixels does not allocate gigabytes.
 inline constexpr int kMaxImageSide = 16384;
+inline constexpr int64_t kMaxImagePixels = 100'000'000;
 
 enum class ResizeMode {
   kPlain,      // stretch to the network size (cv::resize INTER_LINEAR), like the PyTorch reference
@@ -45,29 +47,22 @@ struct ImageSize {
   int width = 0, height = 0;
 };
 
-// The size written in the file header of a PNG, JPEG, BMP, GIF, WebP or PNM file, without
+// The size written in the file header of a PNG, JPEG, BMP, GIF, WebP, PNM, TIFF or JPEG 2000
+// file, without
 // decoding the pixels; nullopt for other formats. Throws when the header is recognised but cut.
 std::optional<ImageSize> probe_image_size(const std::string& path);
 
-// The size in the header of an encoded image held in memory (see above); name is used in errors.
-std::optional<ImageSize> probe_image_size(std::span<const unsigned char> bytes,
-                                          const std::string& name);
-
-// What an encoded image may decode to. max_pixels > 0 also bounds width * height, and then the
-// header must state the size (so a decompression bomb is refused before any pixel is decoded).
-struct ImageLimits {
-  int max_side = kMaxImageSide;
-  int64_t max_pixels = 0;
-};
-
-// Decodes an encoded image held in memory to 8-bit BGR. Throws yolo4::Error naming it when it is
-// empty, not an image, truncated, or outside the limits.
+// Decodes an encoded image held in memory (e.g. a request body) with read_image's checks and
+// limits; name is used in error messages.
 cv::Mat decode_image(std::span<const unsigned char> bytes, const std::string& name,
-                     const ImageLimits& limits = {});
+                     int max_side = kMaxImageSide, int64_t max_pixels = kMaxImagePixels);
 
 // Decodes an image file to 8-bit BGR. Throws yolo4::Error naming the file when it cannot be read,
-// is empty, is not an image, is truncated, or is larger than max_side in either dimension.
-cv::Mat read_image(const std::string& path, int max_side = kMaxImageSide);
+// is empty, is not an image, is truncated, is larger than max_side in either dimension, or has
+// more than max_pixels pixels. The limits are checked from the header before decoding (only
+// formats whose header probe_image_size reads are decoded), and again after decoding.
+cv::Mat read_image(const std::string& path, int max_side = kMaxImageSide,
+                   int64_t max_pixels = kMaxImagePixels);
 
 // Converts a decoded 8-bit BGR image (a file or a video frame) to the network input; name is
 // used in error messages.

@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "yolo4/core/error.h"
 #include "yolo4/loaders/binary_io.h"
@@ -54,15 +55,47 @@ enum Op : uint8_t {
 };
 
 constexpr int kMaxProtocol = 5;
+// A state_dict nests 2-4 levels deep; deeper values are refused so that neither the checks
+// below nor the shared_ptr destructors recurse without bound.
+constexpr size_t kMaxNesting = 1000;
 
 template <class T>
 PickleRef make(T value) {
   return std::make_shared<PickleValue>(PickleValue{std::move(value)});
 }
 
+// The values a tuple, list or dict refers to.
+std::vector<const PickleValue*> items_of(const PickleValue& value) {
+  std::vector<const PickleValue*> items;
+  if (const auto* tuple = std::get_if<PickleTuple>(&value.value)) {
+    for (const auto& item : tuple->items) items.push_back(item.get());
+  } else if (const auto* list = std::get_if<PickleList>(&value.value)) {
+    for (const auto& item : list->items) items.push_back(item.get());
+  } else if (const auto* dict = std::get_if<PickleDict>(&value.value)) {
+    for (const auto& [key, item] : dict->items) items.insert(items.end(), {key.get(), item.get()});
+  }
+  return items;
+}
+
 class Unpickler {
  public:
   Unpickler(std::span<const uint8_t> bytes, const std::string& source) : in_(bytes, source) {}
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+
+  // A pickle can make a list or dict hold itself (DUP, then APPEND or SETITEM): shared_ptr
+  // cycles that would never be freed. Every container made here is emptied unless it is part
+  // of the value run() returned, which check_graph found acyclic.
+  ~Unpickler() {
+    for (const PickleRef& container : containers_) {
+      if (result_.contains(container.get())) continue;
+      std::visit(
+          [](auto& value) {
+            if constexpr (requires { value.items; }) value.items.clear();
+          },
+          container->value);
+    }
+  }
 
   PickleRef run() {
     for (;;) {
@@ -73,10 +106,49 @@ class Unpickler {
     }
     check(stack_.size() == 1 && marks_.empty(), "STOP with ", stack_.size(),
           " values on the stack, expected 1");
+    result_ = check_graph(*stack_.back());
     return stack_.back();
   }
 
  private:
+  // Depth-first over the result without recursion: refuses cycles and deep nesting. Shared
+  // values (the memo makes a DAG) are walked once. Returns every value reached.
+  std::unordered_set<const PickleValue*> check_graph(const PickleValue& root) const {
+    enum class Mark { kOnPath, kDone };
+    std::unordered_map<const PickleValue*, Mark> marks{{&root, Mark::kOnPath}};
+    struct Frame {
+      const PickleValue* value;
+      std::vector<const PickleValue*> items;
+      size_t next = 0;
+    };
+    std::vector<Frame> path{{&root, items_of(root)}};
+    while (!path.empty()) {
+      Frame& frame = path.back();
+      if (frame.next == frame.items.size()) {
+        marks[frame.value] = Mark::kDone;
+        path.pop_back();
+        continue;
+      }
+      const PickleValue* item = frame.items[frame.next++];
+      const auto [it, first_visit] = marks.try_emplace(item, Mark::kOnPath);
+      if (!first_visit) {
+        check(it->second == Mark::kDone, "a container holds itself (a reference cycle)");
+        continue;
+      }
+      check(path.size() < kMaxNesting, "values nested more than ", kMaxNesting, " levels deep");
+      path.push_back({item, items_of(*item)});
+    }
+    std::unordered_set<const PickleValue*> reached;
+    for (const auto& [value, mark] : marks) reached.insert(value);
+    return reached;
+  }
+
+  template <class T>
+  PickleRef container(T value) {
+    containers_.push_back(make(std::move(value)));
+    return containers_.back();
+  }
+
   template <class... Parts>
   [[noreturn]] void error(const Parts&... parts) const {
     fail(in_.source(), ": pickle byte ", op_offset_, ": ", parts...);
@@ -159,7 +231,7 @@ class Unpickler {
     const auto& items = args.items;
     if (callable.name == "OrderedDict") {
       check(items.empty(), "OrderedDict with constructor arguments is not supported");
-      return make(PickleDict{});
+      return container(PickleDict{});
     }
     if (callable.name == "_rebuild_parameter") {
       check(!items.empty(), "_rebuild_parameter without arguments");
@@ -265,21 +337,21 @@ class Unpickler {
         push(make(in_.take_string(in_.read<uint8_t>())));
         break;
       case kEmptyTuple:
-        push(make(PickleTuple{}));
+        push(container(PickleTuple{}));
         break;
       case kTuple:
-        push(make(PickleTuple{pop_to_mark()}));
+        push(container(PickleTuple{pop_to_mark()}));
         break;
       case kTuple1:
       case kTuple2:
       case kTuple3: {
         std::vector<PickleRef> items(op - kTuple1 + 1);
         for (auto it = items.rbegin(); it != items.rend(); ++it) *it = pop();
-        push(make(PickleTuple{std::move(items)}));
+        push(container(PickleTuple{std::move(items)}));
         break;
       }
       case kEmptyList:
-        push(make(PickleList{}));
+        push(container(PickleList{}));
         break;
       case kAppend:
         append({pop()});
@@ -288,7 +360,7 @@ class Unpickler {
         append(pop_to_mark());
         break;
       case kEmptyDict:
-        push(make(PickleDict{}));
+        push(container(PickleDict{}));
         break;
       case kSetItem: {
         auto value = pop();
@@ -350,6 +422,8 @@ class Unpickler {
   std::vector<PickleRef> stack_;
   std::vector<size_t> marks_;  // stack sizes at each MARK
   std::unordered_map<uint64_t, PickleRef> memo_;
+  std::vector<PickleRef> containers_;              // every tuple, list and dict made
+  std::unordered_set<const PickleValue*> result_;  // the values run() returned
 };
 
 }  // namespace

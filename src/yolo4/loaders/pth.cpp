@@ -72,6 +72,9 @@ const StorageType* storage_type(const std::string& name) {
   return it == types.end() ? nullptr : &it->second;
 }
 
+// YOLOv4 has 64 M parameters in all; no real checkpoint repeats one storage into more.
+constexpr int64_t kMaxExpandedView = int64_t{1} << 26;
+
 class PthReader {
  public:
   explicit PthReader(const std::string& path) : zip_(path) { prefix_ = find_prefix(); }
@@ -134,10 +137,12 @@ class PthReader {
                 storage.type);
     const std::string entry = prefix_ + "data/" + storage.key;
     const auto bytes = zip_.read(entry);
-    const uint64_t expected = static_cast<uint64_t>(storage.numel) * type->element_size;
-    YOLO4_CHECK(storage.numel >= 0 && bytes.size() == expected, path(), ": storage ", entry,
-                " of tensor '", key, "' has ", bytes.size(), " bytes, expected ", expected, " (",
-                storage.numel, " x ", type->element_size, "-byte ", storage.type, ")");
+    // Compared by division: numel x element size may not fit 64 bits.
+    YOLO4_CHECK(storage.numel >= 0 && bytes.size() % type->element_size == 0 &&
+                    static_cast<uint64_t>(storage.numel) == bytes.size() / type->element_size,
+                path(), ": storage ", entry, " of tensor '", key, "' has ", bytes.size(),
+                " bytes, expected ", storage.numel, " x ", type->element_size, "-byte ",
+                storage.type);
     std::vector<float> values(static_cast<size_t>(storage.numel));
     type->convert(bytes.data(), values.data(), values.size());
     return storages_.emplace(storage.key, std::move(values)).first->second;
@@ -150,18 +155,30 @@ class PthReader {
     YOLO4_CHECK(size.size() == stride.size(), path(), ": tensor '", key, "' has ", size.size(),
                 " sizes but ", stride.size(), " strides");
     // The largest element offset reached bounds the whole view (strides are non-negative).
+    // Sizes and strides come from the file, so every product is checked for overflow.
+    YOLO4_CHECK(tensor.offset >= 0, path(), ": tensor '", key, "' has a negative storage offset");
     int64_t count = 1;
     int64_t last = tensor.offset;
     for (size_t d = 0; d < size.size(); ++d) {
       YOLO4_CHECK(size[d] >= 0 && stride[d] >= 0, path(), ": tensor '", key,
                   "' has a negative size or stride");
-      count *= size[d];
-      last += (size[d] - 1) * stride[d];
+      int64_t reach = 0;
+      const bool overflow =
+          __builtin_mul_overflow(count, size[d], &count) ||
+          (size[d] > 0 && (__builtin_mul_overflow(size[d] - 1, stride[d], &reach) ||
+                           __builtin_add_overflow(last, reach, &last)));
+      YOLO4_CHECK(!overflow, path(), ": tensor '", key, "' has sizes or strides too large for ",
+                  "64-bit element offsets");
     }
     const std::vector<float>& source = storage(tensor.storage, key);
-    YOLO4_CHECK(count == 0 || (tensor.offset >= 0 && last < static_cast<int64_t>(source.size())),
-                path(), ": tensor '", key, "' reaches element ", last,
-                " of its storage, which has ", source.size());
+    YOLO4_CHECK(count == 0 || last < static_cast<int64_t>(source.size()), path(), ": tensor '", key,
+                "' reaches element ", last, " of its storage, which has ", source.size());
+    // A view may repeat elements (stride 0, e.g. from expand()); copying it densely must not
+    // turn a small storage into an allocation of any size the file names.
+    YOLO4_CHECK(count <= std::max<int64_t>(static_cast<int64_t>(source.size()), kMaxExpandedView),
+                path(), ": tensor '", key, "' is a view of ", count, " elements over a storage of ",
+                source.size(), ", more than the ", kMaxExpandedView,
+                " elements an expanded view may have");
 
     HostArray array{size, std::vector<float>(static_cast<size_t>(count))};
     if (count > 0) copy_strided(tensor, count, source, array.data.data());

@@ -24,6 +24,9 @@ constexpr size_t kMaxCommentSize = 0xffff;
 constexpr uint16_t kStored = 0;
 constexpr uint16_t kDeflated = 8;
 constexpr uint16_t kEncryptedFlag = 1;
+// Deflate cannot expand data by more than about 1032:1 (a 258-byte match per ~2 bits), so an
+// entry claiming more is lying about its size: refused before its output buffer is allocated.
+constexpr uint64_t kMaxDeflateRatio = 1032;
 
 struct EndRecord {
   uint64_t entry_count = 0;
@@ -186,6 +189,10 @@ std::vector<uint8_t> ZipReader::read(const ZipEntry& entry) {
     // One inflate call: zlib counts in 32 bits, and torch.save never deflates anyway.
     YOLO4_CHECK(data.size() < (uint64_t{1} << 32) && entry.uncompressed_size < (uint64_t{1} << 32),
                 path_, ": deflated entry ", entry.name, " is 4 GiB or larger, not supported");
+    YOLO4_CHECK(entry.uncompressed_size <= data.size() * kMaxDeflateRatio, path_,
+                ": deflated entry ", entry.name, " claims ", entry.uncompressed_size,
+                " bytes from ", data.size(), " compressed bytes, more than deflate can produce (",
+                kMaxDeflateRatio, ":1): corrupt header or zip bomb");
     std::vector<uint8_t> inflated(entry.uncompressed_size);
     z_stream stream{};
     // Negative window bits: raw deflate data, as zip stores it (no zlib header).

@@ -147,10 +147,11 @@ constexpr int kUpsampleCount = 2;
 constexpr int kYoloCount = 3;
 
 std::optional<Activation> parse_activation(const std::string& name) {
-  if (name == "mish") return Activation::kMish;
-  if (name == "leaky") return Activation::kLeaky;
-  if (name == "linear") return Activation::kNone;
-  return std::nullopt;
+  try {
+    return parse_darknet_activation(name);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
 }
 
 // Walks the cfg like darknet builds it, tracking each layer's output channels so that a conv's

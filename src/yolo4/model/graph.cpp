@@ -31,12 +31,12 @@ struct Target {
 struct Step {
   enum class Op { kConv, kAdd, kMaxPool, kUpsample, kSliceView, kConcat, kAllocateConcat };
   Op op = Op::kConv;
-  int layer = 0;            // the layer whose value this step produces
-  std::vector<int> reads;   // values read (after alias resolution)
+  int layer = 0;           // the layer whose value this step produces
+  std::vector<int> reads;  // values read (after alias resolution)
   Target target;
-  int conv = -1;            // index into Plan::convs
-  int residual = -1;        // a fused shortcut's other operand
-  std::vector<bool> copy;   // kConcat: per read, whether it must be copied in
+  int conv = -1;           // index into Plan::convs
+  int residual = -1;       // a fused shortcut's other operand
+  std::vector<bool> copy;  // kConcat: per read, whether it must be copied in
 };
 
 Step make_step(Step::Op op, int layer, std::vector<int> reads, Target target = {}) {
@@ -53,7 +53,7 @@ Step make_step(Step::Op op, int layer, std::vector<int> reads, Target target = {
 struct Graph::Plan {
   std::vector<ConvOp> convs;
   std::vector<int> conv_layers;  // the layer of each conv
-  std::vector<int> root;         // per layer: the layer whose value it is (dropouts, 1-input routes)
+  std::vector<int> root;  // per layer: the layer whose value it is (dropouts, 1-input routes)
   std::vector<Step> steps;
   std::vector<int> last_read;  // per layer value: the last step reading it
   std::vector<int> heads;      // the values the [yolo] layers read
@@ -89,7 +89,9 @@ Graph::Graph(NetworkSpec spec, std::vector<ConvParameters> params, const ModelOp
   Plan& plan = *plan_;
   const size_t n = spec_.layers.size();
   const auto readers = readers_of(spec_);
-  auto input_of = [&](size_t i) { return spec_.layers[i].inputs.empty() ? kNetworkInput : spec_.layers[i].inputs[0]; };
+  auto input_of = [&](size_t i) {
+    return spec_.layers[i].inputs.empty() ? kNetworkInput : spec_.layers[i].inputs[0];
+  };
 
   // Aliases: dropouts and single-input full routes are their input's value.
   plan.root.resize(n);
@@ -178,7 +180,8 @@ Graph::Graph(NetworkSpec spec, std::vector<ConvParameters> params, const ModelOp
   for (size_t i = 0; i < n; ++i) {
     const LayerSpec& l = spec_.layers[i];
     for (size_t r = 0; r < n; ++r) {
-      if (first_producer[r] == int(i)) plan.steps.push_back(make_step(Step::Op::kAllocateConcat, int(r), {}));
+      if (first_producer[r] == int(i))
+        plan.steps.push_back(make_step(Step::Op::kAllocateConcat, int(r), {}));
     }
     const int in = root_of(input_of(i));
     switch (l.kind) {
@@ -186,18 +189,26 @@ Graph::Graph(NetworkSpec spec, std::vector<ConvParameters> params, const ModelOp
         const Shape& in_shape = i == 0 ? Shape{1, spec_.height, spec_.width, spec_.channels}
                                        : spec_.layers[size_t(input_of(i))].output;
         const ConvLayerSpec& c = l.conv;
-        const ConvLayerShape shape{in_shape.c, c.filters, c.size, c.stride, c.groups,
-                                   c.activation, feeds_only_yolo(int(i))};
+        const ConvLayerShape shape{in_shape.c,
+                                   c.filters,
+                                   c.size,
+                                   c.stride,
+                                   c.groups,
+                                   c.activation,
+                                   feeds_only_yolo(int(i))};
         const Conv2dConfig config = conv_config(shape, options_);
         const Conv2dParams p{in_shape.c, c.filters, c.size, c.stride, c.padding, c.groups};
         ConvParameters& w = params[next_param++];
-        YOLO4_CHECK(int64_t(w.weight.size()) == int64_t(c.filters) * in_shape.c / c.groups * c.size * c.size &&
+        YOLO4_CHECK(int64_t(w.weight.size()) ==
+                            int64_t(c.filters) * in_shape.c / c.groups * c.size * c.size &&
                         int(w.bias.size()) == c.filters,
                     spec_.path, ":", l.line, ": conv parameters do not match the layer");
         if (c.groups == 1) {
-          plan.convs.emplace_back(std::in_place_type<Conv2d>, p, w.weight, w.bias, config, options_.isa);
+          plan.convs.emplace_back(std::in_place_type<Conv2d>, p, w.weight, w.bias, config,
+                                  options_.isa);
         } else {
-          plan.convs.emplace_back(std::in_place_type<GroupedConv2d>, p, w.weight, w.bias, config, options_.isa);
+          plan.convs.emplace_back(std::in_place_type<GroupedConv2d>, p, w.weight, w.bias, config,
+                                  options_.isa);
         }
         w = {};  // packed now; release the floats
         plan.conv_layers.push_back(int(i));
@@ -212,7 +223,8 @@ Graph::Graph(NetworkSpec spec, std::vector<ConvParameters> params, const ModelOp
       }
       case LayerKind::kShortcut:
         if (!fused_shortcut[i]) {
-          plan.steps.push_back(make_step(Step::Op::kAdd, int(i), {in, root_of(l.inputs[1])}, target[i]));
+          plan.steps.push_back(
+              make_step(Step::Op::kAdd, int(i), {in, root_of(l.inputs[1])}, target[i]));
         }
         break;
       case LayerKind::kMaxPool:
@@ -305,7 +317,9 @@ std::vector<Tensor> Graph::operator()(Device& device, const Tensor& input) const
   const std::vector<Shape>& shapes =
       layer_shapes(spec_, plan.shapes_mutex, plan.shapes, input.shape());
   std::vector<Tensor> values(spec_.layers.size());
-  auto value = [&](int v) -> const Tensor& { return v == kNetworkInput ? input : values[size_t(v)]; };
+  auto value = [&](int v) -> const Tensor& {
+    return v == kNetworkInput ? input : values[size_t(v)];
+  };
   auto shape_of = [&](int layer) {
     Shape s = shapes[size_t(layer)];
     s.n = input.shape().n;

@@ -32,9 +32,9 @@ class Graph {
   const NetworkSpec& spec() const { return spec_; }
   const ModelOptions& options() const { return options_; }
   void validate_input(const Shape& input) const;
-  int stride() const;                          // the largest downsampling factor
-  double flops(const Shape& input) const;      // all convs, direct convolution
-  size_t weight_bytes() const;                 // resident packed weights
+  int stride() const;                      // the largest downsampling factor
+  double flops(const Shape& input) const;  // all convs, direct convolution
+  size_t weight_bytes() const;             // resident packed weights
   struct ConvInfo {
     int layer;
     std::string name;

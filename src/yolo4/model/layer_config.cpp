@@ -29,9 +29,8 @@ bool runs_winograd(const ConvLayerShape& s, const ModelOptions& options) {
   if (!options.winograd || s.kernel != 3 || s.stride != 1 || s.groups != 1) return false;
   const bool fp32_weights = options.weights_dtype == DataType::FLOAT32;
   return std::any_of(kWinogradRules.begin(), kWinogradRules.end(), [&](const WinogradRule& r) {
-    return s.in_channels >= r.min_in && s.in_channels <= r.max_in &&
-           s.out_channels >= r.min_out && s.out_channels <= r.max_out &&
-           (r.with_fp32_weights || !fp32_weights);
+    return s.in_channels >= r.min_in && s.in_channels <= r.max_in && s.out_channels >= r.min_out &&
+           s.out_channels <= r.max_out && (r.with_fp32_weights || !fp32_weights);
   });
 }
 

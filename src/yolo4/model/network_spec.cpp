@@ -12,26 +12,80 @@ namespace yolo4 {
 namespace {
 
 // Keys that only matter for training: accepted and ignored, so official cfgs load as they are.
-const std::set<std::string> kNetTrainingKeys = {
-    "batch",     "subdivisions", "momentum",       "decay",         "angle",
-    "saturation", "exposure",    "hue",            "learning_rate", "burn_in",
-    "max_batches", "policy",     "steps",          "scales",        "mosaic",
-    "cutmix",    "mixup",        "flip",           "blur",          "gaussian_noise",
-    "max_chart_loss", "adam",    "B1",             "B2",            "eps",
-    "power",     "label_smooth_eps", "aspect",     "min_crop",      "max_crop",
-    "step",      "gamma",        "track",          "augment_speed", "sequential_subdivisions",
-    "dynamic_minibatch", "mosaic_bound", "letter_box_inference", "loss_scale", "optimized_memory",
-    "workspace_size_limit_MB", "adversarial_lr", "attention", "contrastive", "unsupervised"};
-const std::set<std::string> kYoloTrainingKeys = {
-    "jitter",      "ignore_thresh", "truth_thresh",   "random",        "iou_thresh",
-    "cls_normalizer", "iou_normalizer", "obj_normalizer", "iou_loss",  "nms_kind",
-    "beta_nms",    "max_delta",     "resize",         "counters_per_class", "label_smooth_eps",
-    "objectness_smooth", "focal_loss", "max",         "map",           "track_history_size",
-    "embedding_layer", "sim_thresh", "dets_for_track", "dets_for_show", "track_ciou_norm"};
+const std::set<std::string> kNetTrainingKeys = {"batch",
+                                                "subdivisions",
+                                                "momentum",
+                                                "decay",
+                                                "angle",
+                                                "saturation",
+                                                "exposure",
+                                                "hue",
+                                                "learning_rate",
+                                                "burn_in",
+                                                "max_batches",
+                                                "policy",
+                                                "steps",
+                                                "scales",
+                                                "mosaic",
+                                                "cutmix",
+                                                "mixup",
+                                                "flip",
+                                                "blur",
+                                                "gaussian_noise",
+                                                "max_chart_loss",
+                                                "adam",
+                                                "B1",
+                                                "B2",
+                                                "eps",
+                                                "power",
+                                                "label_smooth_eps",
+                                                "aspect",
+                                                "min_crop",
+                                                "max_crop",
+                                                "step",
+                                                "gamma",
+                                                "track",
+                                                "augment_speed",
+                                                "sequential_subdivisions",
+                                                "dynamic_minibatch",
+                                                "mosaic_bound",
+                                                "letter_box_inference",
+                                                "loss_scale",
+                                                "optimized_memory",
+                                                "workspace_size_limit_MB",
+                                                "adversarial_lr",
+                                                "attention",
+                                                "contrastive",
+                                                "unsupervised"};
+const std::set<std::string> kYoloTrainingKeys = {"jitter",
+                                                 "ignore_thresh",
+                                                 "truth_thresh",
+                                                 "random",
+                                                 "iou_thresh",
+                                                 "cls_normalizer",
+                                                 "iou_normalizer",
+                                                 "obj_normalizer",
+                                                 "iou_loss",
+                                                 "nms_kind",
+                                                 "beta_nms",
+                                                 "max_delta",
+                                                 "resize",
+                                                 "counters_per_class",
+                                                 "label_smooth_eps",
+                                                 "objectness_smooth",
+                                                 "focal_loss",
+                                                 "max",
+                                                 "map",
+                                                 "track_history_size",
+                                                 "embedding_layer",
+                                                 "sim_thresh",
+                                                 "dets_for_track",
+                                                 "dets_for_show",
+                                                 "track_ciou_norm"};
 
 struct SectionRules {
-  std::set<std::string> keys;      // understood
-  std::set<std::string> ignored;   // training only
+  std::set<std::string> keys;     // understood
+  std::set<std::string> ignored;  // training only
 };
 
 const std::map<std::string, SectionRules>& section_rules() {
@@ -45,7 +99,8 @@ const std::map<std::string, SectionRules>& section_rules() {
       {"maxpool", {{"size", "stride", "padding"}, {}}},
       {"upsample", {{"stride"}, {}}},
       {"dropout", {{}, {"probability", "dropblock", "dropblock_size_rel", "dropblock_size_abs"}}},
-      {"yolo", {{"mask", "anchors", "classes", "num", "scale_x_y", "new_coords"}, kYoloTrainingKeys}},
+      {"yolo",
+       {{"mask", "anchors", "classes", "num", "scale_x_y", "new_coords"}, kYoloTrainingKeys}},
   };
   return rules;
 }
@@ -66,8 +121,8 @@ void check_keys(const DarknetCfg& cfg, const CfgSection& s) {
   if (it == rules.end()) {
     std::set<std::string> types;
     for (const auto& [type, _] : rules) types.insert("[" + type + "]");
-    fail(cfg.path, ":", s.line, ": section [", s.type, "] is not supported; supported: ",
-         join(types));
+    fail(cfg.path, ":", s.line, ": section [", s.type,
+         "] is not supported; supported: ", join(types));
   }
   for (const auto& [key, value] : s.values) {
     YOLO4_CHECK(it->second.keys.count(key) || it->second.ignored.count(key), where(cfg, s),
@@ -171,8 +226,8 @@ LayerSpec parse_layer(const DarknetCfg& cfg, const CfgSection& s, int index) {
     l.pool_stride = positive(cfg, s, "stride", 1, 64);
     l.pool_size = positive(cfg, s, "size", l.pool_stride, 64);
     l.pool_padding = cfg_int(s, "padding", l.pool_size - 1);
-    YOLO4_CHECK(l.pool_padding >= 0 && l.pool_padding < 2 * l.pool_size, where(cfg, s),
-                " padding ", l.pool_padding, " must be in 0..", 2 * l.pool_size - 1);
+    YOLO4_CHECK(l.pool_padding >= 0 && l.pool_padding < 2 * l.pool_size, where(cfg, s), " padding ",
+                l.pool_padding, " must be in 0..", 2 * l.pool_size - 1);
   } else if (s.type == "upsample") {
     l.kind = LayerKind::kUpsample;
     l.upsample_stride = positive(cfg, s, "stride", 2, 32);
@@ -188,8 +243,8 @@ LayerSpec parse_layer(const DarknetCfg& cfg, const CfgSection& s, int index) {
 }
 
 std::string layer_name(const LayerSpec& l, int index) {
-  static const char* kPrefix[] = {"conv", "route", "shortcut", "maxpool", "upsample", "dropout",
-                                  "yolo"};
+  static const char* kPrefix[] = {"conv",     "route",   "shortcut", "maxpool",
+                                  "upsample", "dropout", "yolo"};
   return kPrefix[int(l.kind)] + std::to_string(index);
 }
 
@@ -252,8 +307,8 @@ void infer_shapes(NetworkSpec& spec, int width, int height) {
         const int expected = l.yolo.anchors.size() / 2 * (l.yolo.classes + 5);
         YOLO4_CHECK(in.c == expected, at, ": its input has ", in.c, " channels; ",
                     l.yolo.anchors.size() / 2, " anchors x (5 + ", l.yolo.classes,
-                    " classes) = ", expected, " expected (set the conv before it to filters=",
-                    expected, ")");
+                    " classes) = ", expected,
+                    " expected (set the conv before it to filters=", expected, ")");
         break;
       }
     }
@@ -302,9 +357,9 @@ NetworkSpec NetworkSpec::resized(int new_width, int new_height) const {
 }
 
 NetworkSpec parse_network(const DarknetCfg& cfg) {
-  YOLO4_CHECK(!cfg.sections.empty() &&
-                  (cfg.sections[0].type == "net" || cfg.sections[0].type == "network"),
-              cfg.path, ": a darknet cfg starts with a [net] section");
+  YOLO4_CHECK(
+      !cfg.sections.empty() && (cfg.sections[0].type == "net" || cfg.sections[0].type == "network"),
+      cfg.path, ": a darknet cfg starts with a [net] section");
   NetworkSpec spec;
   spec.path = cfg.path;
   const CfgSection& net = cfg.sections[0];
@@ -318,7 +373,8 @@ NetworkSpec parse_network(const DarknetCfg& cfg) {
   for (size_t i = 1; i < cfg.sections.size(); ++i) {
     const CfgSection& s = cfg.sections[i];
     check_keys(cfg, s);
-    YOLO4_CHECK(s.type != "net" && s.type != "network", where(cfg, s), " only the first section may be [net]");
+    YOLO4_CHECK(s.type != "net" && s.type != "network", where(cfg, s),
+                " only the first section may be [net]");
     const int index = int(spec.layers.size());
     spec.layers.push_back(parse_layer(cfg, s, index));
     spec.layers.back().name = layer_name(spec.layers.back(), index);
@@ -327,7 +383,8 @@ NetworkSpec parse_network(const DarknetCfg& cfg) {
   YOLO4_CHECK(!spec.yolo_layers.empty(), cfg.path, ": no [yolo] layer: nothing to detect with");
   for (int y : spec.yolo_layers) {
     YOLO4_CHECK(spec.layers[size_t(y)].yolo.classes == spec.num_classes(), cfg.path, ":",
-                spec.layers[size_t(y)].line, ": [yolo] classes=", spec.layers[size_t(y)].yolo.classes,
+                spec.layers[size_t(y)].line,
+                ": [yolo] classes=", spec.layers[size_t(y)].yolo.classes,
                 " differs from the first [yolo] layer's ", spec.num_classes());
   }
   infer_shapes(spec, spec.width, spec.height);

@@ -30,13 +30,13 @@ struct YoloLayerSpec {
 
 struct LayerSpec {
   LayerKind kind = LayerKind::kConvolutional;
-  int line = 0;        // the section's line in the cfg
-  std::string name;    // for the profiler: "conv12", or the report's module path for YOLOv4
+  int line = 0;             // the section's line in the cfg
+  std::string name;         // for the profiler: "conv12", or the report's module path for YOLOv4
   std::vector<int> inputs;  // absolute indices of the layers read (the previous one by default)
-  Shape output;        // for the cfg's input size, N = 1
-  ConvLayerSpec conv;  // kConvolutional
+  Shape output;             // for the cfg's input size, N = 1
+  ConvLayerSpec conv;       // kConvolutional
   int route_groups = 1, route_group_id = 0;  // kRoute: take channel group `group_id` of `groups`
-  Activation shortcut_activation = Activation::kNone;  // kShortcut
+  Activation shortcut_activation = Activation::kNone;    // kShortcut
   int pool_size = 0, pool_stride = 0, pool_padding = 0;  // kMaxPool (darknet semantics)
   int upsample_stride = 0;                               // kUpsample
   YoloLayerSpec yolo;                                    // kYolo

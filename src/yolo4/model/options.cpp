@@ -4,11 +4,48 @@
 
 namespace yolo4 {
 
-ModelOptions ModelOptions::preset(std::string_view name) {
+namespace {
+
+// What `auto` picks: the fastest preset measured on each kind of CPU among those keeping PCC >=
+// 0.99 on every head against fp32 (the model tests check every preset). Rows are tried in order;
+// the first whose ISA matches (and, when asked, which has AVX512_BF16) wins.
+struct AutoRow {
+  Isa isa;
+  bool needs_native_bf16;
+  std::string_view preset;
+  std::string_view why;
+};
+
+constexpr AutoRow kAutoPresets[] = {
+    {Isa::kAvx512, true, "fast",
+     "AVX512_BF16: fast measured fastest on AMD Zen 5 (0.17x OpenCV DNN's time, fp32 0.28x; "
+     "docs/perf.md 2026-11-24), PCC >= 0.9988 against fp32"},
+    {Isa::kAvx512, false, "fp32",
+     "AVX-512 without AVX512_BF16: not measured here; fp32 needs no bf16 emulation"},
+    {Isa::kAvx2, false, "fp32",
+     "AVX2: fp32 measured fastest on AMD Zen 2 (fp32 429 ms, bf16 527, report 706, fast 823 at "
+     "320, 2 threads; issue 10)"},
+    {Isa::kScalar, false, "fp32", "portable kernels: reduced precision only adds conversions"},
+};
+
+}  // namespace
+
+AutoPreset auto_preset(Isa isa) {
+  for (const AutoRow& row : kAutoPresets) {
+    if (row.isa == isa && (!row.needs_native_bf16 || cpu_features().avx512_bf16)) {
+      return {row.preset, row.why};
+    }
+  }
+  fail("no auto preset for ISA ", to_string(isa));
+}
+
+ModelOptions ModelOptions::preset(std::string_view name, Isa isa) {
+  if (name == "auto") return preset(auto_preset(isa).preset, isa);
   ModelOptions o;
+  o.isa = isa;
   if (name == "fp32") return o;
   YOLO4_CHECK(name == "bf16" || name == "report" || name == "fast", "unknown preset '", name,
-              "': expected fp32, bf16, report or fast");
+              "': expected auto, fp32, bf16, report or fast");
   o.dtype = DataType::BFLOAT16;
   o.weights_dtype = name == "bf16" ? DataType::BFLOAT16 : DataType::BFLOAT8_B;
   o.math_fidelity = MathFidelity::LoFi;

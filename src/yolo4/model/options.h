@@ -25,8 +25,17 @@ struct ModelOptions {
   //   report: the report's configuration: bfloat16 activations, bfloat8_b weights, LoFi, all
   //           convs direct (weights resident in 68 MB)
   //   fast:   the report's configuration with Winograd (16/9 larger weights where it runs)
-  static ModelOptions preset(std::string_view name);
+  //   auto:   the one auto_preset(isa) names for this CPU
+  static ModelOptions preset(std::string_view name, Isa isa = best_isa());
   std::string describe() const;  // e.g. "float32/float32/HiFi4/winograd"
 };
+
+// The preset `auto` stands for on this CPU with kernels of `isa`, and why: a table of
+// measurements per ISA (options.cpp).
+struct AutoPreset {
+  std::string_view preset;
+  std::string_view why;
+};
+AutoPreset auto_preset(Isa isa);
 
 }  // namespace yolo4

@@ -13,7 +13,7 @@ template <class Network>
 class InferenceSession {
  public:
   using Heads = decltype(std::declval<const Network&>()(std::declval<Device&>(),
-                                                         std::declval<const Tensor&>()));
+                                                        std::declval<const Tensor&>()));
 
   InferenceSession(const Network& network, Device& device) : network_(network), device_(device) {}
 

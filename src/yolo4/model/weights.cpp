@@ -168,7 +168,8 @@ class DarknetLoader {
 std::vector<DarknetConvLayout> yolov4_darknet_layout() {
   std::vector<DarknetConvLayout> layout;
   for (const ConvSpec& spec : yolov4_convs()) {
-    layout.push_back({std::string(spec.key), spec.out_channels, weight_count(spec), spec.batch_norm});
+    layout.push_back(
+        {std::string(spec.key), spec.out_channels, weight_count(spec), spec.batch_norm});
   }
   return layout;
 }

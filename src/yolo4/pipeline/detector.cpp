@@ -107,8 +107,10 @@ DetectionModel::DetectionModel(const ModelSource& source) : source_(source) {
     convs = yolov4 ? from_yolov4_weights(random_yolov4_weights(1))
                    : random_convs(darknet_layout(spec), 1);
   } else if (pth) {
-    YOLO4_CHECK(yolov4, source.weights, ": a .pth checkpoint holds YOLOv4 (the report's key "
-                "names); ", spec.path, " is another network: use darknet .weights for it");
+    YOLO4_CHECK(yolov4, source.weights,
+                ": a .pth checkpoint holds YOLOv4 (the report's key "
+                "names); ",
+                spec.path, " is another network: use darknet .weights for it");
     convs = from_yolov4_weights(load_yolov4_weights(source.weights));
   } else {
     convs = read_darknet_convs(source.weights, darknet_layout(spec));
@@ -141,8 +143,8 @@ Detector::Detector(std::shared_ptr<const DetectionModel> model, const DetectorOp
       device_(options.threads, model_->graph().options().isa, options.pinning),
       session_(model_->graph(), device_) {
   model_->graph().validate_input({1, height_, width_, model_->spec().channels});
-  YOLO4_CHECK(options.conf_threshold >= 0 && options.conf_threshold < 1,
-              "confidence threshold ", options.conf_threshold, " is outside [0, 1)");
+  YOLO4_CHECK(options.conf_threshold >= 0 && options.conf_threshold < 1, "confidence threshold ",
+              options.conf_threshold, " is outside [0, 1)");
   if (options.scale_xy > 0) {
     for (YoloLayer& layer : layers_) layer.scale_xy = options.scale_xy;
   }
@@ -177,7 +179,8 @@ std::vector<Detection> Detector::detect(const cv::Mat& bgr, const std::string& n
   DecodeOptions decode;
   decode.conf_threshold = options_.conf_threshold;
   decode.labels = options_.labels;
-  std::vector<Detection> detections = nms(decode_yolo(views, layers_, in.transform, decode), options_.nms);
+  std::vector<Detection> detections =
+      nms(decode_yolo(views, layers_, in.transform, decode), options_.nms);
   timings_.postprocess_ms = elapsed_ms(start);
   return detections;
 }

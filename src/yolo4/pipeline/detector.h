@@ -12,8 +12,8 @@
 
 #include "yolo4/core/thread_pool.h"
 #include "yolo4/model/graph.h"
-#include "yolo4/model/session.h"
 #include "yolo4/model/options.h"
+#include "yolo4/model/session.h"
 #include "yolo4/postprocess/detection.h"
 #include "yolo4/postprocess/nms.h"
 #include "yolo4/postprocess/yolo_decode.h"
@@ -30,7 +30,7 @@ struct ModelSource {
   // One class name per line; empty: the embedded COCO names when the cfg has 80 classes,
   // otherwise "class0", "class1", ...
   std::string names;
-  ModelOptions options;  // precision, Winograd, ISA
+  ModelOptions options;                    // precision, Winograd, ISA
   std::string builtin_cfg = "yolov4.cfg";  // see ../model/embedded_cfgs.h
 };
 
@@ -60,7 +60,7 @@ class DetectionModel {
 std::shared_ptr<const DetectionModel> load_detection_model(const ModelSource& source);
 
 struct DetectorOptions {
-  int width = 0, height = 0;  // network input; 0: the cfg's [net] width/height
+  int width = 0, height = 0;      // network input; 0: the cfg's [net] width/height
   std::optional<bool> letterbox;  // empty: the cfg's [net] letter_box
   float conf_threshold = 0.25f;
   NmsOptions nms{0.45f};  // darknet's defaults: conf 0.25, NMS IoU 0.45
@@ -77,7 +77,8 @@ struct DetectTimings {
 
 class Detector {
  public:
-  explicit Detector(std::shared_ptr<const DetectionModel> model, const DetectorOptions& options = {});
+  explicit Detector(std::shared_ptr<const DetectionModel> model,
+                    const DetectorOptions& options = {});
 
   // bgr: an 8-bit 3-channel BGR image (as cv::imread gives). Boxes in its pixels, after NMS,
   // best first. `name` only appears in error messages.

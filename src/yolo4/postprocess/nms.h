@@ -29,7 +29,8 @@ float box_iou(const Detection& a, const Detection& b);
 float box_diou(const Detection& a, const Detection& b, float beta);
 
 // Keeps, for each class, the highest-scoring boxes that do not overlap a kept box of that class
-// (of any class when class_agnostic) by more than the threshold. Result sorted by descending score; equal scores keep input order.
+// (of any class when class_agnostic) by more than the threshold. Result sorted by descending score;
+// equal scores keep input order.
 std::vector<Detection> nms(const std::vector<Detection>& detections, const NmsOptions& options);
 
 }  // namespace yolo4

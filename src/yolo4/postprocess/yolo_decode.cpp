@@ -48,7 +48,8 @@ void check_layer(const YoloLayer& layer) {
   YOLO4_CHECK(layer.classes > 0 && layer.anchor_count() > 0 && layer.anchors.size() % 2 == 0 &&
                   layer.scale_xy > 0,
               "decode_yolo: a YOLO layer needs classes > 0, (w, h) anchor pairs and scale_xy > 0; "
-              "got ", layer.classes, " classes, ", layer.anchors.size(), " anchor numbers, scale_xy ",
+              "got ",
+              layer.classes, " classes, ", layer.anchors.size(), " anchor numbers, scale_xy ",
               layer.scale_xy);
 }
 
@@ -110,7 +111,8 @@ void add_all_classes(const HeadContext& ctx, const AnchorOutputs& out, float obj
                      Detection box, std::vector<Detection>& detections) {
   const float p = ctx.options.conf_threshold / objectness;
   float min_raw = -INFINITY;
-  if (p > 0) min_raw = ctx.layer.new_coords ? p * (1 - 1e-3f) : std::log(p) - std::log1p(-p) - 1e-3f;
+  if (p > 0)
+    min_raw = ctx.layer.new_coords ? p * (1 - 1e-3f) : std::log(p) - std::log1p(-p) - 1e-3f;
   for (int c = 0; c < ctx.layer.classes; ++c) {
     const float raw = out[kBoxFields + c];
     if (!(raw > min_raw)) continue;

@@ -5,8 +5,8 @@
 #include <span>
 #include <vector>
 
-#include "yolo4/postprocess/detection.h"
 #include "yolo4/io/image_input.h"
+#include "yolo4/postprocess/detection.h"
 
 namespace yolo4 {
 

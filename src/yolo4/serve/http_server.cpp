@@ -259,7 +259,7 @@ void DetectionServer::Impl::detect(const httplib::Request& req, httplib::Respons
   try {
     image =
         decode_image(std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
-                     "in the request body", {.max_pixels = options.max_pixels});
+                     "in the request body", kMaxImageSide, options.max_pixels);
   } catch (const Error& e) {
     throw Refusal{400, e.what()};
   }

@@ -281,5 +281,75 @@ TEST(DetectFlags, HelpUnknownFlagsAndBadValues) {
   }
 }
 
+// Models by name and your own darknet model.
+
+std::string trained(const std::string& file) {
+  return shared_data_dir() + "/models/" + file;
+}
+
+TEST(DetectModels, YourOwnCfgWeightsAndNames) {
+  TempDir dir;
+  write_file(dir / "people.names", "someone\n");
+  const RunResult r = run_yolo4({"detect", "--cfg", trained("yolo-fastest-1.1_body.cfg"),
+                                 "--weights", trained("yolo-fastest-1.1_body.weights"), "--names",
+                                 "people.names", "--json", "-", sample_image("person.jpg")},
+                                dir);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_TRUE(contains(r.out, "\"class\": \"someone\"")) << r.out;
+}
+
+TEST(DetectModels, NamedModelWithItsWeightsFile) {
+  TempDir dir;
+  const RunResult r = run_yolo4({"detect", "--model", "yolo-fastest-1.1-xl", "--weights",
+                                 trained("yolo-fastest-1.1-xl.weights"), sample_image("dog.jpg")},
+                                dir);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  for (const char* name : {"dog", "bicycle", "car"}) EXPECT_TRUE(contains(r.out, name)) << r.out;
+}
+
+TEST(DetectModels, AutoWeightsOfANamedModelSayWhatTheyDownload) {
+  TempDir dir;
+  fs::create_directory(dir / "cache");
+  // No network here, and no cached file: the download fails, naming the model's file.
+  const RunResult r = run_yolo4(
+      {"detect", "--model", "yolov4-tiny", "--weights", "auto", sample_image("dog.jpg")}, dir,
+      "XDG_CACHE_HOME=" + quote(dir / "cache") +
+          " http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9");
+  EXPECT_EQ(r.exit_code, 3) << describe(r);
+  EXPECT_TRUE(contains(r.err, "yolov4-tiny.weights, ~24 MB")) << r.err;
+  EXPECT_TRUE(contains(r.err, "cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87"))
+      << "the expected SHA-256, for placing the file by hand: " << r.err;
+}
+
+TEST(DetectModels, ClearErrorsForModelFlags) {
+  TempDir dir;
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--model", "yolov9"}, "unknown model 'yolov9': expected one of yolov4, yolov4-tiny"},
+      {{"--model", "yolov4-tiny", "--cfg", trained("yolo-fastest-1.1.cfg"), "--weights",
+        trained("yolo-fastest-1.1.weights")},
+       "not both"},
+      {{"--cfg", trained("yolo-fastest-1.1.cfg")}, "needs --weights FILE"},
+      {{"--cfg", trained("yolo-fastest-1.1.cfg"), "--weights",
+        trained("yolo-fastest-1.1-xl.weights")},
+       "yolo-fastest-1.1-xl.weights"},
+      {{"--cfg", trained("yolo-fastest-1.1.cfg"), "--weights", trained("yolo-fastest-1.1.weights"),
+        "--names", trained("body.names")},
+       "1 class names, but the model has 80 classes"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"detect"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    args.push_back(sample_image("dog.jpg"));
+    const RunResult r = run_yolo4(args, dir);
+    EXPECT_NE(r.exit_code, 0) << describe(r);
+    EXPECT_TRUE(contains(r.err, c.message)) << c.message << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one clear line:\n" << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace yolo4::app_test

@@ -139,7 +139,7 @@ TEST(ImageInput, ConvertsBgrToRgbAndAcceptsGrayAndBgra) {
 TEST(ImageInput, ProbesTheHeaderSizeOfCommonFormats) {
   const test::TempDir dir;
   cv::Mat image(37, 53, CV_8UC3, cv::Scalar(10, 200, 30));
-  for (const std::string ext : {".png", ".jpg", ".bmp", ".webp", ".tiff", ".ppm", ".pgm"}) {
+  for (const std::string ext : {".png", ".jpg", ".bmp", ".webp", ".tiff", ".ppm", ".pgm", ".jp2"}) {
     std::vector<unsigned char> encoded;
     cv::Mat gray;
     cv::extractChannel(image, gray, 1);
@@ -251,6 +251,78 @@ TEST(ImageInputErrors, HugeImageIsRefusedFromItsHeader) {
   // A header within the limit is accepted up to the (missing) pixel data.
   test::write_bytes(path, png_claiming(0, 10));
   expect_contains(error_of([&] { read_image(path); }), "positive width and height");
+}
+
+// 50000x50000 8-bit RGB would be 7.5 GB decoded; the header alone refuses it, whether the side
+// or the pixel limit is the one exceeded.
+TEST(ImageInputErrors, PixelLimitIsCheckedFromTheHeader) {
+  const test::TempDir dir;
+  const std::string path = dir.file("huge.png");
+  test::write_bytes(path, png_claiming(50000, 50000));
+  expect_contains(error_of([&] { read_image(path); }), "50000x50000");
+  const std::string message = error_of([&] { read_image(path, 50000); });
+  expect_contains(message, path);
+  expect_contains(message, "its header says 50000x50000 = 2500000000 pixels");
+  expect_contains(message, "more than the limit of 100000000 pixels");
+  // Within the side limit, over the default 100 megapixels.
+  test::write_bytes(path, png_claiming(12000, 12000));
+  expect_contains(error_of([&] { read_image(path); }), "144000000 pixels, more than the limit");
+  // A BMP header claiming the same (54 bytes, no pixel data).
+  const std::string bmp_path = dir.file("huge.bmp");
+  std::string bmp = "BM" + std::string(12, '\0');
+  for (const uint32_t field : {40u, 12000u, 12000u}) {
+    for (int i = 0; i < 4; ++i) bmp += static_cast<char>(field >> (8 * i));
+  }
+  bmp += std::string(54 - bmp.size(), '\0');
+  test::write_bytes(bmp_path, bmp);
+  expect_contains(error_of([&] { read_image(bmp_path); }), "12000x12000 = 144000000 pixels");
+}
+
+// Found by fuzz_image_decode: after a number OpenCV's PNM reader consumes one character even
+// when it starts a comment, so "2551# 11..." is followed by the height 112551, a 861 MB
+// allocation the probe (which skipped the comment) did not see.
+TEST(ImageInputErrors, FuzzFindingPnmNumberThenComment) {
+  const std::string path =
+      std::string(YOLO4_SOURCE_DIR) + "/tests/data/fuzz/image_decode/pnm_number_then_comment.ppm";
+  const auto size = probe_image_size(path);
+  ASSERT_TRUE(size.has_value());
+  EXPECT_EQ(size->width, 2551);
+  EXPECT_EQ(size->height, 112551);
+  expect_contains(error_of([&] { read_image(path, 4096, 4'000'000); }), "2551x112551");
+}
+
+// A JPEG 2000 decoder sizes the image from the codestream, so that is where the limit looks.
+TEST(ImageInputErrors, Jpeg2000SizeIsCheckedFromTheCodestream) {
+  std::vector<unsigned char> encoded;
+  if (!cv::imencode(".jp2", cv::Mat(37, 53, CV_8UC3, cv::Scalar(1, 2, 3)), encoded)) {
+    GTEST_SKIP() << "OpenCV without JPEG 2000";
+  }
+  std::string bytes(encoded.begin(), encoded.end());
+  const size_t siz = bytes.find("\xFF\x4F\xFF\x51");
+  ASSERT_NE(siz, std::string::npos);
+  bytes.replace(siz + 8, 8, big_endian(50000) + big_endian(50000));  // Xsiz, Ysiz
+  const test::TempDir dir;
+  const std::string path = dir.file("huge.jp2");
+  test::write_bytes(path, bytes);
+  expect_contains(error_of([&] { read_image(path, 50000); }), "50000x50000 = 2500000000 pixels");
+}
+
+// Formats OpenCV decodes but whose size the header probes do not read are not decoded at all.
+TEST(ImageInputErrors, FormatsWithoutAProbedSizeAreRefused) {
+  std::vector<unsigned char> encoded;
+  ASSERT_TRUE(cv::imencode(".pam", cv::Mat(4, 5, CV_8UC3, cv::Scalar(1, 2, 3)), encoded));
+  ASSERT_FALSE(cv::imdecode(encoded, cv::IMREAD_COLOR).empty());  // OpenCV itself reads it
+  const test::TempDir dir;
+  const std::string path = dir.file("image.pam");
+  test::write_bytes(path, std::string(encoded.begin(), encoded.end()));
+  expect_contains(error_of([&] { read_image(path); }), "not an image format yolo4 reads");
+}
+
+TEST(ImageInputErrors, PixelLimitIsConfigurable) {
+  const std::string dog = sample_image("dog.jpg");
+  const std::string message = error_of([&] { read_image(dog, kMaxImageSide, 768 * 576 - 1); });
+  expect_contains(message, "768x576 = 442368 pixels, more than the limit of 442367");
+  EXPECT_EQ(read_image(dog, kMaxImageSide, 768 * 576).rows, 576);
 }
 
 TEST(ImageInputErrors, MaxSideIsConfigurable) {

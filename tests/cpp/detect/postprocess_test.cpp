@@ -15,10 +15,10 @@
 #include "detect/detect_test_util.h"
 #include "yolo4/core/error.h"
 #include "yolo4/io/image_input.h"
-#include "yolo4/postprocess/nms.h"
-#include "yolo4/postprocess/yolo_decode.h"
 #include "yolo4/loaders/darknet_cfg.h"
 #include "yolo4/loaders/npy.h"
+#include "yolo4/postprocess/nms.h"
+#include "yolo4/postprocess/yolo_decode.h"
 
 namespace yolo4 {
 namespace {

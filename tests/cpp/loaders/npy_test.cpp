@@ -107,6 +107,24 @@ TEST(Npy, BadFilesFailClearly) {
   expect_error([&] { read_npy(dir.path("missing.npy")); }, {"missing.npy", "cannot open"});
 }
 
+// A small file whose header claims a huge shape fails on the header, before the array is
+// allocated.
+TEST(Npy, HugeShapeClaimsFailBeforeAllocating) {
+  TempDir dir;
+  const std::string path = dir.path("huge.npy");
+  const auto header = [](const std::string& shape) {
+    return "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  };
+  test::write_bytes(path, npy_bytes(header("(1000000, 1000000)"), 16));
+  expect_error(
+      [&] { read_npy(path); },
+      {"huge.npy", "expected 4000000000128 bytes for shape (1000000, 1000000)", "found 144"});
+  test::write_bytes(path, npy_bytes(header("(100000, 100000, 100000)"), 16));
+  expect_error([&] { read_npy(path); }, {"huge.npy", "shape has too many elements"});
+  test::write_bytes(path, npy_bytes(header("(99999999999999999999,)"), 16));
+  expect_error([&] { read_npy(path); }, {"huge.npy", "dimension too large"});
+}
+
 TEST(Npy, WriteFailsOnBadShapeOrPath) {
   TempDir dir;
   const float value = 0;

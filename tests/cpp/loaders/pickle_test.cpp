@@ -132,5 +132,41 @@ TEST(Pickle, RejectsWhatTorchStateDictsDoNotUse) {
                {"expected a persistent id tuple"});
 }
 
+// A container that holds itself would be a shared_ptr cycle, never freed: refused when it is
+// part of the result, and freed (LeakSanitizer checks this in the ASan stage) when not.
+TEST(Pickle, ReferenceCyclesAreRefusedAndFreed) {
+  // [] DUP APPEND: a list inside itself.
+  expect_error([] { unpickle_torch(bytes_of("\x80\x02]2a."), "c.pkl"); },
+               {"c.pkl", "a container holds itself (a reference cycle)"});
+  // {} BINPUT 1, 1, BINGET 1, SETITEM: d[1] = d.
+  expect_error([] { unpickle_torch(bytes_of("\x80\x02}q\x01K\x01h\x01s."), "d.pkl"); },
+               {"reference cycle"});
+  // The cyclic list is popped; the result is an empty dict.
+  const PickleRef root = unpickle_torch(bytes_of("\x80\x02]2a0}."), "p.pkl");
+  EXPECT_TRUE(std::get<PickleDict>(root->value).items.empty());
+  // Shared (not cyclic) values are fine: (x, x) from the memo.
+  const PickleRef pair = unpickle_torch(bytes_of("\x80\x02]q\x01h\x01\x86."), "s.pkl");
+  const auto& items = std::get<PickleTuple>(pair->value).items;
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0], items[1]);
+}
+
+TEST(Pickle, DeepNestingIsRefused) {
+  // 1001 lists, each appended into the one below: nested 1001 levels deep.
+  const std::string deep = "\x80\x02" + std::string(1001, ']') + std::string(1000, 'a') + ".";
+  expect_error([&] { unpickle_torch(bytes_of(deep), "n.pkl"); },
+               {"n.pkl", "nested more than 1000 levels deep"});
+  const std::string ok = "\x80\x02" + std::string(999, ']') + std::string(998, 'a') + ".";
+  EXPECT_NO_THROW(unpickle_torch(bytes_of(ok), "n.pkl"));
+}
+
+// Found by fuzz_pickle (leaked under LeakSanitizer): an OrderedDict made to hold itself,
+// followed by an unsupported opcode.
+TEST(Pickle, FuzzFindingSelfReferenceThenError) {
+  const auto bytes = test::read_bytes(std::string(YOLO4_SOURCE_DIR) +
+                                      "/tests/data/fuzz/pickle/pickle_self_reference.pkl");
+  expect_error([&] { unpickle_torch(bytes, "f.pkl"); }, {"f.pkl", "pickle byte"});
+}
+
 }  // namespace
 }  // namespace yolo4

@@ -151,5 +151,55 @@ TEST_F(PthTest, TruncatedAndCorruptFilesFail) {
   expect_error([&] { load_pth(bad); }, {"bad.pth", "no <archive>/data.pkl"});
 }
 
+// Checkpoints whose pickle claims sizes their storages do not have: pickled by hand with
+// torch.save's persistent ids, next to a small real storage.
+constexpr const char* kClaimGenerator = R"(
+import collections, pickle, struct, torch, zipfile
+
+class Storage:
+    def __init__(self, type, numel): self.type, self.numel = type, numel
+
+class Tensor:
+    def __init__(self, storage, size, stride): self.args = (storage, 0, size, stride)
+    def __reduce__(self):
+        return torch._utils._rebuild_tensor_v2, self.args + (False, collections.OrderedDict())
+
+class Pickler(pickle.Pickler):
+    def persistent_id(self, obj):
+        if isinstance(obj, Storage): return ('storage', obj.type, '0', 'cpu', obj.numel)
+        return None
+
+def save(name, storage_bytes, type, numel, size, stride):
+    state = collections.OrderedDict(w=Tensor(Storage(type, numel), size, stride))
+    with open('data.pkl', 'wb') as f: Pickler(f, protocol=2).dump(state)
+    with zipfile.ZipFile(name + '.pth', 'w') as z:
+        z.write('data.pkl', 'archive/data.pkl')
+        z.writestr('archive/data/0', storage_bytes)
+
+four_floats = struct.pack('<4f', 1, 2, 3, 4)
+save('storage_100gb', four_floats, torch.FloatStorage, 25 * 10**9, (25 * 10**9,), (1,))
+save('numel_wraps', b'', torch.DoubleStorage, 2**61, (2**61,), (1,))
+save('expanded_4t', four_floats, torch.FloatStorage, 4, (2**40,), (0,))
+save('stride_overflow', four_floats, torch.FloatStorage, 4, (3, 1), (2**62, 1))
+save('count_overflow', four_floats, torch.FloatStorage, 4, (2**32, 2**32), (0, 0))
+)";
+
+// Sizes a checkpoint claims are checked against what it holds before anything is allocated.
+TEST(PthLimits, ClaimedSizesAreCheckedBeforeAllocating) {
+  const auto fixture = test::cached_python_fixture("pth_claims", kClaimGenerator);
+  YOLO4_REQUIRE_FIXTURE(fixture);
+  const auto file = [&](const std::string& name) { return fixture.dir + "/" + name + ".pth"; };
+  expect_error([&] { load_pth(file("storage_100gb")); },
+               {"storage_100gb.pth", "archive/data/0", "'w'", "has 16 bytes",
+                "expected 25000000000 x 4-byte FloatStorage"});
+  // 2^61 x 8 bytes is 0 modulo 2^64: an empty storage must not pass for it.
+  expect_error([&] { load_pth(file("numel_wraps")); },
+               {"has 0 bytes", "expected 2305843009213693952 x 8-byte DoubleStorage"});
+  expect_error([&] { load_pth(file("expanded_4t")); },
+               {"'w' is a view of 1099511627776 elements over a storage of 4", "expanded view"});
+  expect_error([&] { load_pth(file("stride_overflow")); }, {"'w'", "too large for 64-bit"});
+  expect_error([&] { load_pth(file("count_overflow")); }, {"'w'", "too large for 64-bit"});
+}
+
 }  // namespace
 }  // namespace yolo4

@@ -182,5 +182,35 @@ open('broken.zip', 'wb').write(data)
   expect_error([&] { ZipReader(dir.path("broken.zip")).read("x"); }, {"broken.zip", "x"});
 }
 
+// A header that lies about the inflated size is refused before its buffer is allocated; the
+// most compressible real data (zeros at deflate's best ratio) still reads.
+TEST(ZipReader, ZipBombSizeClaimIsRefusedBeforeInflating) {
+  TempDir dir;
+  const std::string error = test::run_python(dir, R"(
+import struct, zipfile
+with zipfile.ZipFile('zeros.zip', 'w', compression=zipfile.ZIP_DEFLATED) as z:
+    z.writestr('zeros', bytes(1000000))
+data = bytearray(open('zeros.zip', 'rb').read())
+central = data.rindex(b'PK\x01\x02')
+data[central + 24:central + 28] = struct.pack('<I', 3000000000)
+open('bomb.zip', 'wb').write(data)
+)");
+  ASSERT_TRUE(error.empty()) << error;
+  EXPECT_EQ(ZipReader(dir.path("zeros.zip")).read("zeros"), std::vector<uint8_t>(1000000, 0));
+  expect_error([&] { ZipReader(dir.path("bomb.zip")).read("zeros"); },
+               {"bomb.zip", "zeros", "claims 3000000000 bytes", "zip bomb"});
+}
+
+// Found by fuzz_zip_reader: a deflated entry of 22 bytes claiming 738197760 (a 704 MiB
+// allocation before the check above).
+TEST(ZipReader, FuzzFindingDeflatedSizeClaim) {
+  const std::string path =
+      std::string(YOLO4_SOURCE_DIR) + "/tests/data/fuzz/zip_reader/zip_deflate_size_claim.zip";
+  ZipReader zip(path);
+  expect_error([&] { zip.read("stored.txt"); }, {"stored with 48 bytes", "recorded size is 52"});
+  expect_error([&] { zip.read("deflated.txt"); },
+               {"deflated.txt", "claims 738197760 bytes from 22 compressed bytes"});
+}
+
 }  // namespace
 }  // namespace yolo4

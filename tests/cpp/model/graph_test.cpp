@@ -1,5 +1,7 @@
 // The cfg-driven graph: cfg parsing and shapes, clear errors, and the graph against the YOLOv4
 // modules (same weights, same options: identical heads).
+#include "yolo4/model/graph.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -7,7 +9,6 @@
 #include "model_test_util.h"
 #include "test_env.h"
 #include "yolo4/core/error.h"
-#include "yolo4/model/graph.h"
 #include "yolo4/model/session.h"
 #include "yolo4/model/yolov4.h"
 #include "yolo4/ops/layout.h"
@@ -72,7 +73,8 @@ TEST(NetworkSpec, Yolov4CfgShapes) {
 }
 
 TEST(NetworkSpec, Yolov4TinyRouteGroupsAndPools) {
-  const NetworkSpec spec = parse_network(parse_darknet_cfg(test_env::shared_data_dir() + "/yolov4-tiny.cfg"));
+  const NetworkSpec spec =
+      parse_network(parse_darknet_cfg(test_env::shared_data_dir() + "/yolov4-tiny.cfg"));
   ASSERT_EQ(spec.yolo_layers.size(), 2u);
   EXPECT_EQ(spec.layers[size_t(spec.yolo_layers[0])].output, (Shape{1, 13, 13, 255}));
   EXPECT_EQ(spec.layers[size_t(spec.yolo_layers[1])].output, (Shape{1, 26, 26, 255}));
@@ -82,15 +84,15 @@ TEST(NetworkSpec, Yolov4TinyRouteGroupsAndPools) {
 }
 
 TEST(NetworkSpec, YoloFastestDepthwiseDropoutAndBigPools) {
-  const NetworkSpec spec =
-      parse_network(parse_darknet_cfg(test_env::shared_data_dir() + "/models/yolo-fastest-1.1-xl.cfg"));
+  const NetworkSpec spec = parse_network(
+      parse_darknet_cfg(test_env::shared_data_dir() + "/models/yolo-fastest-1.1-xl.cfg"));
   ASSERT_EQ(spec.yolo_layers.size(), 2u);
   EXPECT_EQ(spec.layers[size_t(spec.yolo_layers[0])].output, (Shape{1, 10, 10, 255}));
   EXPECT_EQ(spec.layers[size_t(spec.yolo_layers[1])].output, (Shape{1, 20, 20, 255}));
   bool depthwise = false, pool9 = false;
   for (const LayerSpec& l : spec.layers) {
-    depthwise |= l.kind == LayerKind::kConvolutional && l.conv.groups == l.conv.filters &&
-                 l.conv.groups > 1;
+    depthwise |=
+        l.kind == LayerKind::kConvolutional && l.conv.groups == l.conv.filters && l.conv.groups > 1;
     pool9 |= l.kind == LayerKind::kMaxPool && l.pool_size == 9 && l.pool_stride == 1;
   }
   EXPECT_TRUE(depthwise);
@@ -106,11 +108,14 @@ TEST(NetworkSpec, ClearErrorsNameTheFileAndLine) {
                    {"gelu", "leaky"});
   expect_cfg_error(net + "[convolutional]\nfilters=8\n[route]\nlayers=3\n" + kHead,
                    {":7:", "not an earlier layer"});
-  expect_cfg_error(net + "[convolutional]\nfilters=8\nsize=1\n[convolutional]\nfilters=20\n"
-                         "[yolo]\nmask=0,1,2\nanchors=10,13, 16,30, 33,23\nclasses=2\n",
+  expect_cfg_error(net +
+                       "[convolutional]\nfilters=8\nsize=1\n[convolutional]\nfilters=20\n"
+                       "[yolo]\nmask=0,1,2\nanchors=10,13, 16,30, 33,23\nclasses=2\n",
                    {"20 channels", "21 expected"});
-  expect_cfg_error(net + "[convolutional]\nfilters=8\nsize=3\nstride=2\n[convolutional]\n"
-                         "filters=16\n[shortcut]\nfrom=-2\n" + kHead,
+  expect_cfg_error(net +
+                       "[convolutional]\nfilters=8\nsize=3\nstride=2\n[convolutional]\n"
+                       "filters=16\n[shortcut]\nfrom=-2\n" +
+                       kHead,
                    {"shortcuts need equal shapes"});
   expect_cfg_error(net + "[convolutional]\nfilters=8\ngroups=3\n" + kHead, {"groups 3"});
   expect_cfg_error(net + "[convolutional]\nfilters=8\n", {"no [yolo] layer"});
@@ -188,6 +193,21 @@ TEST(Graph, RejectsInputsThatDoNotFit) {
   EXPECT_THROW(model.graph().validate_input({1, 100, 320, 3}), Error);
   EXPECT_THROW(model.graph().validate_input({1, 320, 320, 1}), Error);
   EXPECT_NO_THROW(model.graph().validate_input({1, 416, 320, 3}));
+}
+
+// `auto` is one of the named presets, chosen per ISA, and says why.
+TEST(AutoPreset, PicksANamedPresetPerIsa) {
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
+    const AutoPreset chosen = auto_preset(isa);
+    EXPECT_FALSE(chosen.why.empty());
+    const ModelOptions a = ModelOptions::preset("auto", isa);
+    const ModelOptions named = ModelOptions::preset(chosen.preset, isa);
+    EXPECT_EQ(a.describe(), named.describe()) << to_string(isa);
+    EXPECT_EQ(a.isa, isa);
+  }
+  // On AVX2-only CPUs the reduced presets measured slower than fp32 (issue 10's table).
+  EXPECT_EQ(auto_preset(Isa::kAvx2).preset, "fp32");
+  EXPECT_THROW(ModelOptions::preset("fastest"), Error);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The library Detector on real trained weights (Yolo-Fastest 1.1 / 1.1-XL, COCO; the 1-class
 // body model): what it finds, that presets agree with fp32, and that Detectors sharing one model
 // give identical results concurrently.
+#include "yolo4/pipeline/detector.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -11,7 +13,6 @@
 
 #include "test_env.h"
 #include "yolo4/core/error.h"
-#include "yolo4/pipeline/detector.h"
 
 namespace yolo4 {
 namespace {
@@ -119,7 +120,8 @@ TEST(Detector, SharedModelConcurrentDetectorsGiveIdenticalResults) {
       options.pinning = ThreadPinning::kFloating;
       Detector detector(model, options);
       for (int round = 0; round < 2; ++round) {
-        for (const std::string& name : kImages) got[size_t(t)].push_back(detector.detect(image(name)));
+        for (const std::string& name : kImages)
+          got[size_t(t)].push_back(detector.detect(image(name)));
       }
     });
   }
@@ -190,10 +192,10 @@ TEST_P(PresetAgreement, SameDetectionsAsFp32OnTheSampleImages) {
       }
     }
   }
-  std::printf("preset %s vs fp32 (Yolo-Fastest-XL, 6 images, boxes >= 0.4): %d/%d agree; "
-              "of those mean IoU %.3f, worst IoU %.3f, worst score delta %.3f\n",
-              c.preset, agreeing, total, iou_sum / std::max(agreeing, 1), worst_iou,
-              worst_score_delta);
+  std::printf(
+      "preset %s vs fp32 (Yolo-Fastest-XL, 6 images, boxes >= 0.4): %d/%d agree; "
+      "of those mean IoU %.3f, worst IoU %.3f, worst score delta %.3f\n",
+      c.preset, agreeing, total, iou_sum / std::max(agreeing, 1), worst_iou, worst_score_delta);
   EXPECT_GT(total, 20);
   EXPECT_GE(agreeing, c.min_agreeing * total) << c.preset;
 }
