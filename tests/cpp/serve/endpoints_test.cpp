@@ -278,18 +278,23 @@ TEST_F(Endpoints, MetricsCountRequestsByStatusInPrometheusFormat) {
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200);
   EXPECT_EQ(r->get_header_value("Content-Type"), "text/plain; version=0.0.4");
-  const std::string& text = r->body;
-  for (const char* line : {"# TYPE yolo4_http_requests_total counter",
-                           "yolo4_http_requests_total{endpoint=\"/detect\",status=\"200\"} ",
-                           "yolo4_http_requests_total{endpoint=\"/detect\",status=\"400\"} ",
-                           "yolo4_http_requests_total{endpoint=\"/detect\",status=\"413\"} ",
-                           "yolo4_http_requests_total{endpoint=\"other\",status=\"404\"} ",
-                           "# TYPE yolo4_request_duration_seconds histogram",
-                           "yolo4_request_duration_seconds_bucket{le=\"0.005\"} ",
-                           "yolo4_request_duration_seconds_bucket{le=\"+Inf\"} ",
-                           "yolo4_request_duration_seconds_sum ", "# TYPE yolo4_queue_depth gauge",
-                           "\nyolo4_queue_depth 0\n", "\nyolo4_queue_capacity 8\n",
-                           "\nyolo4_sessions 2\n", "\nyolo4_sessions_busy 0\n"}) {
+  const std::vector<std::string> expected = {
+      "# TYPE yolo4_http_requests_total counter",
+      "yolo4_http_requests_total{endpoint=\"/detect\",status=\"200\"} ",
+      "yolo4_http_requests_total{endpoint=\"/detect\",status=\"400\"} ",
+      "yolo4_http_requests_total{endpoint=\"/detect\",status=\"413\"} ",
+      "yolo4_http_requests_total{endpoint=\"other\",status=\"404\"} ",
+      "# TYPE yolo4_request_duration_seconds histogram",
+      "yolo4_request_duration_seconds_bucket{le=\"0.005\"} ",
+      "yolo4_request_duration_seconds_bucket{le=\"+Inf\"} ",
+      "yolo4_request_duration_seconds_sum ",
+      "# TYPE yolo4_queue_depth gauge",
+      "\nyolo4_queue_depth 0\n",
+      "\nyolo4_queue_capacity 8\n",
+      "\nyolo4_sessions 2\n",
+      "\nyolo4_sessions_busy 0\n"};
+  const std::string text = metrics_with(*server_, expected);
+  for (const std::string& line : expected) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
   // Histogram buckets are cumulative: +Inf equals the count, and no bucket exceeds it.

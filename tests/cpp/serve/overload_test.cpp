@@ -58,11 +58,10 @@ TEST(Overload, FullQueueAnswers503WithRetryAfter) {
   EXPECT_EQ(burst.retry_after_missing, 0);
   // Once the burst is over the server answers normally again.
   EXPECT_EQ(server.client().Post("/detect", dog_jpeg(), "image/jpeg")->status, 200);
-  const std::string metrics = server.client().Get("/metrics")->body;
-  EXPECT_NE(metrics.find("yolo4_http_requests_total{endpoint=\"/detect\",status=\"503\"} " +
-                         std::to_string(burst.count(503)) + "\n"),
-            std::string::npos)
-      << metrics;
+  const std::string refused = "yolo4_http_requests_total{endpoint=\"/detect\",status=\"503\"} " +
+                              std::to_string(burst.count(503)) + "\n";
+  const std::string metrics = metrics_with(server, {refused});
+  EXPECT_NE(metrics.find(refused), std::string::npos) << metrics;
 }
 
 TEST(Overload, RequestOverTheTimeoutIs504) {

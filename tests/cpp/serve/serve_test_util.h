@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "yolo4/pipeline/detector.h"
 #include "yolo4/serve/http_server.h"
@@ -74,6 +77,23 @@ struct RunningServer {
   serve::DetectionServer server;
   int port;
 };
+
+// GET /metrics, again until it contains every one of `lines` (at most 5 s): httplib counts a
+// response just after sending it, so a client may see the response first.
+inline std::string metrics_with(const RunningServer& server,
+                                const std::vector<std::string>& lines) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  std::string text;
+  do {
+    const auto r = server.client().Get("/metrics");
+    text = r && r->status == 200 ? r->body : "";
+    bool all = !text.empty();
+    for (const std::string& line : lines) all = all && text.find(line) != std::string::npos;
+    if (all) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } while (std::chrono::steady_clock::now() < give_up);
+  return text;
+}
 
 inline nlohmann::json parse_json(const httplib::Result& result) {
   return nlohmann::json::parse(result->body);
