@@ -28,8 +28,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The browser test drives Debian's chromium through npm playwright-core (pinned in package-lock).
-(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+# The browser test drives Debian's chromium through npm playwright-core, at the version
+# tests/browser/package-lock.json pins (installed again only when that changes).
+lock_version() { node -p "require('./tests/browser/$1').$2" 2>/dev/null || true; }
+if [[ "$(lock_version package-lock.json "packages['node_modules/playwright-core'].version")" != \
+      "$(lock_version node_modules/playwright-core/package.json version)" ]]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-Release}" "$@" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
