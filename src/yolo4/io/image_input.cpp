@@ -288,7 +288,7 @@ std::vector<unsigned char> read_image_bytes(const std::string& path, size_t max_
   return read_file(path, max_bytes);
 }
 
-cv::Mat decode(const std::vector<unsigned char>& bytes, const std::string& path) {
+cv::Mat decode(Bytes bytes, const std::string& path) {
   const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U,
                         const_cast<unsigned char*>(bytes.data()));
   cv::Mat image;
@@ -377,20 +377,28 @@ std::optional<ImageSize> probe_image_size(const std::string& path) {
   return header_size(bytes, path);
 }
 
+cv::Mat decode_image(std::span<const unsigned char> bytes, const std::string& name, int max_side,
+                     int64_t max_pixels) {
+  YOLO4_CHECK(!bytes.empty(), "image ", name, ": empty (0 bytes), expected an image");
+  YOLO4_CHECK(bytes.size() <= kMaxFileBytes, "image ", name, ": ", bytes.size(),
+              " bytes, more than the ", kMaxFileBytes, " any accepted image needs");
+  // The whole file is searched (a JPEG's frame header may follow megabytes of metadata), and a
+  // file whose size the header does not give is not handed to a decoder that would believe it.
+  const std::optional<ImageSize> size = header_size(bytes, name);
+  YOLO4_CHECK(size, "image ", name,
+              ": not an image format yolo4 reads (expected JPEG, PNG, BMP, WebP, TIFF, PNM or "
+              "JPEG 2000), or its header does not give the image size");
+  check_size(*size, name, max_side, max_pixels, "its header says");
+  check_complete(bytes, name);
+  cv::Mat image = decode(bytes, name);
+  check_size({image.cols, image.rows}, name, max_side, max_pixels, "decoded to");
+  return image;
+}
+
 cv::Mat read_image(const std::string& path, int max_side, int64_t max_pixels) {
   const auto bytes = read_image_bytes(path, 0);
   YOLO4_CHECK(!bytes.empty(), "image ", path, ": the file is empty (0 bytes), expected an image");
-  // The whole file is searched (a JPEG's frame header may follow megabytes of metadata), and a
-  // file whose size the header does not give is not handed to a decoder that would believe it.
-  const std::optional<ImageSize> size = header_size(bytes, path);
-  YOLO4_CHECK(size, "image ", path,
-              ": not an image format yolo4 reads (expected JPEG, PNG, BMP, WebP, TIFF, PNM or "
-              "JPEG 2000), or its header does not give the image size");
-  check_size(*size, path, max_side, max_pixels, "its header says");
-  check_complete(bytes, path);
-  cv::Mat image = decode(bytes, path);
-  check_size({image.cols, image.rows}, path, max_side, max_pixels, "decoded to");
-  return image;
+  return decode_image(bytes, path, max_side, max_pixels);
 }
 
 NetworkInput make_network_input(const cv::Mat& bgr, int net_width, int net_height, ResizeMode mode,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <opencv2/core.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,11 @@ struct ImageSize {
 // file, without
 // decoding the pixels; nullopt for other formats. Throws when the header is recognised but cut.
 std::optional<ImageSize> probe_image_size(const std::string& path);
+
+// Decodes an encoded image held in memory (e.g. a request body) with read_image's checks and
+// limits; name is used in error messages.
+cv::Mat decode_image(std::span<const unsigned char> bytes, const std::string& name,
+                     int max_side = kMaxImageSide, int64_t max_pixels = kMaxImagePixels);
 
 // Decodes an image file to 8-bit BGR. Throws yolo4::Error naming the file when it cannot be read,
 // is empty, is not an image, is truncated, is larger than max_side in either dimension, or has
