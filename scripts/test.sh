@@ -11,10 +11,10 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)"
 echo "=== the C++ tests under ASan + UBSan ==="
 cmake -S . -B "$BUILD_DIR-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DYOLO4_SANITIZE=ON >/dev/null
 cmake --build "$BUILD_DIR-asan" -j"$(nproc)"
-# Reuses the generated test data of the first run; the Python tests already ran there.
+# The GoogleTest executables, each as one process; they reuse the first run's generated test
+# data (the Python, browser and load tests ran there and are not repeated).
 YOLO4_TESTDATA="$PWD/$BUILD_DIR/testdata" ASAN_OPTIONS=detect_leaks=1 \
-  ctest --test-dir "$BUILD_DIR-asan" --output-on-failure -j"$(nproc)" \
-  -FS yolo4_testdata -E '^(testdata|checkpoint|python)' --timeout 1800
+  scripts/run_test_binaries.sh "$BUILD_DIR-asan"
 
 echo "=== the concurrency tests under ThreadSanitizer ==="
 scripts/tsan.sh

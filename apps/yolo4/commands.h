@@ -9,5 +9,6 @@ int bench_command(int argc, char** argv);
 int profile_command(int argc, char** argv);
 int detect_command(int argc, char** argv);
 int eval_command(int argc, char** argv);
+int serve_command(int argc, char** argv);
 
 }  // namespace yolo4::cli

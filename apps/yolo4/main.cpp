@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"bench", yolo4::cli::bench_command, "time the network: median and min latency, GFLOP/s"},
     {"eval", yolo4::cli::eval_command, "COCO mAP of a model or a results file (as pycocotools)"},
     {"profile", yolo4::cli::profile_command, "per-op perf sheet: CSV with utilisation, SVG plots"},
+    {"serve", yolo4::cli::serve_command, "HTTP detection service with a browser page"},
 };
 
 void print_usage() {

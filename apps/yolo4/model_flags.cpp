@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <cstdio>
 
 #include "yolo4/core/device.h"
 #include "yolo4/core/error.h"
@@ -31,8 +32,11 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
            "network input W = H, a multiple of the network's stride (default: the --cfg's "
            "width/height, 320 for the built-in YOLOv4)",
            &size, 1, 8192);
-  p.option("--threads", "N", "worker threads, one per core (default: all cores)", &threads, 1,
-           1024);
+  p.option(
+      "--threads", "N",
+      "worker threads, one per core (default: all usable CPUs; more than that are clamped to it, "
+      "with a note on stderr)",
+      &threads, 1, 1024);
   p.flag("--no-pin", "let the OS move the threads between CPUs (default: one pinned per CPU)",
          &no_pin);
   const AutoPreset chosen = auto_preset(best_isa());
@@ -116,7 +120,13 @@ Yolov4Weights ModelFlags::load_weights(const DarknetCfg* parsed_cfg) const {
 }
 
 int ModelFlags::thread_count() const {
-  return threads > 0 ? threads : default_thread_count();
+  if (threads <= 0) return default_thread_count();
+  // More threads than CPUs time-slice the cores and wait at every op's barrier: much slower.
+  const int usable = usable_cpu_count();
+  if (threads <= usable) return threads;
+  std::fprintf(stderr, "yolo4: --threads %d is more than the %d usable CPUs; using %d\n", threads,
+               usable, usable);
+  return usable;
 }
 
 ThreadPinning ModelFlags::pinning() const {

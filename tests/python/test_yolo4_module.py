@@ -227,7 +227,7 @@ def test_corrupt_and_truncated_bytes(detector, dog, tmp_path):
     whole = Path(dog).read_bytes()
     with pytest.raises(yolo4.Error, match="truncated JPEG"):
         detector.detect(whole[: len(whole) // 2])
-    with pytest.raises(yolo4.Error, match=r"image images\[1\]: no bytes"):
+    with pytest.raises(yolo4.Error, match=r"image images\[1\]: empty \(0 bytes\)"):
         detector.detect_many([whole, b""])
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")

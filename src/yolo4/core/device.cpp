@@ -1,14 +1,23 @@
 #include "yolo4/core/device.h"
 
+#include <sched.h>
+
 #include <thread>
 
 #include "yolo4/core/error.h"
 
 namespace yolo4 {
 
-int default_thread_count() {
+int usable_cpu_count() {
+  // The affinity mask, not the machine: a container or taskset may grant fewer CPUs.
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : int(n);
+}
+
+int default_thread_count() {
+  return usable_cpu_count();
 }
 
 Device::Device(int threads, Isa isa, ThreadPinning pinning)

@@ -53,6 +53,9 @@ inline void deallocate(Tensor& tensor) {
   tensor.deallocate();
 }
 
+// CPUs this process may run on (its affinity mask).
+int usable_cpu_count();
+// One thread per usable CPU.
 int default_thread_count();
 
 }  // namespace yolo4

@@ -5,8 +5,9 @@
 
 namespace yolo4 {
 
-// LoFi: bf16 x bf16 products accumulated in fp32 (VDPBF16PS on AVX512_BF16, an exact fp32
-// emulation elsewhere). HiFi4: fp32 products. TT-NN's HiFi2/HiFi3 have no CPU counterpart.
+// LoFi: bf16 x bf16 products accumulated in fp32 (VDPBF16PS on AVX512_BF16; elsewhere bf16
+// operands widened to fp32, exact products summed in the fp32 kernel's order). HiFi4: fp32
+// products. TT-NN's HiFi2/HiFi3 have no CPU counterpart.
 enum class MathFidelity { LoFi, HiFi4 };
 
 std::string_view to_string(MathFidelity fidelity);

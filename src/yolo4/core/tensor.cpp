@@ -7,8 +7,18 @@
 
 namespace yolo4 {
 
+std::string join_dims(std::span<const int64_t> dims, std::string_view separator) {
+  std::string text;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i > 0) text += separator;
+    text += std::to_string(dims[i]);
+  }
+  return text;
+}
+
 std::string to_string(const Shape& s) {
-  return detail::concat("[", s.n, ", ", s.h, ", ", s.w, ", ", s.c, "]");
+  const int64_t dims[] = {s.n, s.h, s.w, s.c};
+  return detail::concat("[", join_dims(dims, ", "), "]");
 }
 
 std::string_view to_string(Layout layout) {

@@ -4,7 +4,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "yolo4/core/dtype.h"
 
@@ -34,7 +36,9 @@ struct Shape {
   bool operator==(const Shape&) const = default;
 };
 
-std::string to_string(const Shape& shape);
+// The one shape formatter: dimensions joined by `separator` ("1, 320, 320, 3", "1x320x320x3").
+std::string join_dims(std::span<const int64_t> dims, std::string_view separator);
+std::string to_string(const Shape& shape);  // "[1, 320, 320, 3]" (NHWC)
 std::string_view to_string(Layout layout);
 std::string_view to_string(TensorMemoryLayout layout);
 TensorMemoryLayout parse_memory_layout(std::string_view name);  // "height" | "width" | "block"

@@ -3,17 +3,16 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <span>
 
 #include "yolo4/core/error.h"
+#include "yolo4/loaders/binary_io.h"
 
 namespace yolo4 {
 namespace {
@@ -32,14 +31,8 @@ uint32_t be16(Bytes b, size_t at) {
 uint32_t be32(Bytes b, size_t at) {
   return (be16(b, at) << 16) | be16(b, at + 2);
 }
-uint32_t le16(Bytes b, size_t at) {
-  return uint32_t{b[at]} | (uint32_t{b[at + 1]} << 8);
-}
 uint32_t le24(Bytes b, size_t at) {
-  return le16(b, at) | (uint32_t{b[at + 2]} << 16);
-}
-uint32_t le32(Bytes b, size_t at) {
-  return le16(b, at) | (le16(b, at + 2) << 16);
+  return load_le<uint16_t>(&b[at]) | (uint32_t{b[at + 2]} << 16);
 }
 
 bool starts_with(Bytes b, std::string_view magic, size_t at = 0) {
@@ -118,17 +111,19 @@ std::optional<ImageSize> jpeg_size(Bytes b, const std::string& path) {
 
 std::optional<ImageSize> bmp_size(Bytes b, const std::string& path) {
   if (b.size() < 26) fail_cut(path, "BMP");
-  if (le32(b, 14) == 12) return make_size(le16(b, 18), le16(b, 20));  // OS/2 core header
-  auto height = static_cast<int32_t>(le32(b, 22));  // negative for top-down bitmaps
+  if (load_le<uint32_t>(&b[14]) == 12)
+    return make_size(load_le<uint16_t>(&b[18]), load_le<uint16_t>(&b[20]));  // OS/2 core header
+  auto height = static_cast<int32_t>(load_le<uint32_t>(&b[22]));  // negative for top-down bitmaps
   uint64_t abs_height = height < 0 ? -int64_t{height} : height;
-  return make_size(le32(b, 18), abs_height);
+  return make_size(load_le<uint32_t>(&b[18]), abs_height);
 }
 
 std::optional<ImageSize> webp_size(Bytes b, const std::string& path) {
   if (b.size() < 30) fail_cut(path, "WebP");
-  if (starts_with(b, "VP8 ", 12)) return make_size(le16(b, 26) & 0x3FFF, le16(b, 28) & 0x3FFF);
+  if (starts_with(b, "VP8 ", 12))
+    return make_size(load_le<uint16_t>(&b[26]) & 0x3FFF, load_le<uint16_t>(&b[28]) & 0x3FFF);
   if (starts_with(b, "VP8L", 12)) {
-    uint32_t bits = le32(b, 21);
+    uint32_t bits = load_le<uint32_t>(&b[21]);
     return make_size((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1);
   }
   if (starts_with(b, "VP8X", 12)) return make_size(le24(b, 24) + 1, le24(b, 27) + 1);
@@ -196,8 +191,8 @@ std::optional<ImageSize> jp2_size(Bytes b, const std::string& path) {
 
 std::optional<ImageSize> tiff_size(Bytes b, const std::string& path) {
   const bool little = b[0] == 'I';
-  auto u16 = [&](size_t at) { return little ? le16(b, at) : be16(b, at); };
-  auto u32 = [&](size_t at) { return little ? le32(b, at) : be32(b, at); };
+  auto u16 = [&](size_t at) { return little ? load_le<uint16_t>(&b[at]) : be16(b, at); };
+  auto u32 = [&](size_t at) { return little ? load_le<uint32_t>(&b[at]) : be32(b, at); };
   size_t ifd = u32(4);
   if (ifd + 2 > b.size()) return std::nullopt;  // IFD at the end of a large file
   uint32_t entries = u16(ifd);
@@ -220,7 +215,7 @@ std::optional<ImageSize> header_size(Bytes b, const std::string& path) {
   if (starts_with(b, "BM")) return bmp_size(b, path);
   if (starts_with(b, "GIF87a") || starts_with(b, "GIF89a")) {
     if (b.size() < 10) fail_cut(path, "GIF");
-    return make_size(le16(b, 6), le16(b, 8));
+    return make_size(load_le<uint16_t>(&b[6]), load_le<uint16_t>(&b[8]));
   }
   if (starts_with(b, "RIFF") && starts_with(b, "WEBP", 8)) return webp_size(b, path);
   if (b.size() >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6' && std::isspace(b[2])) {
@@ -281,24 +276,16 @@ void check_size(ImageSize size, const std::string& path, int max_side, int64_t m
 
 // Reads the first max_bytes of the file, or all of it when max_bytes is 0; files too large for
 // any accepted image (and for cv::imdecode's int sizes) are refused before reading.
-std::vector<unsigned char> read_file(const std::string& path, size_t max_bytes) {
+std::vector<unsigned char> read_image_bytes(const std::string& path, size_t max_bytes) {
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
     fail("image ", path, ": is a directory, expected an image file");
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("image ", path, ": cannot open (", std::strerror(errno), ")");
-  in.seekg(0, std::ios::end);
-  const auto end = in.tellg();
-  in.seekg(0);
-  YOLO4_CHECK(end >= 0, "image ", path, ": cannot determine the file size");
-  const auto size = static_cast<size_t>(end);
+  const uint64_t size = std::filesystem::file_size(path, error);
+  if (error) fail("image ", path, ": cannot open (", error.message(), ")");
   YOLO4_CHECK(max_bytes > 0 || size <= kMaxFileBytes, "image ", path, ": the file has ", size,
               " bytes, more than the ", kMaxFileBytes, " any accepted image needs");
-  std::vector<unsigned char> bytes(max_bytes > 0 ? std::min(size, max_bytes) : size);
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  YOLO4_CHECK(in || bytes.empty(), "image ", path, ": read error (", std::strerror(errno), ")");
-  return bytes;
+  return read_file(path, max_bytes);
 }
 
 cv::Mat decode(Bytes bytes, const std::string& path) {
@@ -385,32 +372,33 @@ ImageTransform make_image_transform(int width, int height, int net_width, int ne
 }
 
 std::optional<ImageSize> probe_image_size(const std::string& path) {
-  const auto bytes = read_file(path, kProbeBytes);
+  const auto bytes = read_image_bytes(path, kProbeBytes);
   YOLO4_CHECK(!bytes.empty(), "image ", path, ": the file is empty (0 bytes), expected an image");
   return header_size(bytes, path);
 }
 
-cv::Mat read_image(const std::string& path, int max_side, int64_t max_pixels) {
-  const auto bytes = read_file(path, 0);
-  YOLO4_CHECK(!bytes.empty(), "image ", path, ": the file is empty (0 bytes), expected an image");
-  return decode_image(bytes, path, max_side, max_pixels);
-}
-
-cv::Mat decode_image(Bytes encoded, const std::string& name, int max_side, int64_t max_pixels) {
-  YOLO4_CHECK(!encoded.empty(), "image ", name, ": no bytes, expected an encoded image");
-  YOLO4_CHECK(encoded.size() <= kMaxFileBytes, "image ", name, ": ", encoded.size(),
+cv::Mat decode_image(std::span<const unsigned char> bytes, const std::string& name, int max_side,
+                     int64_t max_pixels) {
+  YOLO4_CHECK(!bytes.empty(), "image ", name, ": empty (0 bytes), expected an image");
+  YOLO4_CHECK(bytes.size() <= kMaxFileBytes, "image ", name, ": ", bytes.size(),
               " bytes, more than the ", kMaxFileBytes, " any accepted image needs");
   // The whole file is searched (a JPEG's frame header may follow megabytes of metadata), and a
   // file whose size the header does not give is not handed to a decoder that would believe it.
-  const std::optional<ImageSize> size = header_size(encoded, name);
+  const std::optional<ImageSize> size = header_size(bytes, name);
   YOLO4_CHECK(size, "image ", name,
               ": not an image format yolo4 reads (expected JPEG, PNG, BMP, WebP, TIFF, PNM or "
               "JPEG 2000), or its header does not give the image size");
   check_size(*size, name, max_side, max_pixels, "its header says");
-  check_complete(encoded, name);
-  cv::Mat image = decode(encoded, name);
+  check_complete(bytes, name);
+  cv::Mat image = decode(bytes, name);
   check_size({image.cols, image.rows}, name, max_side, max_pixels, "decoded to");
   return image;
+}
+
+cv::Mat read_image(const std::string& path, int max_side, int64_t max_pixels) {
+  const auto bytes = read_image_bytes(path, 0);
+  YOLO4_CHECK(!bytes.empty(), "image ", path, ": the file is empty (0 bytes), expected an image");
+  return decode_image(bytes, path, max_side, max_pixels);
 }
 
 NetworkInput make_network_input(const cv::Mat& bgr, int net_width, int net_height, ResizeMode mode,

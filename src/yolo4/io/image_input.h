@@ -52,17 +52,17 @@ struct ImageSize {
 // decoding the pixels; nullopt for other formats. Throws when the header is recognised but cut.
 std::optional<ImageSize> probe_image_size(const std::string& path);
 
+// Decodes an encoded image held in memory (e.g. a request body) with read_image's checks and
+// limits; name is used in error messages.
+cv::Mat decode_image(std::span<const unsigned char> bytes, const std::string& name,
+                     int max_side = kMaxImageSide, int64_t max_pixels = kMaxImagePixels);
+
 // Decodes an image file to 8-bit BGR. Throws yolo4::Error naming the file when it cannot be read,
 // is empty, is not an image, is truncated, is larger than max_side in either dimension, or has
 // more than max_pixels pixels. The limits are checked from the header before decoding (only
 // formats whose header probe_image_size reads are decoded), and again after decoding.
 cv::Mat read_image(const std::string& path, int max_side = kMaxImageSide,
                    int64_t max_pixels = kMaxImagePixels);
-
-// The same for an encoded image already in memory (an upload, a Python bytes object); name
-// stands for the file in error messages.
-cv::Mat decode_image(std::span<const unsigned char> encoded, const std::string& name,
-                     int max_side = kMaxImageSide, int64_t max_pixels = kMaxImagePixels);
 
 // Converts a decoded 8-bit BGR image (a file or a video frame) to the network input; name is
 // used in error messages.

@@ -1,11 +1,14 @@
-// SHA-256 (FIPS 180-4), to verify downloaded weights without another dependency.
+// SHA-256 to verify downloaded weights: OpenSSL's EVP digest behind a small interface.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX, kept out of this header
 
 namespace yolo4 {
 
@@ -19,12 +22,10 @@ class Sha256 {
   std::string finish_hex();  // lowercase hex
 
  private:
-  void compress(const uint8_t* block);
-
-  std::array<uint32_t, 8> state_;
-  std::array<uint8_t, 64> buffer_{};
-  size_t buffered_ = 0;
-  uint64_t total_bytes_ = 0;
+  struct FreeContext {
+    void operator()(evp_md_ctx_st* context) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, FreeContext> context_;
 };
 
 std::string sha256_hex(std::string_view data);

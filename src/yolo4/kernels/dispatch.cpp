@@ -11,10 +11,10 @@ extern const ConvKernel bf16_conv_12x32__avx512bf16;
 
 namespace {
 const KernelTable& avx512_table() {
-  // With AVX512_BF16, LoFi runs natively on VDPBF16PS instead of the fp32 emulation.
+  // With AVX512_BF16, LoFi runs natively on VDPBF16PS instead of on widened fp32 operands.
   static const KernelTable table = [] {
     KernelTable t = kernels_avx512;
-    if (cpu_features().avx512_bf16) t.conv_lofi = bf16_conv_12x32__avx512bf16;
+    if (cpu_features().avx512_bf16) t.conv_lofi = t.conv_lofi_exact = bf16_conv_12x32__avx512bf16;
     return t;
   }();
   return table;

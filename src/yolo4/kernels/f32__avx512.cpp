@@ -8,10 +8,9 @@ extern const ConvKernel bf16_conv_12x32__avx512bf16;
 void bfp8_decode_pairs__avx512(const uint8_t* exponents, const uint8_t* values, int lanes,
                                uint32_t* dst);
 
-// LoFi uses VDPBF16PS where the CPU has AVX512_BF16 (dispatch swaps it in), else this emulation.
-extern const KernelTable kernels_avx512 = make_kernel_table<VecAvx512>(
-    Isa::kAvx512, f32_conv_kernel<VecAvx512, 12, 2>("f32_conv_12x32__avx512", false),
-    f32_conv_kernel<VecAvx512, 12, 2>("bf16emu_conv_12x32__avx512", true),
-    &bfp8_decode_pairs__avx512);
+// LoFi uses VDPBF16PS where the CPU has AVX512_BF16 (dispatch swaps it in), else widened bf16.
+extern const KernelTable kernels_avx512 = make_kernel_table<VecAvx512, 12, 2>(
+    Isa::kAvx512, "f32_conv_12x32__avx512", "bf16widened_conv_12x32__avx512",
+    "bf16emu_conv_12x32__avx512", &bfp8_decode_pairs__avx512, kBlockingL2Of1MB);
 
 }  // namespace yolo4::kernels

@@ -7,8 +7,8 @@ namespace yolo4::kernels {
 void bfp8_decode_pairs__scalar(const uint8_t* exponents, const uint8_t* values, int lanes,
                                uint32_t* dst);
 
-extern const KernelTable kernels_scalar = make_kernel_table<VecScalar>(
-    Isa::kScalar, f32_conv_kernel<VecScalar, 4, 8>("f32_conv_4x8__scalar", false),
-    f32_conv_kernel<VecScalar, 4, 8>("bf16emu_conv_4x8__scalar", true), &bfp8_decode_pairs__scalar);
+extern const KernelTable kernels_scalar = make_kernel_table<VecScalar, 4, 8>(
+    Isa::kScalar, "f32_conv_4x8__scalar", "bf16widened_conv_4x8__scalar",
+    "bf16emu_conv_4x8__scalar", &bfp8_decode_pairs__scalar, kBlockingL2Of512KB);
 
 }  // namespace yolo4::kernels

@@ -53,6 +53,14 @@ template <class V>
 void store_from_float(uint16_t* p, typename V::T x, int lanes) {
   V::store_bf16(p, x, lanes < V::kLanes ? lanes : V::kLanes);
 }
+// A float operand holding a bf16 value: LoFi's operands for a kF32 kernel.
+struct Bf16AsFloat {
+  float value;
+};
+template <class V>
+void store_from_float(Bf16AsFloat* p, typename V::T x, int lanes) {
+  store_from_float<V>(reinterpret_cast<float*>(p), V::round_bf16(x), lanes);
+}
 
 // The fused epilogue shared by every conv kernel: bias (or the partial sum of an earlier
 // reduction chunk), activation, residual, store in the output's dtype.
@@ -181,6 +189,19 @@ void winograd_output(const float* m, int64_t m_stride, int columns, float* y) {
   }
 }
 
+template <class V>
+void widen_bf16_pairs(const uint32_t* pairs, int lanes, int pair_rows, float* dst) {
+  constexpr int L = V::kLanes;
+  for (int j = 0; j < pair_rows; ++j) {
+    for (int lane = 0; lane < lanes; lane += L) {
+      typename V::T even, odd;
+      V::widen_bf16_pairs(pairs + size_t(j) * lanes + lane, even, odd);
+      V::store(dst + size_t(2 * j) * lanes + lane, even);
+      V::store(dst + size_t(2 * j + 1) * lanes + lane, odd);
+    }
+  }
+}
+
 // What every conv kernel of an ISA shares besides its GEMM: the epilogue alone and Winograd's
 // transforms into its operand type.
 template <class V, int NRV, class OperandT>
@@ -190,20 +211,25 @@ constexpr void set_shared_kernels(ConvKernel& k) {
   k.winograd_input[0] = &winograd_input<V, float, OperandT>;
   k.winograd_input[1] = &winograd_input<V, uint16_t, OperandT>;
   k.winograd_output = &winograd_output<V>;
+  k.widen_bf16_pairs = &widen_bf16_pairs<V>;
 }
 
-// The f32 conv kernel as HiFi4, or as an exact emulation of LoFi (bf16 operands, VDPBF16PS
-// accumulation order) for CPUs without AVX512_BF16.
+// The f32 conv kernel as HiFi4, or as LoFi on bf16 operands widened to fp32 (for CPUs without
+// AVX512_BF16; kPairOrder additionally in VDPBF16PS's exact accumulation order).
 template <class V, int MR, int NRV>
-constexpr ConvKernel f32_conv_kernel(const char* name, bool bf16_emulation) {
+constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operands) {
   ConvKernel k;
   k.run[0] = &f32_conv_ukernel<V, MR, NRV, float>;
   k.run[1] = &f32_conv_ukernel<V, MR, NRV, uint16_t>;
-  set_shared_kernels<V, NRV, float>(k);
+  if (bf16_operands == Bf16Operands::kNone) {
+    set_shared_kernels<V, NRV, float>(k);
+  } else {
+    set_shared_kernels<V, NRV, Bf16AsFloat>(k);
+  }
   k.mr = MR;
   k.nr = NRV * V::kLanes;
   k.operands = OperandFormat::kF32;
-  k.bf16_emulation = bf16_emulation;
+  k.bf16_operands = bf16_operands;
   k.name = name;
   return k;
 }
@@ -319,23 +345,34 @@ float f32_fma_loop(int64_t iterations) {
 
 // The table every ISA file exports, given its vector type, its conv kernels and its bfloat8_b
 // weight decoder (which the conv kernels then use too).
-template <class V>
-constexpr KernelTable make_kernel_table(Isa isa, ConvKernel hifi4, ConvKernel lofi,
-                                        Bfp8PairsDecodeFn bfp8_decode_pairs) {
-  hifi4.bfp8_decode_pairs = bfp8_decode_pairs;
-  lofi.bfp8_decode_pairs = bfp8_decode_pairs;
-  return KernelTable{
-      isa,
-      hifi4,
-      lofi,
-      &f32_activation<V>,
-      &f32_add<V>,
-      &f32_fma_loop<V>,
-      2 * kFmaChains * V::kLanes,
-      bfp8_decode_pairs,
-      {{&depthwise_row<V, float, float, false>, &depthwise_row<V, float, uint16_t, false>},
-       {&depthwise_row<V, float, float, true>, &depthwise_row<V, float, uint16_t, true>},
-       {&depthwise_row<V, uint16_t, float, false>, &depthwise_row<V, uint16_t, uint16_t, false>}}};
+// Its LoFi kernels are the f32 one on bf16 operands: widened, and in VDPBF16PS's order.
+template <class V, int MR, int NRV>
+constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const char* lofi_name,
+                                        const char* lofi_exact_name,
+                                        Bfp8PairsDecodeFn bfp8_decode_pairs,
+                                        const ConvBlocking& blocking) {
+  ConvKernel hifi4 = f32_conv_kernel<V, MR, NRV>(hifi4_name, Bf16Operands::kNone);
+  ConvKernel lofi = f32_conv_kernel<V, MR, NRV>(lofi_name, Bf16Operands::kWidened);
+  ConvKernel lofi_exact = f32_conv_kernel<V, MR, NRV>(lofi_exact_name, Bf16Operands::kPairOrder);
+  for (ConvKernel* k : {&hifi4, &lofi, &lofi_exact}) {
+    k->bfp8_decode_pairs = bfp8_decode_pairs;
+    k->blocking = blocking;
+  }
+  return KernelTable{isa,
+                     hifi4,
+                     lofi,
+                     lofi_exact,
+                     &f32_activation<V>,
+                     &f32_add<V>,
+                     &f32_fma_loop<V>,
+                     2 * kFmaChains * V::kLanes,
+                     bfp8_decode_pairs,
+                     {{&depthwise_row<V, float, float, false>,
+                       &depthwise_row<V, float, uint16_t, false>},
+                      {&depthwise_row<V, float, float, true>,
+                       &depthwise_row<V, float, uint16_t, true>},
+                      {&depthwise_row<V, uint16_t, float, false>,
+                       &depthwise_row<V, uint16_t, uint16_t, false>}}};
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // Names state operands, tile and ISA as XNNPACK's do: f32_conv_12x32__avx512.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "yolo4/core/activation.h"
@@ -19,6 +20,20 @@ static_assert(kKBlock == BlockBfp8::kValues, "a bfloat8_b block is one reduction
 //  kBf16Pairs:  A [kblocks][MR][16] bfloat16 (8 pairs), W [k/2][NR][2] bfloat16, for
 //               VDPBF16PS: each step multiplies a broadcast pair of A with NR pairs of W.
 enum class OperandFormat { kF32, kBf16Pairs };
+
+// How a kF32 kernel runs LoFi (bf16 x bf16 products, exact in fp32) on CPUs without VDPBF16PS.
+enum class Bf16Operands {
+  kNone,       // HiFi4: the operands as given
+  kWidened,    // bf16 values, kept compressed and widened to fp32 where packed or decoded; the
+               // kernel sums in its own order (the fast path)
+  kPairOrder,  // bf16 values, each reduction pair packed odd element first: VDPBF16PS's exact
+               // order (slow; for tests that compare with the native kernel)
+};
+
+// Bytes per packed operand element: a float, or one bfloat16 of a pair.
+inline constexpr size_t operand_bytes(OperandFormat operands) {
+  return operands == OperandFormat::kBf16Pairs ? 2 : 4;
+}
 
 // One MR x NR output tile of a convolution viewed as a GEMM over packed operands.
 struct ConvTile {
@@ -65,6 +80,11 @@ inline constexpr int kEpilogueRowsMax = 4;
 using Bfp8PairsDecodeFn = void (*)(const uint8_t* exponents, const uint8_t* values, int lanes,
                                    uint32_t* dst);
 
+// Widens `pair_rows` rows of bf16 pairs for `lanes` output channels (a multiple of the vector
+// width), pairs[j * lanes + lane] = bf16(k = 2j) | bf16(k = 2j + 1) << 16, to kF32 weight
+// operands dst[k * lanes + lane]. Exact.
+using Bf16PairsWidenFn = void (*)(const uint32_t* pairs, int lanes, int pair_rows, float* dst);
+
 // The vector decoders compute m x 2^(e - 133) in fp32: exact while that scale is a normal float
 // and the product cannot overflow (7 <= e <= 254); outside that, only all-zero blocks.
 inline bool bfp8_vector_decode_exact(const BlockBfp8& block) {
@@ -75,23 +95,42 @@ inline bool bfp8_vector_decode_exact(const BlockBfp8& block) {
   return true;
 }
 
+// Cache blocking for a conv kernel, sized to the L2 of the CPUs that run its ISA: data that
+// conv2d's strategy reads, not branches on the ISA.
+struct ConvBlocking {
+  int act_block_bytes;          // packed activations of one reduction chunk, kept in L2 across
+                                // the weight panels
+  int act_block_bytes_decoded;  // the same when weights are decoded (or widened) per chunk:
+                                // bigger blocks, fewer decodes
+  int chunk_kblocks_max;        // reduction blocks per pass
+  int decode_once_bytes;        // decoded weights a core keeps rather than decoding per block
+  int winograd_block_bytes;     // Winograd's transformed input, all 16 positions of a block
+};
+// 1 MB of L2 or more a core (Zen 4/5, Sapphire Rapids): measured on Zen 5 (docs/perf.md).
+inline constexpr ConvBlocking kBlockingL2Of1MB{192 * 1024, 1024 * 1024, 32, 1 << 20, 512 * 1024};
+// 512 KB of L2 (Zen 2/3; Intel client cores have 256 KB-1.25 MB): half the footprints, so that
+// a block and the weights it meets stay in L2.
+inline constexpr ConvBlocking kBlockingL2Of512KB{128 * 1024, 384 * 1024, 32, 256 * 1024,
+                                                 256 * 1024};
+
 struct ConvKernel {
   ConvTileFn run[2] = {nullptr, nullptr};  // [0]: float output, [1]: bfloat16 output
   // The fused epilogue alone, on sums computed elsewhere (Winograd's output transform): t.a is
   // float [t.rows <= kEpilogueRowsMax][NR]; [0]/[1] as for run.
   ConvTileFn epilogue[2] = {nullptr, nullptr};
-  // Winograd transforms into this kernel's operand type, [input is bfloat16]; the fp32
-  // emulation of LoFi rounds and pair-swaps their output afterwards.
+  // Winograd transforms into this kernel's operand type, [input is bfloat16]; with bf16
+  // operands on a kF32 kernel they round their output to bf16 (kPairOrder pair-swaps it after).
   WinogradInputFn winograd_input[2] = {nullptr, nullptr};
   WinogradOutputFn winograd_output = nullptr;
   int mr = 0;
   int nr = 0;
   OperandFormat operands = OperandFormat::kF32;
-  // Emulating VDPBF16PS with fp32 FMAs: operands are bf16-rounded floats and each pair of the
-  // reduction is packed odd element first, the order in which VDPBF16PS accumulates.
-  bool bf16_emulation = false;
+  Bf16Operands bf16_operands = Bf16Operands::kNone;
   // Decodes resident bfloat8_b weights, block by block, before they reach this kernel.
   Bfp8PairsDecodeFn bfp8_decode_pairs = nullptr;
+  // kF32 kernels: widens resident bf16 weights (or decoded bfloat8_b ones) to the operands.
+  Bf16PairsWidenFn widen_bf16_pairs = nullptr;
+  ConvBlocking blocking = kBlockingL2Of1MB;
   const char* name = "";
 };
 
@@ -136,6 +175,8 @@ struct KernelTable {
   Isa isa;
   ConvKernel conv_hifi4;  // fp32 products, fp32 accumulation
   ConvKernel conv_lofi;   // bf16 x bf16 products, fp32 accumulation
+  // LoFi summed in VDPBF16PS's exact order: native where the CPU has it, else emulated (slow).
+  ConvKernel conv_lofi_exact;
   F32UnaryFn f32_activation;
   F32AddFn f32_add;
   F32FmaLoopFn f32_fma_loop;

@@ -54,6 +54,13 @@ struct VecAvx2 {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
+
+  // 8 bf16 pairs (low half: even element) to their even and odd elements as floats.
+  static void widen_bf16_pairs(const uint32_t* p, T& even, T& odd) {
+    const __m256i pairs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    even = _mm256_castsi256_ps(_mm256_slli_epi32(pairs, 16));
+    odd = _mm256_castsi256_ps(_mm256_and_si256(pairs, _mm256_set1_epi32(int(0xffff0000u))));
+  }
   static void store_bf16(uint16_t* p, T x, int n = kLanes) {
     const __m256i bits = _mm256_castps_si256(x);
     const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
@@ -61,6 +68,10 @@ struct VecAvx2 {
         _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
     // Narrow 8 x 32 to 8 x 16 bits: pack within 128-bit lanes, then gather the two halves.
     const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(rounded, rounded), 0x08);
+    if (n >= kLanes) {  // the epilogue's common case: one store
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+      return;
+    }
     alignas(16) uint16_t tmp[kLanes];
     _mm_store_si128(reinterpret_cast<__m128i*>(tmp), _mm256_castsi256_si128(packed));
     for (int i = 0; i < (n < kLanes ? n : kLanes); ++i) p[i] = tmp[i];

@@ -1,5 +1,6 @@
 #include "yolo4/loaders/binary_io.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -14,8 +15,9 @@ uint64_t file_size(const std::string& path) {
   return size;
 }
 
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::vector<uint8_t> bytes(file_size(path));
+std::vector<uint8_t> read_file(const std::string& path, size_t max_bytes) {
+  const uint64_t size = file_size(path);
+  std::vector<uint8_t> bytes(max_bytes > 0 ? std::min<uint64_t>(size, max_bytes) : size);
   std::ifstream in(path, std::ios::binary);
   YOLO4_CHECK(in, path, ": cannot open file");
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));

@@ -24,8 +24,9 @@ T load_le(const uint8_t* bytes) {
 // Size of a regular file in bytes; fails naming the path if it cannot be opened.
 uint64_t file_size(const std::string& path);
 
-// The whole file; fails naming the path if it cannot be read.
-std::vector<uint8_t> read_file(const std::string& path);
+// The whole file, or its first max_bytes when max_bytes > 0; fails naming the path if it cannot
+// be read.
+std::vector<uint8_t> read_file(const std::string& path, size_t max_bytes = 0);
 
 // Reads fields one after another from a byte buffer; running past the end fails with a message
 // naming `source` (e.g. "model.pth: data.pkl"), the offset and the bytes needed vs left.

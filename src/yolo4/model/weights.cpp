@@ -4,9 +4,9 @@
 #include <cmath>
 #include <fstream>
 #include <map>
-#include <sstream>
 
 #include "yolo4/core/error.h"
+#include "yolo4/core/tensor.h"
 #include "yolo4/loaders/binary_io.h"
 #include "yolo4/loaders/darknet_weights.h"
 #include "yolo4/loaders/pth.h"
@@ -15,11 +15,7 @@ namespace yolo4 {
 namespace {
 
 std::string shape_string(std::span<const int64_t> shape) {
-  std::ostringstream out;
-  out << '[';
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << ']';
-  return out.str();
+  return detail::concat("[", join_dims(shape, ", "), "]");
 }
 
 // Index of the first NaN or infinity, or -1.

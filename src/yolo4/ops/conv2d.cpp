@@ -11,25 +11,17 @@
 
 namespace yolo4 {
 
+using conv_operands::ceil_div;
 using conv_operands::convert_block;
 using kernels::kKBlock;
+using kernels::operand_bytes;
 
 namespace {
 
 constexpr int round_up(int value, int multiple) {
   return (value + multiple - 1) / multiple * multiple;
 }
-int ceil_div(int64_t value, int64_t divisor) {
-  return int((value + divisor - 1) / divisor);
-}
 
-// Packed A for a chunk of the reduction should stay in L2 across all weight panels.
-constexpr int kBlockBytesTarget = 192 * 1024;
-constexpr int kBlockBytesBlockFormat = 1024 * 1024;
-constexpr int kChunkKBlocksMax = 32;          // 512 reduction values per pass
-constexpr size_t kDecodeOnceBytes = 1 << 20;  // about a core's L2
-// Winograd's transformed input for all 16 positions of a block stays in L2 across the panels.
-constexpr int kWinogradBlockBytes = 512 * 1024;
 
 // The report's rule: many more pixels than channels shard by height, many more channels than
 // pixels by width, comparable ones by block.
@@ -64,7 +56,7 @@ struct ConvGeometry {
 // whose blocks for consecutive kb are mr * 16 elements apart.
 template <class Src, class Dst>
 void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int kb1, int mr,
-              bool emulate, Dst* dst) {
+              conv_operands::OperandRounding rounding, Dst* dst) {
   const int taps = g.kernel * g.kernel;
   if (g.channels_per_tap % kKBlock == 0) {  // wide input: whole blocks from one pixel
     int kb = 0;
@@ -74,7 +66,7 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
         if (kb < kb0) continue;
         if (kb >= kb1) break;
         const int valid = src ? std::clamp(g.in.c - c, 0, kKBlock) : 0;
-        convert_block(src ? src + c : nullptr, valid, dst, emulate, emulate);
+        convert_block(src ? src + c : nullptr, valid, dst, rounding);
         dst += mr * kKBlock;
       }
     }
@@ -89,7 +81,7 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
     if (tap_source[tap]) std::copy_n(tap_source[tap], g.in.c, row + tap * g.in.c);
   }
   for (int kb = kb0; kb < kb1; ++kb) {
-    convert_block(row + kb * kKBlock, kKBlock, dst + (kb - kb0) * mr * kKBlock, emulate, emulate);
+    convert_block(row + kb * kKBlock, kKBlock, dst + (kb - kb0) * mr * kKBlock, rounding);
   }
 }
 
@@ -97,7 +89,7 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
 // [kb0, kb1), into dst as [tile][kb][MR][16]; rows past `rows` are zeros.
 template <class Src, class Dst>
 void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int mr, int kb0,
-                      int kb1, bool emulate, void* packed) {
+                      int kb1, conv_operands::OperandRounding rounding, void* packed) {
   Dst* dst = static_cast<Dst*>(packed);
   const Src* input = static_cast<const Src*>(g.input);
   const int nkb = kb1 - kb0;
@@ -122,7 +114,7 @@ void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int 
                    : nullptr;
       }
     }
-    pack_row(g, tap_source, kb0, kb1, mr, emulate, row_dst);
+    pack_row(g, tap_source, kb0, kb1, mr, rounding, row_dst);
     if (++ox == g.out.w) {
       ox = 0;
       if (++oy == g.out.h) oy = 0, ++n;
@@ -130,7 +122,8 @@ void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int 
   }
 }
 
-using PackFn = void (*)(const ConvGeometry&, int64_t, int, int, int, int, bool, void*);
+using PackFn = void (*)(const ConvGeometry&, int64_t, int, int, int, int,
+                        conv_operands::OperandRounding, void*);
 
 PackFn pack_function(DataType input, kernels::OperandFormat operands) {
   const bool bf16_in = input == DataType::BFLOAT16;
@@ -140,13 +133,10 @@ PackFn pack_function(DataType input, kernels::OperandFormat operands) {
   return bf16_in ? &pack_activations<uint16_t, float> : &pack_activations<float, float>;
 }
 
-size_t operand_bytes(kernels::OperandFormat operands) {
-  return operands == kernels::OperandFormat::kBf16Pairs ? 2 : 4;
-}
-
 kernels::ConvKernel select_kernel(const Conv2dConfig& config, Isa isa) {
   const kernels::KernelTable& table = kernels::kernel_table(isa);
-  return config.math_fidelity == MathFidelity::LoFi ? table.conv_lofi : table.conv_hifi4;
+  if (config.math_fidelity != MathFidelity::LoFi) return table.conv_hifi4;
+  return config.lofi_exact_order ? table.conv_lofi_exact : table.conv_lofi;
 }
 
 ReductionLayout reduction_layout(const Conv2dParams& p, int nr) {
@@ -197,6 +187,114 @@ CoreShare core_share(int core, const ConvStrategy& s, int tiles, int panels) {
   const int row = core / s.grid_columns, column = core % s.grid_columns;
   return {int(int64_t(tiles) * row / s.grid_rows), int(int64_t(tiles) * (row + 1) / s.grid_rows),
           panels * column / s.grid_columns, panels * (column + 1) / s.grid_columns};
+}
+
+// Everything the cores share to run a direct (non-Winograd) conv.
+struct DirectConv {
+  const ConvGeometry& g;
+  const ConvStrategy& s;
+  const kernels::ConvKernel& kernel;
+  const PackedConvWeights& weights;
+  const float* bias;  // packed, [panel][NR]
+  Activation activation;
+  const Tensor& output;
+  const Tensor* residual;
+  PackFn pack;
+  kernels::ConvTileFn tile_fn;  // for the output's dtype
+  int64_t pixels;
+  int out_columns;
+  size_t element;    // bytes per output value
+  size_t a_element;  // bytes per packed activation operand
+};
+
+// One core's scratch: packed activations, decoded weights, fp32 partial sums.
+struct CoreScratch {
+  std::vector<float>& packed;
+  std::vector<float>& weights;
+  std::vector<float>& partial;
+  bool decode_once;  // weights decoded once for the core's panels, not per block
+  int partial_stride;
+};
+
+// The MR-row tiles [t0, block_end) of one panel, over reduction blocks [kb0, kb1): fp32
+// partial sums until the last chunk, then the output through the fused epilogue.
+void run_panel(const DirectConv& c, const CoreScratch& scratch, const CoreShare& share, int panel,
+               int t0, int block_end, int kb0, int kb1) {
+  const int mr = c.kernel.mr, nr = c.kernel.nr;
+  const int64_t first_pixel = int64_t(t0) * mr;
+  kernels::ConvTile tile;
+  tile.w = scratch.decode_once ? c.weights.chunk_of(scratch.weights, panel - share.panel_begin, kb0)
+                               : c.weights.chunk(panel, kb0, kb1, scratch.weights);
+  tile.kblocks = kb1 - kb0;
+  tile.bias = c.bias + int64_t(panel) * nr;
+  tile.columns = std::min(nr, c.out_columns - panel * nr);
+  tile.channels = c.g.out.c - panel * nr;
+  tile.accumulate = kb0 > 0;
+  tile.finalize = kb1 == c.g.kblocks;
+  tile.activation = c.activation;
+  tile.partial_stride = scratch.partial_stride;
+  tile.residual_stride = c.residual ? c.residual->pixel_stride() : 0;
+  for (int t = t0; t < block_end; ++t) {
+    const int64_t p = int64_t(t) * mr;
+    tile.a = reinterpret_cast<const std::byte*>(scratch.packed.data()) +
+             size_t(t - t0) * (kb1 - kb0) * mr * kKBlock * c.a_element;
+    tile.rows = int(std::min<int64_t>(mr, c.pixels - p));
+    float* tile_partial = scratch.partial.data() +
+                          size_t(p - first_pixel) * scratch.partial_stride +
+                          (panel - share.panel_begin) * nr;
+    tile.partial = tile_partial;
+    if (tile.finalize) {
+      tile.out =
+          c.output.data<std::byte>() + (p * c.output.pixel_stride() + panel * nr) * c.element;
+      tile.out_stride = c.output.pixel_stride();
+      tile.residual = c.residual ? c.residual->data<std::byte>() +
+                                       (p * tile.residual_stride + panel * nr) * c.element
+                                 : nullptr;
+      c.tile_fn(tile);
+    } else {
+      tile.out = tile_partial;
+      tile.out_stride = scratch.partial_stride;
+      c.kernel.run[0](tile);
+    }
+  }
+}
+
+// One block of MR-row tiles [t0, block_end): each reduction chunk is packed once, then run
+// against every panel of the core's share.
+void run_block(const DirectConv& c, const CoreScratch& scratch, const CoreShare& share, int t0,
+               int block_end) {
+  const int mr = c.kernel.mr;
+  const int64_t first_pixel = int64_t(t0) * mr;
+  const int rows = int(std::min<int64_t>(c.pixels, int64_t(block_end) * mr) - first_pixel);
+  for (int kb0 = 0; kb0 < c.g.kblocks; kb0 += c.s.chunk_kblocks) {
+    const int kb1 = std::min(c.g.kblocks, kb0 + c.s.chunk_kblocks);
+    c.pack(c.g, first_pixel, rows, mr, kb0, kb1, conv_operands::operand_rounding(c.kernel),
+           scratch.packed.data());
+    for (int panel = share.panel_begin; panel < share.panel_end; ++panel) {
+      run_panel(c, scratch, share, panel, t0, block_end, kb0, kb1);
+    }
+  }
+}
+
+// One core's tiles and panels, a block of tiles at a time.
+void run_core_share(const DirectConv& c, const CoreShare& share) {
+  const int mr = c.kernel.mr;
+  const int block_tiles = c.s.block_pixels / mr;
+  thread_local std::vector<float> packed, weight_scratch, partial;
+  // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core.
+  const bool decode_once =
+      c.weights.decoded_per_chunk() &&
+      size_t(share.panel_end - share.panel_begin) * c.weights.decoded_panel_bytes() <=
+          size_t(c.kernel.blocking.decode_once_bytes);
+  if (decode_once) c.weights.decode_panels(share.panel_begin, share.panel_end, weight_scratch);
+  packed.resize((size_t(block_tiles) * mr * c.s.chunk_kblocks * kKBlock * c.a_element + 3) / 4);
+  // A reduction in several chunks keeps its partial sums in fp32 (the output may be bf16).
+  const int partial_stride = (share.panel_end - share.panel_begin) * c.kernel.nr;
+  if (c.s.chunk_kblocks < c.g.kblocks) partial.resize(size_t(block_tiles) * mr * partial_stride);
+  const CoreScratch scratch{packed, weight_scratch, partial, decode_once, partial_stride};
+  for (int t0 = share.tile_begin; t0 < share.tile_end; t0 += block_tiles) {
+    run_block(c, scratch, share, t0, std::min(share.tile_end, t0 + block_tiles));
+  }
 }
 
 // Output channels a run writes: a TILE output also gets its zero padding channels, a slice only
@@ -285,10 +383,8 @@ double Conv2d::flops(const Shape& in) const {
 ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   const Shape out = output_shape(in);
   ConvStrategy s;
-  const TensorMemoryLayout by_rule = report_rule(out.pixels(), out.c, s.reason);
-  s.shard_layout = by_rule;
-  if (config_.shard_layout &&
-      (!config_.reshard_if_not_optimal || *config_.shard_layout == by_rule)) {
+  s.shard_layout = report_rule(out.pixels(), out.c, s.reason);
+  if (config_.shard_layout) {
     s.shard_layout = *config_.shard_layout;
     s.reason = "configured";
   }
@@ -317,20 +413,22 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   if (s.winograd) {  // one reduction pass: the 16 GEMMs' sums need no partials
     s.chunk_kblocks = layout_.kblocks;
     const int row_bytes = layout_.kblocks * kKBlock * int(operand_bytes(kernel_.operands));
-    const int auto_tiles =
-        std::max(1, kWinogradBlockBytes / (winograd::kPositions * row_bytes * kernel_.mr));
+    const int auto_tiles = std::max(
+        1, kernel_.blocking.winograd_block_bytes / (winograd::kPositions * row_bytes * kernel_.mr));
     s.block_pixels = config_.act_block_h_override > 0
                          ? round_up(config_.act_block_h_override, kernel_.mr)
                          : auto_tiles * kernel_.mr;
     return s;
   }
   const bool narrow = layout_.channels_per_tap % kKBlock != 0;  // packed in one chunk
-  s.chunk_kblocks = narrow ? layout_.kblocks : std::min(layout_.kblocks, kChunkKBlocksMax);
+  s.chunk_kblocks =
+      narrow ? layout_.kblocks : std::min(layout_.kblocks, kernel_.blocking.chunk_kblocks_max);
   const int chunk_bytes = s.chunk_kblocks * kKBlock * int(operand_bytes(kernel_.operands));
   // bfloat8_b weights are decoded per block when too large to decode once per core: bigger
   // blocks (fewer decodes) then pay for their extra cache footprint.
-  const int block_bytes =
-      weights_.front().is_block_format() ? kBlockBytesBlockFormat : kBlockBytesTarget;
+  const int block_bytes = weights_.front().decoded_per_chunk()
+                              ? kernel_.blocking.act_block_bytes_decoded
+                              : kernel_.blocking.act_block_bytes;
   const int auto_pixels = std::max(1, block_bytes / (chunk_bytes * kernel_.mr)) * kernel_.mr;
   s.block_pixels = config_.act_block_h_override > 0
                        ? round_up(config_.act_block_h_override, kernel_.mr)
@@ -378,7 +476,7 @@ void Conv2d::validate(const Tensor& input, const Tensor& output, const Tensor* r
   }
 }
 
-Tensor Conv2d::operator()(Device& device, Tensor& input, const Tensor* residual) const {
+Tensor Conv2d::operator()(Device& device, const Tensor& input, const Tensor* residual) const {
   TensorSpec spec;
   spec.shape = output_shape(input.shape());
   spec.dtype = config_.dtype;
@@ -387,7 +485,6 @@ Tensor Conv2d::operator()(Device& device, Tensor& input, const Tensor* residual)
   Tensor output = device.allocate(spec);
   validate(input, output, residual);
   execute(device, input, output, residual, s);
-  if (config_.deallocate_activation) deallocate(input);
   return output;
 }
 
@@ -427,80 +524,27 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
     execute_winograd(device, input, output, residual, s);
     return;
   }
-  const PackedConvWeights& weights = weights_.front();
   const ConvGeometry g{input.shape(),   output.shape(),     params_.kernel,
                        params_.stride,  params_.padding,    layout_.channels_per_tap,
                        layout_.kblocks, input.data<void>(), input.pixel_stride()};
-  const int mr = kernel_.mr, nr = kernel_.nr;
-  const int64_t pixels = g.out.pixels();
-  const int tiles = ceil_div(pixels, mr);
-  const int out_columns = output_columns(output);
-  const int panels = ceil_div(out_columns, nr);
-  const PackFn pack = pack_function(input.dtype(), kernel_.operands);
-  const kernels::ConvTileFn tile_fn = kernel_.run[output.dtype() == DataType::BFLOAT16 ? 1 : 0];
-  const size_t element = traits(output.dtype()).block_bytes;
-  const size_t a_element = operand_bytes(kernel_.operands);
-
-  device.pool().run(s.grid_rows * s.grid_columns, [&](int core) {
-    const auto [tile_begin, tile_end, panel_begin, panel_end] = core_share(core, s, tiles, panels);
-    const int block_tiles = s.block_pixels / mr;
-    thread_local std::vector<float> packed, weight_scratch, partial;
-    // bfloat8_b weights small enough to stay in cache are decoded once per core, not per block.
-    const bool decode_once =
-        weights.is_block_format() &&
-        size_t(panel_end - panel_begin) * weights.decoded_panel_bytes() <= kDecodeOnceBytes;
-    if (decode_once) weights.decode_panels(panel_begin, panel_end, weight_scratch);
-    packed.resize((size_t(block_tiles) * mr * s.chunk_kblocks * kKBlock * a_element + 3) / 4);
-    // A reduction in several chunks keeps its partial sums in fp32 (the output may be bf16).
-    const int partial_stride = (panel_end - panel_begin) * nr;
-    if (s.chunk_kblocks < g.kblocks) partial.resize(size_t(block_tiles) * mr * partial_stride);
-
-    for (int t0 = tile_begin; t0 < tile_end; t0 += block_tiles) {
-      const int block_end = std::min(tile_end, t0 + block_tiles);
-      const int64_t first_pixel = int64_t(t0) * mr;
-      const int rows = int(std::min<int64_t>(pixels, int64_t(block_end) * mr) - first_pixel);
-      for (int kb0 = 0; kb0 < g.kblocks; kb0 += s.chunk_kblocks) {
-        const int kb1 = std::min(g.kblocks, kb0 + s.chunk_kblocks);
-        pack(g, first_pixel, rows, mr, kb0, kb1, kernel_.bf16_emulation, packed.data());
-        for (int panel = panel_begin; panel < panel_end; ++panel) {
-          kernels::ConvTile tile;
-          tile.w = decode_once ? weights.chunk_of(weight_scratch, panel - panel_begin, kb0)
-                               : weights.chunk(panel, kb0, kb1, weight_scratch);
-          tile.kblocks = kb1 - kb0;
-          tile.bias = packed_bias_.data() + int64_t(panel) * nr;
-          tile.columns = std::min(nr, out_columns - panel * nr);
-          tile.channels = g.out.c - panel * nr;
-          tile.accumulate = kb0 > 0;
-          tile.finalize = kb1 == g.kblocks;
-          tile.activation = activation_;
-          tile.partial_stride = partial_stride;
-          tile.residual_stride = residual ? residual->pixel_stride() : 0;
-          for (int t = t0; t < block_end; ++t) {
-            const int64_t p = int64_t(t) * mr;
-            tile.a = reinterpret_cast<const std::byte*>(packed.data()) +
-                     size_t(t - t0) * (kb1 - kb0) * mr * kKBlock * a_element;
-            tile.rows = int(std::min<int64_t>(mr, pixels - p));
-            float* tile_partial = partial.data() + size_t(p - first_pixel) * partial_stride +
-                                  (panel - panel_begin) * nr;
-            tile.partial = tile_partial;
-            if (tile.finalize) {
-              tile.out =
-                  output.data<std::byte>() + (p * output.pixel_stride() + panel * nr) * element;
-              tile.out_stride = output.pixel_stride();
-              tile.residual = residual ? residual->data<std::byte>() +
-                                             (p * tile.residual_stride + panel * nr) * element
-                                       : nullptr;
-              tile_fn(tile);
-            } else {
-              tile.out = tile_partial;
-              tile.out_stride = partial_stride;
-              kernel_.run[0](tile);
-            }
-          }
-        }
-      }
-    }
-  });
+  DirectConv conv{g,
+                  s,
+                  kernel_,
+                  weights_.front(),
+                  packed_bias_.data(),
+                  activation_,
+                  output,
+                  residual,
+                  pack_function(input.dtype(), kernel_.operands),
+                  kernel_.run[output.dtype() == DataType::BFLOAT16 ? 1 : 0],
+                  g.out.pixels(),
+                  output_columns(output),
+                  size_t(traits(output.dtype()).block_bytes),
+                  operand_bytes(kernel_.operands)};
+  const int tiles = ceil_div(conv.pixels, kernel_.mr);
+  const int panels = ceil_div(conv.out_columns, kernel_.nr);
+  device.pool().run(s.grid_rows * s.grid_columns,
+                    [&](int core) { run_core_share(conv, core_share(core, s, tiles, panels)); });
 }
 
 }  // namespace yolo4

@@ -36,11 +36,11 @@ struct Conv2dConfig {
   DataType dtype = DataType::FLOAT32;          // output activations
   DataType weights_dtype = DataType::FLOAT32;  // packed weights
   MathFidelity math_fidelity = MathFidelity::HiFi4;
+  // Tests only: LoFi summed in VDPBF16PS's order also on CPUs without it (a slow emulation).
+  bool lofi_exact_order = false;
   bool math_approx_mode = false;  // fuse Activation::kMishApprox for kMish (leaky stays exact)
   Activation activation = Activation::kNone;
   std::optional<TensorMemoryLayout> shard_layout;  // empty: the report's rule picks
-  bool deallocate_activation = false;              // free the input once consumed
-  bool reshard_if_not_optimal = false;
   int act_block_h_override = 0;  // output pixels per activation block; 0 = automatic
   // Winograd F(2x2, 3x3) instead of direct convolution: 3x3 stride-1 convs with >= 16 input
   // channels only; 2.25x fewer multiplications, weights 16/9 as large.
@@ -80,9 +80,8 @@ class Conv2d {
   ConvStrategy strategy(const Shape& input, int cores) const;
   double flops(const Shape& input) const;  // 2 x multiply-adds of the direct convolution
 
-  // Allocates the output on the device (TILE layout). With deallocate_activation, `input` is
-  // deallocated once consumed.
-  Tensor operator()(Device& device, Tensor& input, const Tensor* residual = nullptr) const;
+  // Allocates the output on the device (TILE layout).
+  Tensor operator()(Device& device, const Tensor& input, const Tensor* residual = nullptr) const;
   // Writes into an existing output, which may be a channel slice of a concat output.
   void run(Device& device, const Tensor& input, const Tensor& output,
            const Tensor* residual = nullptr) const;

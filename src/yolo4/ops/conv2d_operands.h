@@ -1,5 +1,6 @@
 // Activation operands of the conv kernels: conversions from activation storage (float or
-// bfloat16 bits) to the kernel's operand type, shared by the direct and the Winograd packing.
+// bfloat16 bits) to the kernel's operand type, shared by the direct and the Winograd packing,
+// and the tiling arithmetic both use.
 #pragma once
 
 #include <cstdint>
@@ -13,35 +14,55 @@ namespace yolo4::conv_operands {
 
 using kernels::kKBlock;
 
-// `emulate` rounds fp32 operands to bf16 for the exact LoFi emulation.
+// What packing does to activations for a kF32 kernel running LoFi: round them to bf16, and for
+// VDPBF16PS's exact order put each pair's odd element first.
+struct OperandRounding {
+  bool bf16 = false;
+  bool swap_pairs = false;
+};
+inline OperandRounding operand_rounding(const kernels::ConvKernel& k) {
+  return {k.bf16_operands != kernels::Bf16Operands::kNone,
+          k.bf16_operands == kernels::Bf16Operands::kPairOrder};
+}
+
+// Whole tiles, blocks or panels covering `value`.
+inline int ceil_div(int64_t value, int64_t divisor) {
+  return int((value + divisor - 1) / divisor);
+}
+
 inline float widen(float x) {
   return x;
 }
 inline float widen(uint16_t x) {
   return to_float(bfloat16{x});
 }
+// `round`: to a bf16 value, for LoFi on a kF32 kernel.
 template <class Dst>
-inline Dst operand(float x, bool emulate);
+inline Dst operand(float x, bool round);
 template <>
-inline float operand<float>(float x, bool emulate) {
-  return emulate ? to_float(to_bfloat16(x)) : x;
+inline float operand<float>(float x, bool round) {
+  return round ? to_float(to_bfloat16(x)) : x;
 }
 template <>
 inline uint16_t operand<uint16_t>(float x, bool) {
   return to_bfloat16(x).bits;
 }
 
-// One block of 16 reduction values from one pixel; `swap` puts each pair's odd element first.
+// One block of 16 reduction values from one pixel.
 template <class Src, class Dst>
-void convert_block(const Src* src, int valid, Dst* dst, bool emulate, bool swap) {
-  if constexpr (std::is_same_v<Src, Dst>) {
-    if (!emulate && !swap && valid == kKBlock) {
+void convert_block(const Src* src, int valid, Dst* dst, OperandRounding rounding) {
+  // bfloat16 storage holds bf16 values already.
+  const bool round = rounding.bf16 && !std::is_same_v<Src, uint16_t>;
+  if (!round && !rounding.swap_pairs && valid == kKBlock) {
+    if constexpr (std::is_same_v<Src, Dst>) {
       std::memcpy(dst, src, sizeof(Dst) * kKBlock);
-      return;
+    } else {
+      for (int j = 0; j < kKBlock; ++j) dst[j] = operand<Dst>(widen(src[j]), false);
     }
+    return;
   }
   for (int j = 0; j < kKBlock; ++j) {
-    dst[swap ? j ^ 1 : j] = j < valid ? operand<Dst>(widen(src[j]), emulate) : Dst{};
+    dst[rounding.swap_pairs ? j ^ 1 : j] = j < valid ? operand<Dst>(widen(src[j]), round) : Dst{};
   }
 }
 

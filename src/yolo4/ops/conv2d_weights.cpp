@@ -5,6 +5,7 @@
 namespace yolo4 {
 
 using kernels::kKBlock;
+using kernels::operand_bytes;
 using kernels::OperandFormat;
 
 namespace {
@@ -18,11 +19,17 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
                                      const kernels::ConvKernel& kernel, DataType weights_dtype)
     : layout_(layout),
       operands_(kernel.operands),
-      swap_pairs_(kernel.bf16_emulation),
+      swap_pairs_(kernel.bf16_operands == kernels::Bf16Operands::kPairOrder),
+      // bf16 values (bfloat8_b ones are too) for a kF32 kernel that needs no pair swap.
+      widen_(kernel.operands == OperandFormat::kF32 && !swap_pairs_ &&
+             (weights_dtype != DataType::FLOAT32 ||
+              kernel.bf16_operands != kernels::Bf16Operands::kNone)),
       nr_(kernel.nr),
-      dtype_(weights_dtype) {
+      dtype_(weights_dtype),
+      widen_pairs_(kernel.widen_bf16_pairs) {
   const int k_total = layout.k_total();
-  const bool lofi = kernel.operands == OperandFormat::kBf16Pairs || kernel.bf16_emulation;
+  const bool lofi = kernel.operands == OperandFormat::kBf16Pairs ||
+                    kernel.bf16_operands != kernels::Bf16Operands::kNone;
   // The logical matrix: one row of k_total reduction values per (padded) output channel.
   std::vector<float> row(k_total);
   bool vector_decode_exact = true;
@@ -32,7 +39,7 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
     const size_t blocks = size_t(layout.panels) * layout.kblocks * nr_;
     bfp8_exponents_.resize(blocks);
     bfp8_values_.resize(blocks * kKBlock);
-  } else if (operands_ == OperandFormat::kF32) {
+  } else if (operands_ == OperandFormat::kF32 && !widen_) {
     f32_.assign(size_t(layout.panels) * panel_elements(), 0.0f);
   } else {
     bf16_.assign(size_t(layout.panels) * panel_elements(), 0);
@@ -59,13 +66,12 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
       }
       continue;
     }
-    void* panel_base = operands_ == OperandFormat::kF32
-                           ? static_cast<void*>(f32_.data() + panel * panel_elements())
-                           : static_cast<void*>(bf16_.data() + panel * panel_elements());
+    void* panel_base = f32_.empty() ? static_cast<void*>(bf16_.data() + panel * panel_elements())
+                                    : static_cast<void*>(f32_.data() + panel * panel_elements());
     for (int k = 0; k < k_total; ++k) {
       float v = row[k];
       if (dtype_ == DataType::BFLOAT16 || lofi) v = to_float(to_bfloat16(v));
-      store(panel_base, k, lane, v);
+      store(panel_base, !f32_.empty(), k, lane, v);
     }
   }
   // Blocks outside the vector decoders' range (exponents <= 6, whose values are denormal, or 255)
@@ -76,8 +82,8 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
   }
 }
 
-void PackedConvWeights::store(void* dst, int k, int lane, float value) const {
-  if (operands_ == OperandFormat::kF32) {
+void PackedConvWeights::store(void* dst, bool f32, int k, int lane, float value) const {
+  if (f32) {
     const int position = swap_pairs_ ? k ^ 1 : k;  // VDPBF16PS adds the odd element first
     static_cast<float*>(dst)[size_t(position) * nr_ + lane] = value;
   } else {
@@ -87,6 +93,12 @@ void PackedConvWeights::store(void* dst, int k, int lane, float value) const {
 }
 
 void PackedConvWeights::decode_chunk(int panel, int kb0, int kb1, void* dst) const {
+  if (dtype_ != DataType::BFLOAT8_B) {  // resident bf16 pairs, widened
+    const uint16_t* pairs = bf16_.data() + panel * panel_elements() + size_t(kb0) * kKBlock * nr_;
+    widen_pairs_(reinterpret_cast<const uint32_t*>(pairs), nr_, (kb1 - kb0) * kPairsPerBlock,
+                 static_cast<float*>(dst));
+    return;
+  }
   for (int kb = kb0; kb < kb1; ++kb) {
     const size_t b = size_t(panel) * layout_.kblocks + kb;
     const uint8_t* exponents = bfp8_exponents_.data() + b * nr_;
@@ -98,12 +110,17 @@ void PackedConvWeights::decode_chunk(int panel, int kb0, int kb1, void* dst) con
     }
     uint32_t pairs[kPairsPerBlock * kMaxBfp8Lanes];
     bfp8_decode_(exponents, values, nr_, pairs);
-    for (int j = 0; j < kPairsPerBlock; ++j) {
+    if (widen_) {
+      widen_pairs_(pairs, nr_, kPairsPerBlock,
+                   static_cast<float*>(dst) + size_t(kb - kb0) * kKBlock * nr_);
+      continue;
+    }
+    for (int j = 0; j < kPairsPerBlock; ++j) {  // VDPBF16PS's order, for tests: not vectorised
       const int k = (kb - kb0) * kKBlock + 2 * j;
       for (int lane = 0; lane < nr_; ++lane) {
         const uint32_t pair = pairs[j * nr_ + lane];
-        store(dst, k, lane, to_float(bfloat16{uint16_t(pair)}));
-        store(dst, k + 1, lane, to_float(bfloat16{uint16_t(pair >> 16)}));
+        store(dst, true, k, lane, to_float(bfloat16{uint16_t(pair)}));
+        store(dst, true, k + 1, lane, to_float(bfloat16{uint16_t(pair >> 16)}));
       }
     }
   }
@@ -112,9 +129,9 @@ void PackedConvWeights::decode_chunk(int panel, int kb0, int kb1, void* dst) con
 const void* PackedConvWeights::chunk(int panel, int kb0, int kb1,
                                      std::vector<float>& scratch) const {
   const size_t offset = panel * panel_elements() + size_t(kb0) * kKBlock * nr_;
-  if (dtype_ != DataType::BFLOAT8_B) {
-    return operands_ == OperandFormat::kF32 ? static_cast<const void*>(f32_.data() + offset)
-                                            : static_cast<const void*>(bf16_.data() + offset);
+  if (!decoded_per_chunk()) {
+    return f32_.empty() ? static_cast<const void*>(bf16_.data() + offset)
+                        : static_cast<const void*>(f32_.data() + offset);
   }
   // Decode the chunk; its k positions are relative to kb0 (a multiple of 16, so pairs hold).
   const size_t elements = size_t(kb1 - kb0) * kKBlock * nr_;
@@ -124,7 +141,7 @@ const void* PackedConvWeights::chunk(int panel, int kb0, int kb1,
 }
 
 size_t PackedConvWeights::decoded_panel_bytes() const {
-  return panel_elements() * (operands_ == OperandFormat::kF32 ? 4 : 2);
+  return panel_elements() * operand_bytes(operands_);
 }
 
 void PackedConvWeights::decode_panels(int p0, int p1, std::vector<float>& scratch) const {
@@ -138,7 +155,7 @@ void PackedConvWeights::decode_panels(int p0, int p1, std::vector<float>& scratc
 
 const void* PackedConvWeights::chunk_of(const std::vector<float>& decoded, int panel_index,
                                         int kb0) const {
-  const size_t element = operands_ == OperandFormat::kF32 ? 4 : 2;
+  const size_t element = operand_bytes(operands_);
   return reinterpret_cast<const std::byte*>(decoded.data()) + panel_index * decoded_panel_bytes() +
          size_t(kb0) * kKBlock * nr_ * element;
 }

@@ -22,42 +22,48 @@ class PackedConvWeights {
  public:
   // weights_dtype: FLOAT32 keeps fp32 values; BFLOAT16 rounds each; BFLOAT8_B encodes blocks of
   // 16 along the reduction and stays resident in that form (17 bytes per 16 weights), decoded
-  // at run time by the kernel's bfp8_decode_pairs.
+  // at run time by the kernel's bfp8_decode_pairs. bf16 values (BFLOAT16, or any dtype under
+  // LoFi) stay resident as bf16 and a kF32 kernel gets them widened chunk by chunk.
   PackedConvWeights(std::span<const float> weight_oihw, int out_channels,
                     const ReductionLayout& layout, const kernels::ConvKernel& kernel,
                     DataType weights_dtype);
 
   // Weights of `panel` for reduction blocks [kb0, kb1) in the kernel's operand layout: a
-  // pointer into the resident copy, or bfloat8_b blocks decoded into `scratch`.
+  // pointer into the resident copy, or bfloat8_b blocks decoded (bf16 widened) into `scratch`.
   const void* chunk(int panel, int kb0, int kb1, std::vector<float>& scratch) const;
   size_t resident_bytes() const;
 
-  // bfloat8_b only: decodes whole panels [p0, p1) into `scratch` once, for a core that would
-  // otherwise decode the same chunks block after block; then chunk_of(scratch, ...) finds them.
+  // Weights that chunk() decodes or widens: whole panels [p0, p1) can be decoded into `scratch`
+  // once, for a core that would otherwise decode the same chunks block after block; then
+  // chunk_of(scratch, ...) finds them.
   bool is_block_format() const { return dtype_ == DataType::BFLOAT8_B; }
+  bool decoded_per_chunk() const { return is_block_format() || widen_; }
   size_t decoded_panel_bytes() const;
   void decode_panels(int p0, int p1, std::vector<float>& scratch) const;
   const void* chunk_of(const std::vector<float>& decoded, int panel_index, int kb0) const;
 
  private:
-  // Writes the logical value of (k, lane) of one panel into the kernel's layout at `dst`.
-  void store(void* dst, int k, int lane, float value) const;
-  // Decodes blocks [kb0, kb1) of `panel` into dst, whose k positions start at kb0.
+  // Writes the logical value of (k, lane) of one panel at `dst`: kF32 operands (`f32`, pairs
+  // swapped for VDPBF16PS's order) or bf16 pairs.
+  void store(void* dst, bool f32, int k, int lane, float value) const;
+  // Decodes (or widens) blocks [kb0, kb1) of `panel` into dst, whose k positions start at kb0.
   void decode_chunk(int panel, int kb0, int kb1, void* dst) const;
   size_t panel_elements() const { return size_t(layout_.k_total()) * nr_; }
 
   ReductionLayout layout_;
   kernels::OperandFormat operands_;
   bool swap_pairs_;
+  bool widen_;  // bf16 values resident as bf16 pairs for a kF32 kernel
   int nr_;
   DataType dtype_;
   std::vector<float> f32_;      // kF32 operands: [panel][k][NR]
-  std::vector<uint16_t> bf16_;  // kBf16Pairs operands: [panel][k/2][NR][2]
+  std::vector<uint16_t> bf16_;  // kBf16Pairs operands, or widen_: [panel][k/2][NR][2]
   // bfloat8_b, planar like a Tenstorrent tile: the shared exponents [panel][kb][NR], then the
   // value bytes [panel][kb][8 pairs][NR][2], already in the order of the kBf16Pairs operands.
   std::vector<uint8_t> bfp8_exponents_;
   std::vector<uint8_t> bfp8_values_;
   kernels::Bfp8PairsDecodeFn bfp8_decode_ = nullptr;
+  kernels::Bf16PairsWidenFn widen_pairs_ = nullptr;
 };
 
 }  // namespace yolo4

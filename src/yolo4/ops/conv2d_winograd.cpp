@@ -8,6 +8,7 @@
 
 namespace yolo4::winograd {
 
+using conv_operands::ceil_div;
 using kernels::kKBlock;
 
 namespace {
@@ -16,10 +17,6 @@ constexpr int kInputTile = 4;
 // MR-rows whose 16 GEMM results are kept at once before the output transform: 16 x 12 x 32
 // floats stay in L1.
 constexpr int kGroupMrRows = 1;
-
-int ceil_div(int64_t value, int64_t divisor) {
-  return int((value + divisor - 1) / divisor);
-}
 
 // Where one 2x2 output tile sits.
 struct TilePosition {
@@ -46,7 +43,8 @@ void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* pac
   const kernels::WinogradInputFn transform =
       r.kernel->winograd_input[r.input->dtype() == DataType::BFLOAT16 ? 1 : 0];
   const int mr = r.kernel->mr;
-  const bool emulate = r.kernel->bf16_emulation;
+  // The transforms round to bf16 for LoFi; VDPBF16PS's order also swaps each pair after.
+  const bool swap_pairs = r.kernel->bf16_operands == kernels::Bf16Operands::kPairOrder;
   const int64_t position_stride = int64_t(rows) * r.kblocks * kKBlock;
   Dst* dst = static_cast<Dst*>(packed);
   for (int row = 0; row < rows; ++row) {
@@ -74,15 +72,15 @@ void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* pac
       }
       const int valid = std::min(kKBlock, in.c - kb * kKBlock);
       Dst* kb_dst = row_dst + kb * mr * kKBlock;
-      if (!emulate) {
+      if (!swap_pairs) {
         transform(block, valid, kb_dst, position_stride);
         continue;
       }
-      // The fp32 emulation of LoFi: bf16-rounded operands, each pair odd element first.
       float v[kPositions][kKBlock];
       transform(block, valid, v, kKBlock);
       for (int p = 0; p < kPositions; ++p) {
-        conv_operands::convert_block(v[p], kKBlock, kb_dst + p * position_stride, true, true);
+        conv_operands::convert_block(v[p], kKBlock, kb_dst + p * position_stride,
+                                     conv_operands::OperandRounding{false, true});
       }
     }
   }
@@ -153,7 +151,7 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
   const kernels::ConvKernel& k = *r.kernel;
   const int mr = k.mr, nr = k.nr;
   const int64_t tiles = tile_count(r.output->shape());
-  const size_t operand = k.operands == kernels::OperandFormat::kBf16Pairs ? 2 : 4;
+  const size_t operand = kernels::operand_bytes(k.operands);
   const PackFn pack = pack_function(k.operands);
   const int64_t mr_row_bytes = int64_t(r.kblocks) * mr * kKBlock * int64_t(operand);
   const int group_rows = kGroupMrRows * mr;

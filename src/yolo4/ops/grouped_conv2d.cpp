@@ -136,7 +136,8 @@ void GroupedConv2d::validate(const Tensor& input, const Tensor& output,
   }
 }
 
-Tensor GroupedConv2d::operator()(Device& device, Tensor& input, const Tensor* residual) const {
+Tensor GroupedConv2d::operator()(Device& device, const Tensor& input,
+                                 const Tensor* residual) const {
   TensorSpec spec;
   spec.shape = output_shape(input.shape());
   spec.dtype = config_.dtype;
@@ -144,7 +145,6 @@ Tensor GroupedConv2d::operator()(Device& device, Tensor& input, const Tensor* re
   Tensor output = device.allocate(spec);
   validate(input, output, residual);
   execute(device, input, output, residual);
-  if (config_.deallocate_activation) deallocate(input);
   return output;
 }
 

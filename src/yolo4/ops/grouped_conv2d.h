@@ -23,7 +23,7 @@ class GroupedConv2d {
   // bfloat8_b blocks of 16 consecutive output channels at the same tap and input plane sharing
   // an exponent), and to bfloat16 for LoFi, whose products of bf16-rounded operands are exact
   // in fp32; accumulation is fp32. The work is split over output rows (HEIGHT): shard_layout,
-  // act_block_h_override and reshard_if_not_optimal do not apply; winograd is refused.
+  // and act_block_h_override do not apply; winograd is refused.
   GroupedConv2d(const Conv2dParams& params, std::span<const float> weight,
                 std::span<const float> bias, const Conv2dConfig& config = {}, Isa isa = best_isa());
 
@@ -35,9 +35,8 @@ class GroupedConv2d {
   Shape output_shape(const Shape& input) const;
   double flops(const Shape& input) const;  // 2 x multiply-adds
 
-  // Allocates the output on the device (TILE layout, config.dtype). With
-  // deallocate_activation, `input` is deallocated once consumed.
-  Tensor operator()(Device& device, Tensor& input, const Tensor* residual = nullptr) const;
+  // Allocates the output on the device (TILE layout, config.dtype).
+  Tensor operator()(Device& device, const Tensor& input, const Tensor* residual = nullptr) const;
   // Writes into an existing output, which may be a channel slice of a concat output. The input
   // may be a channel slice or of any layout; activation, then + residual, are fused.
   void run(Device& device, const Tensor& input, const Tensor& output,

@@ -91,7 +91,8 @@ std::vector<OpRecord> median_over_runs(const std::vector<std::vector<OpRecord>>&
 // --- rows ---------------------------------------------------------------------------------------
 
 std::string shape_string(const Shape& s) {
-  return detail::concat(s.n, "x", s.h, "x", s.w, "x", s.c);
+  const int64_t dims[] = {s.n, s.h, s.w, s.c};
+  return join_dims(dims, "x");
 }
 
 double ideal_ns(double flops, double per_core_flops_per_s, int grid_cores) {

@@ -339,7 +339,7 @@ TEST(ImageInput, DecodesBytesLikeTheFile) {
   const std::span<const unsigned char> all(bytes);
   expect_contains(error_of([&] { decode_image(all.first(all.size() / 2), "upload"); }),
                   "image upload: truncated JPEG");
-  expect_contains(error_of([&] { decode_image({}, "upload"); }), "image upload: no bytes");
+  expect_contains(error_of([&] { decode_image({}, "upload"); }), "image upload: empty (0 bytes)");
   const std::string text = "not an image";
   const std::vector<unsigned char> junk(text.begin(), text.end());
   expect_contains(error_of([&] { decode_image(junk, "upload"); }), "not an image");

@@ -139,7 +139,8 @@ TEST_P(PackedBfp8WeightsTest, ChunksHoldTheDecodedBlocks) {
   if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
   const kernels::KernelTable& table = kernels::kernel_table(isa);
   constexpr int kInChannels = 40;
-  for (const kernels::ConvKernel* kernel : {&table.conv_hifi4, &table.conv_lofi}) {
+  for (const kernels::ConvKernel* kernel :
+       {&table.conv_hifi4, &table.conv_lofi, &table.conv_lofi_exact}) {
     ReductionLayout layout;
     layout.in_channels = kInChannels;
     layout.taps = 1;
@@ -177,7 +178,8 @@ TEST_P(PackedBfp8WeightsTest, ChunksHoldTheDecodedBlocks) {
             if (kernel->operands == kernels::OperandFormat::kBf16Pairs) {
               got = static_cast<const uint16_t*>(chunk)[(size_t(k / 2) * nr + lane) * 2 + k % 2];
             } else {
-              const int position = kernel->bf16_emulation ? k ^ 1 : k;
+              const int position =
+                  kernel->bf16_operands == kernels::Bf16Operands::kPairOrder ? k ^ 1 : k;
               const float value = static_cast<const float*>(chunk)[size_t(position) * nr + lane];
               got = to_bfloat16(value).bits;
               ASSERT_EQ(to_float(bfloat16{got}), value);

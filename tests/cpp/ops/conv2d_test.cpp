@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "op_test_util.h"
 #include "test_util.h"
 #include "yolo4/core/error.h"
@@ -126,6 +128,81 @@ INSTANTIATE_TEST_SUITE_P(
              std::string(to_string(std::get<1>(info.param))) + "_" +
              testing::dtype_name(std::get<2>(info.param));
     });
+
+// The micro-kernels' edges: pixel counts that leave 1..5 rows of a 6-row (AVX2) or 1..11 of a
+// 12-row (AVX-512) tile, and output channels that leave 1..15 columns of a 16-wide panel (half
+// of a 32-wide one), written into a channel slice so the partial columns are stored as such; in
+// fp32 and bf16 output, HiFi4 and LoFi, direct and Winograd.
+class Conv2dEdgeTest : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(Conv2dEdgeTest, PartialTilesAndPanels) {
+  const Isa isa = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
+  struct Case {
+    Shape in;
+    int oc, kernel;
+  };
+  for (const Case& c :
+       {Case{{1, 1, 7, 16}, 1, 1}, Case{{1, 5, 7, 24}, 23, 3}, Case{{2, 2, 11, 40}, 47, 3},
+        Case{{1, 3, 1, 32}, 17, 1}, Case{{1, 4, 5, 19}, 15, 3}, Case{{1, 2, 19, 16}, 33, 3}}) {
+    const Shape out_shape{c.in.n, c.in.h, c.in.w, c.oc};
+    const auto input = random_vector(size_t(c.in.elements()), 61);
+    // Scaled to the fan-in: outputs of order 1, so a wrong or missing edge value stands out.
+    const float scale = 1.0f / std::sqrt(float(c.in.c * c.kernel * c.kernel));
+    const auto weight =
+        random_vector(size_t(c.oc) * c.in.c * c.kernel * c.kernel, 62, -scale, scale);
+    const auto bias = random_vector(size_t(c.oc), 63);
+    for (DataType dtype : {DataType::FLOAT32, DataType::BFLOAT16}) {
+      for (MathFidelity fidelity : {MathFidelity::HiFi4, MathFidelity::LoFi}) {
+        for (bool winograd : {false, true}) {
+          if (winograd && c.kernel != 3) continue;
+          Conv2dConfig config;
+          config.activation = Activation::kMish;
+          config.dtype = dtype;
+          config.math_fidelity = fidelity;
+          config.winograd = winograd;
+          // The operands as the conv multiplies them.
+          const bool bf16_in = dtype == DataType::BFLOAT16 || fidelity == MathFidelity::LoFi;
+          std::vector<float> x = input, w = weight;
+          if (bf16_in) {
+            for (float& v : x) v = to_float(to_bfloat16(v));
+          }
+          if (fidelity == MathFidelity::LoFi && !winograd) {
+            for (float& v : w) v = to_float(to_bfloat16(v));
+          }
+          const auto expected = reference::conv2d(x, c.in, w, bias, c.oc, c.kernel, 1, c.kernel / 2,
+                                                  Activation::kMish);
+          const Conv2d conv({c.in.c, c.oc, c.kernel, 1, c.kernel / 2}, weight, bias, config, isa);
+          Device device(2, isa);
+          Tensor in = from_nhwc(input.data(), c.in, Layout::TILE, dtype);
+          Tensor wide =
+              make_host_tensor({{c.in.n, c.in.h, c.in.w, c.oc + 21}, dtype, Layout::TILE, {}});
+          Tensor slice = wide.channel_slice(7, c.oc);
+          conv.run(device, in, slice);
+          // LoFi Winograd rounds the transformed operands (sums of up to 9 terms) to bf16 too.
+          const float tol = winograd && fidelity == MathFidelity::LoFi ? 5e-2f
+                            : dtype == DataType::BFLOAT16              ? 1e-2f
+                                                                       : 1e-4f;
+          EXPECT_TRUE(all_close(to_nhwc(slice), expected, tol, tol))
+              << conv.kernel_name() << " " << to_string(c.in) << " -> " << c.oc << " "
+              << to_string(dtype) << " winograd=" << winograd;
+          const auto all = to_nhwc(wide);
+          for (int64_t p = 0; p < out_shape.pixels(); ++p) {
+            for (int ch = 0; ch < c.oc + 21; ++ch) {
+              if (ch < 7 || ch >= 7 + c.oc) {
+                ASSERT_EQ(all[p * (c.oc + 21) + ch], 0.0f);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, Conv2dEdgeTest,
+                         ::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kScalar),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
 
 TEST(Conv2dConfigTest, RejectsWhatIsNotSupported) {
   const std::vector<float> w(16 * 16), b(16);

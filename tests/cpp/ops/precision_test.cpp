@@ -277,10 +277,8 @@ INSTANTIATE_TEST_SUITE_P(
              precision_name(std::get<1>(info.param)) + "_" + geometry_name(std::get<2>(info.param));
     });
 
-// VDPBF16PS (native LoFi) and its fp32-FMA emulation accumulate in the same order, so they
-// agree far below bf16 precision.
-// VDPBF16PS (native LoFi) and its fp32-FMA emulation accumulate in the same order, so they
-// agree far below bf16 precision, for the direct conv and for Winograd's GEMMs.
+// VDPBF16PS (native LoFi) and its fp32-FMA emulation (lofi_exact_order) accumulate in the same
+// order, so they agree far below bf16 precision, for the direct conv and for Winograd's GEMMs.
 TEST(LoFiKernels, NativeAndEmulationAgree) {
   if (!cpu_features().avx512_bf16) GTEST_SKIP() << "no AVX512_BF16 on this CPU";
   const Shape in_shape{1, 9, 11, 96};
@@ -290,6 +288,7 @@ TEST(LoFiKernels, NativeAndEmulationAgree) {
   for (bool winograd : {false, true}) {
     Conv2dConfig config;
     config.math_fidelity = MathFidelity::LoFi;
+    config.lofi_exact_order = true;
     config.winograd = winograd;
     std::vector<std::vector<float>> outputs;
     for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
@@ -300,6 +299,66 @@ TEST(LoFiKernels, NativeAndEmulationAgree) {
     }
     EXPECT_TRUE(all_close(outputs[0], outputs[1], 1e-5f, 1e-6f)) << "avx2, winograd=" << winograd;
     EXPECT_TRUE(all_close(outputs[0], outputs[2], 1e-5f, 1e-6f)) << "scalar, winograd=" << winograd;
+  }
+}
+
+// LoFi on CPUs without VDPBF16PS widens bf16 operands to fp32: the same exact products as the
+// exact-order emulation, summed in the kernel's order. Two fp32 sums of the same K products
+// differ by at most 2 (K - 1) 2^-24 sum|a w| (plus the epilogue's few roundings): checked per
+// output against that bound, with sum|a w| from the reference on |a| and |w|. Winograd's
+// transformed operands are identical in both too; its outputs are checked at 1e-5.
+TEST(LoFiKernels, WidenedAgreesWithTheExactOrderWithinTheSummationBound) {
+  const Shape in_shape{2, 7, 9, 83};
+  const int oc = 37, k_total = 9 * 83;
+  const auto input = random_vector(size_t(in_shape.elements()), 41);
+  const auto weight = random_vector(size_t(oc) * in_shape.c * 9, 42, -0.1f, 0.1f);
+  const auto bias = random_vector(oc, 43);
+  std::vector<float> abs_input(input.size()), abs_weight(weight.size());
+  for (size_t i = 0; i < input.size(); ++i) abs_input[i] = std::fabs(bf16_by_definition(input[i]));
+  for (size_t i = 0; i < weight.size(); ++i)
+    abs_weight[i] = std::fabs(bf16_by_definition(weight[i]));
+  const auto abs_sums =
+      reference::conv2d(abs_input, in_shape, abs_weight, std::vector<float>(oc, 0.0f), oc, 3, 1, 1,
+                        Activation::kNone);
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
+    if (!isa_supported(isa)) continue;
+    for (bool winograd : {false, true}) {
+      std::vector<float> outputs[2];
+      for (bool exact : {false, true}) {
+        Conv2dConfig config;
+        config.math_fidelity = MathFidelity::LoFi;
+        config.lofi_exact_order = exact;
+        config.winograd = winograd;
+        const Conv2d conv({83, oc, 3, 1, 1}, weight, bias, config, isa);
+        Device device(2, isa);
+        Tensor in = from_nhwc(input.data(), in_shape);
+        outputs[exact] = to_nhwc(conv(device, in));
+      }
+      if (winograd) {
+        EXPECT_TRUE(all_close(outputs[0], outputs[1], 1e-5f, 1e-5f)) << to_string(isa);
+        continue;
+      }
+      for (size_t i = 0; i < outputs[0].size(); ++i) {
+        const double bound = 2.0 * (k_total - 1) * std::ldexp(1.0, -24) * abs_sums[i] +
+                             4 * std::ldexp(1.0, -24) * std::fabs(outputs[1][i]);
+        ASSERT_LE(std::fabs(double(outputs[0][i]) - outputs[1][i]), bound)
+            << to_string(isa) << " output " << i;
+      }
+    }
+  }
+}
+
+// LoFi's bf16 weights stay compressed on every ISA: half the bytes of fp32 (HiFi4) weights.
+TEST(LoFiKernels, KeepWeightsInBf16) {
+  const auto weight = random_vector(size_t(48) * 40 * 9, 44);
+  const std::vector<float> bias(48, 0.0f);
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
+    if (!isa_supported(isa)) continue;
+    Conv2dConfig lofi;
+    lofi.math_fidelity = MathFidelity::LoFi;
+    const Conv2d hifi4_conv({40, 48, 3, 1, 1}, weight, bias, {}, isa);
+    const Conv2d lofi_conv({40, 48, 3, 1, 1}, weight, bias, lofi, isa);
+    EXPECT_EQ(2 * lofi_conv.weight_bytes(), hifi4_conv.weight_bytes()) << to_string(isa);
   }
 }
 
