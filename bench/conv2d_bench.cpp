@@ -1,6 +1,6 @@
 // conv2d on YOLOv4's real layer shapes at 320x320: GFLOP/s and the fraction of this machine's
-// measured fp32 FMA peak; the stride-1 3x3 layers also as Winograd F(2x2,3x3) (whose GFLOP/s
-// count the direct conv's FLOPs). Usage:
+// measured fp32 FMA peak; the stride-1 3x3 layers also as Winograd F(2x2,3x3) and F(4x4,3x3) (whose
+// GFLOP/s count the direct conv's FLOPs). Usage:
 //   conv2d_bench [--threads=N] [--isa=avx512|avx2|scalar] [--precision=fp32|bf16|report]
 //                [google benchmark flags]
 // bf16: bfloat16 activations and weights, LoFi; report: bfloat16 activations, bfloat8_b
@@ -65,7 +65,7 @@ yolo4::Conv2dConfig parse_precision(const std::string& name) {
   return c;
 }
 
-void BM_Conv2d(benchmark::State& state, LayerShape layer, bool winograd) {
+void BM_Conv2d(benchmark::State& state, LayerShape layer, yolo4::WinogradTile winograd) {
   using namespace yolo4;
   Device device(g_threads, g_isa);
   const Conv2dParams params{layer.in_channels, layer.out_channels, layer.kernel, layer.stride,
@@ -117,12 +117,14 @@ int main(int argc, char** argv) {
                 peak.per_core_gflops);
   }
   for (const LayerShape& layer : kLayers) {
-    benchmark::RegisterBenchmark(layer.name, BM_Conv2d, layer, false)
+    benchmark::RegisterBenchmark(layer.name, BM_Conv2d, layer, yolo4::WinogradTile::kNone)
         ->Unit(benchmark::kMillisecond);
     if (layer.kernel == 3 && layer.stride == 1 && layer.in_channels >= 16) {
-      const std::string name = std::string(layer.name) + " winograd";
-      benchmark::RegisterBenchmark(name.c_str(), BM_Conv2d, layer, true)
-          ->Unit(benchmark::kMillisecond);
+      for (auto tile : {yolo4::WinogradTile::kF2x2, yolo4::WinogradTile::kF4x4}) {
+        const std::string name = std::string(layer.name) + " winograd " + to_string(tile);
+        benchmark::RegisterBenchmark(name.c_str(), BM_Conv2d, layer, tile)
+            ->Unit(benchmark::kMillisecond);
+      }
     }
   }
   int rest_argc = int(rest.size());

@@ -141,50 +141,103 @@ void f32_epilogue(const ConvTile& t) {
   store_tile<V, kEpilogueRowsMax, NRV, OutT>(acc, t);
 }
 
-// Winograd F(2x2, 3x3), the transforms of ops/conv2d_winograd.cpp on whole vectors.
-template <class V, class SrcT, class DstT>
+// Winograd's 1-D transforms on whole vectors (Lavin & Gray, 2015), one per tile; the 2-D ones
+// below apply them to the columns, then the rows of a tile.
+template <class V, WinogradTile Tile>
+struct WinogradTransform1d;
+
+// F(2, 3): interpolation points 0, 1, -1 and infinity.
+template <class V>
+struct WinogradTransform1d<V, WinogradTile::kF2x2> {
+  using T = typename V::T;
+  static void input(const T* d, T* r) {  // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+    r[0] = V::sub(d[0], d[2]);
+    r[1] = V::add(d[1], d[2]);
+    r[2] = V::sub(d[2], d[1]);
+    r[3] = V::sub(d[1], d[3]);
+  }
+  static void output(const T* m, T* o) {  // A^T = [1 1 1 0; 0 1 -1 -1]
+    o[0] = V::add(V::add(m[0], m[1]), m[2]);
+    o[1] = V::sub(V::sub(m[1], m[2]), m[3]);
+  }
+};
+
+// F(4, 3): points 0, 1, -1, 2, -2 and infinity; the rows of B^T and A^T share their
+// even/odd halves.
+template <class V>
+struct WinogradTransform1d<V, WinogradTile::kF4x4> {
+  using T = typename V::T;
+  static void input(const T* d, T* r) {
+    // B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+    //        0 4 0 -5 0 1]
+    const T four = V::set1(4.0f), five = V::set1(5.0f), two = V::set1(2.0f);
+    const T even4 = V::fnma(four, d[2], d[4]), odd4 = V::fnma(four, d[1], d[3]);
+    const T even1 = V::sub(d[4], d[2]), odd2 = V::mul(two, V::sub(d[3], d[1]));
+    r[0] = V::fnma(five, d[2], V::fma(four, d[0], d[4]));
+    r[1] = V::add(even4, odd4);
+    r[2] = V::sub(even4, odd4);
+    r[3] = V::add(even1, odd2);
+    r[4] = V::sub(even1, odd2);
+    r[5] = V::fnma(five, d[3], V::fma(four, d[1], d[5]));
+  }
+  static void output(const T* m, T* o) {
+    // A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+    const T sum12 = V::add(m[1], m[2]), diff12 = V::sub(m[1], m[2]);
+    const T sum34 = V::add(m[3], m[4]), diff34 = V::sub(m[3], m[4]);
+    o[0] = V::add(V::add(m[0], sum12), sum34);
+    o[1] = V::fma(V::set1(2.0f), diff34, diff12);
+    o[2] = V::fma(V::set1(4.0f), sum34, sum12);
+    o[3] = V::add(V::fma(V::set1(8.0f), diff34, diff12), m[5]);
+  }
+};
+
+// The input transform B^T d B, the WinogradInputFn contract.
+template <class V, WinogradTile Tile, class SrcT, class DstT>
 void winograd_input(const void* const* src, int valid, void* dst, int64_t dst_stride) {
   using T = typename V::T;
-  constexpr int L = V::kLanes;
+  using Transform = WinogradTransform1d<V, Tile>;
+  constexpr int L = V::kLanes, S = winograd_input_side(Tile);
   for (int v = 0; v * L < kKBlock; ++v) {
     const int lanes = valid - v * L;
-    T d[4][4];
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j)
-        d[i][j] = src[i * 4 + j] && lanes > 0
-                      ? load_as_float<V>(static_cast<const SrcT*>(src[i * 4 + j]) + v * L, lanes)
-                      : V::zero();
-    T t[4][4];  // B^T d, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
-    for (int j = 0; j < 4; ++j) {
-      t[0][j] = V::sub(d[0][j], d[2][j]);
-      t[1][j] = V::add(d[1][j], d[2][j]);
-      t[2][j] = V::sub(d[2][j], d[1][j]);
-      t[3][j] = V::sub(d[1][j], d[3][j]);
+    T t[S][S];  // B^T d, column by column
+    for (int j = 0; j < S; ++j) {
+      T column[S];
+      for (int i = 0; i < S; ++i) {
+        const void* p = src[i * S + j];
+        column[i] = p && lanes > 0 ? load_as_float<V>(static_cast<const SrcT*>(p) + v * L, lanes)
+                                   : V::zero();
+      }
+      T transformed[S];
+      Transform::input(column, transformed);
+      for (int i = 0; i < S; ++i) t[i][j] = transformed[i];
     }
     DstT* out = static_cast<DstT*>(dst) + v * L;
-    for (int i = 0; i < 4; ++i) {  // (B^T d) B
-      store_from_float<V>(out + (i * 4 + 0) * dst_stride, V::sub(t[i][0], t[i][2]), L);
-      store_from_float<V>(out + (i * 4 + 1) * dst_stride, V::add(t[i][1], t[i][2]), L);
-      store_from_float<V>(out + (i * 4 + 2) * dst_stride, V::sub(t[i][2], t[i][1]), L);
-      store_from_float<V>(out + (i * 4 + 3) * dst_stride, V::sub(t[i][1], t[i][3]), L);
+    for (int i = 0; i < S; ++i) {  // (B^T d) B, row by row
+      T row[S];
+      Transform::input(t[i], row);
+      for (int j = 0; j < S; ++j) store_from_float<V>(out + (i * S + j) * dst_stride, row[j], L);
     }
   }
 }
 
-template <class V>
-void winograd_output(const float* m, int64_t m_stride, int columns, float* y) {
+// The output transform A^T M A, the WinogradOutputFn contract.
+template <class V, WinogradTile Tile>
+void winograd_output(const float* mm, int64_t m_stride, int columns, float* y) {
   using T = typename V::T;
-  constexpr int L = V::kLanes;
+  using Transform = WinogradTransform1d<V, Tile>;
+  constexpr int L = V::kLanes, S = winograd_input_side(Tile), M = winograd_side(Tile);
   for (int c = 0; c < columns; c += L) {
-    T t[2][4];  // A^T m, A^T = [1 1 1 0; 0 1 -1 -1]
-    for (int j = 0; j < 4; ++j) {
-      const T m1 = V::load(m + (4 + j) * m_stride + c), m2 = V::load(m + (8 + j) * m_stride + c);
-      t[0][j] = V::add(V::add(V::load(m + j * m_stride + c), m1), m2);
-      t[1][j] = V::sub(V::sub(m1, m2), V::load(m + (12 + j) * m_stride + c));
+    T t[M][S];  // A^T M, column by column
+    for (int j = 0; j < S; ++j) {
+      T column[S], transformed[M];
+      for (int i = 0; i < S; ++i) column[i] = V::load(mm + (i * S + j) * m_stride + c);
+      Transform::output(column, transformed);
+      for (int i = 0; i < M; ++i) t[i][j] = transformed[i];
     }
-    for (int i = 0; i < 2; ++i) {  // (A^T m) A
-      V::store(y + (i * 2 + 0) * columns + c, V::add(V::add(t[i][0], t[i][1]), t[i][2]));
-      V::store(y + (i * 2 + 1) * columns + c, V::sub(V::sub(t[i][1], t[i][2]), t[i][3]));
+    for (int i = 0; i < M; ++i) {  // (A^T M) A, row by row
+      T row[M];
+      Transform::output(t[i], row);
+      for (int j = 0; j < M; ++j) V::store(y + (i * M + j) * columns + c, row[j]);
     }
   }
 }
@@ -202,15 +255,21 @@ void widen_bf16_pairs(const uint32_t* pairs, int lanes, int pair_rows, float* ds
   }
 }
 
+template <class V, WinogradTile Tile, class OperandT>
+constexpr void set_winograd_kernels(ConvKernel& k) {
+  k.winograd_input[winograd_index(Tile)][0] = &winograd_input<V, Tile, float, OperandT>;
+  k.winograd_input[winograd_index(Tile)][1] = &winograd_input<V, Tile, uint16_t, OperandT>;
+  k.winograd_output[winograd_index(Tile)] = &winograd_output<V, Tile>;
+}
+
 // What every conv kernel of an ISA shares besides its GEMM: the epilogue alone and Winograd's
 // transforms into its operand type.
 template <class V, int NRV, class OperandT>
 constexpr void set_shared_kernels(ConvKernel& k) {
   k.epilogue[0] = &f32_epilogue<V, NRV, float>;
   k.epilogue[1] = &f32_epilogue<V, NRV, uint16_t>;
-  k.winograd_input[0] = &winograd_input<V, float, OperandT>;
-  k.winograd_input[1] = &winograd_input<V, uint16_t, OperandT>;
-  k.winograd_output = &winograd_output<V>;
+  set_winograd_kernels<V, WinogradTile::kF2x2, OperandT>(k);
+  set_winograd_kernels<V, WinogradTile::kF4x4, OperandT>(k);
   k.widen_bf16_pairs = &widen_bf16_pairs<V>;
 }
 
@@ -358,21 +417,19 @@ constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const c
     k->bfp8_decode_pairs = bfp8_decode_pairs;
     k->blocking = blocking;
   }
-  return KernelTable{isa,
-                     hifi4,
-                     lofi,
-                     lofi_exact,
-                     &f32_activation<V>,
-                     &f32_add<V>,
-                     &f32_fma_loop<V>,
-                     2 * kFmaChains * V::kLanes,
-                     bfp8_decode_pairs,
-                     {{&depthwise_row<V, float, float, false>,
-                       &depthwise_row<V, float, uint16_t, false>},
-                      {&depthwise_row<V, float, float, true>,
-                       &depthwise_row<V, float, uint16_t, true>},
-                      {&depthwise_row<V, uint16_t, float, false>,
-                       &depthwise_row<V, uint16_t, uint16_t, false>}}};
+  return KernelTable{
+      isa,
+      hifi4,
+      lofi,
+      lofi_exact,
+      &f32_activation<V>,
+      &f32_add<V>,
+      &f32_fma_loop<V>,
+      2 * kFmaChains * V::kLanes,
+      bfp8_decode_pairs,
+      {{&depthwise_row<V, float, float, false>, &depthwise_row<V, float, uint16_t, false>},
+       {&depthwise_row<V, float, float, true>, &depthwise_row<V, float, uint16_t, true>},
+       {&depthwise_row<V, uint16_t, float, false>, &depthwise_row<V, uint16_t, uint16_t, false>}}};
 }
 
 }  // namespace

@@ -59,14 +59,37 @@ struct ConvTile {
 
 using ConvTileFn = void (*)(const ConvTile& tile);
 
-// Winograd F(2x2, 3x3) input transform B^T d B of one 4x4 input tile, one block of kKBlock
-// channels: src[i * 4 + j] points at pixel (i, j)'s block (float or bfloat16 storage), or is
+// Winograd F(m x m, 3x3) for stride-1 3x3 convs: the output tile side m, or none (direct).
+// Each m x m output tile comes from an (m + 2) x (m + 2) input tile.
+enum class WinogradTile : uint8_t { kNone = 0, kF2x2 = 2, kF4x4 = 4 };
+inline constexpr int kWinogradTiles = 2;  // the tiles the kernels implement, F2x2 then F4x4
+inline constexpr int winograd_side(WinogradTile t) {
+  return int(t);
+}
+inline constexpr int winograd_input_side(WinogradTile t) {
+  return int(t) + 2;
+}
+inline constexpr int winograd_positions(WinogradTile t) {
+  return winograd_input_side(t) * winograd_input_side(t);
+}
+inline constexpr int winograd_index(WinogradTile t) {
+  return t == WinogradTile::kF2x2 ? 0 : 1;
+}
+inline constexpr int kWinogradPositionsMax = winograd_positions(WinogradTile::kF4x4);
+inline constexpr const char* to_string(WinogradTile t) {
+  return t == WinogradTile::kNone   ? "direct"
+         : t == WinogradTile::kF2x2 ? "F(2x2,3x3)"
+                                    : "F(4x4,3x3)";
+}
+
+// The input transform B^T d B of one input tile (side s = m + 2), one block of kKBlock
+// channels: src[i * s + j] points at pixel (i, j)'s block (float or bfloat16 storage), or is
 // null outside the image; channels from `valid` on read as zero. Position p's kKBlock operands
 // (float or bfloat16) go to dst + p * dst_stride elements.
 using WinogradInputFn = void (*)(const void* const* src, int valid, void* dst, int64_t dst_stride);
-// The output transform A^T m A for `columns` (a multiple of the vector width): position p's row
-// at m + p * m_stride, the 2x2 results to y as [4][columns].
-using WinogradOutputFn = void (*)(const float* m, int64_t m_stride, int columns, float* y);
+// The output transform A^T M A for `columns` (a multiple of the vector width): position p's row
+// at mm + p * m_stride, the m x m results to y as [m * m][columns].
+using WinogradOutputFn = void (*)(const float* mm, int64_t m_stride, int columns, float* y);
 
 // Rows a ConvKernel::epilogue call takes at most.
 inline constexpr int kEpilogueRowsMax = 4;
@@ -104,7 +127,7 @@ struct ConvBlocking {
                                 // bigger blocks, fewer decodes
   int chunk_kblocks_max;        // reduction blocks per pass
   int decode_once_bytes;        // decoded weights a core keeps rather than decoding per block
-  int winograd_block_bytes;     // Winograd's transformed input, all 16 positions of a block
+  int winograd_block_bytes;     // Winograd's transformed input, all positions of a block
 };
 // 1 MB of L2 or more a core (Zen 4/5, Sapphire Rapids): measured on Zen 5 (docs/perf.md).
 inline constexpr ConvBlocking kBlockingL2Of1MB{192 * 1024, 1024 * 1024, 32, 1 << 20, 512 * 1024};
@@ -118,10 +141,11 @@ struct ConvKernel {
   // The fused epilogue alone, on sums computed elsewhere (Winograd's output transform): t.a is
   // float [t.rows <= kEpilogueRowsMax][NR]; [0]/[1] as for run.
   ConvTileFn epilogue[2] = {nullptr, nullptr};
-  // Winograd transforms into this kernel's operand type, [input is bfloat16]; with bf16
-  // operands on a kF32 kernel they round their output to bf16 (kPairOrder pair-swaps it after).
-  WinogradInputFn winograd_input[2] = {nullptr, nullptr};
-  WinogradOutputFn winograd_output = nullptr;
+  // Winograd transforms into this kernel's operand type, [winograd_index][input is bfloat16];
+  // with bf16 operands on a kF32 kernel they round their output to bf16 (kPairOrder pair-swaps
+  // it after).
+  WinogradInputFn winograd_input[kWinogradTiles][2] = {};
+  WinogradOutputFn winograd_output[kWinogradTiles] = {};
   int mr = 0;
   int nr = 0;
   OperandFormat operands = OperandFormat::kF32;

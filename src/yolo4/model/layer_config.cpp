@@ -8,10 +8,11 @@ namespace yolo4 {
 
 namespace {
 
-// The stride-1 3x3 convs that run as Winograd F(2x2, 3x3), by channel counts.
+// The stride-1 3x3 convs that run as Winograd, by channel counts, and the tile each gets.
 struct WinogradRule {
   int min_in, max_in, min_out, max_out;
   bool with_fp32_weights;  // false: only with bfloat16 or bfloat8_b weights
+  WinogradTile tile;
   std::string_view why;
 };
 
@@ -21,17 +22,22 @@ struct WinogradRule {
 // 16/9 larger weights (34 MB a conv) make it slower than direct. 32->64 at 160x160 breaks even,
 // so convs with fewer than 64 input channels stay direct.
 constexpr std::array<WinogradRule, 2> kWinogradRules{{
-    {64, 512, 64, 512, true, "64..512 -> 64..512: 1.3-1.7x"},
-    {257, 1024, 513, 1024, false, "512 -> 1024: 1.4x in bf16, slower in fp32"},
+    {64, 512, 64, 512, true, WinogradTile::kF2x2, "64..512 -> 64..512: 1.3-1.7x"},
+    {257, 1024, 513, 1024, false, WinogradTile::kF2x2, "512 -> 1024: 1.4x in bf16, slower in fp32"},
 }};
 
-bool runs_winograd(const ConvLayerShape& s, const ModelOptions& options) {
-  if (!options.winograd || s.kernel != 3 || s.stride != 1 || s.groups != 1) return false;
+WinogradTile winograd_tile(const ConvLayerShape& s, const ModelOptions& options) {
+  if (!options.winograd || s.kernel != 3 || s.stride != 1 || s.groups != 1) {
+    return WinogradTile::kNone;
+  }
   const bool fp32_weights = options.weights_dtype == DataType::FLOAT32;
-  return std::any_of(kWinogradRules.begin(), kWinogradRules.end(), [&](const WinogradRule& r) {
-    return s.in_channels >= r.min_in && s.in_channels <= r.max_in && s.out_channels >= r.min_out &&
-           s.out_channels <= r.max_out && (r.with_fp32_weights || !fp32_weights);
-  });
+  for (const WinogradRule& r : kWinogradRules) {
+    if (s.in_channels >= r.min_in && s.in_channels <= r.max_in && s.out_channels >= r.min_out &&
+        s.out_channels <= r.max_out && (r.with_fp32_weights || !fp32_weights)) {
+      return r.tile;
+    }
+  }
+  return WinogradTile::kNone;
 }
 
 // bfloat8_b shares one exponent per 16 weights. A grouped conv's weights are few (k x k per
@@ -52,7 +58,7 @@ Conv2dConfig conv_config(const ConvLayerShape& shape, const ModelOptions& option
   config.math_fidelity = options.math_fidelity;
   config.math_approx_mode = options.math_approx_mode;
   config.activation = shape.activation;
-  config.winograd = runs_winograd(shape, options);
+  config.winograd = winograd_tile(shape, options);
   return config;
 }
 

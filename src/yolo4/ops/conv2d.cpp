@@ -22,7 +22,6 @@ constexpr int round_up(int value, int multiple) {
   return (value + multiple - 1) / multiple * multiple;
 }
 
-
 // The report's rule: many more pixels than channels shard by height, many more channels than
 // pixels by width, comparable ones by block.
 TensorMemoryLayout report_rule(int64_t pixels, int channels, std::string_view& reason) {
@@ -168,11 +167,12 @@ std::vector<PackedConvWeights> pack_weights(const Conv2dParams& p, std::span<con
                                             const kernels::ConvKernel& kernel,
                                             const Conv2dConfig& config) {
   std::vector<PackedConvWeights> packed;
-  if (!config.winograd) {
+  if (config.winograd == WinogradTile::kNone) {
     packed.emplace_back(weight, p.out_channels, layout, kernel, config.weights_dtype);
     return packed;
   }
-  for (const auto& u : winograd::transform_weights(weight, p.out_channels, p.in_channels)) {
+  for (const auto& u :
+       winograd::transform_weights(config.winograd, weight, p.out_channels, p.in_channels)) {
     packed.emplace_back(u, p.out_channels, layout, kernel, config.weights_dtype);
   }
   return packed;
@@ -308,18 +308,19 @@ Conv2dParams checked(const Conv2dParams& p, const Conv2dConfig& c) {
   validate_conv_config(c, "conv2d");
   YOLO4_CHECK(p.groups == 1, "conv2d: groups=", p.groups,
               " is a grouped convolution: use GroupedConv2d (ops/grouped_conv2d.h)");
-  YOLO4_CHECK(
-      !c.winograd || (p.kernel == 3 && p.stride == 1 && p.padding <= 1 && p.in_channels >= kKBlock),
-      "conv2d: winograd needs a 3x3 stride-1 conv with padding 0 or 1 and at least ", kKBlock,
-      " input channels, got ", p.kernel, "x", p.kernel, " stride ", p.stride, " padding ",
-      p.padding, " with ", p.in_channels, " input channels");
+  YOLO4_CHECK(c.winograd == WinogradTile::kNone ||
+                  (p.kernel == 3 && p.stride == 1 && p.padding <= 1 && p.in_channels >= kKBlock),
+              "conv2d: winograd needs a 3x3 stride-1 conv with padding 0 or 1 and at least ",
+              kKBlock, " input channels, got ", p.kernel, "x", p.kernel, " stride ", p.stride,
+              " padding ", p.padding, " with ", p.in_channels, " input channels");
   return p;
 }
 
 // Winograd runs 1x1 GEMMs over the input channels: their reduction is the packed layout.
 ReductionLayout packed_layout(const Conv2dParams& p, const Conv2dConfig& c, int nr) {
-  return reduction_layout(c.winograd ? Conv2dParams{p.in_channels, p.out_channels, 1, 1, 0} : p,
-                          nr);
+  return reduction_layout(
+      c.winograd != WinogradTile::kNone ? Conv2dParams{p.in_channels, p.out_channels, 1, 1, 0} : p,
+      nr);
 }
 
 }  // namespace
@@ -389,8 +390,9 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
     s.reason = "configured";
   }
   s.winograd = config_.winograd;
-  // The rows the kernel tiles: output pixels, or Winograd's 2x2 output tiles.
-  const int64_t rows = s.winograd ? winograd::tile_count(out) : out.pixels();
+  const bool winograd = s.winograd != WinogradTile::kNone;
+  // The rows the kernel tiles: output pixels, or Winograd's output tiles.
+  const int64_t rows = winograd ? winograd::tile_count(s.winograd, out) : out.pixels();
   const int tiles = ceil_div(rows, kernel_.mr);
   switch (s.shard_layout) {
     case TensorMemoryLayout::WIDTH_SHARDED:
@@ -410,11 +412,12 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   // More cores than tiles or panels: give the spare ones nothing rather than split finer.
   s.grid_rows = std::max(1, std::min(s.grid_rows, tiles));
   s.grid_columns = std::max(1, std::min(s.grid_columns, layout_.panels));
-  if (s.winograd) {  // one reduction pass: the 16 GEMMs' sums need no partials
+  if (winograd) {  // one reduction pass: the GEMMs' sums need no partials
     s.chunk_kblocks = layout_.kblocks;
     const int row_bytes = layout_.kblocks * kKBlock * int(operand_bytes(kernel_.operands));
-    const int auto_tiles = std::max(
-        1, kernel_.blocking.winograd_block_bytes / (winograd::kPositions * row_bytes * kernel_.mr));
+    const int auto_tiles =
+        std::max(1, kernel_.blocking.winograd_block_bytes /
+                        (kernels::winograd_positions(s.winograd) * row_bytes * kernel_.mr));
     s.block_pixels = config_.act_block_h_override > 0
                          ? round_up(config_.act_block_h_override, kernel_.mr)
                          : auto_tiles * kernel_.mr;
@@ -446,10 +449,13 @@ void Conv2d::describe(OpRecord& r, const Tensor& input, const Tensor& output,
   r.shard_layout = s.shard_layout;
   r.cores = s.grid_rows * s.grid_columns;
   // The FLOPs the kernels execute, so that utilisation stays a fraction of the peak: Winograd's
-  // 16 GEMMs do 16 / 36 of the direct conv's multiplications (its transforms are not counted).
-  r.flops = s.winograd ? 2.0 * double(winograd::tile_count(output.shape())) * winograd::kPositions *
-                             params_.in_channels * params_.out_channels
-                       : flops(input.shape());
+  // GEMMs do 16 / 36 (F(2x2)) or 36 / 144 (F(4x4)) of the direct conv's multiplications (its
+  // transforms are not counted).
+  r.flops = s.winograd != WinogradTile::kNone
+                ? 2.0 * double(winograd::tile_count(s.winograd, output.shape())) *
+                      kernels::winograd_positions(s.winograd) * params_.in_channels *
+                      params_.out_channels
+                : flops(input.shape());
   const double element = traits(config_.dtype).block_bytes;
   r.bytes =
       element * double(input.shape().elements() + output.shape().elements() * (residual ? 2 : 1)) +
@@ -500,6 +506,7 @@ void Conv2d::execute_winograd(Device& device, const Tensor& input, const Tensor&
   run.input = &input;
   run.output = &output;
   run.residual = residual;
+  run.tile = s.winograd;
   run.padding = params_.padding;
   run.kernel = &kernel_;
   run.weights = weights_;
@@ -508,7 +515,7 @@ void Conv2d::execute_winograd(Device& device, const Tensor& input, const Tensor&
   run.kblocks = layout_.kblocks;
   run.block_tiles = s.block_pixels / kernel_.mr;
   run.out_columns = output_columns(output);
-  const int tiles = ceil_div(winograd::tile_count(output.shape()), kernel_.mr);
+  const int tiles = ceil_div(winograd::tile_count(s.winograd, output.shape()), kernel_.mr);
   const int panels = ceil_div(run.out_columns, kernel_.nr);
   device.pool().run(s.grid_rows * s.grid_columns, [&](int core) {
     const CoreShare share = core_share(core, s, tiles, panels);
@@ -520,7 +527,7 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
                      const Tensor* residual, const ConvStrategy& s) const {
   ProfiledOp profiled(device, "conv2d");
   if (profiled.active()) describe(profiled.record, input, output, residual, s);
-  if (s.winograd) {
+  if (s.winograd != WinogradTile::kNone) {
     execute_winograd(device, input, output, residual, s);
     return;
   }

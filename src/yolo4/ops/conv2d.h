@@ -16,6 +16,8 @@
 
 namespace yolo4 {
 
+using kernels::WinogradTile;
+
 // Square kernels up to this side.
 inline constexpr int kMaxConvKernel = 9;
 
@@ -42,9 +44,10 @@ struct Conv2dConfig {
   Activation activation = Activation::kNone;
   std::optional<TensorMemoryLayout> shard_layout;  // empty: the report's rule picks
   int act_block_h_override = 0;  // output pixels per activation block; 0 = automatic
-  // Winograd F(2x2, 3x3) instead of direct convolution: 3x3 stride-1 convs with >= 16 input
-  // channels only; 2.25x fewer multiplications, weights 16/9 as large.
-  bool winograd = false;
+  // Winograd F(2x2, 3x3) or F(4x4, 3x3) instead of direct convolution: 3x3 stride-1 convs with
+  // >= 16 input channels only. F(2x2): 2.25x fewer multiplications, weights 16/9 as large;
+  // F(4x4): 4x fewer, weights 4x as large.
+  WinogradTile winograd = WinogradTile::kNone;
 };
 
 // How the work is cut: chosen per input shape from the config and the report's rule.
@@ -52,8 +55,8 @@ struct ConvStrategy {
   TensorMemoryLayout shard_layout = TensorMemoryLayout::HEIGHT_SHARDED;
   int grid_rows = 1;     // cores splitting output pixels
   int grid_columns = 1;  // cores splitting output channels
-  bool winograd = false;
-  // Output pixels (direct) or 2x2 output tiles (Winograd) packed at once; a multiple of MR.
+  WinogradTile winograd = WinogradTile::kNone;
+  // Output pixels (direct) or output tiles (Winograd) packed at once; a multiple of MR.
   int block_pixels = 0;
   int chunk_kblocks = 0;    // reduction blocks per pass (K blocking)
   std::string_view reason;  // why this layout, for `yolo4 bench --explain`

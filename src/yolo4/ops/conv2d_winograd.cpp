@@ -13,26 +13,30 @@ using kernels::kKBlock;
 
 namespace {
 
-constexpr int kInputTile = 4;
-// MR-rows whose 16 GEMM results are kept at once before the output transform: 16 x 12 x 32
-// floats stay in L1.
+using kernels::kWinogradPositionsMax;
+using kernels::winograd_index;
+using kernels::winograd_input_side;
+using kernels::winograd_positions;
+using kernels::winograd_side;
+
+// MR-rows whose GEMM results (one per position) are kept at once before the output transform:
+// 16 x 12 x 32 floats stay in L1 for F(2x2), 36 x 12 x 32 in L2 for F(4x4).
 constexpr int kGroupMrRows = 1;
 
-// Where one 2x2 output tile sits.
+// Where one output tile sits.
 struct TilePosition {
   int n, y, x;  // output pixel of the tile's top-left
 };
 
-TilePosition locate(int64_t tile, const Shape& out) {
-  const int tiles_w = ceil_div(out.w, kTile), tiles_h = ceil_div(out.h, kTile);
-  return {int(tile / tiles_w / tiles_h), int(tile / tiles_w % tiles_h) * kTile,
-          int(tile % tiles_w) * kTile};
+TilePosition locate(WinogradTile t, int64_t tile, const Shape& out) {
+  const int m = winograd_side(t);
+  const int tiles_w = ceil_div(out.w, m), tiles_h = ceil_div(out.h, m);
+  return {int(tile / tiles_w / tiles_h), int(tile / tiles_w % tiles_h) * m,
+          int(tile % tiles_w) * m};
 }
 
-// Transforms tiles [first_tile, first_tile + tiles) into `packed`, laid out as kPositions
-// operands [mr_row][kb][MR][16] of `rows` rows each; rows past `tiles` are zeros.
-// Transforms tiles [first_tile, first_tile + tiles) into `packed`, laid out as kPositions
-// operands [mr_row][kb][MR][16] of `rows` rows each; rows past `tiles` are zeros.
+// Transforms tiles [first_tile, first_tile + tiles) into `packed`, laid out as one operand
+// [mr_row][kb][MR][16] of `rows` rows per position; rows past `tiles` are zeros.
 template <class Dst>
 void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* packed) {
   const Shape& in = r.input->shape();
@@ -41,7 +45,8 @@ void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* pac
   const int64_t pixel_bytes = r.input->pixel_stride() * traits(r.input->dtype()).block_bytes;
   const int64_t block_bytes = kKBlock * traits(r.input->dtype()).block_bytes;
   const kernels::WinogradInputFn transform =
-      r.kernel->winograd_input[r.input->dtype() == DataType::BFLOAT16 ? 1 : 0];
+      r.kernel->winograd_input[winograd_index(r.tile)][r.input->dtype() == DataType::BFLOAT16];
+  const int side = winograd_input_side(r.tile), positions = winograd_positions(r.tile);
   const int mr = r.kernel->mr;
   // The transforms round to bf16 for LoFi; VDPBF16PS's order also swaps each pair after.
   const bool swap_pairs = r.kernel->bf16_operands == kernels::Bf16Operands::kPairOrder;
@@ -50,24 +55,24 @@ void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* pac
   for (int row = 0; row < rows; ++row) {
     Dst* row_dst = dst + int64_t(row / mr) * r.kblocks * mr * kKBlock + (row % mr) * kKBlock;
     if (row >= tiles) {
-      for (int p = 0; p < kPositions; ++p)
+      for (int p = 0; p < positions; ++p)
         for (int kb = 0; kb < r.kblocks; ++kb)
           std::fill_n(row_dst + p * position_stride + kb * mr * kKBlock, kKBlock, Dst{});
       continue;
     }
-    const TilePosition at = locate(first_tile + row, out);
-    const std::byte* source[kInputTile * kInputTile];
-    for (int i = 0; i < kInputTile; ++i) {
-      for (int j = 0; j < kInputTile; ++j) {
+    const TilePosition at = locate(r.tile, first_tile + row, out);
+    const std::byte* source[kWinogradPositionsMax];
+    for (int i = 0; i < side; ++i) {
+      for (int j = 0; j < side; ++j) {
         const int iy = at.y - r.padding + i, ix = at.x - r.padding + j;
         const bool inside = iy >= 0 && iy < in.h && ix >= 0 && ix < in.w;
-        source[i * kInputTile + j] =
+        source[i * side + j] =
             inside ? input + ((int64_t(at.n) * in.h + iy) * in.w + ix) * pixel_bytes : nullptr;
       }
     }
     for (int kb = 0; kb < r.kblocks; ++kb) {
-      const void* block[kInputTile * kInputTile];
-      for (int i = 0; i < kInputTile * kInputTile; ++i) {
+      const void* block[kWinogradPositionsMax];
+      for (int i = 0; i < positions; ++i) {
         block[i] = source[i] ? source[i] + kb * block_bytes : nullptr;
       }
       const int valid = std::min(kKBlock, in.c - kb * kKBlock);
@@ -76,9 +81,9 @@ void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* pac
         transform(block, valid, kb_dst, position_stride);
         continue;
       }
-      float v[kPositions][kKBlock];
+      float v[kWinogradPositionsMax][kKBlock];
       transform(block, valid, v, kKBlock);
-      for (int p = 0; p < kPositions; ++p) {
+      for (int p = 0; p < positions; ++p) {
         conv_operands::convert_block(v[p], kKBlock, kb_dst + p * position_stride,
                                      conv_operands::OperandRounding{false, true});
       }
@@ -98,8 +103,9 @@ void finish_tile(const Run& r, int64_t tile, const float* sums, int64_t sums_str
                  float* y) {
   const kernels::ConvKernel& k = *r.kernel;
   const Shape& out = r.output->shape();
-  k.winograd_output(sums, sums_stride, k.nr, y);
-  const TilePosition at = locate(tile, out);
+  k.winograd_output[winograd_index(r.tile)](sums, sums_stride, k.nr, y);
+  const int m = winograd_side(r.tile);
+  const TilePosition at = locate(r.tile, tile, out);
   const bool bf16_out = r.output->dtype() == DataType::BFLOAT16;
   const size_t element = bf16_out ? 2 : 4;
   kernels::ConvTile t;
@@ -107,12 +113,12 @@ void finish_tile(const Run& r, int64_t tile, const float* sums, int64_t sums_str
   t.columns = std::min(k.nr, r.out_columns - panel * k.nr);
   t.channels = out.c - panel * k.nr;
   t.activation = r.activation;
-  t.rows = std::min(kTile, out.w - at.x);
+  t.rows = std::min(m, out.w - at.x);
   t.out_stride = r.output->pixel_stride();
   t.residual_stride = r.residual ? r.residual->pixel_stride() : 0;
-  for (int dy = 0; dy < kTile && at.y + dy < out.h; ++dy) {
+  for (int dy = 0; dy < m && at.y + dy < out.h; ++dy) {
     const int64_t pixel = (int64_t(at.n) * out.h + at.y + dy) * out.w + at.x;
-    t.a = y + dy * kTile * k.nr;
+    t.a = y + dy * m * k.nr;
     t.out = r.output->data<std::byte>() + (pixel * t.out_stride + panel * k.nr) * element;
     t.residual = r.residual ? r.residual->data<std::byte>() +
                                   (pixel * t.residual_stride + panel * k.nr) * element
@@ -123,34 +129,56 @@ void finish_tile(const Run& r, int64_t tile, const float* sums, int64_t sums_str
 
 }  // namespace
 
-std::vector<std::vector<float>> transform_weights(std::span<const float> weight_oihw,
+namespace {
+
+// G of F(m, 3), (m + 2) x 3, for the tiles in kernels::WinogradTransform1d.
+constexpr double kG2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+constexpr double kG4[6][3] = {{1.0 / 4, 0, 0},
+                              {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                              {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                              {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                              {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                              {0, 0, 1}};
+
+const double (*g_matrix(WinogradTile tile))[3] {
+  return tile == WinogradTile::kF2x2 ? kG2 : kG4;
+}
+
+}  // namespace
+
+std::vector<std::vector<float>> transform_weights(WinogradTile tile,
+                                                  std::span<const float> weight_oihw,
                                                   int out_channels, int in_channels) {
+  YOLO4_CHECK(tile != WinogradTile::kNone, "winograd: no tile given");
   YOLO4_CHECK(weight_oihw.size() == size_t(out_channels) * in_channels * 9,
               "winograd: expected 3x3 OIHW weights for ", out_channels, "x", in_channels);
-  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  std::vector<std::vector<float>> u(kPositions,
+  const double(*G)[3] = g_matrix(tile);
+  const int side = winograd_input_side(tile);
+  std::vector<std::vector<float>> u(winograd_positions(tile),
                                     std::vector<float>(size_t(out_channels) * in_channels));
   for (int64_t pair = 0; pair < int64_t(out_channels) * in_channels; ++pair) {
     const float* g = weight_oihw.data() + pair * 9;
-    double gg[4][3];  // G g
-    for (int i = 0; i < 4; ++i)
+    double gg[kernels::winograd_input_side(WinogradTile::kF4x4)][3];  // G g
+    for (int i = 0; i < side; ++i)
       for (int j = 0; j < 3; ++j)
         gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j)
-        u[i * 4 + j][pair] = float(gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2]);
+    for (int i = 0; i < side; ++i)
+      for (int j = 0; j < side; ++j)
+        u[i * side + j][pair] = float(gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2]);
   }
   return u;
 }
 
-int64_t tile_count(const Shape& out) {
-  return int64_t(out.n) * ceil_div(out.h, kTile) * ceil_div(out.w, kTile);
+int64_t tile_count(WinogradTile tile, const Shape& out) {
+  const int m = winograd_side(tile);
+  return int64_t(out.n) * ceil_div(out.h, m) * ceil_div(out.w, m);
 }
 
 void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, int panel_end) {
   const kernels::ConvKernel& k = *r.kernel;
   const int mr = k.mr, nr = k.nr;
-  const int64_t tiles = tile_count(r.output->shape());
+  const int64_t tiles = tile_count(r.tile, r.output->shape());
+  const int positions = winograd_positions(r.tile), m = winograd_side(r.tile);
   const size_t operand = kernels::operand_bytes(k.operands);
   const PackFn pack = pack_function(k.operands);
   const int64_t mr_row_bytes = int64_t(r.kblocks) * mr * kKBlock * int64_t(operand);
@@ -158,11 +186,11 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
   const int64_t sums_stride = int64_t(group_rows) * nr;  // between positions
 
   thread_local std::vector<float> packed, sums, zero_bias, y;
-  thread_local std::array<std::vector<float>, kPositions> weight_scratch;
-  packed.resize(size_t(kPositions * r.block_tiles * mr_row_bytes + 3) / 4);
-  sums.resize(size_t(kPositions) * sums_stride);
+  thread_local std::array<std::vector<float>, kWinogradPositionsMax> weight_scratch;
+  packed.resize(size_t(positions * r.block_tiles * mr_row_bytes + 3) / 4);
+  sums.resize(size_t(positions) * sums_stride);
   zero_bias.assign(size_t(nr), 0.0f);
-  y.resize(size_t(kTile) * kTile * nr);
+  y.resize(size_t(m) * m * nr);
 
   for (int b0 = mr_row_begin; b0 < mr_row_end; b0 += r.block_tiles) {
     const int b1 = std::min(mr_row_end, b0 + r.block_tiles);
@@ -173,19 +201,19 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
     const std::byte* packed_bytes = reinterpret_cast<const std::byte*>(packed.data());
 
     for (int panel = panel_begin; panel < panel_end; ++panel) {
-      const void* w[kPositions];
-      for (int p = 0; p < kPositions; ++p)
+      const void* w[kWinogradPositionsMax];
+      for (int p = 0; p < positions; ++p)
         w[p] = r.weights[p].chunk(panel, 0, r.kblocks, weight_scratch[p]);
       for (int g0 = b0; g0 < b1; g0 += kGroupMrRows) {
         const int g1 = std::min(b1, g0 + kGroupMrRows);
-        kernels::ConvTile gemm;  // the 16 GEMMs: sums only, no epilogue
+        kernels::ConvTile gemm;  // one GEMM per position: sums only, no epilogue
         gemm.kblocks = r.kblocks;
         gemm.bias = zero_bias.data();
         gemm.rows = mr;
         gemm.columns = nr;
         gemm.out_stride = nr;
         gemm.finalize = false;
-        for (int p = 0; p < kPositions; ++p) {
+        for (int p = 0; p < positions; ++p) {
           gemm.w = w[p];
           for (int t = g0; t < g1; ++t) {
             gemm.a = packed_bytes + p * position_bytes + (t - b0) * mr_row_bytes;

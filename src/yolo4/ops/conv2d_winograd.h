@@ -1,39 +1,42 @@
-// Winograd F(2x2, 3x3) for stride-1 3x3 convs (Lavin & Gray, 2015): each 2x2 output tile comes
-// from a 4x4 input tile with 16 multiplications per (input, output) channel pair instead of 36.
-// The 16 elements of a transformed tile give 16 independent GEMMs over the channels, which run
-// on the direct conv's micro-kernels; the output transform ends in their fused epilogue.
+// Winograd F(m x m, 3x3) for stride-1 3x3 convs (Lavin & Gray, 2015): each m x m output tile
+// comes from an (m + 2) x (m + 2) input tile. F(2x2) takes 16 multiplications per (input,
+// output) channel pair where the direct conv takes 36; F(4x4) 36 where it takes 144, with
+// weights 4x the direct conv's and a larger rounding error. The (m + 2)^2 elements of a
+// transformed tile give as many independent GEMMs over the channels, which run on the direct
+// conv's micro-kernels; the output transform ends in their fused epilogue.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "yolo4/core/activation.h"
 #include "yolo4/core/tensor.h"
 #include "yolo4/kernels/kernels.h"
-#include "yolo4/core/activation.h"
 #include "yolo4/ops/conv2d_weights.h"
 
 namespace yolo4::winograd {
 
-inline constexpr int kTile = 2;        // output tile side
-inline constexpr int kPositions = 16;  // elements of a transformed 4x4 tile
+using kernels::WinogradTile;
 
-// U = G g G^T of every (out, in) pair of 3x3 OIHW weights: kPositions matrices, each [out][in]
-// (the OIHW weights of a 1x1 conv), computed in double.
-std::vector<std::vector<float>> transform_weights(std::span<const float> weight_oihw,
+// U = G g G^T of every (out, in) pair of 3x3 OIHW weights: one matrix per position of the
+// tile, each [out][in] (the OIHW weights of a 1x1 conv), computed in double.
+std::vector<std::vector<float>> transform_weights(WinogradTile tile,
+                                                  std::span<const float> weight_oihw,
                                                   int out_channels, int in_channels);
 
-// 2x2 output tiles of an output shape: N * ceil(H / 2) * ceil(W / 2).
-int64_t tile_count(const Shape& out);
+// m x m output tiles of an output shape: N * ceil(H / m) * ceil(W / m).
+int64_t tile_count(WinogradTile tile, const Shape& out);
 
 // One run, validated by Conv2d: everything the cores share.
 struct Run {
   const Tensor* input = nullptr;
   const Tensor* output = nullptr;
   const Tensor* residual = nullptr;
+  WinogradTile tile = WinogradTile::kF2x2;
   int padding = 1;
   const kernels::ConvKernel* kernel = nullptr;
-  std::span<const PackedConvWeights> weights;  // kPositions, the 1x1 GEMMs' weights
+  std::span<const PackedConvWeights> weights;  // one per position: the 1x1 GEMMs' weights
   const float* bias = nullptr;                 // [panel][NR]
   Activation activation = Activation::kNone;
   int kblocks = 0;      // reduction blocks over the input channels

@@ -20,7 +20,7 @@ Conv2dParams checked(const Conv2dParams& p, const Conv2dConfig& c) {
   YOLO4_CHECK(p.groups >= 1 && p.in_channels % p.groups == 0 && p.out_channels % p.groups == 0,
               "grouped_conv2d: groups=", p.groups, " must divide in_channels=", p.in_channels,
               " and out_channels=", p.out_channels);
-  YOLO4_CHECK(!c.winograd, "grouped_conv2d: winograd applies to Conv2d only");
+  YOLO4_CHECK(c.winograd == WinogradTile::kNone, "grouped_conv2d: winograd applies to Conv2d only");
   return p;
 }
 

@@ -16,6 +16,7 @@ namespace {
 
 using testing::all_close;
 using testing::expect_error;
+using testing::kAllWinogradTiles;
 using testing::random_vector;
 
 struct ConvCase {
@@ -154,8 +155,8 @@ TEST_P(Conv2dEdgeTest, PartialTilesAndPanels) {
     const auto bias = random_vector(size_t(c.oc), 63);
     for (DataType dtype : {DataType::FLOAT32, DataType::BFLOAT16}) {
       for (MathFidelity fidelity : {MathFidelity::HiFi4, MathFidelity::LoFi}) {
-        for (bool winograd : {false, true}) {
-          if (winograd && c.kernel != 3) continue;
+        for (WinogradTile winograd : kAllWinogradTiles) {
+          if (winograd != WinogradTile::kNone && c.kernel != 3) continue;
           Conv2dConfig config;
           config.activation = Activation::kMish;
           config.dtype = dtype;
@@ -167,7 +168,7 @@ TEST_P(Conv2dEdgeTest, PartialTilesAndPanels) {
           if (bf16_in) {
             for (float& v : x) v = to_float(to_bfloat16(v));
           }
-          if (fidelity == MathFidelity::LoFi && !winograd) {
+          if (fidelity == MathFidelity::LoFi && winograd == WinogradTile::kNone) {
             for (float& v : w) v = to_float(to_bfloat16(v));
           }
           const auto expected = reference::conv2d(x, c.in, w, bias, c.oc, c.kernel, 1, c.kernel / 2,
@@ -179,13 +180,14 @@ TEST_P(Conv2dEdgeTest, PartialTilesAndPanels) {
               make_host_tensor({{c.in.n, c.in.h, c.in.w, c.oc + 21}, dtype, Layout::TILE, {}});
           Tensor slice = wide.channel_slice(7, c.oc);
           conv.run(device, in, slice);
-          // LoFi Winograd rounds the transformed operands (sums of up to 9 terms) to bf16 too.
-          const float tol = winograd && fidelity == MathFidelity::LoFi ? 5e-2f
-                            : dtype == DataType::BFLOAT16              ? 1e-2f
-                                                                       : 1e-4f;
+          // LoFi Winograd rounds the transformed operands (sums of input values) to bf16 too.
+          const float tol = winograd != WinogradTile::kNone && fidelity == MathFidelity::LoFi
+                                ? 5e-2f
+                            : dtype == DataType::BFLOAT16 ? 1e-2f
+                                                          : 1e-4f;
           EXPECT_TRUE(all_close(to_nhwc(slice), expected, tol, tol))
               << conv.kernel_name() << " " << to_string(c.in) << " -> " << c.oc << " "
-              << to_string(dtype) << " winograd=" << winograd;
+              << to_string(dtype) << " " << to_string(winograd);
           const auto all = to_nhwc(wide);
           for (int64_t p = 0; p < out_shape.pixels(); ++p) {
             for (int ch = 0; ch < c.oc + 21; ++ch) {
@@ -222,7 +224,7 @@ TEST(Conv2dConfigTest, RejectsWhatIsNotSupported) {
       },
       "padding=3: expected kernel 1..9, stride >= 1, padding 0..kernel-1");
   Conv2dConfig winograd;
-  winograd.winograd = true;
+  winograd.winograd = WinogradTile::kF2x2;
   for (const Conv2dParams& p : {Conv2dParams{16, 16, 3, 2, 1}, Conv2dParams{16, 16, 3, 1, 2},
                                 Conv2dParams{16, 16, 5, 1, 2}}) {
     expect_error([&] { Conv2d(p, std::vector<float>(16 * 16 * p.kernel * p.kernel), b, winograd); },

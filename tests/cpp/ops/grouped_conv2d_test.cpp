@@ -237,7 +237,7 @@ TEST(GroupedConv2dErrorTest, RejectsBadParams) {
       },
       "grouped_conv2d: dtype bfloat8_b is a weights format");
   Conv2dConfig winograd;
-  winograd.winograd = true;
+  winograd.winograd = WinogradTile::kF2x2;
   expect_error(
       [&] {
         GroupedConv2d({40, 40, 3, 1, 1, 40}, w, b, winograd);

@@ -13,6 +13,7 @@
 #include "yolo4/core/error.h"
 #include "yolo4/core/profiling.h"
 #include "yolo4/core/tensor.h"
+#include "yolo4/kernels/kernels.h"
 #include "yolo4/ops/layout.h"
 
 namespace yolo4::testing {
@@ -31,6 +32,10 @@ inline std::string dtype_name(DataType dtype) {
 inline constexpr Activation kFusedActivations[] = {Activation::kNone,  Activation::kMish,
                                                    Activation::kLeaky, Activation::kLogistic,
                                                    Activation::kRelu,  Activation::kSwish};
+
+// The direct conv and every Winograd tile.
+inline constexpr kernels::WinogradTile kAllWinogradTiles[] = {
+    kernels::WinogradTile::kNone, kernels::WinogradTile::kF2x2, kernels::WinogradTile::kF4x4};
 
 // Never a valid input value: an op that reads outside a slice's channels shows it in its output.
 inline constexpr float kSentinel = 1e30f;

@@ -16,6 +16,7 @@ namespace yolo4 {
 namespace {
 
 using testing::all_close;
+using testing::kAllWinogradTiles;
 using testing::random_vector;
 
 uint32_t bits_of(float x) {
@@ -285,7 +286,7 @@ TEST(LoFiKernels, NativeAndEmulationAgree) {
   const auto input = random_vector(size_t(in_shape.elements()), 31);
   const auto weight = random_vector(size_t(64) * 96 * 9, 32, -0.1f, 0.1f);
   const auto bias = random_vector(64, 33);
-  for (bool winograd : {false, true}) {
+  for (WinogradTile winograd : kAllWinogradTiles) {
     Conv2dConfig config;
     config.math_fidelity = MathFidelity::LoFi;
     config.lofi_exact_order = true;
@@ -297,8 +298,9 @@ TEST(LoFiKernels, NativeAndEmulationAgree) {
       Tensor in = from_nhwc(input.data(), in_shape);
       outputs.push_back(to_nhwc(conv(device, in)));
     }
-    EXPECT_TRUE(all_close(outputs[0], outputs[1], 1e-5f, 1e-6f)) << "avx2, winograd=" << winograd;
-    EXPECT_TRUE(all_close(outputs[0], outputs[2], 1e-5f, 1e-6f)) << "scalar, winograd=" << winograd;
+    EXPECT_TRUE(all_close(outputs[0], outputs[1], 1e-5f, 1e-6f)) << "avx2, " << to_string(winograd);
+    EXPECT_TRUE(all_close(outputs[0], outputs[2], 1e-5f, 1e-6f))
+        << "scalar, " << to_string(winograd);
   }
 }
 
@@ -322,7 +324,7 @@ TEST(LoFiKernels, WidenedAgreesWithTheExactOrderWithinTheSummationBound) {
                         Activation::kNone);
   for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
     if (!isa_supported(isa)) continue;
-    for (bool winograd : {false, true}) {
+    for (WinogradTile winograd : kAllWinogradTiles) {
       std::vector<float> outputs[2];
       for (bool exact : {false, true}) {
         Conv2dConfig config;
@@ -334,8 +336,9 @@ TEST(LoFiKernels, WidenedAgreesWithTheExactOrderWithinTheSummationBound) {
         Tensor in = from_nhwc(input.data(), in_shape);
         outputs[exact] = to_nhwc(conv(device, in));
       }
-      if (winograd) {
-        EXPECT_TRUE(all_close(outputs[0], outputs[1], 1e-5f, 1e-5f)) << to_string(isa);
+      if (winograd != WinogradTile::kNone) {
+        EXPECT_TRUE(all_close(outputs[0], outputs[1], 1e-5f, 1e-5f))
+            << to_string(isa) << " " << to_string(winograd);
         continue;
       }
       for (size_t i = 0; i < outputs[0].size(); ++i) {
