@@ -187,6 +187,17 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
 
   thread_local std::vector<float> packed, sums, zero_bias, y;
   thread_local std::array<std::vector<float>, kWinogradPositionsMax> weight_scratch;
+  // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core,
+  // every position's, rather than again for every block of tiles.
+  const int share_panels = panel_end - panel_begin;
+  const bool decode_once = r.weights[0].decoded_per_chunk() &&
+                           size_t(positions) * share_panels * r.weights[0].decoded_panel_bytes() <=
+                               size_t(k.blocking.decode_once_bytes);
+  if (decode_once) {
+    for (int p = 0; p < positions; ++p) {
+      r.weights[p].decode_panels(panel_begin, panel_end, weight_scratch[p]);
+    }
+  }
   packed.resize(size_t(positions * r.block_tiles * mr_row_bytes + 3) / 4);
   sums.resize(size_t(positions) * sums_stride);
   zero_bias.assign(size_t(nr), 0.0f);
@@ -202,8 +213,10 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
 
     for (int panel = panel_begin; panel < panel_end; ++panel) {
       const void* w[kWinogradPositionsMax];
-      for (int p = 0; p < positions; ++p)
-        w[p] = r.weights[p].chunk(panel, 0, r.kblocks, weight_scratch[p]);
+      for (int p = 0; p < positions; ++p) {
+        w[p] = decode_once ? r.weights[p].chunk_of(weight_scratch[p], panel - panel_begin, 0)
+                           : r.weights[p].chunk(panel, 0, r.kblocks, weight_scratch[p]);
+      }
       for (int g0 = b0; g0 < b1; g0 += kGroupMrRows) {
         const int g1 = std::min(b1, g0 + kGroupMrRows);
         kernels::ConvTile gemm;  // one GEMM per position: sums only, no epilogue

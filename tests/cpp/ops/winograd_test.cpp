@@ -84,7 +84,7 @@ TEST_P(WinogradTest, MatchesDirectReference) {
         ASSERT_EQ(conv.strategy(c.in, threads).winograd, tile);
         Tensor in = from_nhwc(input.data(), c.in, block ? Layout::ROW_MAJOR : Layout::TILE);
         Tensor out = conv(device, in);
-        EXPECT_TRUE(all_close(to_nhwc(out), expected, 1e-4f, abs_tolerance))
+        EXPECT_TRUE(all_close(to_nhwc(out), expected, abs_tolerance, 1e-4f))
             << conv.kernel_name() << " " << to_string(tile) << " threads=" << threads << " "
             << to_string(shard) << " block=" << block;
         EXPECT_TRUE(testing::tile_output_ok(out));  // padding channels written as zeros
@@ -162,6 +162,48 @@ TEST(WinogradFusion, ApproxModeFusesTheFastMish) {
           << to_string(tile) << " approx=" << approx;
     }
     EXPECT_NE(outputs[0], outputs[1]) << to_string(tile) << ": approx mode ran the exact mish";
+  }
+}
+
+// bfloat16 and bfloat8_b weights are widened or decoded once per core for every position when
+// they fit in cache: with many blocks of tiles and several panels per core (WIDTH and BLOCK
+// sharding over 3 cores, 1 MR row per block) each block must still meet its own panel's and
+// position's weights, so the outputs equal one core's bit for bit (the sums run in the same
+// order), and stay near the fp32 reference (a wrong panel or position would be off by the
+// output's scale; the weights' rounding costs up to 0.22 of it with F(4x4) and bfloat8_b).
+TEST(WinogradWeights, DecodedOnceForEveryBlockAndPanel) {
+  const Shape in_shape{1, 23, 19, 64};
+  const int oc = 96;
+  const auto input = random_vector(size_t(in_shape.elements()), 11);
+  const float scale = 1.0f / std::sqrt(9.0f * in_shape.c);
+  const auto weight = random_vector(size_t(oc) * in_shape.c * 9, 12, -scale, scale);
+  const auto bias = random_vector(oc, 13);
+  const auto expected =
+      reference::conv2d(input, in_shape, weight, bias, oc, 3, 1, 1, Activation::kNone);
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
+    if (!isa_supported(isa)) continue;
+    for (WinogradTile tile : kTiles) {
+      for (DataType weights_dtype : {DataType::BFLOAT16, DataType::BFLOAT8_B}) {
+        Conv2dConfig config;
+        config.weights_dtype = weights_dtype;
+        config.winograd = tile;
+        const Tensor in = from_nhwc(input.data(), in_shape);
+        Device one_core(1, isa);
+        const auto baseline =
+            to_nhwc(Conv2d({in_shape.c, oc, 3, 1, 1}, weight, bias, config, isa)(one_core, in));
+        EXPECT_TRUE(all_close(baseline, expected, 0.5f * float(rms(expected)), 0.0f))
+            << to_string(isa) << " " << to_string(tile) << " " << to_string(weights_dtype);
+        for (auto shard : {TensorMemoryLayout::WIDTH_SHARDED, TensorMemoryLayout::BLOCK_SHARDED}) {
+          config.shard_layout = shard;
+          config.act_block_h_override = 1;
+          const Conv2d conv({in_shape.c, oc, 3, 1, 1}, weight, bias, config, isa);
+          Device device(3, isa);
+          EXPECT_EQ(to_nhwc(conv(device, in)), baseline)
+              << conv.kernel_name() << " " << to_string(tile) << " " << to_string(weights_dtype)
+              << " " << to_string(shard);
+        }
+      }
+    }
   }
 }
 
