@@ -1,7 +1,8 @@
-// conv2d on YOLOv4's real layer shapes at 320x320: GFLOP/s and the fraction of this machine's
-// measured fp32 FMA peak; the stride-1 3x3 layers also as Winograd F(2x2,3x3) and F(4x4,3x3) (whose
-// GFLOP/s count the direct conv's FLOPs). Usage:
+// conv2d on YOLOv4's real layer shapes at 320x320 (or --size): GFLOP/s and the fraction of this
+// machine's measured fp32 FMA peak; the stride-1 3x3 layers also as Winograd F(2x2,3x3) and
+// F(4x4,3x3) (whose GFLOP/s count the direct conv's FLOPs). Usage:
 //   conv2d_bench [--threads=N] [--isa=avx512|avx2|scalar] [--precision=fp32|bf16|report]
+//                [--size=320|416|640|...]
 //                [google benchmark flags]
 // bf16: bfloat16 activations and weights, LoFi; report: bfloat16 activations, bfloat8_b
 // weights, LoFi.
@@ -21,31 +22,35 @@ namespace {
 struct LayerShape {
   const char* name;
   int in_channels, out_channels, kernel, stride, in_size;  // input spatial size at 320
+
+  // The conv's input side for a network input of `network_size` (320: as listed).
+  int input_side(int network_size) const { return in_size * network_size / 320; }
 };
 
 // The large layers of each stage of YOLOv4 at 320x320 (input sizes are the conv's input).
 const LayerShape kLayers[] = {
-    {"down1.conv1 3x3 3->32 @320", 3, 32, 3, 1, 320},
-    {"down1.conv2 3x3s2 32->64 @320", 32, 64, 3, 2, 320},
-    {"down1.conv3 1x1 64->64 @160", 64, 64, 1, 1, 160},
-    {"down1.conv6 3x3 32->64 @160", 32, 64, 3, 1, 160},
-    {"down2.conv1 3x3s2 64->128 @160", 64, 128, 3, 2, 160},
-    {"down2.res 3x3 64->64 @80", 64, 64, 3, 1, 80},
-    {"down2.res 1x1 64->64 @80", 64, 64, 1, 1, 80},
-    {"down3.conv1 3x3s2 128->256 @80", 128, 256, 3, 2, 80},
-    {"down3.res 3x3 128->128 @40", 128, 128, 3, 1, 40},
-    {"down3.res 1x1 128->128 @40", 128, 128, 1, 1, 40},
-    {"down4.conv1 3x3s2 256->512 @40", 256, 512, 3, 2, 40},
-    {"down4.res 3x3 256->256 @20", 256, 256, 3, 1, 20},
-    {"down5.conv1 3x3s2 512->1024 @20", 512, 1024, 3, 2, 20},
-    {"down5.res 3x3 512->512 @10", 512, 512, 3, 1, 10},
-    {"neck.conv 3x3 512->1024 @10", 512, 1024, 3, 1, 10},
-    {"neck.conv 1x1 1024->512 @10", 1024, 512, 1, 1, 10},
-    {"head.conv 3x3 128->256 @40", 128, 256, 3, 1, 40},
-    {"head.conv 1x1 256->255 @40", 256, 255, 1, 1, 40},
+    {"down1.conv1 3x3 3->32", 3, 32, 3, 1, 320},
+    {"down1.conv2 3x3s2 32->64", 32, 64, 3, 2, 320},
+    {"down1.conv3 1x1 64->64", 64, 64, 1, 1, 160},
+    {"down1.conv6 3x3 32->64", 32, 64, 3, 1, 160},
+    {"down2.conv1 3x3s2 64->128", 64, 128, 3, 2, 160},
+    {"down2.res 3x3 64->64", 64, 64, 3, 1, 80},
+    {"down2.res 1x1 64->64", 64, 64, 1, 1, 80},
+    {"down3.conv1 3x3s2 128->256", 128, 256, 3, 2, 80},
+    {"down3.res 3x3 128->128", 128, 128, 3, 1, 40},
+    {"down3.res 1x1 128->128", 128, 128, 1, 1, 40},
+    {"down4.conv1 3x3s2 256->512", 256, 512, 3, 2, 40},
+    {"down4.res 3x3 256->256", 256, 256, 3, 1, 20},
+    {"down5.conv1 3x3s2 512->1024", 512, 1024, 3, 2, 20},
+    {"down5.res 3x3 512->512", 512, 512, 3, 1, 10},
+    {"neck.conv 3x3 512->1024", 512, 1024, 3, 1, 10},
+    {"neck.conv 1x1 1024->512", 1024, 512, 1, 1, 10},
+    {"head.conv 3x3 128->256", 128, 256, 3, 1, 40},
+    {"head.conv 1x1 256->255", 256, 255, 1, 1, 40},
 };
 
 int g_threads = 2;
+int g_network_size = 320;
 yolo4::Isa g_isa = yolo4::best_isa();
 double g_peak_gflops = 0;
 yolo4::Conv2dConfig g_precision;
@@ -77,7 +82,8 @@ void BM_Conv2d(benchmark::State& state, LayerShape layer, yolo4::WinogradTile wi
   config.activation = Activation::kMish;
   config.winograd = winograd;
   const Conv2d conv(params, weight, bias, config, g_isa);
-  const Shape in_shape{1, layer.in_size, layer.in_size, layer.in_channels};
+  const int side = layer.input_side(g_network_size);
+  const Shape in_shape{1, side, side, layer.in_channels};
   Tensor input = device.allocate({in_shape, config.dtype, Layout::TILE, {}});
   std::memset(input.data<std::byte>(), 0, input.spec().bytes());
   Tensor output = device.allocate({conv.output_shape(in_shape), config.dtype, Layout::TILE, {}});
@@ -102,6 +108,12 @@ int main(int argc, char** argv) {
       g_threads = std::atoi(argv[i] + 10);
     } else if (std::strncmp(argv[i], "--precision=", 12) == 0) {
       g_precision = parse_precision(argv[i] + 12);
+    } else if (std::strncmp(argv[i], "--size=", 7) == 0) {
+      g_network_size = std::atoi(argv[i] + 7);
+      if (g_network_size < 32 || g_network_size % 32 != 0) {
+        std::fprintf(stderr, "conv2d_bench: --size=%s: expected a multiple of 32\n", argv[i] + 7);
+        return 2;
+      }
     } else if (std::strncmp(argv[i], "--isa=", 6) == 0) {
       g_isa = yolo4::parse_isa(argv[i] + 6);
     } else {
@@ -117,12 +129,14 @@ int main(int argc, char** argv) {
                 peak.per_core_gflops);
   }
   for (const LayerShape& layer : kLayers) {
-    benchmark::RegisterBenchmark(layer.name, BM_Conv2d, layer, yolo4::WinogradTile::kNone)
+    const std::string name =
+        std::string(layer.name) + " @" + std::to_string(layer.input_side(g_network_size));
+    benchmark::RegisterBenchmark(name.c_str(), BM_Conv2d, layer, yolo4::WinogradTile::kNone)
         ->Unit(benchmark::kMillisecond);
     if (layer.kernel == 3 && layer.stride == 1 && layer.in_channels >= 16) {
       for (auto tile : {yolo4::WinogradTile::kF2x2, yolo4::WinogradTile::kF4x4}) {
-        const std::string name = std::string(layer.name) + " winograd " + to_string(tile);
-        benchmark::RegisterBenchmark(name.c_str(), BM_Conv2d, layer, tile)
+        const std::string winograd_name = name + " winograd " + to_string(tile);
+        benchmark::RegisterBenchmark(winograd_name.c_str(), BM_Conv2d, layer, tile)
             ->Unit(benchmark::kMillisecond);
       }
     }
