@@ -11,7 +11,8 @@ yolov4_ref.py, make_checkpoint.py, make_testdata.py and every file is present):
     yolov4_random_bf16.pth     the same, floating tensors cast to bfloat16
     yolov4_random.weights      darknet weights for shared-data yolov4.cfg (same values)
     s320/      dog.jpg at 320x320            input.npy (1,3,320,320) float32 RGB in [0,1]
-    s640/      giraffe.jpg at 640x640        down1..down5.npy, neck1..neck3.npy,
+    s416/      eagle.jpg at 416x416          down1..down5.npy, neck1..neck3.npy,
+    s640/      giraffe.jpg at 640x640
     s320_b2/   dog.jpg + horses.jpg at 320   head8.npy, head16.npy, head32.npy (float32 NCHW)
     s320/images/<name>/{input,head8,head16,head32}.npy   each of the six sample images at 320
     manifest.json              what every file is, shapes, checkpoint facts, cfg conv table
@@ -41,6 +42,7 @@ import yolov4_ref as ref  # noqa: E402
 
 CASES = [  # directory, size, images
     ("s320", 320, ["dog"]),
+    ("s416", 416, ["eagle"]),
     ("s640", 640, ["giraffe"]),
     ("s320_b2", 320, ["dog", "horses"]),
 ]

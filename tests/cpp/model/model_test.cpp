@@ -117,6 +117,11 @@ TEST_P(ModelPcc, WholeModelAt320) {
   expect_whole_model_matches(*loaded(dir, GetParam()).model, dir + "/s320/");
 }
 
+TEST_P(ModelPcc, WholeModelAt416) {
+  YOLO4_REQUIRE_TESTDATA(dir);
+  expect_whole_model_matches(*loaded(dir, GetParam()).model, dir + "/s416/");
+}
+
 TEST_P(ModelPcc, WholeModelAt640) {
   YOLO4_REQUIRE_TESTDATA(dir);
   expect_whole_model_matches(*loaded(dir, GetParam()).model, dir + "/s640/");
