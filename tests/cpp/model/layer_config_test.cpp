@@ -1,0 +1,49 @@
+// The per-layer table (layer_config.cpp): which Winograd tile each conv shape gets under each
+// preset, as the table's comments and docs/perf.md state it.
+#include <gtest/gtest.h>
+
+#include "yolo4/model/layer_config.h"
+#include "yolo4/model/options.h"
+
+namespace yolo4 {
+namespace {
+
+using kernels::WinogradTile;
+
+WinogradTile tile_for(int in, int out, std::string_view preset, int kernel = 3, int stride = 1,
+                      int groups = 1) {
+  const ModelOptions options = ModelOptions::preset(preset, Isa::kScalar);
+  return conv_config(ConvLayerShape{in, out, kernel, stride, groups}, options).winograd;
+}
+
+TEST(WinogradTable, Fp32TakesF4x4UpTo256ChannelsAndF2x2Beyond) {
+  EXPECT_EQ(tile_for(64, 64, "fp32"), WinogradTile::kF4x4);
+  EXPECT_EQ(tile_for(128, 256, "fp32"), WinogradTile::kF4x4);
+  EXPECT_EQ(tile_for(256, 256, "fp32"), WinogradTile::kF4x4);
+  EXPECT_EQ(tile_for(256, 512, "fp32"), WinogradTile::kF2x2);
+  EXPECT_EQ(tile_for(512, 512, "fp32"), WinogradTile::kF2x2);
+  EXPECT_EQ(tile_for(512, 1024, "fp32"), WinogradTile::kNone);  // weights too large in fp32
+  EXPECT_EQ(tile_for(32, 64, "fp32"), WinogradTile::kNone);     // breaks even: direct
+}
+
+TEST(WinogradTable, ReducedPrecisionKeepsF2x2) {
+  for (std::string_view preset : {"bf16", "fast"}) {
+    EXPECT_EQ(tile_for(64, 64, preset), WinogradTile::kF2x2) << preset;
+    EXPECT_EQ(tile_for(256, 256, preset), WinogradTile::kF2x2) << preset;
+    EXPECT_EQ(tile_for(512, 1024, preset), WinogradTile::kF2x2) << preset;
+  }
+  EXPECT_EQ(tile_for(64, 64, "report"), WinogradTile::kNone);  // the report runs no Winograd
+}
+
+TEST(WinogradTable, OnlyStride1Ungrouped3x3Convs) {
+  EXPECT_EQ(tile_for(64, 64, "fp32", 1), WinogradTile::kNone);
+  EXPECT_EQ(tile_for(64, 64, "fp32", 3, 2), WinogradTile::kNone);
+  EXPECT_EQ(tile_for(64, 64, "fp32", 3, 1, 64), WinogradTile::kNone);
+  ModelOptions no_winograd = ModelOptions::preset("fp32", Isa::kScalar);
+  no_winograd.winograd = false;
+  EXPECT_EQ(conv_config(ConvLayerShape{64, 64, 3, 1, 1}, no_winograd).winograd,
+            WinogradTile::kNone);
+}
+
+}  // namespace
+}  // namespace yolo4
