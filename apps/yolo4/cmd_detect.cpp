@@ -115,7 +115,7 @@ bool parse_options(int argc, char** argv, DetectOptions& o) {
   p.option("--json", "FILE", "write the detections as a JSON list to FILE ('-': stdout)", &o.json);
   p.option("--out", "DIR", "write annotated copies of the inputs into DIR (created)", &o.out);
   p.flag("--quiet", "no progress bar and no notes; errors are still reported", &o.quiet);
-  p.positionals("INPUT...", "image files, directories (their images), video files", &o.inputs);
+  p.positionals("INPUT", "image files, directories (their images), video files", &o.inputs);
   if (!p.parse(argc, argv)) return false;
 
   YOLO4_CHECK(!o.inputs.empty(), "no INPUT given (see --help)");
