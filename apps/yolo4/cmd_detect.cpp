@@ -19,10 +19,10 @@
 #include <set>
 #include <string>
 #include <system_error>
-#include <tuple>
 #include <vector>
 
 #include "commands.h"
+#include "detection_flags.h"
 #include "model_flags.h"
 #include "yolo4/core/error.h"
 #include "yolo4/io/download.h"
@@ -52,14 +52,7 @@ constexpr int kExitNoWeights = 3;
 
 struct DetectOptions {
   ModelFlags model;
-  float conf = 0.3f;
-  float iou = 0.4f;
-  std::string nms_kind = "iou";
-  bool class_agnostic = false;
-  int max_det = 300;
-  bool multi_label = false;
-  float scale_xy = 0;  // 0: the cfg's [yolo] scale_x_y (1 for .pth checkpoints)
-  bool letterbox = false;
+  DetectionFlags detection;
   std::string json;  // "-" is stdout
   std::string out;
   bool quiet = false;
@@ -95,23 +88,7 @@ bool parse_options(int argc, char** argv, DetectOptions& o) {
   ArgParser p(kUsage, kSummary);
   o.model.add_to(p,
                  "'auto' (default: the --model's official weights, see above) or a .weights/.pth");
-  p.option("--conf", "T", "keep boxes scoring above T = objectness * class prob (default 0.3)",
-           &o.conf, 0.0f, 1.0f);
-  p.option("--nms", "T", "NMS overlap threshold (default 0.4)", &o.iou, 0.0f, 1.0f);
-  p.option("--nms-kind", "K", "iou (default) or diou (darknet's greedy DIoU-NMS)", &o.nms_kind);
-  p.flag("--class-agnostic-nms",
-         "suppress overlapping boxes of any class (as cv2.dnn.NMSBoxes), not per class (darknet)",
-         &o.class_agnostic);
-  p.option("--max-det", "N", "keep at most N boxes per image, best first; 0: all (default 300)",
-           &o.max_det, 0, 1000000);
-  p.flag("--multi-label", "every class above --conf per anchor, not only the best one",
-         &o.multi_label);
-  p.option("--scale-xy", "S", "box centre scale_x_y for every head (default: see above)",
-           &o.scale_xy, 0.5f, 4.0f);
-  p.flag("--letterbox",
-         "keep the aspect ratio, pad with grey (darknet); default: the cfg's letter_box, "
-         "else stretch",
-         &o.letterbox);
+  o.detection.add_to(p, "", /*thresholds=*/true);
   p.option("--json", "FILE", "write the detections as a JSON list to FILE ('-': stdout)", &o.json);
   p.option("--out", "DIR", "write annotated copies of the inputs into DIR (created)", &o.out);
   p.flag("--quiet", "no progress bar and no notes; errors are still reported", &o.quiet);
@@ -119,8 +96,7 @@ bool parse_options(int argc, char** argv, DetectOptions& o) {
   if (!p.parse(argc, argv)) return false;
 
   YOLO4_CHECK(!o.inputs.empty(), "no INPUT given (see --help)");
-  YOLO4_CHECK(o.nms_kind == "iou" || o.nms_kind == "diou", "--nms-kind '", o.nms_kind,
-              "': expected iou or diou");
+  o.detection.check();
   YOLO4_CHECK(!o.model.weights.empty(), "--weights needs a file, or 'auto'");
   YOLO4_CHECK(o.model.cfg.empty() || o.model.weights != "auto", "--cfg ", o.model.cfg,
               " needs --weights FILE ('auto' weights exist for --model NAME only)");
@@ -241,26 +217,6 @@ std::vector<Input> expand_inputs(const std::vector<std::string>& args, Reporter&
     }
   }
   return inputs;
-}
-
-// ------------------------------------------------------------------------------------------
-// Weights and the model.
-
-// The command's flags as the library Detector's options.
-DetectorOptions detector_options(const DetectOptions& o, const NetworkSpec& spec) {
-  DetectorOptions d;
-  std::tie(d.width, d.height) = o.model.input_size(spec);
-  if (o.letterbox) d.letterbox = true;
-  d.conf_threshold = o.conf;
-  d.labels = o.multi_label ? LabelMode::kMulti : LabelMode::kSingle;
-  d.nms.iou_threshold = o.iou;
-  d.nms.kind = o.nms_kind == "diou" ? NmsKind::kDiou : NmsKind::kIou;
-  d.nms.max_detections = o.max_det;
-  d.nms.class_agnostic = o.class_agnostic;
-  d.scale_xy = o.scale_xy;
-  d.threads = o.model.thread_count();
-  d.pinning = o.model.pinning();
-  return d;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -542,7 +498,10 @@ int detect_command(int argc, char** argv) {
   model_flags.weights = weights_path;
   const auto model = load_detection_model(model_flags.source());
   outputs.set_class_names(model->class_names());
-  Detector detector(model, detector_options(o, model->spec()));
+  DetectorOptions settings = o.detection.detector_options(o.model, model->spec());
+  settings.threads = o.model.thread_count();
+  settings.pinning = o.model.pinning();
+  Detector detector(model, settings);
 
   process_inputs(inputs, detector, outputs, reporter);
   outputs.finish(reporter.failures());
