@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <opencv2/imgcodecs.hpp>
 #include <string>
@@ -24,6 +25,7 @@
 #include "yolo4/eval/coco_data.h"
 #include "yolo4/eval/coco_eval.h"
 #include "yolo4/eval/darknet_map.h"
+#include "yolo4/output/atomic_file.h"
 #include "yolo4/output/json_output.h"
 #include "yolo4/output/progress.h"
 #include "yolo4/pipeline/detector.h"
@@ -76,6 +78,10 @@ constexpr const char* kSummary =
     "--metric darknet prints darknet's `detector map` number instead: mAP@0.50 with darknet's\n"
     "matching and all-point AP over every category, which is not COCO's AP50.\n"
     "\n"
+    "The --results and --stats files are written whole or not at all (under a temporary name\n"
+    "in the same directory, then renamed): a failed or interrupted run leaves the previous\n"
+    "file or none.\n"
+    "\n"
     "Exit status: 0 scored, 1 an error (unreadable or inconsistent file or image, bad flag),\n"
     "3 --weights auto could not be downloaded.";
 
@@ -116,11 +122,11 @@ std::string number(double value) {
 }
 
 void write_stats(const std::string& path, const std::string& json) {
-  std::ofstream out(path, std::ios::binary);
-  YOLO4_CHECK(out, "--stats '", path, "': cannot open for writing");
-  out << json;
-  out.flush();
-  YOLO4_CHECK(out, "--stats '", path, "': write failed");
+  try {
+    write_file_atomically(path, json);
+  } catch (const Error& e) {
+    fail("--stats ", e.what());
+  }
 }
 
 std::string coco_stats_json(const CocoDataset& dataset, const CocoEvalResult& result) {
@@ -265,6 +271,7 @@ std::vector<CocoResult> detect_images(const EvalOptions& o, const CocoDataset& d
 int eval_command(int argc, char** argv) {
   EvalOptions o;
   if (!parse_options(argc, argv, o)) return 0;
+  AtomicFile::remove_pending_on_termination();
   auto note = [&](const std::string& text) {
     if (!o.quiet) std::cerr << "yolo4 eval: " << text << std::endl;
   };
@@ -284,9 +291,14 @@ int eval_command(int argc, char** argv) {
     results = load_coco_results(o.results, dataset);
     note(o.results + ": " + std::to_string(results.size()) + " results");
   } else {
-    if (!o.results.empty()) {  // fail now, not after detecting in every image
-      YOLO4_CHECK(std::ofstream(o.results, std::ios::app), "results file '", o.results,
-                  "': cannot open for writing");
+    // Created now, to fail before detecting in every image; renamed into place when written.
+    std::unique_ptr<AtomicFile> results_file;
+    if (!o.results.empty()) {
+      try {
+        results_file = std::make_unique<AtomicFile>(o.results);
+      } catch (const Error& e) {
+        fail("results file ", e.what());
+      }
     }
     try {
       results = detect_images(o, dataset, count);
@@ -296,8 +308,12 @@ int eval_command(int argc, char** argv) {
                 << std::endl;
       return kExitNoWeights;
     }
-    if (!o.results.empty()) {
-      save_coco_results(o.results, results);
+    if (results_file) {
+      std::ofstream out(results_file->temp_path(), std::ios::binary);
+      write_coco_results(out, results);
+      out.close();
+      YOLO4_CHECK(out, "results file '", o.results, "': write failed (disk full?)");
+      results_file->commit();
       note("wrote " + o.results);
     }
   }
