@@ -1,7 +1,6 @@
 #include "args.h"
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -86,8 +85,21 @@ void ArgParser::positionals(const std::string& metavar, const std::string& help,
 }
 
 bool ArgParser::parse(int argc, char** argv, int first) {
-  std::vector<std::string> args(argv + first, argv + argc);
-  std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+  std::vector<std::string> args;  // last first, as CLI11 takes them
+  for (int i = argc - 1; i >= first; --i) {
+    // "--json=" is an empty value: CLI11 would take the next argument instead (e.g. an input,
+    // which the JSON would then overwrite).
+    const std::string arg = argv[i];
+    const CLI::Option* option = arg.starts_with("--") && arg.ends_with('=')
+                                    ? app_->get_option_no_throw(arg.substr(0, arg.size() - 1))
+                                    : nullptr;
+    if (option != nullptr) {
+      YOLO4_CHECK(option->get_expected_max() > 0, arg.substr(0, arg.size() - 1), " takes no value");
+      args.insert(args.end(), {"", arg.substr(0, arg.size() - 1)});
+    } else {
+      args.push_back(arg);
+    }
+  }
   try {
     app_->parse(args);
   } catch (const CLI::CallForHelp&) {

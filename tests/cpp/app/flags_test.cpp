@@ -29,6 +29,9 @@ TEST(Flags, MistakesAreOneLineNamingTheFlag) {
        "--nms: 2 is out of range [0, 1]"},
       {{"serve", "--port", "70000"},
        "yolo4 serve: error: --port: 70000 is out of range [0, 65535]"},
+      // "--json=" is an empty value, not a reason to take the next argument (an input).
+      {{"detect", "--json=", "x.jpg"}, "yolo4 detect: error: --json needs a file name or '-'"},
+      {{"detect", "--quiet=", "x.jpg"}, "yolo4 detect: error: --quiet takes no value"},
       {{"run", "stray"}, "yolo4 run: error: unexpected argument 'stray' (see --help)"},
       {{"bench", "--runs"}, "yolo4 bench: error: --runs"},
   };
