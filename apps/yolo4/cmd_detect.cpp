@@ -243,6 +243,8 @@ class Outputs {
     if (o.json == "-") {
       json_stream_ = &std::cout;
     } else if (!o.json.empty()) {
+      YOLO4_CHECK(!inputs_.count(path_key(o.json)), "--json ", o.json,
+                  " is one of the inputs; give the JSON another name");
       const fs::path parent = fs::path(o.json).parent_path();
       std::error_code ec;
       if (!parent.empty()) fs::create_directories(parent, ec);

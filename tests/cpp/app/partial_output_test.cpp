@@ -123,6 +123,17 @@ TEST(DetectPartialOutput, AFailedRunKeepsThePreviousJson) {
   EXPECT_EQ(files_under(dir), std::set<std::string>{"det.json"});
 }
 
+TEST(DetectPartialOutput, TheJsonNeverReplacesAnInput) {
+  TempDir dir;
+  fs::copy_file(sample_image("dog.jpg"), dir / "dog.jpg");
+  const RunResult r =
+      run_yolo4({"detect", "--weights", "missing.pth", "--json", "./dog.jpg", "dog.jpg"}, dir);
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_NE(r.err.find("--json ./dog.jpg is one of the inputs"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(dir / "dog.jpg"), read_file(sample_image("dog.jpg")));
+  EXPECT_EQ(files_under(dir), std::set<std::string>{"dog.jpg"});
+}
+
 // The temporary JSON file of a detect run in `dir`, once it holds a result; "" if the process
 // ended first or nothing came within the time limit.
 std::string wait_for_partial_json(const TempDir& dir, pid_t pid) {
