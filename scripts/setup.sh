@@ -13,7 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopencv-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libsimdjson-dev
   python3 python3-numpy python3-torch python3-opencv
-  libcpp-httplib-dev nlohmann-json3-dev
+  libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
   chromium nodejs wrk
   python3-dev pybind11-dev python3-pytest python3-dask python3-distributed python3-pandas
 )

@@ -19,15 +19,16 @@
 #include <set>
 #include <string>
 #include <system_error>
-#include <tuple>
 #include <vector>
 
 #include "commands.h"
+#include "detection_flags.h"
 #include "model_flags.h"
 #include "yolo4/core/error.h"
 #include "yolo4/io/download.h"
 #include "yolo4/io/image_input.h"
 #include "yolo4/ops/layout.h"
+#include "yolo4/output/atomic_file.h"
 #include "yolo4/output/coco_names.h"
 #include "yolo4/output/draw.h"
 #include "yolo4/output/json_output.h"
@@ -52,14 +53,7 @@ constexpr int kExitNoWeights = 3;
 
 struct DetectOptions {
   ModelFlags model;
-  float conf = 0.3f;
-  float iou = 0.4f;
-  std::string nms_kind = "iou";
-  bool class_agnostic = false;
-  int max_det = 300;
-  bool multi_label = false;
-  float scale_xy = 0;  // 0: the cfg's [yolo] scale_x_y (1 for .pth checkpoints)
-  bool letterbox = false;
+  DetectionFlags detection;
   std::string json;  // "-" is stdout
   std::string out;
   bool quiet = false;
@@ -86,8 +80,13 @@ constexpr const char* kSummary =
     "--cfg of your own needs --weights FILE. Darknet weights decode with the cfg's scale_x_y\n"
     "(yolov4.cfg: 1.2, 1.1, 1.05), .pth checkpoints with 1.0; --scale-xy overrides that.\n"
     "\n"
-    "Exit status: 0 every input was processed, 1 an input failed (each is reported on stderr\n"
-    "and the others still run) or another error, 3 the weights could not be downloaded.";
+    "A bad input (unreadable, not an image, truncated...) is reported on stderr in one line\n"
+    "naming it; the others still run and the JSON lists them. The JSON file and the annotated\n"
+    "copies are written whole or not at all (under a temporary name in the same directory,\n"
+    "then renamed): a failed or interrupted run leaves the previous file or none.\n"
+    "\n"
+    "Exit status: 0 every input was processed, 1 an input failed (the others still ran) or\n"
+    "another error, 3 the weights could not be downloaded.";
 
 // Returns false when --help was printed.
 bool parse_options(int argc, char** argv, DetectOptions& o) {
@@ -95,32 +94,15 @@ bool parse_options(int argc, char** argv, DetectOptions& o) {
   ArgParser p(kUsage, kSummary);
   o.model.add_to(p,
                  "'auto' (default: the --model's official weights, see above) or a .weights/.pth");
-  p.option("--conf", "T", "keep boxes scoring above T = objectness * class prob (default 0.3)",
-           &o.conf, 0.0f, 1.0f);
-  p.option("--nms", "T", "NMS overlap threshold (default 0.4)", &o.iou, 0.0f, 1.0f);
-  p.option("--nms-kind", "K", "iou (default) or diou (darknet's greedy DIoU-NMS)", &o.nms_kind);
-  p.flag("--class-agnostic-nms",
-         "suppress overlapping boxes of any class (as cv2.dnn.NMSBoxes), not per class (darknet)",
-         &o.class_agnostic);
-  p.option("--max-det", "N", "keep at most N boxes per image, best first; 0: all (default 300)",
-           &o.max_det, 0, 1000000);
-  p.flag("--multi-label", "every class above --conf per anchor, not only the best one",
-         &o.multi_label);
-  p.option("--scale-xy", "S", "box centre scale_x_y for every head (default: see above)",
-           &o.scale_xy, 0.5f, 4.0f);
-  p.flag("--letterbox",
-         "keep the aspect ratio, pad with grey (darknet); default: the cfg's letter_box, "
-         "else stretch",
-         &o.letterbox);
+  o.detection.add_to(p, "", /*thresholds=*/true);
   p.option("--json", "FILE", "write the detections as a JSON list to FILE ('-': stdout)", &o.json);
   p.option("--out", "DIR", "write annotated copies of the inputs into DIR (created)", &o.out);
   p.flag("--quiet", "no progress bar and no notes; errors are still reported", &o.quiet);
-  p.positionals("INPUT...", "image files, directories (their images), video files", &o.inputs);
+  p.positionals("INPUT", "image files, directories (their images), video files", &o.inputs);
   if (!p.parse(argc, argv)) return false;
 
   YOLO4_CHECK(!o.inputs.empty(), "no INPUT given (see --help)");
-  YOLO4_CHECK(o.nms_kind == "iou" || o.nms_kind == "diou", "--nms-kind '", o.nms_kind,
-              "': expected iou or diou");
+  o.detection.check();
   YOLO4_CHECK(!o.model.weights.empty(), "--weights needs a file, or 'auto'");
   YOLO4_CHECK(o.model.cfg.empty() || o.model.weights != "auto", "--cfg ", o.model.cfg,
               " needs --weights FILE ('auto' weights exist for --model NAME only)");
@@ -141,7 +123,8 @@ class Reporter {
   // `what` is an error message; the leading "image PATH: " the image reader puts there is
   // dropped, since the line already starts with the input.
   void failure(const std::string& input, std::string what) {
-    for (const std::string& prefix : {"image " + input + ": ", "video " + input + ": "}) {
+    for (const std::string& prefix :
+         {"image " + input + ": ", "video " + input + ": ", input + ": "}) {
       if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
     }
     std::replace(what.begin(), what.end(), '\n', ' ');
@@ -244,26 +227,6 @@ std::vector<Input> expand_inputs(const std::vector<std::string>& args, Reporter&
 }
 
 // ------------------------------------------------------------------------------------------
-// Weights and the model.
-
-// The command's flags as the library Detector's options.
-DetectorOptions detector_options(const DetectOptions& o, const NetworkSpec& spec) {
-  DetectorOptions d;
-  std::tie(d.width, d.height) = o.model.input_size(spec);
-  if (o.letterbox) d.letterbox = true;
-  d.conf_threshold = o.conf;
-  d.labels = o.multi_label ? LabelMode::kMulti : LabelMode::kSingle;
-  d.nms.iou_threshold = o.iou;
-  d.nms.kind = o.nms_kind == "diou" ? NmsKind::kDiou : NmsKind::kIou;
-  d.nms.max_detections = o.max_det;
-  d.nms.class_agnostic = o.class_agnostic;
-  d.scale_xy = o.scale_xy;
-  d.threads = o.model.thread_count();
-  d.pinning = o.model.pinning();
-  return d;
-}
-
-// ------------------------------------------------------------------------------------------
 // Outputs: the JSON list, annotated copies, the readable summary.
 
 class Outputs {
@@ -280,12 +243,19 @@ class Outputs {
     if (o.json == "-") {
       json_stream_ = &std::cout;
     } else if (!o.json.empty()) {
+      YOLO4_CHECK(!inputs_.count(path_key(o.json)), "--json ", o.json,
+                  " is one of the inputs; give the JSON another name");
       const fs::path parent = fs::path(o.json).parent_path();
       std::error_code ec;
       if (!parent.empty()) fs::create_directories(parent, ec);
-      json_file_.open(o.json);
-      YOLO4_CHECK(json_file_.is_open(), "--json ", o.json, ": cannot open it for writing");
-      json_stream_ = &json_file_;
+      try {
+        json_file_ = std::make_unique<AtomicFile>(o.json);
+      } catch (const Error& e) {
+        fail("--json ", e.what());
+      }
+      json_out_.open(json_file_->temp_path());
+      YOLO4_CHECK(json_out_.is_open(), "--json ", o.json, ": cannot open it for writing");
+      json_stream_ = &json_out_;
       json_path_ = o.json;
     }
     summary_ = o.json.empty() && o.out.empty();
@@ -325,30 +295,36 @@ class Outputs {
     return target.string();
   }
 
+  // Encoded in the input's format (else PNG) and written atomically.
   void write_image(const std::string& input, const cv::Mat& annotated) {
     std::string path = annotated_path(input, fs::path(input).extension().string());
-    bool ok = false;
-    try {
-      ok = cv::imwrite(path, annotated);
-    } catch (const cv::Exception&) {
-    }
-    if (!ok) {  // a format OpenCV reads but cannot write: fall back to PNG
+    std::vector<uchar> bytes;
+    if (!encode(path, annotated, bytes)) {  // a format OpenCV reads but cannot write
       used_.erase(path_key(path));
       path = annotated_path(input, ".png");
-      try {
-        ok = cv::imwrite(path, annotated);
-      } catch (const cv::Exception&) {
+      if (!encode(path, annotated, bytes)) {
+        reporter_.failure(input, "cannot encode the annotated copy " + path);
+        return;
       }
     }
-    if (!ok) reporter_.failure(input, "cannot write the annotated copy " + path);
+    try {
+      write_file_atomically(path, {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+    } catch (const Error& e) {
+      reporter_.failure(input, std::string("annotated copy ") + e.what());
+    }
   }
 
-  // Closes the JSON list and says where things went.
+  // Closes the JSON list, puts the JSON file in place, and says where things went.
   void finish(int failures) {
     if (json_stream_) json().close();
-    if (json_file_.is_open()) {
-      json_file_.close();
-      if (!json_file_) reporter_.failure(json_path_, "error writing the JSON file");
+    if (json_file_) {
+      json_out_.close();
+      try {
+        YOLO4_CHECK(json_out_, json_path_, ": error writing the JSON file");
+        json_file_->commit();
+      } catch (const Error& e) {
+        reporter_.failure(json_path_, e.what());
+      }
     }
     std::string where;
     if (!out_dir_.empty()) where += "; annotated copies in " + out_dir_;
@@ -363,6 +339,14 @@ class Outputs {
   JsonListWriter& json() {
     if (!json_) json_ = std::make_unique<JsonListWriter>(*json_stream_, names_);
     return *json_;
+  }
+
+  static bool encode(const std::string& path, const cv::Mat& image, std::vector<uchar>& bytes) {
+    try {
+      return cv::imencode(fs::path(path).extension().string(), image, bytes);
+    } catch (const cv::Exception&) {
+      return false;
+    }
   }
 
   // Two spellings of one file give the same key.
@@ -387,7 +371,8 @@ class Outputs {
 
   Reporter& reporter_;
   std::string out_dir_;
-  std::ofstream json_file_;
+  std::unique_ptr<AtomicFile> json_file_;  // --json FILE: renamed into place by finish()
+  std::ofstream json_out_;                 // its temporary file
   std::string json_path_;
   std::ostream* json_stream_ = nullptr;  // null: no --json
   std::unique_ptr<JsonListWriter> json_;
@@ -423,10 +408,17 @@ void process_image(const std::string& path, Detector& detector, Outputs& outputs
   }
 }
 
+// An annotated video: frames go to a temporary file, renamed into place once complete. (Members
+// in this order: the writer closes before the file is renamed or removed.)
+struct VideoOutput {
+  std::unique_ptr<AtomicFile> file;
+  cv::VideoWriter writer;
+};
+
 // Opens the annotated video next to the first frame: .avi (MJPG) for .avi inputs, otherwise .mp4
 // (MPEG-4 part 2), falling back to .avi when this OpenCV cannot write .mp4.
-cv::VideoWriter open_video_writer(const std::string& input, const cv::Size& size, double fps,
-                                  Outputs& outputs, Reporter& reporter) {
+VideoOutput open_video_output(const std::string& input, const cv::Size& size, double fps,
+                              Outputs& outputs, Reporter& reporter) {
   const bool avi = lower_extension(input) == ".avi";
   struct Choice {
     const char* extension;
@@ -435,11 +427,9 @@ cv::VideoWriter open_video_writer(const std::string& input, const cv::Size& size
   const Choice mp4{".mp4", cv::VideoWriter::fourcc('m', 'p', '4', 'v')};
   const Choice mjpg{".avi", cv::VideoWriter::fourcc('M', 'J', 'P', 'G')};
   for (const Choice& c : avi ? std::vector<Choice>{mjpg} : std::vector<Choice>{mp4, mjpg}) {
-    const std::string path = outputs.annotated_path(input, c.extension);
-    cv::VideoWriter writer(path, cv::CAP_FFMPEG, c.fourcc, fps, size);
-    if (writer.isOpened()) return writer;
-    std::error_code ec;
-    fs::remove(path, ec);
+    auto file = std::make_unique<AtomicFile>(outputs.annotated_path(input, c.extension));
+    cv::VideoWriter writer(file->temp_path(), cv::CAP_FFMPEG, c.fourcc, fps, size);
+    if (writer.isOpened()) return {std::move(file), writer};
   }
   reporter.failure(input, "cannot open a video writer (MPEG-4 .mp4 or MJPG .avi) in --out");
   return {};
@@ -464,7 +454,7 @@ void process_video(const std::string& path, Detector& detector, Outputs& outputs
     bar_options.mode = progress_mode(reporter, outputs);
     ProgressBar bar(count > 0 ? int64_t(count) : 0, bar_options);
 
-    cv::VideoWriter writer;
+    VideoOutput video;
     cv::Mat frame;
     int64_t index = 0;
     for (; capture.read(frame) && !frame.empty(); ++index) {
@@ -472,16 +462,20 @@ void process_video(const std::string& path, Detector& detector, Outputs& outputs
                          detector.detect(frame, path + " frame " + std::to_string(index))};
       outputs.add(result);
       if (outputs.writes_images()) {
-        if (index == 0) writer = open_video_writer(path, frame.size(), fps, outputs, reporter);
-        if (!writer.isOpened()) return;  // reported by open_video_writer
+        if (index == 0) video = open_video_output(path, frame.size(), fps, outputs, reporter);
+        if (!video.writer.isOpened()) return;  // reported by open_video_output
         draw_detections(frame, result.detections, outputs.names());
-        writer.write(frame);
+        video.writer.write(frame);
       }
       bar.advance();
     }
     if (bar.enabled()) bar.set_total(index);
     bar.finish();
     YOLO4_CHECK(index > 0, "video ", path, ": no frame could be decoded");
+    if (video.writer.isOpened()) {
+      video.writer.release();
+      video.file->commit();
+    }
   } catch (const Error& e) {
     reporter.failure(path, e.what());
   } catch (const cv::Exception& e) {
@@ -521,6 +515,7 @@ int detect_command(int argc, char** argv) {
   cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
   ::setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", /*overwrite=*/0);
 
+  AtomicFile::remove_pending_on_termination();
   Reporter reporter(o.quiet);
   const std::vector<Input> inputs = expand_inputs(o.inputs, reporter);
   if (inputs.empty()) {
@@ -542,7 +537,10 @@ int detect_command(int argc, char** argv) {
   model_flags.weights = weights_path;
   const auto model = load_detection_model(model_flags.source());
   outputs.set_class_names(model->class_names());
-  Detector detector(model, detector_options(o, model->spec()));
+  DetectorOptions settings = o.detection.detector_options(o.model, model->spec());
+  settings.threads = o.model.thread_count();
+  settings.pinning = o.model.pinning();
+  Detector detector(model, settings);
 
   process_inputs(inputs, detector, outputs, reporter);
   outputs.finish(reporter.failures());

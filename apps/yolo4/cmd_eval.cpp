@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <opencv2/imgcodecs.hpp>
 #include <string>
@@ -17,12 +18,14 @@
 
 #include "args.h"
 #include "commands.h"
+#include "detection_flags.h"
 #include "model_flags.h"
 #include "yolo4/core/error.h"
 #include "yolo4/eval/coco_categories.h"
 #include "yolo4/eval/coco_data.h"
 #include "yolo4/eval/coco_eval.h"
 #include "yolo4/eval/darknet_map.h"
+#include "yolo4/output/atomic_file.h"
 #include "yolo4/output/json_output.h"
 #include "yolo4/output/progress.h"
 #include "yolo4/pipeline/detector.h"
@@ -45,14 +48,9 @@ struct EvalOptions {
   std::string stats;
   int limit = 0;
   bool quiet = false;
-  // Model mode: detect's NMS flags and defaults.
+  // Model mode: detect's NMS flags and defaults, with published evaluations' thresholds.
   ModelFlags model;
-  float nms = 0.4f;
-  std::string nms_kind = "iou";
-  bool class_agnostic = false;
-  bool multi_label = false;
-  float scale_xy = 0;  // 0: the cfg's [yolo] scale_x_y (1 for .pth checkpoints)
-  bool letterbox = false;
+  DetectionFlags detection{.conf = kEvalConfThreshold, .max_det = kEvalMaxDetections};
 };
 
 constexpr const char* kUsage =
@@ -80,6 +78,10 @@ constexpr const char* kSummary =
     "--metric darknet prints darknet's `detector map` number instead: mAP@0.50 with darknet's\n"
     "matching and all-point AP over every category, which is not COCO's AP50.\n"
     "\n"
+    "The --results and --stats files are written whole or not at all (under a temporary name\n"
+    "in the same directory, then renamed): a failed or interrupted run leaves the previous\n"
+    "file or none.\n"
+    "\n"
     "Exit status: 0 scored, 1 an error (unreadable or inconsistent file or image, bad flag),\n"
     "3 --weights auto could not be downloaded.";
 
@@ -101,25 +103,12 @@ bool parse_options(int argc, char** argv, EvalOptions& o) {
   o.model.add_to(p,
                  "with --images: 'auto' (default: the named model's official weights) or a "
                  ".weights/.pth file");
-  p.option("--nms", "T", "with --images: NMS overlap threshold (default 0.4, as detect)", &o.nms,
-           0.0f, 1.0f);
-  p.option("--nms-kind", "K", "with --images: iou (default) or diou", &o.nms_kind);
-  p.flag("--class-agnostic-nms", "with --images: suppress overlapping boxes of any class",
-         &o.class_agnostic);
-  p.flag("--multi-label", "with --images: every class above 0.001 per anchor, not the best one",
-         &o.multi_label);
-  p.option("--scale-xy", "S", "with --images: box centre scale_x_y for every head (default: cfg's)",
-           &o.scale_xy, 0.5f, 4.0f);
-  p.flag("--letterbox",
-         "with --images: keep the aspect ratio, pad with grey (darknet); default: the cfg's "
-         "letter_box, else stretch",
-         &o.letterbox);
+  o.detection.add_to(p, "with --images: ", /*thresholds=*/false);
   if (!p.parse(argc, argv)) return false;
   YOLO4_CHECK(!o.annotations.empty(), "--annotations FILE is required (see --help)");
   YOLO4_CHECK(!o.results.empty() || !o.images.empty(),
               "give --results FILE to score, or --images DIR to run the model (see --help)");
-  YOLO4_CHECK(o.nms_kind == "iou" || o.nms_kind == "diou", "--nms-kind '", o.nms_kind,
-              "': expected iou or diou");
+  o.detection.check();
   YOLO4_CHECK(o.metric == "coco" || o.metric == "darknet", "--metric '", o.metric,
               "': expected coco or darknet");
   YOLO4_CHECK(!o.stats.empty() || !p.given("--stats"), "--stats needs a file name");
@@ -133,11 +122,11 @@ std::string number(double value) {
 }
 
 void write_stats(const std::string& path, const std::string& json) {
-  std::ofstream out(path, std::ios::binary);
-  YOLO4_CHECK(out, "--stats '", path, "': cannot open for writing");
-  out << json;
-  out.flush();
-  YOLO4_CHECK(out, "--stats '", path, "': write failed");
+  try {
+    write_file_atomically(path, json);
+  } catch (const Error& e) {
+    fail("--stats ", e.what());
+  }
 }
 
 std::string coco_stats_json(const CocoDataset& dataset, const CocoEvalResult& result) {
@@ -216,23 +205,14 @@ std::vector<CocoResult> detect_images(const EvalOptions& o, const CocoDataset& d
   const std::vector<int64_t> category_of_class =
       categories_of_classes(*model, dataset, o.annotations);
 
-  DetectorOptions settings;
-  std::tie(settings.width, settings.height) = o.model.input_size(model->spec());
-  if (o.letterbox) settings.letterbox = true;
-  settings.conf_threshold = kEvalConfThreshold;
-  settings.labels = o.multi_label ? LabelMode::kMulti : LabelMode::kSingle;
-  settings.nms.iou_threshold = o.nms;
-  settings.nms.kind = o.nms_kind == "diou" ? NmsKind::kDiou : NmsKind::kIou;
-  settings.nms.class_agnostic = o.class_agnostic;
-  settings.nms.max_detections = kEvalMaxDetections;
-  settings.scale_xy = o.scale_xy;
+  DetectorOptions settings = o.detection.detector_options(o.model, model->spec());
   settings.threads = 1;
   settings.pinning = ThreadPinning::kFloating;  // single-thread pools would all pin to CPU 0
 
   const int workers = int(std::min<size_t>(size_t(o.model.thread_count()), count));
   if (!o.quiet) {
     std::cerr << "yolo4 eval: " << model->describe() << ", " << settings.width << "x"
-              << settings.height << (o.letterbox ? " letterboxed" : "") << ", " << workers
+              << settings.height << (o.detection.letterbox ? " letterboxed" : "") << ", " << workers
               << " detector" << (workers > 1 ? "s" : "") << std::endl;
   }
   ProgressOptions bar_options;
@@ -291,6 +271,7 @@ std::vector<CocoResult> detect_images(const EvalOptions& o, const CocoDataset& d
 int eval_command(int argc, char** argv) {
   EvalOptions o;
   if (!parse_options(argc, argv, o)) return 0;
+  AtomicFile::remove_pending_on_termination();
   auto note = [&](const std::string& text) {
     if (!o.quiet) std::cerr << "yolo4 eval: " << text << std::endl;
   };
@@ -310,9 +291,14 @@ int eval_command(int argc, char** argv) {
     results = load_coco_results(o.results, dataset);
     note(o.results + ": " + std::to_string(results.size()) + " results");
   } else {
-    if (!o.results.empty()) {  // fail now, not after detecting in every image
-      YOLO4_CHECK(std::ofstream(o.results, std::ios::app), "results file '", o.results,
-                  "': cannot open for writing");
+    // Created now, to fail before detecting in every image; renamed into place when written.
+    std::unique_ptr<AtomicFile> results_file;
+    if (!o.results.empty()) {
+      try {
+        results_file = std::make_unique<AtomicFile>(o.results);
+      } catch (const Error& e) {
+        fail("results file ", e.what());
+      }
     }
     try {
       results = detect_images(o, dataset, count);
@@ -322,8 +308,12 @@ int eval_command(int argc, char** argv) {
                 << std::endl;
       return kExitNoWeights;
     }
-    if (!o.results.empty()) {
-      save_coco_results(o.results, results);
+    if (results_file) {
+      std::ofstream out(results_file->temp_path(), std::ios::binary);
+      write_coco_results(out, results);
+      out.close();
+      YOLO4_CHECK(out, "results file '", o.results, "': write failed (disk full?)");
+      results_file->commit();
       note("wrote " + o.results);
     }
   }

@@ -237,7 +237,7 @@ int profile_command(int argc, char** argv) {
   p.option("--plot", "FILE", "write the plots here as SVG", &a.plot);
   p.option("--top", "N", "slowest ops to print (default 10)", &a.top, 0, 100000);
   p.flag("--compare", "compare two perf sheets given as A.csv B.csv", &compare);
-  p.positionals("A.csv B.csv", "with --compare: the two perf sheets", &files);
+  p.positionals("SHEET", "with --compare: the two perf sheets, A.csv B.csv", &files);
   if (!p.parse(argc, argv)) return 0;
   if (compare) {
     YOLO4_CHECK(a.csv.empty(),

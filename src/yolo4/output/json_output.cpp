@@ -2,71 +2,10 @@
 
 #include <charconv>
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 namespace yolo4 {
 namespace {
-
-// Length of the valid UTF-8 sequence starting at text[i], or 0 when it is invalid (overlong
-// forms, surrogates and code points above U+10FFFF included).
-size_t utf8_sequence_length(std::string_view text, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  size_t length = 0;
-  unsigned char min_second = 0x80, max_second = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) min_second = 0xA0;  // overlong
-    if (lead == 0xED) max_second = 0x9F;  // surrogates
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) min_second = 0x90;  // overlong
-    if (lead == 0xF4) max_second = 0x8F;  // above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  if (byte(i + 1) < min_second || byte(i + 1) > max_second) return 0;
-  for (size_t k = 2; k < length; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  }
-  return length;
-}
-
-void append_escaped_ascii(std::string& out, unsigned char c) {
-  switch (c) {
-    case '"':
-      out += "\\\"";
-      return;
-    case '\\':
-      out += "\\\\";
-      return;
-    case '\b':
-      out += "\\b";
-      return;
-    case '\f':
-      out += "\\f";
-      return;
-    case '\n':
-      out += "\\n";
-      return;
-    case '\r':
-      out += "\\r";
-      return;
-    case '\t':
-      out += "\\t";
-      return;
-  }
-  if (c < 0x20) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out += "\\u00";
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-    return;
-  }
-  out += static_cast<char>(c);
-}
 
 void append_detection(std::string& out, const Detection& d,
                       std::span<const std::string_view> names) {
@@ -80,23 +19,18 @@ void append_detection(std::string& out, const Detection& d,
 }  // namespace
 
 std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  out.reserve(text.size() + 2);
-  for (size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      append_escaped_ascii(out, c);
-      ++i;
-    } else if (size_t length = utf8_sequence_length(text, i)) {
-      out.append(text, i, length);
-      i += length;
-    } else {
-      out += "\\ufffd";
-      ++i;
-    }
+  // nlohmann escapes quotes, backslashes and control characters and replaces invalid UTF-8
+  // (in ensure_ascii=false mode, with the raw U+FFFD); the replacements are then spelled \ufffd
+  // so that they stand out. Valid UTF-8 (U+FFFD included) is one byte sequence, so EF BF BD
+  // can only be a whole U+FFFD.
+  std::string quoted =
+      nlohmann::json(std::string(text))
+          .dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  for (size_t at = 0; (at = quoted.find(kReplacement, at)) != std::string::npos; at += 6) {
+    quoted.replace(at, kReplacement.size(), "\\ufffd");
   }
-  out += '"';
-  return out;
+  return quoted;
 }
 
 std::string json_number(float value, int decimals) {

@@ -21,8 +21,9 @@ struct ImageResult {
   std::vector<Detection> detections;
 };
 
-// text as a quoted JSON string: quotes, backslashes and control characters escaped; bytes that
-// are not valid UTF-8 (possible in file names) become U+FFFD so the output stays valid JSON.
+// text as a quoted JSON string (nlohmann-json's escaping): quotes, backslashes and control
+// characters escaped; bytes that are not valid UTF-8 (possible in file names) become \ufffd so
+// the output stays valid JSON.
 std::string json_string(std::string_view text);
 
 // value with a fixed number of decimals ("0.50000"), never "-0.00"; null when not finite.

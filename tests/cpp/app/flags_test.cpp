@@ -1,0 +1,74 @@
+// The commands' flag parsing (apps/yolo4/args.h on CLI11): every mistake is one line on stderr
+// naming the flag and what is wrong, exit code 1, nothing on stdout.
+#include <algorithm>
+
+#include "app_test_util.h"
+
+namespace yolo4::app_test {
+namespace {
+
+TEST(Flags, MistakesAreOneLineNamingTheFlag) {
+  TempDir dir;
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"detect", "--frobnicate", "x.jpg"},
+       "yolo4 detect: error: unknown option '--frobnicate' (see --help)"},
+      {{"detect", "--frobnicate=3", "x.jpg"}, "unknown option '--frobnicate' (see --help)"},
+      {{"detect", "-q", "x.jpg"}, "unknown option '-q' (see --help)"},
+      {{"detect", "--conf", "1.5", "x.jpg"},
+       "yolo4 detect: error: --conf: 1.5 is out of range [0, 1]"},
+      {{"detect", "--conf=abc", "x.jpg"}, "--conf: 'abc' is not a number"},
+      {{"detect", "--max-det", "-1", "x.jpg"}, "--max-det: -1 is out of range [0, 1000000]"},
+      {{"detect", "--nms-kind", "soft", "x.jpg"}, "--nms-kind 'soft': expected iou or diou"},
+      {{"eval", "--limit", "ten"}, "yolo4 eval: error: --limit: 'ten' is not a whole number"},
+      {{"eval", "--limit", "1.5"}, "--limit: '1.5' is not a whole number"},
+      {{"eval", "--annotations", "a.json", "--results", "r.json", "--nms", "2"},
+       "--nms: 2 is out of range [0, 1]"},
+      {{"serve", "--port", "70000"},
+       "yolo4 serve: error: --port: 70000 is out of range [0, 65535]"},
+      // "--json=" is an empty value, not a reason to take the next argument (an input).
+      {{"detect", "--json=", "x.jpg"}, "yolo4 detect: error: --json needs a file name or '-'"},
+      {{"detect", "--quiet=", "x.jpg"}, "yolo4 detect: error: --quiet takes no value"},
+      {{"run", "stray"}, "yolo4 run: error: unexpected argument 'stray' (see --help)"},
+      {{"bench", "--runs"}, "yolo4 bench: error: --runs"},
+  };
+  for (const Case& c : cases) {
+    const RunResult r = run_yolo4(c.args, dir);
+    std::string shown;
+    for (const std::string& a : c.args) shown += a + " ";
+    EXPECT_EQ(r.exit_code, 1) << shown << describe(r);
+    EXPECT_NE(r.err.find(c.message), std::string::npos)
+        << shown << "expected: " << c.message << "\n"
+        << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << shown << "one line:\n" << r.err;
+    EXPECT_TRUE(r.out.empty()) << shown << r.out;
+  }
+}
+
+TEST(Flags, TheLastOfARepeatedFlagCounts) {
+  TempDir dir;
+  // The out-of-range first --conf is replaced, so the error is the unknown flag after it.
+  const RunResult r =
+      run_yolo4({"detect", "--conf", "2", "--conf", "0.5", "--bogus", "x.jpg"}, dir);
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_NE(r.err.find("unknown option '--bogus'"), std::string::npos) << r.err;
+}
+
+TEST(Flags, SharedDetectionFlagsAreInDetectAndEvalHelp) {
+  TempDir dir;
+  for (const std::string command : {"detect", "eval"}) {
+    const RunResult help = run_yolo4({command, "--help"}, dir);
+    EXPECT_EQ(help.exit_code, 0) << describe(help);
+    for (const char* flag : {"--nms T", "--nms-kind K", "--class-agnostic-nms", "--multi-label",
+                             "--scale-xy S", "--letterbox", "--preset NAME", "-h,--help"}) {
+      EXPECT_NE(help.out.find(flag), std::string::npos) << command << ": " << flag << "\n"
+                                                        << help.out;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace yolo4::app_test
