@@ -76,7 +76,7 @@ void BM_Conv2d(benchmark::State& state, LayerShape layer, bool winograd) {
   Conv2dConfig config = g_precision;
   config.activation = Activation::kMish;
   config.winograd = winograd;
-  const Conv2d conv(params, weight, bias, config, g_isa);
+  const Conv2d conv(params, weight, bias, config, device.isa());
   const Shape in_shape{1, layer.in_size, layer.in_size, layer.in_channels};
   Tensor input = device.allocate({in_shape, config.dtype, Layout::TILE, {}});
   std::memset(input.data<std::byte>(), 0, input.spec().bytes());
