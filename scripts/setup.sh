@@ -11,7 +11,7 @@ shift || true
 PACKAGES=(
   build-essential cmake git pkg-config clang-format clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libopencv-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libminizip-dev libsimdjson-dev
+  libopencv-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libsimdjson-dev
   python3 python3-numpy python3-torch python3-opencv
   libcpp-httplib-dev nlohmann-json3-dev
   chromium nodejs wrk

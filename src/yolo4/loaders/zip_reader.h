@@ -2,7 +2,7 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,31 +19,28 @@ struct ZipEntry {
   uint64_t local_header_offset = 0;
 };
 
-// Reads archives with minizip (zlib's contrib unzip). The central directory is read on
-// construction; entry data on demand, so large archives are not held in memory. Before an entry's
-// buffer is allocated its size claim is checked against what the file can hold (stored: its
-// bytes; deflated: at most deflate's 1032:1), so a lying header or a zip bomb fails without
-// allocating the claimed size. Truncation, bad signatures, unsupported methods and CRC
-// mismatches fail with a message naming the archive and entry.
+// Parses the central directory (with zip64 records and extra fields) on construction; entry data
+// is read on demand, so large archives are not held in memory. Truncation, bad signatures,
+// unsupported methods and CRC mismatches fail with a message naming the archive and entry.
 class ZipReader {
  public:
   explicit ZipReader(std::string path);
-  ~ZipReader();
-  ZipReader(ZipReader&&) noexcept;
-  ZipReader& operator=(ZipReader&&) noexcept;
 
   const std::string& path() const { return path_; }
   const std::vector<ZipEntry>& entries() const { return entries_; }
   const ZipEntry* find(std::string_view name) const;  // nullptr when absent
 
-  std::vector<uint8_t> read(const ZipEntry& entry);  // entry: one of entries()
+  std::vector<uint8_t> read(const ZipEntry& entry);
   std::vector<uint8_t> read(std::string_view name);  // fails when absent
 
  private:
-  struct Archive;  // the open file and minizip's handle (zip_reader.cpp)
+  std::vector<uint8_t> read_at(uint64_t offset, uint64_t size, const std::string& what);
+  void read_central_directory();
+  uint64_t data_offset(const ZipEntry& entry);
 
   std::string path_;
-  std::unique_ptr<Archive> archive_;
+  std::ifstream file_;
+  uint64_t file_size_ = 0;
   std::vector<ZipEntry> entries_;
 };
 
