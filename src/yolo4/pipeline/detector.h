@@ -49,7 +49,7 @@ class DetectionModel {
   const std::vector<YoloLayer>& yolo_layers() const { return yolo_layers_; }
   const ModelSource& source() const { return source_; }
   Isa isa() const { return graph_->isa(); }  // the kernels its weights are packed for
-  std::string describe() const;  // one line: cfg, weights, classes, precision
+  std::string describe() const;              // one line: cfg, weights, classes, precision
 
  private:
   ModelSource source_;

@@ -240,12 +240,12 @@ TEST(Graph, EveryOpRunsTheKernelsOfTheIsaTheModelWasPackedFor) {
                       << " device";
       } catch (const Error& e) {
         const std::string message = e.what();
-        EXPECT_NE(message.find(detail::concat("yolo-fastest-1.1-xl.cfg (built in): weights "
-                                              "packed for the ",
-                                              to_string(isa),
-                                              " kernels cannot run on a device with the ",
-                                              to_string(other), " kernels")),
-                  std::string::npos)
+        EXPECT_NE(
+            message.find(detail::concat("yolo-fastest-1.1-xl.cfg (built in): weights "
+                                        "packed for the ",
+                                        to_string(isa), " kernels cannot run on a device with the ",
+                                        to_string(other), " kernels")),
+            std::string::npos)
             << message;
       }
     }

@@ -88,10 +88,10 @@ TEST(RunCliThreads, ClampsToTheUsableCpus) {
 TEST(RunCliIsa, EveryConvRunsTheKernelsTheIsaFlagNames) {
   for (Isa isa : supported_isas()) {
     const std::string name(to_string(isa));
-    const std::string out =
-        yolo4_output("bench --model yolo-fastest-1.1-xl --size 64 --runs 1 --warmup 0 --threads 1 "
-                     "--explain --isa " +
-                     name);
+    const std::string out = yolo4_output(
+        "bench --model yolo-fastest-1.1-xl --size 64 --runs 1 --warmup 0 --threads 1 "
+        "--explain --isa " +
+        name);
     std::istringstream lines(out);
     int convs = 0;
     for (std::string line; std::getline(lines, line);) {

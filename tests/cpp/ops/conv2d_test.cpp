@@ -257,9 +257,9 @@ TEST(Conv2dIsaTest, RunsOnlyOnADeviceWithTheIsaItWasPackedFor) {
         continue;
       }
       const Tensor output = make_host_tensor({shape, DataType::FLOAT32, Layout::TILE, {}});
-      const std::string mismatch =
-          detail::concat(": weights packed for the ", to_string(packed),
-                         " kernels cannot run on a device with the ", to_string(run_on), " kernels");
+      const std::string mismatch = detail::concat(": weights packed for the ", to_string(packed),
+                                                  " kernels cannot run on a device with the ",
+                                                  to_string(run_on), " kernels");
       expect_error([&] { conv(device, input); }, "conv2d" + mismatch);
       expect_error([&] { conv.run(device, input, output); }, "conv2d" + mismatch);
       expect_error([&] { grouped(device, input); }, "grouped_conv2d" + mismatch);
