@@ -81,7 +81,7 @@ void BM_Conv2d(benchmark::State& state, LayerShape layer, yolo4::WinogradTile wi
   Conv2dConfig config = g_precision;
   config.activation = Activation::kMish;
   config.winograd = winograd;
-  const Conv2d conv(params, weight, bias, config, g_isa);
+  const Conv2d conv(params, weight, bias, config, device.isa());
   const int side = layer.input_side(g_network_size);
   const Shape in_shape{1, side, side, layer.in_channels};
   Tensor input = device.allocate({in_shape, config.dtype, Layout::TILE, {}});

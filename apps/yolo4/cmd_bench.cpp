@@ -93,11 +93,11 @@ int bench_command(int argc, char** argv) {
   p.flag("--explain", "print the shard layout and blocking every conv gets, and why", &explain);
   if (!p.parse(argc, argv)) return 0;
 
-  const ModelOptions options = flags.options();
   const auto loaded = load_detection_model(flags.source());
   const Graph& model = loaded->graph();
+  const ModelOptions& options = model.options();
   const int threads = flags.thread_count();
-  Device device(threads, options.isa, flags.pinning());
+  Device device(threads, model.isa(), flags.pinning());
   InferenceSession session(model, device);
   const auto [width, height] = flags.input_size(model.spec());
   const Tensor input = random_input(width, height);

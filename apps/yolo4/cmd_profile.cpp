@@ -189,14 +189,14 @@ void write_outputs(const ProfileArgs& a, const std::string& network, const Model
 }
 
 int profile_network(const ProfileArgs& a) {
-  const ModelOptions options = a.flags.options();
   const auto loaded = load_detection_model(a.flags.source());
   const Graph& model = loaded->graph();
+  const ModelOptions& options = model.options();
   const auto [width, height] = a.flags.input_size(model.spec());
   const Tensor input = random_input(width, height);
   model.validate_input(input.shape());
   const std::string network = network_name(model, input.shape());
-  Device device(a.flags.thread_count(), options.isa, a.flags.pinning());
+  Device device(a.flags.thread_count(), model.isa(), a.flags.pinning());
   const PeakFlops peak = profile::measure_peak(device);
   print_header(a, network, options, device, peak);
 

@@ -52,10 +52,9 @@ int run_command(int argc, char** argv) {
   YOLO4_CHECK(image.empty() != input.empty(), "give exactly one of --image and --input");
   YOLO4_CHECK(!dump.empty(), "--dump DIR is required");
 
-  const ModelOptions options = flags.options();
   const auto model = load_detection_model(flags.source());
   const auto [width, height] = flags.input_size(model->spec());
-  Device device(flags.thread_count(), options.isa, flags.pinning());
+  Device device(flags.thread_count(), model->isa(), flags.pinning());
   const Tensor in = load_input(image, input, width, height);
   const std::vector<Tensor> heads = model->graph()(device, in);
   std::filesystem::create_directories(dump);

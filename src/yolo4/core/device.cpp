@@ -25,6 +25,12 @@ Device::Device(int threads, Isa isa, ThreadPinning pinning)
   YOLO4_CHECK(isa_supported(isa), "this CPU cannot run the ", to_string(isa), " kernels");
 }
 
+void validate_device_isa(const Device& device, Isa packed_for, std::string_view what) {
+  YOLO4_CHECK(device.isa() == packed_for, what, ": weights packed for the ", to_string(packed_for),
+              " kernels cannot run on a device with the ", to_string(device.isa()),
+              " kernels; create the Device with the ISA the weights were packed for");
+}
+
 Tensor Device::allocate(const TensorSpec& spec) {
   return Tensor(spec, allocator_.allocate(spec.bytes()));
 }

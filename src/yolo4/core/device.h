@@ -17,7 +17,10 @@ namespace yolo4 {
 
 class Device {
  public:
-  // threads <= 0: one per online core. isa: the kernels to use (default: the best this CPU has).
+  // threads <= 0: one per online core. isa: the kernels every op runs on this device (default:
+  // the best this CPU has); the device is their one owner. Ops without weights take their
+  // kernels from it; ops and networks whose weights are packed for an ISA refuse a device with
+  // another (validate_device_isa), so one run never mixes kernels.
   // pinning: see ThreadPinning (pinned by default: the calling thread becomes core 0).
   explicit Device(int threads = 0, Isa isa = best_isa(),
                   ThreadPinning pinning = ThreadPinning::kPinned);
@@ -47,6 +50,10 @@ class Device {
   OpObserver* observer_ = nullptr;
   std::vector<std::string_view> scopes_;  // names outlive their scopes: no copies per op
 };
+
+// Fails unless `device` runs the kernels `packed_for` (the ISA whose layout `what`'s weights
+// were packed in), naming both.
+void validate_device_isa(const Device& device, Isa packed_for, std::string_view what);
 
 // ttnn.deallocate: the tensor's memory returns to the device once no view uses it.
 inline void deallocate(Tensor& tensor) {

@@ -8,6 +8,7 @@ ProfiledOp::ProfiledOp(Device& device, std::string_view op) : observer_(device.o
   if (!observer_) return;
   record.op = op;
   record.path = device.scope_path();
+  record.isa = device.isa();
   start_ = std::chrono::steady_clock::now();
 }
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "yolo4/core/cpu_features.h"
 #include "yolo4/core/math_fidelity.h"
 #include "yolo4/core/tensor.h"
 
@@ -23,6 +24,7 @@ struct OpRecord {
   DataType weights_dtype = DataType::FLOAT32;  // conv weights (float32 for ops without)
   MathFidelity math_fidelity = MathFidelity::HiFi4;
   TensorMemoryLayout shard_layout = TensorMemoryLayout::HEIGHT_SHARDED;
+  Isa isa = Isa::kScalar;  // the kernels that ran: the device's (ops with weights check they match)
   int cores = 1;
   double flops = 0;  // useful FLOPs (direct convolution for convs)
   double bytes = 0;  // activations read and written plus weights read, once each

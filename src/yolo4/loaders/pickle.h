@@ -1,6 +1,9 @@
 // A small unpickler for what torch.save writes into data.pkl: a (possibly wrapped) state_dict of
 // tensors. It builds plain values and recognises only the torch globals such a file uses, so an
 // arbitrary pickle cannot run code or build unexpected objects.
+// Kept on purpose rather than replaced by a general pickle library: loading a .pth never executes
+// pickle code (REDUCE calls only the known torch globals, interpreted here; nothing is imported),
+// which is a safety feature.
 #pragma once
 
 #include <cstdint>

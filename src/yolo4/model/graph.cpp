@@ -460,6 +460,7 @@ class Run {
 }  // namespace
 
 std::vector<Tensor> Graph::operator()(Device& device, const Tensor& input) const {
+  validate_device_isa(device, isa(), spec_.path);
   validate_input(input.shape());
   const std::vector<Shape>& shapes =
       layer_shapes(spec_, plan_->shapes_mutex, plan_->shapes, input.shape());

@@ -31,6 +31,9 @@ class Graph {
 
   const NetworkSpec& spec() const { return spec_; }
   const ModelOptions& options() const { return options_; }
+  // The kernels the weights are packed for (options().isa): create the Devices that run this
+  // network with it; operator() refuses a device with another.
+  Isa isa() const { return options_.isa; }
   void validate_input(const Shape& input) const;
   int stride() const;                      // the largest downsampling factor
   double flops(const Shape& input) const;  // all convs, direct convolution

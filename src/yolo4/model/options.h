@@ -17,6 +17,8 @@ struct ModelOptions {
   bool math_approx_mode = false;
   // Winograd F(2x2, 3x3) on the stride-1 3x3 convs the layer table lists (layer_config.cpp).
   bool winograd = true;
+  // The kernels the weights are packed for: the one place a model's ISA is chosen (--isa).
+  // Devices that run the model take it from the model (Graph::isa()); another is refused.
   Isa isa = best_isa();
 
   // Named configurations:

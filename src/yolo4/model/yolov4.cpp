@@ -20,6 +20,7 @@ void Yolov4::validate_input(const Shape& s) {
 }
 
 std::array<Tensor, 3> Yolov4::operator()(Device& device, const Tensor& input) const {
+  validate_device_isa(device, isa(), "YOLOv4");
   validate_input(input.shape());
   Tensor d1 = down1_(device, input);
   Tensor d2 = down(2)(device, d1);

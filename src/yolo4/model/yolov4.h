@@ -31,6 +31,7 @@ class Yolov4 {
   // How much smaller than the network input a conv's output is (1 .. 32).
   static int output_stride(std::string_view key);
   const ModelOptions& options() const { return options_; }
+  Isa isa() const { return options_.isa; }  // as Graph::isa(): the Devices' ISA
 
   // The modules, for module-level tests and profiling.
   const Downsample1& down1() const { return down1_; }

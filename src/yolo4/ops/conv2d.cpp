@@ -355,6 +355,7 @@ Conv2d::Conv2d(const Conv2dParams& params, std::span<const float> weight_oihw,
     : params_(checked(params, config)),
       config_(config),
       activation_(fused_activation(config)),
+      isa_(isa),
       kernel_(select_kernel(config, isa)),
       layout_(packed_layout(params, config, kernel_.nr)),
       weights_(pack_weights(params, check_weights(params, weight_oihw, bias), layout_, kernel_,
@@ -483,6 +484,7 @@ void Conv2d::validate(const Tensor& input, const Tensor& output, const Tensor* r
 }
 
 Tensor Conv2d::operator()(Device& device, const Tensor& input, const Tensor* residual) const {
+  validate_device_isa(device, isa_, "conv2d");
   TensorSpec spec;
   spec.shape = output_shape(input.shape());
   spec.dtype = config_.dtype;
@@ -496,6 +498,7 @@ Tensor Conv2d::operator()(Device& device, const Tensor& input, const Tensor* res
 
 void Conv2d::run(Device& device, const Tensor& input, const Tensor& output,
                  const Tensor* residual) const {
+  validate_device_isa(device, isa_, "conv2d");
   validate(input, output, residual);
   execute(device, input, output, residual, strategy(input.shape(), device.num_cores()));
 }

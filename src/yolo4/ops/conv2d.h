@@ -71,11 +71,14 @@ Activation fused_activation(const Conv2dConfig& config);
 
 class Conv2d {
  public:
+  // isa: the kernels whose layout the weights are packed in; the op then runs only on a Device
+  // with that ISA (a mismatch is refused, naming both).
   Conv2d(const Conv2dParams& params, std::span<const float> weight_oihw,
          std::span<const float> bias, const Conv2dConfig& config = {}, Isa isa = best_isa());
 
   const Conv2dParams& params() const { return params_; }
   const Conv2dConfig& config() const { return config_; }
+  Isa isa() const { return isa_; }
   const char* kernel_name() const { return kernel_.name; }
   size_t weight_bytes() const;
 
@@ -102,6 +105,7 @@ class Conv2d {
   Conv2dParams params_;
   Conv2dConfig config_;
   Activation activation_;  // the one fused: config_.activation, approximated in approx mode
+  Isa isa_;
   kernels::ConvKernel kernel_;
   ReductionLayout layout_;
   // One set for the direct conv, or one per Winograd position (the 1x1 GEMMs' weights).

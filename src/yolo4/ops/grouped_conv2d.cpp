@@ -92,6 +92,7 @@ GroupedConv2d::GroupedConv2d(const Conv2dParams& params, std::span<const float> 
     : params_(checked(params, config)),
       config_(config),
       activation_(fused_activation(config)),
+      isa_(isa),
       kernels_(&kernels::kernel_table(isa)),
       planes_(params.in_channels / params.groups),
       padded_outputs_(padded_channels(params.out_channels)),
@@ -138,6 +139,7 @@ void GroupedConv2d::validate(const Tensor& input, const Tensor& output,
 
 Tensor GroupedConv2d::operator()(Device& device, const Tensor& input,
                                  const Tensor* residual) const {
+  validate_device_isa(device, isa_, "grouped_conv2d");
   TensorSpec spec;
   spec.shape = output_shape(input.shape());
   spec.dtype = config_.dtype;
@@ -150,6 +152,7 @@ Tensor GroupedConv2d::operator()(Device& device, const Tensor& input,
 
 void GroupedConv2d::run(Device& device, const Tensor& input, const Tensor& output,
                         const Tensor* residual) const {
+  validate_device_isa(device, isa_, "grouped_conv2d");
   validate(input, output, residual);
   execute(device, input, output, residual);
 }

@@ -23,12 +23,14 @@ class GroupedConv2d {
   // bfloat8_b blocks of 16 consecutive output channels at the same tap and input plane sharing
   // an exponent), and to bfloat16 for LoFi, whose products of bf16-rounded operands are exact
   // in fp32; accumulation is fp32. The work is split over output rows (HEIGHT): shard_layout,
-  // and act_block_h_override do not apply; winograd is refused.
+  // and act_block_h_override do not apply; winograd is refused. isa: the kernels the op runs,
+  // as Conv2d's: only on a Device with that ISA.
   GroupedConv2d(const Conv2dParams& params, std::span<const float> weight,
                 std::span<const float> bias, const Conv2dConfig& config = {}, Isa isa = best_isa());
 
   const Conv2dParams& params() const { return params_; }
   const Conv2dConfig& config() const { return config_; }
+  Isa isa() const { return isa_; }
   const char* kernel_name() const { return kernel_name_.c_str(); }
   size_t weight_bytes() const { return weights_.size() * sizeof(float); }
 
@@ -51,6 +53,7 @@ class GroupedConv2d {
   Conv2dParams params_;
   Conv2dConfig config_;
   Activation activation_;  // the one fused: config_.activation, approximated in approx mode
+  Isa isa_;
   const kernels::KernelTable* kernels_;
   std::string kernel_name_;
   int planes_;                  // input channels per group: each output channel reads that many

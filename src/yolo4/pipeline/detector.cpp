@@ -140,7 +140,7 @@ Detector::Detector(std::shared_ptr<const DetectionModel> model, const DetectorOp
       width_(options.width > 0 ? options.width : model_->spec().width),
       height_(options.height > 0 ? options.height : model_->spec().height),
       layers_(model_->yolo_layers()),
-      device_(options.threads, model_->graph().options().isa, options.pinning),
+      device_(options.threads, model_->isa(), options.pinning),
       session_(model_->graph(), device_) {
   model_->graph().validate_input({1, height_, width_, model_->spec().channels});
   YOLO4_CHECK(options.conf_threshold >= 0 && options.conf_threshold < 1, "confidence threshold ",

@@ -48,7 +48,8 @@ class DetectionModel {
   // they come from decodes without it).
   const std::vector<YoloLayer>& yolo_layers() const { return yolo_layers_; }
   const ModelSource& source() const { return source_; }
-  std::string describe() const;  // one line: cfg, weights, classes, precision
+  Isa isa() const { return graph_->isa(); }  // the kernels its weights are packed for
+  std::string describe() const;              // one line: cfg, weights, classes, precision
 
  private:
   ModelSource source_;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 
 #include "model_test_util.h"
 #include "test_env.h"
@@ -155,7 +156,7 @@ TEST_P(GraphVsModules, SameHeadsAsTheYolov4Modules) {
   std::vector<float> image(size_t(256) * 256 * 3);
   for (size_t i = 0; i < image.size(); ++i) image[i] = float((i * 7919) % 1000) / 1000.0f;
   const Tensor input = from_nhwc(image.data(), {1, 256, 256, 3});
-  Device device(2, options.isa);
+  Device device(2, graph.isa());
   const std::array<Tensor, 3> expected = modules(device, input);
   InferenceSession session(graph, device);
   for (int run = 0; run < 2; ++run) {  // captured, then replayed
@@ -193,6 +194,62 @@ TEST(Graph, RejectsInputsThatDoNotFit) {
   EXPECT_THROW(model.graph().validate_input({1, 100, 320, 3}), Error);
   EXPECT_THROW(model.graph().validate_input({1, 320, 320, 1}), Error);
   EXPECT_NO_THROW(model.graph().validate_input({1, 416, 320, 3}));
+}
+
+// Collects what ops report when profiled.
+struct Recorder final : OpObserver {
+  std::vector<OpRecord> records;
+  void record(const OpRecord& r) override { records.push_back(r); }
+};
+
+// The ISA is chosen once, in ModelOptions (--isa): the weights are packed for it, the model's
+// Devices run it, so every op of a run (convs, depthwise convs, shortcuts, pools, upsample,
+// routes) uses its kernels; a device with another ISA is refused before anything runs.
+TEST(Graph, EveryOpRunsTheKernelsOfTheIsaTheModelWasPackedFor) {
+  ModelSource source;
+  source.builtin_cfg = "yolo-fastest-1.1-xl.cfg";  // depthwise convs too
+  const Shape shape{1, 64, 64, 3};
+  std::vector<float> image(size_t(shape.elements()));
+  for (size_t i = 0; i < image.size(); ++i) image[i] = float((i * 7919) % 1000) / 1000.0f;
+  const Tensor input = from_nhwc(image.data(), shape);
+  for (Isa isa : supported_isas()) {
+    source.options = ModelOptions::preset("fp32", isa);
+    const DetectionModel model(source);
+    ASSERT_EQ(model.isa(), isa);
+    for (const Graph::ConvPlan& conv : model.graph().explain(shape, 2)) {
+      EXPECT_TRUE(conv.kernel.ends_with("__" + std::string(to_string(isa))))
+          << conv.name << " runs " << conv.kernel << ", expected the " << to_string(isa)
+          << " kernels";
+    }
+    Device device(2, model.isa());
+    Recorder recorder;
+    device.set_observer(&recorder);
+    model.graph()(device, input);
+    std::set<std::string_view> ops;
+    for (const OpRecord& r : recorder.records) {
+      ops.insert(r.op);
+      EXPECT_EQ(r.isa, isa) << r.op << " at " << r.path;
+    }
+    EXPECT_GE(ops.size(), 3u) << "convs and the ops between them";
+    for (Isa other : supported_isas()) {
+      if (other == isa) continue;
+      Device wrong(1, other);
+      try {
+        model.graph()(wrong, input);
+        ADD_FAILURE() << "a " << to_string(isa) << " model ran on a " << to_string(other)
+                      << " device";
+      } catch (const Error& e) {
+        const std::string message = e.what();
+        EXPECT_NE(
+            message.find(detail::concat("yolo-fastest-1.1-xl.cfg (built in): weights "
+                                        "packed for the ",
+                                        to_string(isa), " kernels cannot run on a device with the ",
+                                        to_string(other), " kernels")),
+            std::string::npos)
+            << message;
+      }
+    }
+  }
 }
 
 // `auto` is one of the named presets, chosen per ISA, and says why.

@@ -49,7 +49,7 @@ const Yolov4& preset_model(const std::string& dir, const std::string& name) {
 // Every module on the reference's own inputs, each output against the reference's.
 void expect_modules_match(const Yolov4& model, const std::string& d, double min_pcc) {
   const DataType dtype = model.options().dtype;
-  Device device(2, model.options().isa);
+  Device device(2, model.isa());
   expect_matches_reference(model.down1()(device, npy_tensor(d + "input.npy")), d + "down1.npy",
                            min_pcc);
   for (int stage = 2; stage <= 5; ++stage) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 #include "model_test_util.h"
 #include "yolo4/core/device.h"
@@ -80,6 +81,28 @@ TEST(RunCliThreads, ClampsToTheUsableCpus) {
   EXPECT_EQ(within.find("usable CPUs"), std::string::npos) << within;
   EXPECT_NE(within.find("\"threads\": 1,"), std::string::npos) << within;
   EXPECT_NE(yolo4_output("bench --help").find("clamped"), std::string::npos);
+}
+
+// --isa picks the kernels once, for the whole run: every conv (direct, Winograd, depthwise)
+// is packed for them and the header names them (graph_test checks the other ops).
+TEST(RunCliIsa, EveryConvRunsTheKernelsTheIsaFlagNames) {
+  for (Isa isa : supported_isas()) {
+    const std::string name(to_string(isa));
+    const std::string out = yolo4_output(
+        "bench --model yolo-fastest-1.1-xl --size 64 --runs 1 --warmup 0 --threads 1 "
+        "--explain --isa " +
+        name);
+    std::istringstream lines(out);
+    int convs = 0;
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.starts_with("conv") || line.starts_with("conv ")) continue;  // the header
+      ++convs;
+      const std::string kernel_isa = line.substr(line.rfind("__") + 2);  // e.g. avx512bf16
+      EXPECT_TRUE(kernel_isa.starts_with(name)) << "--isa " << name << ": " << line;
+    }
+    EXPECT_GT(convs, 50) << out;
+    EXPECT_NE(out.find(", " + name + " kernels, 1 runs"), std::string::npos) << out;
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "op_test_util.h"
 #include "test_util.h"
 #include "yolo4/core/error.h"
+#include "yolo4/ops/grouped_conv2d.h"
 #include "yolo4/ops/layout.h"
 #include "yolo4/ops/reference.h"
 
@@ -234,6 +235,39 @@ TEST(Conv2dConfigTest, RejectsWhatIsNotSupported) {
   Device device(1);
   Tensor wrong = make_host_tensor({{1, 2, 2, 8}, DataType::FLOAT32, Layout::TILE, {}});
   EXPECT_THROW(conv(device, wrong), Error);
+}
+
+// The device owns the ISA: a conv whose weights are packed for one ISA runs on a device of that
+// ISA and refuses any other, naming both, so one run never mixes kernels.
+TEST(Conv2dIsaTest, RunsOnlyOnADeviceWithTheIsaItWasPackedFor) {
+  const std::vector<Isa> isas = supported_isas();
+  if (isas.size() < 2) GTEST_SKIP() << "this CPU runs one ISA only";
+  const Shape shape{1, 6, 5, 16};
+  const std::vector<float> w = random_vector(16 * 16 * 9, 1), depthwise = random_vector(16 * 9, 2);
+  const std::vector<float> b = random_vector(16, 3);
+  const Tensor input = from_nhwc(random_vector(size_t(shape.elements()), 4).data(), shape);
+  for (Isa packed : isas) {
+    const Conv2d conv({16, 16, 3, 1, 1}, w, b, {}, packed);
+    const GroupedConv2d grouped({16, 16, 3, 1, 1, 16}, depthwise, b, {}, packed);
+    EXPECT_EQ(conv.isa(), packed);
+    EXPECT_EQ(grouped.isa(), packed);
+    for (Isa run_on : isas) {
+      Device device(1, run_on);
+      if (run_on == packed) {
+        EXPECT_NO_THROW(conv(device, input));
+        EXPECT_NO_THROW(grouped(device, input));
+        continue;
+      }
+      const Tensor output = make_host_tensor({shape, DataType::FLOAT32, Layout::TILE, {}});
+      const std::string mismatch = detail::concat(": weights packed for the ", to_string(packed),
+                                                  " kernels cannot run on a device with the ",
+                                                  to_string(run_on), " kernels");
+      expect_error([&] { conv(device, input); }, "conv2d" + mismatch);
+      expect_error([&] { conv.run(device, input, output); }, "conv2d" + mismatch);
+      expect_error([&] { grouped(device, input); }, "grouped_conv2d" + mismatch);
+      expect_error([&] { grouped.run(device, input, output); }, "grouped_conv2d" + mismatch);
+    }
+  }
 }
 
 TEST(Conv2dStrategyTest, FollowsTheReportRule) {
