@@ -1,4 +1,11 @@
 // Reads entries of a zip archive (what torch.save writes since PyTorch 1.6).
+//
+// Hand-written on purpose, after trying the Debian-packaged libraries (issue 16): Debian 12's
+// minizip (1.1) never applies zip64 extra fields on 64-bit Linux (it compares the 0xffffffff
+// marker with (ZPOS64_T)(unsigned long)-1), so checkpoints of 4 GiB and more would not load;
+// libzip 1.7 reads zip64 but neither checks local header signatures nor reports a CRC mismatch
+// on a stored entry, so both would need the checks below written again beside them. The data
+// itself is inflated by zlib.
 #pragma once
 
 #include <cstdint>
