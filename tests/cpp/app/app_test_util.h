@@ -162,4 +162,12 @@ inline bool have_random_checkpoint() {
   return fs::exists(random_checkpoint());
 }
 
+// Skips the calling test when the random checkpoint (a CTest fixture) is missing.
+#define REQUIRE_CHECKPOINT()                                                 \
+  do {                                                                       \
+    if (!have_random_checkpoint()) {                                         \
+      GTEST_SKIP() << "needs the random checkpoint " << random_checkpoint(); \
+    }                                                                        \
+  } while (0)
+
 }  // namespace yolo4::app_test

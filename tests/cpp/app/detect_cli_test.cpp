@@ -15,13 +15,6 @@
 namespace yolo4::app_test {
 namespace {
 
-#define REQUIRE_CHECKPOINT()                                                 \
-  do {                                                                       \
-    if (!have_random_checkpoint()) {                                         \
-      GTEST_SKIP() << "needs the random checkpoint " << random_checkpoint(); \
-    }                                                                        \
-  } while (0)
-
 // detect with the random checkpoint at a small size (the boxes are meaningless, but there are
 // some: the checkpoint is calibrated to give boxes on the sample images).
 std::vector<std::string> detect_args(const std::vector<std::string>& extra, int size = 160) {

@@ -18,13 +18,6 @@
 namespace yolo4::app_test {
 namespace {
 
-#define REQUIRE_CHECKPOINT()                                                 \
-  do {                                                                       \
-    if (!have_random_checkpoint()) {                                         \
-      GTEST_SKIP() << "needs the random checkpoint " << random_checkpoint(); \
-    }                                                                        \
-  } while (0)
-
 // Every file under `dir`, relative to it, hidden ones included; run_shell's own captures
 // (.stdout, .stderr) left out.
 std::set<std::string> files_under(const TempDir& dir) {
