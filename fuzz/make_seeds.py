@@ -251,7 +251,8 @@ def darknet_weights(convs, rng, major=0, minor=2):
 
 
 def seed_darknet_model():
-    """fuzz_darknet_model's input: [u8 preset][cfg] NUL [weights]."""
+    """fuzz_darknet_model's input: [u8 mode][cfg] NUL [weights]; mode bits 0-1: the preset,
+    bit 2: weights made to fit the cfg from the bytes after the NUL."""
     rng = np.random.default_rng(2)
     for preset, (name, (cfg, convs)) in enumerate(SMALL_NETWORKS.items()):
         write('darknet_model', f'{name}.bin',
@@ -261,6 +262,9 @@ def seed_darknet_model():
           bytes([2]) + cfg.encode() + b'\0' + darknet_weights(convs, rng, 0, 1))
     write('darknet_model', 'two_convs_bf16.bin',
           bytes([1]) + cfg.encode() + b'\0' + darknet_weights(convs, rng, 1, 0))
+    for preset, (name, (cfg, _)) in enumerate(SMALL_NETWORKS.items()):
+        write('darknet_model', f'{name}_fitted.bin',
+              bytes([4 + preset]) + cfg.encode() + b'\0\x01\x40\x7f')
 
 
 def seed_coco_data():
