@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 
 #include "fuzz_util.h"
@@ -68,12 +69,24 @@ int start_server() {
 void exchange(int port, std::span<const uint8_t> request) {
   const int sock = ::socket(AF_INET, SOCK_STREAM, 0);
   if (sock < 0) __builtin_trap();
+  // Closed connections linger in TIME_WAIT for 60 s, each holding a (source, destination) pair:
+  // from one source address the ~28,000 ephemeral ports run out at this rate of executions, so
+  // the source cycles through 127.0.0.2-127.0.0.251.
+  static uint32_t connections = 0;
+  sockaddr_in source{};
+  source.sin_family = AF_INET;
+  source.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + connections++ % 250);
+  if (::bind(sock, reinterpret_cast<const sockaddr*>(&source), sizeof source) != 0) {
+    std::perror("fuzz_serve_http: bind");
+    __builtin_trap();
+  }
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(uint16_t(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(sock, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    __builtin_trap();  // the server is gone: it crashed or stopped listening
+    std::perror("fuzz_serve_http: connect");  // the server stopped listening, or no port left
+    __builtin_trap();
   }
   // The server may answer and close before reading everything (e.g. 413): a failed send is fine.
   size_t sent = 0;
