@@ -4,7 +4,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace yolo4;
-  const std::string& path = fuzz::write_scratch("darknet_cfg", {data, size});
+  const std::string path = fuzz::write_scratch("darknet_cfg", {data, size});
   fuzz::expect_ok_or_error([&] {
     const DarknetCfg cfg = parse_darknet_cfg(path);
     for (const CfgSection& section : cfg.sections) {

@@ -8,7 +8,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::InputReader input({data, size});
   std::vector<uint32_t> counts(input.u8() % 8);
   for (uint32_t& count : counts) count = input.u32();
-  const std::string& path = fuzz::write_scratch("darknet_weights", input.rest());
+  const std::string path = fuzz::write_scratch("darknet_weights", input.rest());
   fuzz::expect_ok_or_error([&] {
     DarknetWeightsReader reader(path);
     uint64_t total = 0;

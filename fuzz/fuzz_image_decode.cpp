@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace yolo4;
   constexpr int kMaxSide = 4096;
   constexpr int64_t kMaxPixels = 4'000'000;
-  const std::string& path = fuzz::write_scratch("image_decode", {data, size});
+  const std::string path = fuzz::write_scratch("image_decode", {data, size});
   fuzz::expect_ok_or_error([&] {
     const cv::Mat image = read_image(path, kMaxSide, kMaxPixels);
     const ResizeMode mode = size % 2 ? ResizeMode::kLetterbox : ResizeMode::kPlain;

@@ -5,7 +5,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace yolo4;
-  const std::string& path = fuzz::write_scratch("image_probe", {data, size});
+  const std::string path = fuzz::write_scratch("image_probe", {data, size});
   fuzz::expect_ok_or_error([&] { probe_image_size(path); });
   return 0;
 }

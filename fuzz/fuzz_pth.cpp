@@ -56,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     entries.emplace_back("archive/data/" + std::to_string(i), input.bytes(sizes[i]));
   }
   entries.emplace_back("archive/data.pkl", input.rest());
-  const std::string& path = fuzz::write_scratch("pth", zip_of(entries));
+  const std::string path = fuzz::write_scratch("pth", zip_of(entries));
   fuzz::expect_ok_or_error([&] { load_pth(path); });
   return 0;
 }

@@ -12,31 +12,46 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "yolo4/core/error.h"
 
 namespace yolo4::fuzz {
 
-// One file per process and target, in memory when /dev/shm exists (libFuzzer -fork/-jobs run
-// several processes at once).
-inline const std::string& scratch_path(const char* target) {
-  static const std::string path = [target] {
-    const std::filesystem::path dir =
-        std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
-    return (dir / ("yolo4_fuzz_" + std::string(target) + "_" + std::to_string(getpid()))).string();
-  }();
-  static const bool removed_at_exit = std::atexit([] { std::remove(path.c_str()); }) == 0;
+// One file per process and name, in memory when /dev/shm exists (libFuzzer -fork/-jobs run
+// several processes at once); a target that needs several files uses several names.
+inline std::string scratch_path(const std::string& name) {
+  static const std::filesystem::path dir =
+      std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
+  static std::vector<std::string> created;
+  static const bool removed_at_exit = std::atexit([] {
+                                        for (const std::string& path : created)
+                                          std::remove(path.c_str());
+                                      }) == 0;
   (void)removed_at_exit;
+  std::string path = (dir / ("yolo4_fuzz_" + name + "_" + std::to_string(getpid()))).string();
+  if (std::find(created.begin(), created.end(), path) == created.end()) created.push_back(path);
   return path;
 }
 
-inline const std::string& write_scratch(const char* target, std::span<const uint8_t> bytes) {
-  const std::string& path = scratch_path(target);
+inline std::string write_scratch(const std::string& name, std::span<const uint8_t> bytes) {
+  std::string path = scratch_path(name);
   std::FILE* file = std::fopen(path.c_str(), "wb");
   if (file == nullptr) __builtin_trap();  // the harness itself is broken
   if (!bytes.empty()) std::fwrite(bytes.data(), 1, bytes.size(), file);
   std::fclose(file);
   return path;
+}
+
+// Splits an input made of several parts at its first NUL byte: the text part (which then never
+// holds a NUL) and the rest, empty when there is no NUL.
+inline std::pair<std::span<const uint8_t>, std::span<const uint8_t>> split_at_nul(
+    std::span<const uint8_t> bytes) {
+  const auto nul = std::find(bytes.begin(), bytes.end(), uint8_t{0});
+  const size_t n = size_t(nul - bytes.begin());
+  if (n == bytes.size()) return {bytes, {}};
+  return {bytes.first(n), bytes.subspan(n + 1)};
 }
 
 // Runs f; yolo4::Error is how a parser refuses bad input. Any other exception escapes and

@@ -5,7 +5,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace yolo4;
-  const std::string& path = fuzz::write_scratch("zip_reader", {data, size});
+  const std::string path = fuzz::write_scratch("zip_reader", {data, size});
   fuzz::expect_ok_or_error([&] {
     ZipReader zip(path);
     for (const ZipEntry& entry : zip.entries()) {

@@ -4,6 +4,7 @@ made with Debian's numpy, torch and OpenCV. Each seed stays a few KB so they can
 Usage: fuzz/make_seeds.py [OUT_DIR]"""
 import collections
 import io
+import json
 import os
 import pickle
 import struct
@@ -146,7 +147,202 @@ def seed_images():
     write('image_probe', 'core.bmp', b'BM' + bytes(12) + struct.pack('<IHHHH', 12, 16, 12, 1, 24))
 
 
+# Tiny networks for fuzz_darknet_model: (cfg, convs as (filters, inputs per group, size, bn)).
+SMALL_NETWORKS = {
+    'two_convs': ("""[net]
+width=32
+height=32
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=2
+pad=1
+activation=leaky
+[convolutional]
+filters=21
+size=1
+activation=linear
+[yolo]
+mask=0,1,2
+anchors=4,6, 10,12, 20,24
+classes=2
+num=3
+""", [(8, 3, 3, True), (21, 8, 1, False)]),
+    'every_layer': ("""[net]
+width=32
+height=32
+letter_box=1
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+pad=1
+activation=mish
+[maxpool]
+size=2
+stride=2
+[convolutional]
+batch_normalize=1
+filters=8
+groups=8
+size=3
+pad=1
+activation=swish
+[shortcut]
+from=-2
+activation=linear
+[route]
+layers=-1
+groups=2
+group_id=1
+[convolutional]
+batch_normalize=1
+filters=8
+size=1
+activation=relu
+[convolutional]
+filters=14
+size=1
+activation=linear
+[yolo]
+mask=0,1
+anchors=4,6, 10,12, 20,24, 28,30
+classes=2
+num=4
+scale_x_y=1.05
+[route]
+layers=-3
+[upsample]
+stride=2
+[route]
+layers=-1,0
+[dropout]
+probability=.1
+[convolutional]
+filters=14
+size=1
+activation=logistic
+[yolo]
+mask=2,3
+anchors=4,6, 10,12, 20,24, 28,30
+classes=2
+num=4
+new_coords=1
+""", [(8, 3, 3, True), (8, 1, 3, True), (8, 4, 1, True), (14, 8, 1, False),
+      (14, 16, 1, False)]),
+}
+
+
+def darknet_weights(convs, rng, major=0, minor=2):
+    """A .weights file for these convs: header, then per conv biases, [scales, mean, variance],
+    weights, as darknet writes them."""
+    seen = struct.pack('<Q', 64) if major * 10 + minor >= 2 else struct.pack('<I', 64)
+    parts = [struct.pack('<3i', major, minor, 0), seen]
+    for filters, inputs, size, bn in convs:
+        parts.append(rng.normal(0, 0.1, filters).astype('<f4').tobytes())
+        if bn:
+            parts.append(rng.uniform(0.5, 1.5, filters).astype('<f4').tobytes())
+            parts.append(rng.normal(0, 0.1, filters).astype('<f4').tobytes())
+            parts.append(rng.uniform(0.5, 2, filters).astype('<f4').tobytes())
+        fan_in = inputs * size * size
+        parts.append(rng.normal(0, (2 / fan_in) ** 0.5, filters * fan_in).astype('<f4').tobytes())
+    return b''.join(parts)
+
+
+def seed_darknet_model():
+    """fuzz_darknet_model's input: [u8 mode][cfg] NUL [weights]; mode bits 0-1: the preset,
+    bit 2: weights made to fit the cfg from the bytes after the NUL."""
+    rng = np.random.default_rng(2)
+    for preset, (name, (cfg, convs)) in enumerate(SMALL_NETWORKS.items()):
+        write('darknet_model', f'{name}.bin',
+              bytes([preset]) + cfg.encode() + b'\0' + darknet_weights(convs, rng))
+    cfg, convs = SMALL_NETWORKS['two_convs']
+    write('darknet_model', 'two_convs_v01.bin',
+          bytes([2]) + cfg.encode() + b'\0' + darknet_weights(convs, rng, 0, 1))
+    write('darknet_model', 'two_convs_bf16.bin',
+          bytes([1]) + cfg.encode() + b'\0' + darknet_weights(convs, rng, 1, 0))
+    for preset, (name, (cfg, _)) in enumerate(SMALL_NETWORKS.items()):
+        write('darknet_model', f'{name}_fitted.bin',
+              bytes([4 + preset]) + cfg.encode() + b'\0\x01\x40\x7f')
+
+
+def seed_coco_data():
+    """fuzz_coco_data's input: annotations JSON, NUL, results JSON."""
+    annotations = {
+        'info': {'year': 2017},
+        'images': [{'id': 42, 'file_name': 'a.jpg', 'width': 640, 'height': 480}, {'id': 7.0}],
+        'categories': [{'id': 18, 'name': 'dog', 'supercategory': 'animal'},
+                       {'id': 1, 'name': 'person'}],
+        'annotations': [
+            {'id': 1, 'image_id': 42, 'category_id': 18, 'bbox': [1.5, 2, 30, 40.25],
+             'area': 900.5, 'iscrowd': 0, 'segmentation': [[1, 2, 3, 4]]},
+            {'id': 2, 'image_id': 7, 'category_id': 1, 'bbox': [0, 0, 10, 10], 'area': 100,
+             'iscrowd': 1},
+            {'id': 3, 'image_id': 7, 'category_id': 1, 'bbox': [0, 0, 1e1, 1E1], 'area': 100,
+             'iscrowd': True}]}
+    results = [{'image_id': 42, 'category_id': 18, 'bbox': [2, 2, 29, 40], 'score': 0.9},
+               {'image_id': 7, 'category_id': 1, 'bbox': [0.5, 0, 10, 9.75], 'score': 0.25},
+               {'image_id': 7, 'category_id': 5, 'bbox': [1, 1, 2, 2], 'score': 1e-3}]
+    write('coco_data', 'small.bin',
+          json.dumps(annotations).encode() + b'\0' + json.dumps(results).encode())
+    # As `yolo4 eval --results` writes them: one result per line, shortest round-trip numbers.
+    write('coco_data', 'written.bin', json.dumps(annotations, indent=1).encode() + b'\0[\n' +
+          b',\n'.join(json.dumps(r).encode() for r in results) + b'\n]\n')
+    write('coco_data', 'empty.bin', b'{"images": [], "annotations": [], "categories": []}\0[]')
+    write('coco_data', 'results_only.bin',
+          b'\0[{"image_id": 1, "category_id": 3, "bbox": [0, 0, 5, 5], "score": 0.5}]')
+
+
+def http_request(method, path, headers=(), body=b''):
+    lines = [f'{method} {path} HTTP/1.1', 'Host: 127.0.0.1'] + list(headers)
+    if body:
+        lines.append(f'Content-Length: {len(body)}')
+    return ('\r\n'.join(lines) + '\r\n\r\n').encode() + body
+
+
+def seed_serve_http():
+    """fuzz_serve_http's input: raw bytes of one connection's requests."""
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    png = cv2.imencode('.png', pixels)[1].tobytes()
+    jpg = cv2.imencode('.jpg', pixels)[1].tobytes()
+    seeds = {
+        'healthz': http_request('GET', '/healthz'),
+        'metrics': http_request('GET', '/metrics', ['Accept-Encoding: gzip, br']),
+        'page_range': http_request('GET', '/app.js', ['Range: bytes=0-10,20-30']),
+        'not_found': http_request('GET', '/../etc/passwd'),
+        'detect_png': http_request('POST', '/detect?conf=0.1&nms=0.5&max_det=5',
+                                   ['Content-Type: image/png'], png),
+        'demo_jpg': http_request('POST', '/objdetection_v2', ['Content-Type: image/jpeg'], jpg),
+        'wrong_type': http_request('POST', '/detect', ['Content-Type: text/plain'], png),
+        'bad_param': http_request('POST', '/detect?conf=2&max_det=x',
+                                  ['Content-Type: image/png'], png),
+        'too_large': http_request('POST', '/detect', ['Content-Type: image/png',
+                                                      'Content-Length: 1000000']),
+        'put': http_request('PUT', '/detect', ['Content-Type: image/png'], png),
+        'keep_alive': http_request('GET', '/healthz', ['Connection: keep-alive']) +
+                      http_request('POST', '/detect', ['Content-Type: image/jpeg'], jpg),
+    }
+    boundary = 'b0undary'
+    multipart = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                 f'filename="x.jpg"\r\nContent-Type: image/jpeg\r\n\r\n').encode() + jpg + (
+        f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n'
+        f'--{boundary}--\r\n').encode()
+    seeds['multipart'] = http_request(
+        'POST', '/detect', [f'Content-Type: multipart/form-data; boundary={boundary}'], multipart)
+    chunks = b''.join(b'%x\r\n' % len(png[i:i + 100]) + png[i:i + 100] + b'\r\n'
+                      for i in range(0, len(png), 100)) + b'0\r\n\r\n'
+    seeds['chunked'] = http_request('POST', '/detect', ['Content-Type: image/png',
+                                                        'Transfer-Encoding: chunked']) + chunks
+    for name, data in seeds.items():
+        write('serve_http', f'{name}.http', data)
+
+
 if __name__ == '__main__':
     seed_loaders()
     seed_darknet()
     seed_images()
+    seed_darknet_model()
+    seed_coco_data()
+    seed_serve_http()

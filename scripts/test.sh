@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite: sets up and builds, runs every test through CTest, then runs the C++
-# tests again under AddressSanitizer and UndefinedBehaviorSanitizer, the concurrency tests under
-# ThreadSanitizer, and every parser's fuzz target for a short bounded time.
+# The whole test suite: sets up and builds, runs every test through CTest (the soak tests last,
+# alone), then runs the C++ tests again under AddressSanitizer and UndefinedBehaviorSanitizer, the
+# concurrency tests under ThreadSanitizer, and every fuzz target for a short bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build}"
 scripts/setup.sh "$BUILD_DIR"
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" -LE soak
+
+# Thousands of frames and requests with RSS sampled (tests/soak): in the release build only, one
+# at a time, so that nothing else competes with them.
+echo "=== the soak tests (release build) ==="
+ctest --test-dir "$BUILD_DIR" --output-on-failure -L soak
 
 echo "=== the C++ tests under ASan + UBSan ==="
 cmake -S . -B "$BUILD_DIR-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DYOLO4_SANITIZE=ON >/dev/null
@@ -19,6 +24,6 @@ YOLO4_TESTDATA="$PWD/$BUILD_DIR/testdata" ASAN_OPTIONS=detect_leaks=1 \
 echo "=== the concurrency tests under ThreadSanitizer ==="
 scripts/tsan.sh
 
-# Bounded: 20 s per parser after a build of the parsers alone; skipped without clang's libFuzzer.
-echo "=== a short fuzz run of every parser (scripts/fuzz.sh 20) ==="
+# Bounded: 20 s per target after the fuzz build; skipped without clang's libFuzzer.
+echo "=== a short fuzz run of every target (scripts/fuzz.sh 20) ==="
 scripts/fuzz.sh --if-available "${FUZZ_SECONDS:-20}"

@@ -134,10 +134,10 @@ void check_keys(const DarknetCfg& cfg, const CfgSection& s) {
 int resolve_index(const DarknetCfg& cfg, const CfgSection& s, float value, int self) {
   YOLO4_CHECK(value == std::floor(value), where(cfg, s), " layer index ", value,
               " is not an integer");
-  const int index = value < 0 ? self + int(value) : int(value);
-  YOLO4_CHECK(index >= 0 && index < self, where(cfg, s), " refers to layer ", int(value),
-              ", which is not an earlier layer (this is layer ", self, ")");
-  return index;
+  // Checked as a float: converting one beyond int's range to int is undefined (fuzz finding).
+  YOLO4_CHECK(value >= -float(self) && value < float(self), where(cfg, s), " refers to layer ",
+              value, ", which is not an earlier layer (this is layer ", self, ")");
+  return value < 0 ? self + int(value) : int(value);
 }
 
 int positive(const DarknetCfg& cfg, const CfgSection& s, const char* key, int fallback,
@@ -184,7 +184,9 @@ YoloLayerSpec parse_yolo(const DarknetCfg& cfg, const CfgSection& s) {
     for (int i = 0; i < total; ++i) mask.push_back(float(i));
   }
   for (float m : mask) {
-    YOLO4_CHECK(m >= 0 && m == std::floor(m) && int(m) < total, where(cfg, s), " mask entry ", m,
+    // Compared as floats: int(m) of a huge m is undefined, and then indexed out of bounds
+    // (found by fuzz_darknet_model: mask=0,15555555555555555555555555,2).
+    YOLO4_CHECK(m >= 0 && m == std::floor(m) && m < float(total), where(cfg, s), " mask entry ", m,
                 " is not an anchor index below ", total);
     y.anchors.push_back(anchors[2 * size_t(m)]);
     y.anchors.push_back(anchors[2 * size_t(m) + 1]);

@@ -239,9 +239,13 @@ void run_panel(const DirectConv& c, const CoreScratch& scratch, const CoreShare&
     tile.a = reinterpret_cast<const std::byte*>(scratch.packed.data()) +
              size_t(t - t0) * (kb1 - kb0) * mr * kKBlock * c.a_element;
     tile.rows = int(std::min<int64_t>(mr, c.pixels - p));
-    float* tile_partial = scratch.partial.data() +
-                          size_t(p - first_pixel) * scratch.partial_stride +
-                          (panel - share.panel_begin) * nr;
+    // Partial sums exist only for a reduction in several chunks (else `partial` may be empty,
+    // and an offset from its null data() is undefined behaviour: found by fuzz_darknet_model).
+    float* tile_partial = tile.accumulate || !tile.finalize
+                              ? scratch.partial.data() +
+                                    size_t(p - first_pixel) * scratch.partial_stride +
+                                    (panel - share.panel_begin) * nr
+                              : nullptr;
     tile.partial = tile_partial;
     if (tile.finalize) {
       tile.out =

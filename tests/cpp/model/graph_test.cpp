@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include "model_test_util.h"
@@ -121,6 +122,32 @@ TEST(NetworkSpec, ClearErrorsNameTheFileAndLine) {
   expect_cfg_error(net + "[convolutional]\nfilters=8\ngroups=3\n" + kHead, {"groups 3"});
   expect_cfg_error(net + "[convolutional]\nfilters=8\n", {"no [yolo] layer"});
   expect_cfg_error("[convolutional]\nfilters=8\n", {"starts with a [net]"});
+}
+
+// Found by fuzz_darknet_model (tests/data/fuzz/darknet_model/mask_beyond_int.bin): indices far
+// beyond int's range were converted to int (undefined: INT_MIN on x86, which passed the check)
+// and a mask entry such as 3e9 then indexed the anchors out of bounds.
+TEST(NetworkSpec, IndicesBeyondIntAreRefused) {
+  const std::string net = kNet;
+  expect_cfg_error(net +
+                       "[convolutional]\nfilters=21\nsize=1\n[yolo]\n"
+                       "mask=0,15555555555555555555555555,2\nanchors=4,6, 10,12, 20,24\n"
+                       "classes=2\nnum=3\n",
+                   {"mask entry 1.55556e+25", "not an anchor index below 3"});
+  expect_cfg_error(net +
+                       "[convolutional]\nfilters=21\nsize=1\n[yolo]\nmask=0,3000000000,2\n"
+                       "anchors=4,6, 10,12, 20,24\nclasses=2\nnum=3\n",
+                   {"mask entry 3e+09", "not an anchor index below 3"});
+  expect_cfg_error(net + "[convolutional]\nfilters=8\n[route]\nlayers=-1e30\n" + kHead,
+                   {":7:", "refers to layer -1e+30", "not an earlier layer"});
+  expect_cfg_error(net + "[convolutional]\nfilters=8\n[shortcut]\nfrom=1e30\n" + kHead,
+                   {":7:", "not an earlier layer"});
+  std::ifstream in(YOLO4_SOURCE_DIR "/tests/data/fuzz/darknet_model/mask_beyond_int.bin",
+                   std::ios::binary);
+  ASSERT_TRUE(in);
+  const std::string finding{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const std::string cfg = finding.substr(1, finding.find('\0') - 1);  // see fuzz_darknet_model
+  expect_cfg_error(cfg, {"mask entry", "not an anchor index below 3"});
 }
 
 TEST(NetworkSpec, SizesAFileClaimsAreCheckedBeforeAnythingIsAllocated) {
