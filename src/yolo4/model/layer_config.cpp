@@ -23,21 +23,22 @@ struct WinogradRule {
   std::string_view why;
 };
 
-// Measured on YOLOv4's shapes (`conv2d_bench --precision=fp32|bf16`, 2 threads; docs/perf.md),
-// first match wins. F(2x2): 1.4-1.6x faster than direct from 64->64 at 80x80 to 256->512 at
-// 20x20 in both precisions, and 1.3x for 512->512 at 10x10. 512->1024 gains 1.4x with bf16
-// weights, but with fp32 weights its 16/9 larger weights (34 MB a conv) make it slower than
-// direct. 32->64 at 160x160 breaks even, so convs with fewer than 64 input channels stay
-// direct. F(4x4) beats F(2x2) up to 256 channels in fp32, and its weights (4x the direct conv's)
-// make it slower from 512; with bf16 operands or weights its rounding error is 11-23x the
-// direct conv's (WinogradError), so reduced precision keeps F(2x2).
+// Measured on YOLOv4's stride-1 3x3 shapes with the AVX-512 and the AVX2 kernels, which chose
+// alike (`conv2d_bench --precision=P --isa=I --size=320|640`, 2 threads; docs/perf.md,
+// 2026-12-02); first match wins. fp32: F(4x4) takes 0.60-0.87x F(2x2)'s time from 32->64 to
+// 256->256 and 128->256 (F(2x2) itself 0.52-0.71x the direct conv's), but its weights (4x the
+// direct conv's) make it 1.4-2.2x slower than F(2x2) at 512->512, where F(2x2) stays; 512->1024
+// runs direct in fp32 (F(2x2) 1.2-1.3x slower at 320). With bf16 operands or weights F(4x4)'s
+// rounding error is 11-23x the direct conv's (WinogradError), so reduced precision keeps F(2x2):
+// 0.52-0.67x direct from 64 channels, and 0.77-0.91x for 512->1024, whose weights are half or
+// less of fp32's there.
 constexpr std::array<WinogradRule, 3> kWinogradRules{{
-    {64, 256, 64, 256, WinogradPrecision::kFp32, WinogradTile::kF4x4,
-     "64..256 -> 64..256 in fp32: F(4x4) 1.3-1.4x over F(2x2)"},
+    {32, 256, 32, 256, WinogradPrecision::kFp32, WinogradTile::kF4x4,
+     "32..256 -> 32..256 in fp32: F(4x4), 0.60-0.87x F(2x2)'s time"},
     {64, 512, 64, 512, WinogradPrecision::kAny, WinogradTile::kF2x2,
-     "64..512 -> 64..512: 1.3-1.7x"},
+     "64..512 -> 64..512: F(2x2), 0.52-0.71x direct"},
     {257, 1024, 513, 1024, WinogradPrecision::kReduced, WinogradTile::kF2x2,
-     "512 -> 1024: 1.4x in bf16, slower in fp32"},
+     "512 -> 1024 in bf16/bfloat8_b: F(2x2), 0.77-0.91x direct; slower in fp32"},
 }};
 
 bool applies(WinogradPrecision precision, const ModelOptions& options) {

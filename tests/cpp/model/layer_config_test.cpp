@@ -16,14 +16,14 @@ WinogradTile tile_for(int in, int out, std::string_view preset, int kernel = 3, 
   return conv_config(ConvLayerShape{in, out, kernel, stride, groups}, options).winograd;
 }
 
-TEST(WinogradTable, Fp32TakesF4x4UpTo256ChannelsAndF2x2Beyond) {
+TEST(WinogradTable, Fp32TakesF4x4From32To256ChannelsAndF2x2Beyond) {
   EXPECT_EQ(tile_for(64, 64, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(128, 256, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(256, 256, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(256, 512, "fp32"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(512, 512, "fp32"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(512, 1024, "fp32"), WinogradTile::kNone);  // weights too large in fp32
-  EXPECT_EQ(tile_for(32, 64, "fp32"), WinogradTile::kNone);     // breaks even: direct
+  EXPECT_EQ(tile_for(32, 64, "fp32"), WinogradTile::kF4x4);
 }
 
 TEST(WinogradTable, ReducedPrecisionKeepsF2x2) {
@@ -31,6 +31,7 @@ TEST(WinogradTable, ReducedPrecisionKeepsF2x2) {
     EXPECT_EQ(tile_for(64, 64, preset), WinogradTile::kF2x2) << preset;
     EXPECT_EQ(tile_for(256, 256, preset), WinogradTile::kF2x2) << preset;
     EXPECT_EQ(tile_for(512, 1024, preset), WinogradTile::kF2x2) << preset;
+    EXPECT_EQ(tile_for(32, 64, preset), WinogradTile::kNone) << preset;
   }
   EXPECT_EQ(tile_for(64, 64, "report"), WinogradTile::kNone);  // the report runs no Winograd
 }

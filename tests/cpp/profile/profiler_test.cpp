@@ -151,7 +151,8 @@ TEST(ProfilerOnYolov4, WinogradConvsCountTheirGemmFlops) {
   for (const OpRecord& r : profile_once(model(), device, 320)) by_path[r.path] += r.flops;
   EXPECT_DOUBLE_EQ(by_path["down3.resblock.module_list.7.1"], 2.0 * 36 * 10 * 10 * 128 * 128);
   EXPECT_DOUBLE_EQ(by_path["down5.resblock.module_list.3.1"], 2.0 * 16 * 5 * 5 * 512 * 512);
-  EXPECT_DOUBLE_EQ(by_path["down1.conv6"], 2.0 * 160 * 160 * 64 * 32 * 9);  // not listed: direct
+  EXPECT_DOUBLE_EQ(by_path["down1.conv6"], 2.0 * 36 * 40 * 40 * 64 * 32);
+  EXPECT_DOUBLE_EQ(by_path["neek.conv2"], 2.0 * 10 * 10 * 1024 * 512 * 9);  // fp32: direct
 }
 
 TEST(ProfilerOnYolov4, UtilisationOfARealRunIsInRange) {
