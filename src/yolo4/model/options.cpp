@@ -18,13 +18,14 @@ struct AutoRow {
 
 constexpr AutoRow kAutoPresets[] = {
     {Isa::kAvx512, true, "fast",
-     "AVX512_BF16: fast measured fastest on AMD Zen 5 (0.17x OpenCV DNN's time, fp32 0.28x; "
-     "docs/perf.md 2026-11-24), PCC >= 0.9988 against fp32"},
+     "AVX512_BF16: fast measured fastest on AMD Zen 5 (0.18x OpenCV DNN's time; bf16 0.21x, "
+     "report 0.21x, fp32 0.28x; docs/perf.md 2026-12-02), PCC >= 0.9988 against fp32"},
     {Isa::kAvx512, false, "fp32",
      "AVX-512 without AVX512_BF16: not measured here; fp32 needs no bf16 emulation"},
     {Isa::kAvx2, false, "fp32",
-     "AVX2: fp32 measured fastest on AMD Zen 2 (fp32 429 ms, bf16 527, report 706, fast 823 at "
-     "320, 2 threads; issue 10)"},
+     "AVX2: fp32 measured fastest, on AMD Zen 2 (fp32 429 ms, bf16 527, report 706, fast 823 "
+     "at 320, 2 threads; issue 10) and with the AVX2 kernels on Zen 5 (fp32 148 ms, bf16 165, "
+     "fast 184, report 196; docs/perf.md 2026-12-02)"},
     {Isa::kScalar, false, "fp32", "portable kernels: reduced precision only adds conversions"},
 };
 
