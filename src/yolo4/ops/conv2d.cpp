@@ -420,9 +420,12 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   if (winograd) {  // one reduction pass: the GEMMs' sums need no partials
     s.chunk_kblocks = layout_.kblocks;
     const int row_bytes = layout_.kblocks * kKBlock * int(operand_bytes(kernel_.operands));
-    const int auto_tiles =
-        std::max(1, kernel_.blocking.winograd_block_bytes /
-                        (kernels::winograd_positions(s.winograd) * row_bytes * kernel_.mr));
+    // Weights decoded or widened per block: bigger blocks, fewer decodes (as for the direct conv).
+    const int block_bytes = weights_.front().decoded_per_chunk()
+                                ? kernel_.blocking.winograd_block_bytes_decoded
+                                : kernel_.blocking.winograd_block_bytes;
+    const int auto_tiles = std::max(
+        1, block_bytes / (kernels::winograd_positions(s.winograd) * row_bytes * kernel_.mr));
     s.block_pixels = config_.act_block_h_override > 0
                          ? round_up(config_.act_block_h_override, kernel_.mr)
                          : auto_tiles * kernel_.mr;
