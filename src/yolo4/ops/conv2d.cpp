@@ -283,7 +283,8 @@ void run_block(const DirectConv& c, const CoreScratch& scratch, const CoreShare&
 // One core's tiles and panels, a block of tiles at a time.
 void run_core_share(const DirectConv& c, const CoreShare& share) {
   const int mr = c.kernel.mr;
-  const int block_tiles = c.s.block_pixels / mr;
+  const int block_tiles =
+      conv_operands::balanced_block_rows(share.tile_end - share.tile_begin, c.s.block_pixels / mr);
   thread_local std::vector<float> packed, weight_scratch, partial;
   // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core.
   const bool decode_once =

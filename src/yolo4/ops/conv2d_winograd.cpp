@@ -198,13 +198,15 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
       r.weights[p].decode_panels(panel_begin, panel_end, weight_scratch[p]);
     }
   }
-  packed.resize(size_t(positions * r.block_tiles * mr_row_bytes + 3) / 4);
+  const int block_rows =
+      conv_operands::balanced_block_rows(mr_row_end - mr_row_begin, r.block_tiles);
+  packed.resize(size_t(positions * block_rows * mr_row_bytes + 3) / 4);
   sums.resize(size_t(positions) * sums_stride);
   zero_bias.assign(size_t(nr), 0.0f);
   y.resize(size_t(m) * m * nr);
 
-  for (int b0 = mr_row_begin; b0 < mr_row_end; b0 += r.block_tiles) {
-    const int b1 = std::min(mr_row_end, b0 + r.block_tiles);
+  for (int b0 = mr_row_begin; b0 < mr_row_end; b0 += block_rows) {
+    const int b1 = std::min(mr_row_end, b0 + block_rows);
     const int64_t first_tile = int64_t(b0) * mr;
     const int block_tiles = int(std::min<int64_t>(tiles, int64_t(b1) * mr) - first_tile);
     pack(r, first_tile, block_tiles, (b1 - b0) * mr, packed.data());

@@ -1,5 +1,6 @@
 // conv2d: every ISA path this CPU has, against the naive reference, on awkward shapes.
 #include "yolo4/ops/conv2d.h"
+#include "yolo4/ops/conv2d_operands.h"
 
 #include <gtest/gtest.h>
 
@@ -277,6 +278,18 @@ TEST(Conv2dStrategyTest, FollowsTheReportRule) {
   EXPECT_EQ(conv.strategy({1, 4, 4, 64}, 2).shard_layout, TensorMemoryLayout::WIDTH_SHARDED);
   EXPECT_EQ(conv.strategy({1, 8, 8, 64}, 2).shard_layout, TensorMemoryLayout::BLOCK_SHARDED);
   EXPECT_DOUBLE_EQ(conv.flops({1, 10, 10, 64}), 2.0 * 100 * 64 * 64);
+}
+
+// A core's MR-rows cut into blocks near the cache-sized target, without a small remainder.
+TEST(Conv2dBlocking, BalancedBlocksLeaveNoSmallRemainder) {
+  using conv_operands::balanced_block_rows;
+  EXPECT_EQ(balanced_block_rows(9, 8), 9);    // 8 + 1 would meet the weights twice
+  EXPECT_EQ(balanced_block_rows(17, 8), 9);   // 9 + 8, not 8 + 8 + 1
+  EXPECT_EQ(balanced_block_rows(12, 8), 6);   // 6 + 6
+  EXPECT_EQ(balanced_block_rows(100, 8), 8);  // 13 blocks of 7-8
+  EXPECT_EQ(balanced_block_rows(3, 8), 3);
+  EXPECT_EQ(balanced_block_rows(5, 1), 1);  // act_block_h_override's smallest block
+  EXPECT_EQ(balanced_block_rows(0, 8), 0);  // a core with no rows
 }
 
 }  // namespace
