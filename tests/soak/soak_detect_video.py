@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from rss_sampler import RssSampler, rss_bound
+from soak_inputs import soak_inputs
 
 WIDTH, HEIGHT = 160, 120
 WARMUP_SHARE = 0.2
@@ -57,14 +58,10 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--frames", type=int, default=2000)
     args = parser.parse_args()
-    models = os.path.join(args.shared_data, "models")
-    cfg = os.path.join(models, "yolo-fastest-1.1.cfg")
-    weights = os.path.join(models, "yolo-fastest-1.1.weights")
-    image = os.path.join(args.shared_data, "images", "dog.jpg")
-    for path in (cfg, weights, image):
-        if not os.path.exists(path):
-            print(f"SKIP: {path} is missing")
-            return 77
+    inputs = soak_inputs(args.shared_data)
+    if inputs is None:
+        return 77  # CTest's skip code
+    cfg, weights, image = inputs
     os.makedirs(args.out, exist_ok=True)
     video = os.path.join(args.out, "soak.avi")
     write_video(video, image, args.frames)

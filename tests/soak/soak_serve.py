@@ -28,6 +28,7 @@ import time
 import cv2
 
 from rss_sampler import RssSampler, rss_bound, rss_mb
+from soak_inputs import soak_inputs
 
 MAX_BODY_MB = 1
 
@@ -124,14 +125,10 @@ def main():
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
-    models = os.path.join(args.shared_data, "models")
-    cfg = os.path.join(models, "yolo-fastest-1.1.cfg")
-    weights = os.path.join(models, "yolo-fastest-1.1.weights")
-    image_path = os.path.join(args.shared_data, "images", "dog.jpg")
-    for path in (cfg, weights, image_path):
-        if not os.path.exists(path):
-            print(f"SKIP: {path} is missing")
-            return 77
+    inputs = soak_inputs(args.shared_data)
+    if inputs is None:
+        return 77  # CTest's skip code
+    cfg, weights, image_path = inputs
     os.makedirs(args.out, exist_ok=True)
     image = cv2.imencode(".jpg", cv2.resize(cv2.imread(image_path), (320, 240)))[1].tobytes()
 
