@@ -382,6 +382,18 @@ void f32_add(const float* a, const float* b, float* out, int64_t n) {
   }
 }
 
+template <class V, class T>
+void max_into(void* dst, const void* src, int64_t n) {
+  constexpr int L = V::kLanes;
+  T* d = static_cast<T*>(dst);
+  const T* s = static_cast<const T*>(src);
+  for (int64_t i = 0; i < n; i += L) {
+    const int lanes = int(std::min<int64_t>(L, n - i));
+    store_from_float<V>(
+        d + i, V::max(load_as_float<V>(s + i, lanes), load_as_float<V>(d + i, lanes)), lanes);
+  }
+}
+
 // More independent chains than FMA latency x FMA units, so only throughput limits the loop.
 inline constexpr int kFmaChains = 12;
 
@@ -424,6 +436,7 @@ constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const c
       lofi_exact,
       &f32_activation<V>,
       &f32_add<V>,
+      {&max_into<V, float>, &max_into<V, uint16_t>},
       &f32_fma_loop<V>,
       2 * kFmaChains * V::kLanes,
       bfp8_decode_pairs,

@@ -195,6 +195,9 @@ enum DepthwiseInput { kDepthwiseF32, kDepthwiseF32AsBf16, kDepthwiseBf16, kDepth
 using F32UnaryFn = void (*)(const float* in, float* out, int64_t n, Activation activation);
 // out[i] = a[i] + b[i].
 using F32AddFn = void (*)(const float* a, const float* b, float* out, int64_t n);
+// dst[i] = src[i] > dst[i] ? src[i] : dst[i] for n values, as maxps orders it (NaNs and ties keep
+// dst): float or bfloat16 (exact, compared as floats).
+using MaxIntoFn = void (*)(void* dst, const void* src, int64_t n);
 // Runs `iterations` steps of independent FMA chains (throughput-bound) and returns a value that
 // depends on all of them; each step is fma_flops_per_step FLOPs. Used to measure the peak.
 using F32FmaLoopFn = float (*)(int64_t iterations);
@@ -207,6 +210,7 @@ struct KernelTable {
   ConvKernel conv_lofi_exact;
   F32UnaryFn f32_activation;
   F32AddFn f32_add;
+  MaxIntoFn max_into[2];  // [0]: float, [1]: bfloat16
   F32FmaLoopFn f32_fma_loop;
   int fma_flops_per_step;
   Bfp8PairsDecodeFn bfp8_decode_pairs;

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "yolo4/core/error.h"
+#include "yolo4/kernels/kernels.h"
 
 namespace yolo4 {
 
@@ -73,13 +75,6 @@ bool dense(const Tensor& t) {
   return t.layout() == Layout::TILE || t.shape().c == t.pixel_stride();
 }
 
-inline float as_float(float x) {
-  return x;
-}
-inline float as_float(bfloat16 x) {
-  return to_float(x);
-}
-
 // Output o's window along an axis of `extent` inputs: inputs o * stride - before onwards, size
 // of them, clipped to the image.
 struct Window {
@@ -106,21 +101,15 @@ struct PoolGeometry {
   Window window;
   int64_t run;
   int64_t extent;
+  kernels::MaxIntoFn max_into;  // dst = max(dst, src), the ISA's kernel for T
 };
 
-// dst = max(dst, src) elementwise, compared as floats (exact for bfloat16) and keeping the
-// winning element itself; for float this ternary form is what GCC vectorises into maxps.
 template <class T>
-void max_into(T* __restrict dst, const T* __restrict src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = as_float(src[i]) > as_float(dst[i]) ? src[i] : dst[i];
-}
-
-template <class T>
-void copy_or_max(T* dst, const T* src, int64_t n, bool copy) {
+void copy_or_max(const PoolGeometry<T>& g, T* dst, const T* src, int64_t n, bool copy) {
   if (copy) {
     std::memcpy(dst, src, size_t(n) * sizeof(T));
   } else {
-    max_into(dst, src, n);
+    g.max_into(dst, src, n);
   }
 }
 
@@ -132,11 +121,11 @@ void max_over_rows(const PoolGeometry<T>& g, int64_t image, int y, T* colmax) {
   for (int iy = y0; iy <= y1; ++iy) {
     const T* row = g.in + (image * g.in_h + iy) * g.in_w * g.in_stride;
     if (g.in_stride == g.run) {  // a dense row: one long run, vectorised even for small C
-      copy_or_max(colmax, row, g.in_w * g.run, iy == y0);
+      copy_or_max(g, colmax, row, g.in_w * g.run, iy == y0);
       continue;
     }
     for (int x = 0; x < g.in_w; ++x) {
-      copy_or_max(colmax + x * g.run, row + x * g.in_stride, g.run, iy == y0);
+      copy_or_max(g, colmax + x * g.run, row + x * g.in_stride, g.run, iy == y0);
     }
   }
 }
@@ -148,14 +137,16 @@ void max_over_columns(const PoolGeometry<T>& g, const T* colmax, T* out_row) {
     const int x0 = g.window.first(x), x1 = g.window.last(x, g.in_w);
     T* out = out_row + x * g.out_stride;
     std::memcpy(out, colmax + x0 * g.run, size_t(g.run) * sizeof(T));
-    for (int ix = x0 + 1; ix <= x1; ++ix) max_into(out, colmax + ix * g.run, g.run);
+    for (int ix = x0 + 1; ix <= x1; ++ix) g.max_into(out, colmax + ix * g.run, g.run);
     if (g.extent > g.run) std::fill_n(out + g.run, g.extent - g.run, T{});  // +0.0
   }
 }
 
 template <class T>
-PoolGeometry<T> geometry(const Tensor& input, const Tensor& output, const Window& window) {
+PoolGeometry<T> geometry(const Device& device, const Tensor& input, const Tensor& output,
+                         const Window& window) {
   PoolGeometry<T> g;
+  g.max_into = kernels::kernel_table(device.isa()).max_into[std::is_same_v<T, bfloat16> ? 1 : 0];
   g.in = input.data<T>();
   g.in_stride = input.pixel_stride();
   g.out = output.data<T>();
@@ -219,9 +210,9 @@ void max_pool2d(Device& device, const Tensor& input, const Tensor& output,
     r.bytes = traits(input.dtype()).block_bytes * double(in.elements() + out.elements());
   }
   if (input.dtype() == DataType::BFLOAT16) {
-    pool_rows(device, geometry<bfloat16>(input, output, window), rows, cores);
+    pool_rows(device, geometry<bfloat16>(device, input, output, window), rows, cores);
   } else {
-    pool_rows(device, geometry<float>(input, output, window), rows, cores);
+    pool_rows(device, geometry<float>(device, input, output, window), rows, cores);
   }
 }
 
