@@ -1,6 +1,6 @@
 // conv2d on YOLOv4's real layer shapes at 320x320 (or --size): GFLOP/s and the fraction of this
-// machine's measured fp32 FMA peak; the stride-1 3x3 layers also as Winograd F(2x2,3x3) and
-// F(4x4,3x3) (whose GFLOP/s count the direct conv's FLOPs). Usage:
+// machine's measured fp32 FMA peak; the stride-1 3x3 layers also as Winograd F(2x2,3x3),
+// F(4x4,3x3) and F(6x6,3x3) (whose GFLOP/s count the direct conv's FLOPs). Usage:
 //   conv2d_bench [--threads=N] [--isa=avx512|avx2|scalar] [--precision=fp32|bf16|report]
 //                [--size=320|416|640|...]
 //                [google benchmark flags]
@@ -134,7 +134,8 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(name.c_str(), BM_Conv2d, layer, yolo4::WinogradTile::kNone)
         ->Unit(benchmark::kMillisecond);
     if (layer.kernel == 3 && layer.stride == 1 && layer.in_channels >= 16) {
-      for (auto tile : {yolo4::WinogradTile::kF2x2, yolo4::WinogradTile::kF4x4}) {
+      for (auto tile :
+           {yolo4::WinogradTile::kF2x2, yolo4::WinogradTile::kF4x4, yolo4::WinogradTile::kF6x6}) {
         const std::string winograd_name = name + " winograd " + to_string(tile);
         benchmark::RegisterBenchmark(winograd_name.c_str(), BM_Conv2d, layer, tile)
             ->Unit(benchmark::kMillisecond);

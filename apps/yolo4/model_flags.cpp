@@ -1,8 +1,8 @@
 #include "model_flags.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <cstdio>
 
 #include "yolo4/core/device.h"
 #include "yolo4/core/error.h"
@@ -53,8 +53,8 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
            "hifi4 (fp32 products) or lofi (bf16 products) (overrides the preset)", &fidelity);
   p.flag("--approx", "fast approximate mish in the convs (math_approx_mode)", &approx);
   p.flag("--no-winograd",
-         "direct convolution everywhere (all presets but report run Winograd, F(4x4,3x3) or "
-         "F(2x2,3x3), on the 3x3 convs the layer table lists)",
+         "direct convolution everywhere (all presets but report run Winograd, F(6x6,3x3), "
+         "F(4x4,3x3) or F(2x2,3x3), on the 3x3 convs the layer table lists)",
          &no_winograd);
   p.option("--isa", "ISA", "kernels: avx512, avx2 or scalar (default: best this CPU has)", &isa);
 }

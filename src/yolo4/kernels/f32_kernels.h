@@ -191,6 +191,46 @@ struct WinogradTransform1d<V, WinogradTile::kF4x4> {
   }
 };
 
+// F(6, 3): points 0, 1, -1, 2, -2, 1/2, -1/2 and infinity. Rows 1-6 of B^T and A^T pair up as
+// (even part) +- (odd part), so each pair costs one set of products.
+template <class V>
+struct WinogradTransform1d<V, WinogradTile::kF6x6> {
+  using T = typename V::T;
+  static T c(float x) { return V::set1(x); }
+  static void input(const T* d, T* r) {
+    // B^T = [1 0 -21/4 0 21/4 0 -1 0; 0 1 1 -17/4 -17/4 1 1 0; 0 -1 1 17/4 -17/4 -1 1 0;
+    //        0 1/2 1/4 -5/2 -5/4 2 1 0; 0 -1/2 1/4 5/2 -5/4 -2 1 0;
+    //        0 2 4 -5/2 -5 1/2 1 0; 0 -2 4 5/2 -5 -1/2 1 0; 0 -1 0 21/4 0 -21/4 0 1]
+    r[0] = V::fma(c(5.25f), V::sub(d[4], d[2]), V::sub(d[0], d[6]));
+    r[7] = V::fma(c(5.25f), V::sub(d[3], d[5]), V::sub(d[7], d[1]));
+    const T even1 = V::fnma(c(4.25f), d[4], V::add(d[2], d[6]));
+    const T odd1 = V::fnma(c(4.25f), d[3], V::add(d[1], d[5]));
+    r[1] = V::add(even1, odd1);
+    r[2] = V::sub(even1, odd1);
+    const T even2 = V::fnma(c(1.25f), d[4], V::fma(c(0.25f), d[2], d[6]));
+    const T odd2 = V::fma(c(2.0f), d[5], V::fnma(c(2.5f), d[3], V::mul(c(0.5f), d[1])));
+    r[3] = V::add(even2, odd2);
+    r[4] = V::sub(even2, odd2);
+    const T even3 = V::fnma(c(5.0f), d[4], V::fma(c(4.0f), d[2], d[6]));
+    const T odd3 = V::fma(c(0.5f), d[5], V::fnma(c(2.5f), d[3], V::mul(c(2.0f), d[1])));
+    r[5] = V::add(even3, odd3);
+    r[6] = V::sub(even3, odd3);
+  }
+  static void output(const T* m, T* o) {
+    // A^T = [1 1 1 1 1 1 1 0; 0 1 -1 2 -2 1/2 -1/2 0; 0 1 1 4 4 1/4 1/4 0;
+    //        0 1 -1 8 -8 1/8 -1/8 0; 0 1 1 16 16 1/16 1/16 0; 0 1 -1 32 -32 1/32 -1/32 1]
+    const T sum12 = V::add(m[1], m[2]), diff12 = V::sub(m[1], m[2]);
+    const T sum34 = V::add(m[3], m[4]), diff34 = V::sub(m[3], m[4]);
+    const T sum56 = V::add(m[5], m[6]), diff56 = V::sub(m[5], m[6]);
+    o[0] = V::add(V::add(m[0], sum12), V::add(sum34, sum56));
+    o[1] = V::fma(c(2.0f), diff34, V::fma(c(0.5f), diff56, diff12));
+    o[2] = V::fma(c(4.0f), sum34, V::fma(c(0.25f), sum56, sum12));
+    o[3] = V::fma(c(8.0f), diff34, V::fma(c(0.125f), diff56, diff12));
+    o[4] = V::fma(c(16.0f), sum34, V::fma(c(0.0625f), sum56, sum12));
+    o[5] = V::add(V::fma(c(32.0f), diff34, V::fma(c(0.03125f), diff56, diff12)), m[7]);
+  }
+};
+
 // The input transform B^T d B, the WinogradInputFn contract.
 template <class V, WinogradTile Tile, class SrcT, class DstT>
 void winograd_input(const void* const* src, int valid, void* dst, int64_t dst_stride) {
@@ -270,6 +310,7 @@ constexpr void set_shared_kernels(ConvKernel& k) {
   k.epilogue[1] = &f32_epilogue<V, NRV, uint16_t>;
   set_winograd_kernels<V, WinogradTile::kF2x2, OperandT>(k);
   set_winograd_kernels<V, WinogradTile::kF4x4, OperandT>(k);
+  set_winograd_kernels<V, WinogradTile::kF6x6, OperandT>(k);
   k.widen_bf16_pairs = &widen_bf16_pairs<V>;
 }
 

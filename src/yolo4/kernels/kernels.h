@@ -61,8 +61,8 @@ using ConvTileFn = void (*)(const ConvTile& tile);
 
 // Winograd F(m x m, 3x3) for stride-1 3x3 convs: the output tile side m, or none (direct).
 // Each m x m output tile comes from an (m + 2) x (m + 2) input tile.
-enum class WinogradTile : uint8_t { kNone = 0, kF2x2 = 2, kF4x4 = 4 };
-inline constexpr int kWinogradTiles = 2;  // the tiles the kernels implement, F2x2 then F4x4
+enum class WinogradTile : uint8_t { kNone = 0, kF2x2 = 2, kF4x4 = 4, kF6x6 = 6 };
+inline constexpr int kWinogradTiles = 3;  // the tiles the kernels implement: F2x2, F4x4, F6x6
 inline constexpr int winograd_side(WinogradTile t) {
   return int(t);
 }
@@ -73,13 +73,22 @@ inline constexpr int winograd_positions(WinogradTile t) {
   return winograd_input_side(t) * winograd_input_side(t);
 }
 inline constexpr int winograd_index(WinogradTile t) {
-  return t == WinogradTile::kF2x2 ? 0 : 1;
+  return int(t) / 2 - 1;
 }
-inline constexpr int kWinogradPositionsMax = winograd_positions(WinogradTile::kF4x4);
+inline constexpr int kWinogradInputSideMax = winograd_input_side(WinogradTile::kF6x6);
+inline constexpr int kWinogradPositionsMax = winograd_positions(WinogradTile::kF6x6);
 inline constexpr const char* to_string(WinogradTile t) {
-  return t == WinogradTile::kNone   ? "direct"
-         : t == WinogradTile::kF2x2 ? "F(2x2,3x3)"
-                                    : "F(4x4,3x3)";
+  switch (t) {
+    case WinogradTile::kNone:
+      return "direct";
+    case WinogradTile::kF2x2:
+      return "F(2x2,3x3)";
+    case WinogradTile::kF4x4:
+      return "F(4x4,3x3)";
+    case WinogradTile::kF6x6:
+      return "F(6x6,3x3)";
+  }
+  return "?";
 }
 
 // The input transform B^T d B of one input tile (side s = m + 2), one block of kKBlock
@@ -91,8 +100,8 @@ using WinogradInputFn = void (*)(const void* const* src, int valid, void* dst, i
 // at mm + p * m_stride, the m x m results to y as [m * m][columns].
 using WinogradOutputFn = void (*)(const float* mm, int64_t m_stride, int columns, float* y);
 
-// Rows a ConvKernel::epilogue call takes at most.
-inline constexpr int kEpilogueRowsMax = 4;
+// Rows a ConvKernel::epilogue call takes at most: a row of Winograd's largest output tile.
+inline constexpr int kEpilogueRowsMax = winograd_side(WinogradTile::kF6x6);
 
 // Decodes one reduction block of resident bfloat8_b weights for `lanes` output channels (a
 // multiple of 8), stored planar as in a Tenstorrent tile: exponents[lanes], then the value bytes

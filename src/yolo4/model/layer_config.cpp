@@ -25,14 +25,19 @@ struct WinogradRule {
 
 // Measured on YOLOv4's stride-1 3x3 shapes with the AVX-512 and the AVX2 kernels, which chose
 // alike (`conv2d_bench --precision=P --isa=I --size=320|640`, 2 threads; docs/perf.md,
-// 2026-12-02); first match wins. fp32: F(4x4) takes 0.60-0.87x F(2x2)'s time from 32->64 to
-// 256->256 and 128->256 (F(2x2) itself 0.52-0.71x the direct conv's), but its weights (4x the
-// direct conv's) make it 1.4-2.2x slower than F(2x2) at 512->512, where F(2x2) stays; 512->1024
-// runs direct in fp32 (F(2x2) 1.2-1.3x slower at 320). With bf16 operands or weights F(4x4)'s
-// rounding error is 11-23x the direct conv's (WinogradError), so reduced precision keeps F(2x2):
-// 0.52-0.67x direct from 64 channels, and 0.77-0.91x for 512->1024, whose weights are half or
-// less of fp32's there.
-constexpr std::array<WinogradRule, 3> kWinogradRules{{
+// 2026-12-02); first match wins. fp32: F(6x6) takes 0.66-0.85x F(4x4)'s time at 32->64,
+// 0.82-0.93x at 64->64 and 0.85-1.06x at 128->128, but 1.0-1.1x at 128->256 and 1.2-2.2x from
+// 256 channels on (its 64 positions' weights, 7x the direct conv's, and its 6x6 tiles' waste on
+// 20x20 and 10x10 maps); its error stays below 9e-5 of the output's scale. F(4x4) takes 0.60-0.87x
+// F(2x2)'s time from 32->64 to 256->256 and 128->256 (F(2x2) itself 0.52-0.71x the direct conv's),
+// but its weights (4x the direct conv's) make it 1.4-2.2x slower than F(2x2) at 512->512, where
+// F(2x2) stays; 512->1024 runs direct in fp32 (F(2x2) 1.2-1.3x slower at 320). With bf16 operands
+// or weights F(4x4)'s rounding error is 11-23x the direct conv's (WinogradError), so reduced
+// precision keeps F(2x2): 0.52-0.67x direct from 64 channels, and 0.77-0.91x for 512->1024, whose
+// weights are half or less of fp32's there.
+constexpr std::array<WinogradRule, 4> kWinogradRules{{
+    {32, 128, 32, 128, WinogradPrecision::kFp32, WinogradTile::kF6x6,
+     "32..128 -> 32..128 in fp32: F(6x6), 0.66-1.06x F(4x4)'s time"},
     {32, 256, 32, 256, WinogradPrecision::kFp32, WinogradTile::kF4x4,
      "32..256 -> 32..256 in fp32: F(4x4), 0.60-0.87x F(2x2)'s time"},
     {64, 512, 64, 512, WinogradPrecision::kAny, WinogradTile::kF2x2,

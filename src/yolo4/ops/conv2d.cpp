@@ -458,8 +458,8 @@ void Conv2d::describe(OpRecord& r, const Tensor& input, const Tensor& output,
   r.shard_layout = s.shard_layout;
   r.cores = s.grid_rows * s.grid_columns;
   // The FLOPs the kernels execute, so that utilisation stays a fraction of the peak: Winograd's
-  // GEMMs do 16 / 36 (F(2x2)) or 36 / 144 (F(4x4)) of the direct conv's multiplications (its
-  // transforms are not counted).
+  // GEMMs do 16 / 36 (F(2x2)), 36 / 144 (F(4x4)) or 64 / 324 (F(6x6)) of the direct conv's
+  // multiplications (its transforms are not counted).
   r.flops = s.winograd != WinogradTile::kNone
                 ? 2.0 * double(winograd::tile_count(s.winograd, output.shape())) *
                       kernels::winograd_positions(s.winograd) * params_.in_channels *

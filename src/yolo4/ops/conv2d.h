@@ -44,9 +44,9 @@ struct Conv2dConfig {
   Activation activation = Activation::kNone;
   std::optional<TensorMemoryLayout> shard_layout;  // empty: the report's rule picks
   int act_block_h_override = 0;  // output pixels per activation block; 0 = automatic
-  // Winograd F(2x2, 3x3) or F(4x4, 3x3) instead of direct convolution: 3x3 stride-1 convs with
-  // >= 16 input channels only. F(2x2): 2.25x fewer multiplications, weights 16/9 as large;
-  // F(4x4): 4x fewer, weights 4x as large.
+  // Winograd F(2x2, 3x3), F(4x4, 3x3) or F(6x6, 3x3) instead of direct convolution: 3x3
+  // stride-1 convs with >= 16 input channels only. F(2x2): 2.25x fewer multiplications, weights
+  // 16/9 as large; F(4x4): 4x fewer, weights 4x as large; F(6x6): 5.06x fewer, weights 64/9.
   WinogradTile winograd = WinogradTile::kNone;
 };
 

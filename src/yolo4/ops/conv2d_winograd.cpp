@@ -20,7 +20,7 @@ using kernels::winograd_positions;
 using kernels::winograd_side;
 
 // MR-rows whose GEMM results (one per position) are kept at once before the output transform:
-// 16 x 12 x 32 floats stay in L1 for F(2x2), 36 x 12 x 32 in L2 for F(4x4).
+// 16 x 12 x 32 floats stay in L1 for F(2x2), 36 or 64 x 12 x 32 in L2 for F(4x4) and F(6x6).
 constexpr int kGroupMrRows = 1;
 
 // Where one output tile sits.
@@ -139,9 +139,24 @@ constexpr double kG4[6][3] = {{1.0 / 4, 0, 0},
                               {1.0 / 24, 1.0 / 12, 1.0 / 6},
                               {1.0 / 24, -1.0 / 12, 1.0 / 6},
                               {0, 0, 1}};
+constexpr double kG6[8][3] = {{1, 0, 0},
+                              {-2.0 / 9, -2.0 / 9, -2.0 / 9},
+                              {-2.0 / 9, 2.0 / 9, -2.0 / 9},
+                              {1.0 / 90, 1.0 / 45, 2.0 / 45},
+                              {1.0 / 90, -1.0 / 45, 2.0 / 45},
+                              {32.0 / 45, 16.0 / 45, 8.0 / 45},
+                              {32.0 / 45, -16.0 / 45, 8.0 / 45},
+                              {0, 0, 1}};
 
 const double (*g_matrix(WinogradTile tile))[3] {
-  return tile == WinogradTile::kF2x2 ? kG2 : kG4;
+  switch (tile) {
+    case WinogradTile::kF2x2:
+      return kG2;
+    case WinogradTile::kF4x4:
+      return kG4;
+    default:
+      return kG6;
+  }
 }
 
 }  // namespace
@@ -158,7 +173,7 @@ std::vector<std::vector<float>> transform_weights(WinogradTile tile,
                                     std::vector<float>(size_t(out_channels) * in_channels));
   for (int64_t pair = 0; pair < int64_t(out_channels) * in_channels; ++pair) {
     const float* g = weight_oihw.data() + pair * 9;
-    double gg[kernels::winograd_input_side(WinogradTile::kF4x4)][3];  // G g
+    double gg[kernels::kWinogradInputSideMax][3];  // G g
     for (int i = 0; i < side; ++i)
       for (int j = 0; j < 3; ++j)
         gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];

@@ -1,9 +1,9 @@
 // Winograd F(m x m, 3x3) for stride-1 3x3 convs (Lavin & Gray, 2015): each m x m output tile
 // comes from an (m + 2) x (m + 2) input tile. F(2x2) takes 16 multiplications per (input,
-// output) channel pair where the direct conv takes 36; F(4x4) 36 where it takes 144, with
-// weights 4x the direct conv's and a larger rounding error. The (m + 2)^2 elements of a
-// transformed tile give as many independent GEMMs over the channels, which run on the direct
-// conv's micro-kernels; the output transform ends in their fused epilogue.
+// output) channel pair where the direct conv takes 36; F(4x4) 36 where it takes 144 and F(6x6)
+// 64 where it takes 324, with weights 4x and 7.1x the direct conv's and larger rounding errors. The
+// (m + 2)^2 elements of a transformed tile give as many independent GEMMs over the channels, which
+// run on the direct conv's micro-kernels; the output transform ends in their fused epilogue.
 #pragma once
 
 #include <cstdint>

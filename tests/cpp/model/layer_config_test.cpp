@@ -1,8 +1,9 @@
 // The per-layer table (layer_config.cpp): which Winograd tile each conv shape gets under each
 // preset, as the table's comments and docs/perf.md state it.
+#include "yolo4/model/layer_config.h"
+
 #include <gtest/gtest.h>
 
-#include "yolo4/model/layer_config.h"
 #include "yolo4/model/options.h"
 
 namespace yolo4 {
@@ -16,14 +17,15 @@ WinogradTile tile_for(int in, int out, std::string_view preset, int kernel = 3, 
   return conv_config(ConvLayerShape{in, out, kernel, stride, groups}, options).winograd;
 }
 
-TEST(WinogradTable, Fp32TakesF4x4From32To256ChannelsAndF2x2Beyond) {
-  EXPECT_EQ(tile_for(64, 64, "fp32"), WinogradTile::kF4x4);
+TEST(WinogradTable, Fp32TakesF6x6To128ChannelsF4x4To256AndF2x2Beyond) {
+  EXPECT_EQ(tile_for(32, 64, "fp32"), WinogradTile::kF6x6);
+  EXPECT_EQ(tile_for(64, 64, "fp32"), WinogradTile::kF6x6);
+  EXPECT_EQ(tile_for(128, 128, "fp32"), WinogradTile::kF6x6);
   EXPECT_EQ(tile_for(128, 256, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(256, 256, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(256, 512, "fp32"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(512, 512, "fp32"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(512, 1024, "fp32"), WinogradTile::kNone);  // weights too large in fp32
-  EXPECT_EQ(tile_for(32, 64, "fp32"), WinogradTile::kF4x4);
 }
 
 TEST(WinogradTable, ReducedPrecisionKeepsF2x2) {

@@ -1,6 +1,5 @@
 // conv2d: every ISA path this CPU has, against the naive reference, on awkward shapes.
 #include "yolo4/ops/conv2d.h"
-#include "yolo4/ops/conv2d_operands.h"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +8,7 @@
 #include "op_test_util.h"
 #include "test_util.h"
 #include "yolo4/core/error.h"
+#include "yolo4/ops/conv2d_operands.h"
 #include "yolo4/ops/grouped_conv2d.h"
 #include "yolo4/ops/layout.h"
 #include "yolo4/ops/reference.h"
@@ -182,11 +182,15 @@ TEST_P(Conv2dEdgeTest, PartialTilesAndPanels) {
               make_host_tensor({{c.in.n, c.in.h, c.in.w, c.oc + 21}, dtype, Layout::TILE, {}});
           Tensor slice = wide.channel_slice(7, c.oc);
           conv.run(device, in, slice);
-          // LoFi Winograd rounds the transformed operands (sums of input values) to bf16 too.
-          const float tol = winograd != WinogradTile::kNone && fidelity == MathFidelity::LoFi
-                                ? 5e-2f
-                            : dtype == DataType::BFLOAT16 ? 1e-2f
-                                                          : 1e-4f;
+          // LoFi Winograd rounds the transformed operands (sums of input values) to bf16 too;
+          // F(6x6)'s larger coefficients make that up to 26x the direct conv's error
+          // (WinogradError), which is why no preset pairs them.
+          const bool lofi_winograd =
+              winograd != WinogradTile::kNone && fidelity == MathFidelity::LoFi;
+          const float tol = lofi_winograd && winograd == WinogradTile::kF6x6 ? 1.5e-1f
+                            : lofi_winograd                                  ? 5e-2f
+                            : dtype == DataType::BFLOAT16                    ? 1e-2f
+                                                                             : 1e-4f;
           EXPECT_TRUE(all_close(to_nhwc(slice), expected, tol, tol))
               << conv.kernel_name() << " " << to_string(c.in) << " -> " << c.oc << " "
               << to_string(dtype) << " " << to_string(winograd);

@@ -35,7 +35,8 @@ inline constexpr Activation kFusedActivations[] = {Activation::kNone,  Activatio
 
 // The direct conv and every Winograd tile.
 inline constexpr kernels::WinogradTile kAllWinogradTiles[] = {
-    kernels::WinogradTile::kNone, kernels::WinogradTile::kF2x2, kernels::WinogradTile::kF4x4};
+    kernels::WinogradTile::kNone, kernels::WinogradTile::kF2x2, kernels::WinogradTile::kF4x4,
+    kernels::WinogradTile::kF6x6};
 
 // Never a valid input value: an op that reads outside a slice's channels shows it in its output.
 inline constexpr float kSentinel = 1e30f;
