@@ -24,9 +24,12 @@ const KernelTable& avx512_table() {
 const KernelTable& kernel_table(Isa isa) {
   YOLO4_CHECK(isa_supported(isa), "this CPU cannot run the ", to_string(isa), " kernels");
   switch (isa) {
-    case Isa::kAvx512: return avx512_table();
-    case Isa::kAvx2: return kernels_avx2;
-    case Isa::kScalar: return kernels_scalar;
+    case Isa::kAvx512:
+      return avx512_table();
+    case Isa::kAvx2:
+      return kernels_avx2;
+    case Isa::kScalar:
+      return kernels_scalar;
   }
   fail("unknown ISA");
 }

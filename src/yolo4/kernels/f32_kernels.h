@@ -456,18 +456,20 @@ float f32_fma_loop(int64_t iterations) {
 }
 
 // The table every ISA file exports, given its vector type, its conv kernels and its bfloat8_b
-// weight decoder (which the conv kernels then use too).
+// weight decoders (which the conv kernels then use too).
 // Its LoFi kernels are the f32 one on bf16 operands: widened, and in VDPBF16PS's order.
 template <class V, int MR, int NRV>
 constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const char* lofi_name,
                                         const char* lofi_exact_name,
                                         Bfp8PairsDecodeFn bfp8_decode_pairs,
+                                        Bfp8F32DecodeFn bfp8_decode_f32,
                                         const ConvBlocking& blocking) {
   ConvKernel hifi4 = f32_conv_kernel<V, MR, NRV>(hifi4_name, Bf16Operands::kNone);
   ConvKernel lofi = f32_conv_kernel<V, MR, NRV>(lofi_name, Bf16Operands::kWidened);
   ConvKernel lofi_exact = f32_conv_kernel<V, MR, NRV>(lofi_exact_name, Bf16Operands::kPairOrder);
   for (ConvKernel* k : {&hifi4, &lofi, &lofi_exact}) {
     k->bfp8_decode_pairs = bfp8_decode_pairs;
+    k->bfp8_decode_f32 = bfp8_decode_f32;
     k->blocking = blocking;
   }
   return KernelTable{
@@ -481,6 +483,7 @@ constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const c
       &f32_fma_loop<V>,
       2 * kFmaChains * V::kLanes,
       bfp8_decode_pairs,
+      bfp8_decode_f32,
       {{&depthwise_row<V, float, float, false>, &depthwise_row<V, float, uint16_t, false>},
        {&depthwise_row<V, float, float, true>, &depthwise_row<V, float, uint16_t, true>},
        {&depthwise_row<V, uint16_t, float, false>, &depthwise_row<V, uint16_t, uint16_t, false>}}};

@@ -112,6 +112,11 @@ inline constexpr int kEpilogueRowsMax = winograd_side(WinogradTile::kF6x6);
 using Bfp8PairsDecodeFn = void (*)(const uint8_t* exponents, const uint8_t* values, int lanes,
                                    uint32_t* dst);
 
+// The same blocks straight to kF32 operands dst[k * lanes + lane], k < kKBlock: the values
+// decode_bfp8_bf16 gives, widened to fp32 (exact), in one pass. Exact where the pairs decoder is.
+using Bfp8F32DecodeFn = void (*)(const uint8_t* exponents, const uint8_t* values, int lanes,
+                                 float* dst);
+
 // Widens `pair_rows` rows of bf16 pairs for `lanes` output channels (a multiple of the vector
 // width), pairs[j * lanes + lane] = bf16(k = 2j) | bf16(k = 2j + 1) << 16, to kF32 weight
 // operands dst[k * lanes + lane]. Exact.
@@ -163,8 +168,10 @@ struct ConvKernel {
   int nr = 0;
   OperandFormat operands = OperandFormat::kF32;
   Bf16Operands bf16_operands = Bf16Operands::kNone;
-  // Decodes resident bfloat8_b weights, block by block, before they reach this kernel.
+  // Decodes resident bfloat8_b weights, block by block, before they reach this kernel: to bf16
+  // pairs, or (kF32 kernels on widened operands) straight to fp32.
   Bfp8PairsDecodeFn bfp8_decode_pairs = nullptr;
+  Bfp8F32DecodeFn bfp8_decode_f32 = nullptr;
   // kF32 kernels: widens resident bf16 weights (or decoded bfloat8_b ones) to the operands.
   Bf16PairsWidenFn widen_bf16_pairs = nullptr;
   ConvBlocking blocking = kBlockingL2Of1MB;
@@ -223,6 +230,7 @@ struct KernelTable {
   F32FmaLoopFn f32_fma_loop;
   int fma_flops_per_step;
   Bfp8PairsDecodeFn bfp8_decode_pairs;
+  Bfp8F32DecodeFn bfp8_decode_f32;
   DepthwiseRowFn depthwise_row[kDepthwiseInputs][2];  // [input][output is bfloat16]
 };
 

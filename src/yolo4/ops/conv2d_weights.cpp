@@ -77,8 +77,9 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
   // Blocks outside the vector decoders' range (exponents <= 6, whose values are denormal, or 255)
   // take tiny or huge weights: such a rare tensor decodes with the exact scalar decoder.
   if (dtype_ == DataType::BFLOAT8_B) {
-    bfp8_decode_ = vector_decode_exact ? kernel.bfp8_decode_pairs
-                                       : kernels::kernel_table(Isa::kScalar).bfp8_decode_pairs;
+    const kernels::KernelTable& exact = kernels::kernel_table(Isa::kScalar);
+    bfp8_decode_ = vector_decode_exact ? kernel.bfp8_decode_pairs : exact.bfp8_decode_pairs;
+    bfp8_decode_f32_ = vector_decode_exact ? kernel.bfp8_decode_f32 : exact.bfp8_decode_f32;
   }
 }
 
@@ -103,18 +104,19 @@ void PackedConvWeights::decode_chunk(int panel, int kb0, int kb1, void* dst) con
     const size_t b = size_t(panel) * layout_.kblocks + kb;
     const uint8_t* exponents = bfp8_exponents_.data() + b * nr_;
     const uint8_t* values = bfp8_values_.data() + b * kKBlock * nr_;
-    if (operands_ == OperandFormat::kBf16Pairs) {  // the hot path: straight into the operands
+    // The hot paths: straight into the operands, bf16 pairs or widened fp32.
+    if (operands_ == OperandFormat::kBf16Pairs) {
       bfp8_decode_(exponents, values, nr_,
                    static_cast<uint32_t*>(dst) + size_t(kb - kb0) * kPairsPerBlock * nr_);
       continue;
     }
-    uint32_t pairs[kPairsPerBlock * kMaxBfp8Lanes];
-    bfp8_decode_(exponents, values, nr_, pairs);
     if (widen_) {
-      widen_pairs_(pairs, nr_, kPairsPerBlock,
-                   static_cast<float*>(dst) + size_t(kb - kb0) * kKBlock * nr_);
+      bfp8_decode_f32_(exponents, values, nr_,
+                       static_cast<float*>(dst) + size_t(kb - kb0) * kKBlock * nr_);
       continue;
     }
+    uint32_t pairs[kPairsPerBlock * kMaxBfp8Lanes];
+    bfp8_decode_(exponents, values, nr_, pairs);
     for (int j = 0; j < kPairsPerBlock; ++j) {  // VDPBF16PS's order, for tests: not vectorised
       const int k = (kb - kb0) * kKBlock + 2 * j;
       for (int lane = 0; lane < nr_; ++lane) {

@@ -22,8 +22,9 @@ class PackedConvWeights {
  public:
   // weights_dtype: FLOAT32 keeps fp32 values; BFLOAT16 rounds each; BFLOAT8_B encodes blocks of
   // 16 along the reduction and stays resident in that form (17 bytes per 16 weights), decoded
-  // at run time by the kernel's bfp8_decode_pairs. bf16 values (BFLOAT16, or any dtype under
-  // LoFi) stay resident as bf16 and a kF32 kernel gets them widened chunk by chunk.
+  // at run time by the kernel's bfp8_decode_pairs (bfp8_decode_f32 for widened operands). bf16
+  // values (BFLOAT16, or any dtype under LoFi) stay resident as bf16 and a kF32 kernel gets them
+  // widened chunk by chunk.
   PackedConvWeights(std::span<const float> weight_oihw, int out_channels,
                     const ReductionLayout& layout, const kernels::ConvKernel& kernel,
                     DataType weights_dtype);
@@ -63,6 +64,7 @@ class PackedConvWeights {
   std::vector<uint8_t> bfp8_exponents_;
   std::vector<uint8_t> bfp8_values_;
   kernels::Bfp8PairsDecodeFn bfp8_decode_ = nullptr;
+  kernels::Bfp8F32DecodeFn bfp8_decode_f32_ = nullptr;  // widen_: blocks straight to operands
   kernels::Bf16PairsWidenFn widen_pairs_ = nullptr;
 };
 

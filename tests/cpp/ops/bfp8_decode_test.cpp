@@ -1,5 +1,6 @@
-// bfloat8_b weight decoding: every ISA's pairs decoder and the packed conv weights that use it,
-// bit-exactly against decode_bfp8_bf16 (the format's scalar definition).
+// bfloat8_b weight decoding: every ISA's decoders (to bf16 pairs and to fp32 operands) and the
+// packed conv weights that use them, bit-exactly against decode_bfp8_bf16 (the format's scalar
+// definition).
 #include <gtest/gtest.h>
 
 #include <cfloat>
@@ -82,7 +83,9 @@ TEST_P(Bfp8DecodeKernelTest, MatchesScalarDecodeBitExactly) {
   const Isa isa = GetParam();
   if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
   const kernels::Bfp8PairsDecodeFn decode = kernels::kernel_table(isa).bfp8_decode_pairs;
+  const kernels::Bfp8F32DecodeFn decode_f32 = kernels::kernel_table(isa).bfp8_decode_f32;
   ASSERT_NE(decode, nullptr);
+  ASSERT_NE(decode_f32, nullptr);
   std::mt19937 rng(41);
   for (int lanes : {8, 16, 24, 32, 40, 64}) {
     for (int trial = 0; trial < 200; ++trial) {
@@ -105,6 +108,21 @@ TEST_P(Bfp8DecodeKernelTest, MatchesScalarDecodeBitExactly) {
             << " exponent " << int(blocks[lane].shared_exponent);
       }
       for (size_t i = planar.expected.size(); i < dst.size(); ++i) ASSERT_EQ(dst[i], kGuard);
+
+      // The one-pass decoder to fp32 operands: each pair's values, widened, at rows 2j, 2j + 1.
+      std::vector<uint32_t> f32_bits(size_t(lanes) * kKBlock + 16, kGuard);
+      decode_f32(planar.exponents.data(), planar.values.data(), lanes,
+                 reinterpret_cast<float*>(f32_bits.data()));
+      for (size_t i = 0; i < planar.expected.size(); ++i) {
+        const size_t j = i / lanes, lane = i % lanes;
+        ASSERT_EQ(f32_bits[2 * j * lanes + lane], planar.expected[i] << 16)
+            << to_string(isa) << " lanes " << lanes << " even value of pair " << j;
+        ASSERT_EQ(f32_bits[(2 * j + 1) * lanes + lane], planar.expected[i] & 0xffff0000u)
+            << to_string(isa) << " lanes " << lanes << " odd value of pair " << j;
+      }
+      for (size_t i = size_t(lanes) * kKBlock; i < f32_bits.size(); ++i) {
+        ASSERT_EQ(f32_bits[i], kGuard);
+      }
     }
   }
 }
