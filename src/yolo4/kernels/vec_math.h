@@ -29,12 +29,15 @@ typename V::T vexp(typename V::T x) {
   return V::ldexp(y, n);
 }
 
-// mish(x) = x * tanh(softplus(x)) = x * t / (t + 2) with t = e^x (e^x + 2).
+// mish(x) = x * tanh(softplus(x)) = x * t / (t + 2) with t = e^x (e^x + 2). Below kExpMin,
+// where vexp clamps, x is clamped too: the result stays kExpMin's (|mish| < 1.1e-36) instead of
+// growing with |x| (x = -FLT_MAX gave -4). max returns its second operand for a NaN.
 template <class V>
 typename V::T vmish(typename V::T x) {
-  const typename V::T e = vexp<V>(V::min(x, V::set1(kMishSaturation)));
+  const typename V::T xl = V::max(V::set1(kExpMin), x);
+  const typename V::T e = vexp<V>(V::min(xl, V::set1(kMishSaturation)));
   const typename V::T t = V::mul(e, V::add(e, V::set1(2.0f)));
-  return V::mul(x, V::div(t, V::add(t, V::set1(2.0f))));
+  return V::mul(xl, V::div(t, V::add(t, V::set1(2.0f))));
 }
 
 // e^x to 7.9e-5 relative error, for x in [kExpMin, kExpMax] (the caller clamps): 2^n p(f) with
@@ -56,8 +59,9 @@ typename V::T vexp_approx(typename V::T x) {
 
 // mish for math_approx_mode: vmish's identity, with e^x from vexp_approx and t / (t + 2) from
 // the reciprocal estimate and one correction step of the quotient (whose error is about the
-// square of the estimate's), so no division: on AVX-512, 17 instructions against vmish's 20
-// and a division. The ratio's relative error is at most e^x's (less as x grows), so against
+// square of the estimate's), so no division. (The exact vmish keeps its division: on Zen 5 this
+// division-free quotient measured 3-4% slower in mish-heavy convs.) The ratio's relative error is
+// at most e^x's (less as x grows), so against
 // mish in double the error is at most, for every finite x,
 //   2.0e-5 absolute (measured 1.98e-5, at x = -1.408), and
 //   8.0e-5 relative to max(|mish(x)|, 1e-30) (measured 7.83e-5, at x = -64.229),
