@@ -96,6 +96,10 @@ void store_tile(typename V::T (&acc)[MR][NRV], const ConvTile& t) {
   }
 }
 
+// Weight rows (k steps) the conv kernel prefetches ahead: about the memory latency's worth of
+// steps.
+inline constexpr int kPrefetchSteps = 32;
+
 // Outer-product micro-kernel: MR x (NRV vectors) accumulators stay in registers for the whole
 // reduction; each step loads NRV weight vectors and broadcasts MR activations.
 template <class V, int MR, int NRV, class OutT>
@@ -117,6 +121,11 @@ void f32_conv_ukernel(const ConvTile& t) {
       T wv[NRV];
 #pragma GCC unroll 4
       for (int v = 0; v < NRV; ++v) wv[v] = V::load(w + v * L);
+        // The weights stream once from memory where few rows meet them (Winograd's GEMMs on 10x10
+        // and 20x20 maps): fetch kPrefetchSteps steps ahead (past the end is harmless).
+#pragma GCC unroll 4
+      for (int line = 0; line < NR * 4 / 64; ++line)
+        __builtin_prefetch(w + kPrefetchSteps * NR + line * 16);
 #pragma GCC unroll 16
       for (int m = 0; m < MR; ++m) {
         const T av = V::broadcast(a + m * kKBlock + k);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <string_view>
 
 namespace yolo4 {
@@ -19,30 +20,35 @@ enum class WinogradPrecision {
 struct WinogradRule {
   int min_in, max_in, min_out, max_out;
   WinogradPrecision precision;
+  std::optional<Isa> isa;  // the kernels it was measured to pay on; empty: every ISA's
   WinogradTile tile;
   std::string_view why;
 };
 
-// Measured on YOLOv4's stride-1 3x3 shapes with the AVX-512 and the AVX2 kernels, which chose
-// alike (`conv2d_bench --precision=P --isa=I --size=320|640`, 2 threads; docs/perf.md,
-// 2026-12-02); first match wins. fp32: F(6x6) takes 0.66-0.85x F(4x4)'s time at 32->64,
-// 0.82-0.93x at 64->64 and 0.85-1.06x at 128->128, but 1.0-1.1x at 128->256 and 1.2-2.2x from
-// 256 channels on (its 64 positions' weights, 7x the direct conv's, and its 6x6 tiles' waste on
-// 20x20 and 10x10 maps); its error stays below 9e-5 of the output's scale. F(4x4) takes 0.60-0.87x
-// F(2x2)'s time from 32->64 to 256->256 and 128->256 (F(2x2) itself 0.52-0.71x the direct conv's),
-// but its weights (4x the direct conv's) make it 1.4-2.2x slower than F(2x2) at 512->512, where
-// F(2x2) stays; 512->1024 runs direct in fp32 (F(2x2) 1.2-1.3x slower at 320). With bf16 operands
-// or weights F(4x4)'s rounding error is 11-23x the direct conv's (WinogradError), so reduced
-// precision keeps F(2x2): 0.52-0.67x direct from 64 channels, and 0.77-0.91x for 512->1024, whose
-// weights are half or less of fp32's there.
-constexpr std::array<WinogradRule, 4> kWinogradRules{{
-    {32, 128, 32, 128, WinogradPrecision::kFp32, WinogradTile::kF6x6,
-     "32..128 -> 32..128 in fp32: F(6x6), 0.66-1.06x F(4x4)'s time"},
-    {32, 256, 32, 256, WinogradPrecision::kFp32, WinogradTile::kF4x4,
+// Measured on YOLOv4's stride-1 3x3 shapes with the AVX-512 and the AVX2 kernels
+// (`conv2d_bench --precision=P --isa=I --size=320|640`, 2 threads, and single-threaded
+// `yolo4 profile` of the whole network, where every layer's weights come from memory; docs/perf.md,
+// 2026-12-02); first match wins. fp32: F(6x6) takes 0.66-0.85x F(4x4)'s time at 32->64 and
+// 0.80-0.93x at 64->64 with both ISAs' kernels; at 128->128 0.86x with AVX2's in the network but
+// 1.12x with AVX-512's (alone 0.85-1.06x), so only AVX2 takes it there; from 128->256 on it is
+// 1.0-2.2x F(4x4) (its 64 positions' weights, 7x the direct conv's, and its 6x6 tiles' waste on
+// 20x20 and 10x10 maps). Its error stays below 9e-5 of the output's scale. F(4x4) takes
+// 0.60-0.87x F(2x2)'s time up to 256->256 and 128->256 (F(2x2) itself 0.52-0.71x the direct
+// conv's), but its weights (4x the direct conv's) make it 1.4-2.2x slower than F(2x2) at
+// 512->512, where F(2x2) stays; 512->1024 runs direct in fp32 (F(2x2) 1.2-1.3x slower at 320).
+// With bf16 operands or weights the larger tiles' rounding error is 11-26x the direct conv's
+// (WinogradError), so reduced precision keeps F(2x2): 0.52-0.67x direct from 64 channels, and
+// 0.77-0.91x for 512->1024, whose weights are half or less of fp32's there.
+constexpr std::array<WinogradRule, 5> kWinogradRules{{
+    {32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF6x6,
+     "32..64 -> 32..64 in fp32: F(6x6), 0.66-0.93x F(4x4)'s time"},
+    {128, 128, 128, 128, WinogradPrecision::kFp32, Isa::kAvx2, WinogradTile::kF6x6,
+     "128 -> 128 in fp32 on AVX2: F(6x6), 0.86x F(4x4)'s time (1.12x with AVX-512's kernels)"},
+    {32, 256, 32, 256, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF4x4,
      "32..256 -> 32..256 in fp32: F(4x4), 0.60-0.87x F(2x2)'s time"},
-    {64, 512, 64, 512, WinogradPrecision::kAny, WinogradTile::kF2x2,
+    {64, 512, 64, 512, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,
      "64..512 -> 64..512: F(2x2), 0.52-0.71x direct"},
-    {257, 1024, 513, 1024, WinogradPrecision::kReduced, WinogradTile::kF2x2,
+    {257, 1024, 513, 1024, WinogradPrecision::kReduced, std::nullopt, WinogradTile::kF2x2,
      "512 -> 1024 in bf16/bfloat8_b: F(2x2), 0.77-0.91x direct; slower in fp32"},
 }};
 
@@ -65,7 +71,8 @@ WinogradTile winograd_tile(const ConvLayerShape& s, const ModelOptions& options)
   }
   for (const WinogradRule& r : kWinogradRules) {
     if (s.in_channels >= r.min_in && s.in_channels <= r.max_in && s.out_channels >= r.min_out &&
-        s.out_channels <= r.max_out && applies(r.precision, options)) {
+        s.out_channels <= r.max_out && applies(r.precision, options) &&
+        (!r.isa || *r.isa == options.isa)) {
       return r.tile;
     }
   }

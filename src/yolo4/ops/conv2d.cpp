@@ -209,9 +209,9 @@ struct DirectConv {
 
 // One core's scratch: packed activations, decoded weights, fp32 partial sums.
 struct CoreScratch {
-  std::vector<float>& packed;
-  std::vector<float>& weights;
-  std::vector<float>& partial;
+  AlignedVector<float>& packed;
+  AlignedVector<float>& weights;
+  AlignedVector<float>& partial;
   bool decode_once;  // weights decoded once for the core's panels, not per block
   int partial_stride;
 };
@@ -285,7 +285,7 @@ void run_core_share(const DirectConv& c, const CoreShare& share) {
   const int mr = c.kernel.mr;
   const int block_tiles =
       conv_operands::balanced_block_rows(share.tile_end - share.tile_begin, c.s.block_pixels / mr);
-  thread_local std::vector<float> packed, weight_scratch, partial;
+  thread_local AlignedVector<float> packed, weight_scratch, partial;
   // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core.
   const bool decode_once =
       c.weights.decoded_per_chunk() &&

@@ -110,7 +110,7 @@ class Conv2d {
   ReductionLayout layout_;
   // One set for the direct conv, or one per Winograd position (the 1x1 GEMMs' weights).
   std::vector<PackedConvWeights> weights_;
-  std::vector<float> packed_bias_;  // [panel][NR], fp32 whatever the weights' dtype
+  AlignedVector<float> packed_bias_;  // [panel][NR], fp32 whatever the weights' dtype
 };
 
 }  // namespace yolo4

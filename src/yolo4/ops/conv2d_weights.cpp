@@ -129,7 +129,7 @@ void PackedConvWeights::decode_chunk(int panel, int kb0, int kb1, void* dst) con
 }
 
 const void* PackedConvWeights::chunk(int panel, int kb0, int kb1,
-                                     std::vector<float>& scratch) const {
+                                     AlignedVector<float>& scratch) const {
   const size_t offset = panel * panel_elements() + size_t(kb0) * kKBlock * nr_;
   if (!decoded_per_chunk()) {
     return f32_.empty() ? static_cast<const void*>(bf16_.data() + offset)
@@ -146,7 +146,7 @@ size_t PackedConvWeights::decoded_panel_bytes() const {
   return panel_elements() * operand_bytes(operands_);
 }
 
-void PackedConvWeights::decode_panels(int p0, int p1, std::vector<float>& scratch) const {
+void PackedConvWeights::decode_panels(int p0, int p1, AlignedVector<float>& scratch) const {
   scratch.resize((size_t(p1 - p0) * decoded_panel_bytes() + 3) / 4);
   for (int panel = p0; panel < p1; ++panel) {
     decode_chunk(
@@ -155,7 +155,7 @@ void PackedConvWeights::decode_panels(int p0, int p1, std::vector<float>& scratc
   }
 }
 
-const void* PackedConvWeights::chunk_of(const std::vector<float>& decoded, int panel_index,
+const void* PackedConvWeights::chunk_of(const AlignedVector<float>& decoded, int panel_index,
                                         int kb0) const {
   const size_t element = operand_bytes(operands_);
   return reinterpret_cast<const std::byte*>(decoded.data()) + panel_index * decoded_panel_bytes() +

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "yolo4/core/aligned_vector.h"
 #include "yolo4/core/dtype.h"
 #include "yolo4/kernels/kernels.h"
 
@@ -31,7 +32,7 @@ class PackedConvWeights {
 
   // Weights of `panel` for reduction blocks [kb0, kb1) in the kernel's operand layout: a
   // pointer into the resident copy, or bfloat8_b blocks decoded (bf16 widened) into `scratch`.
-  const void* chunk(int panel, int kb0, int kb1, std::vector<float>& scratch) const;
+  const void* chunk(int panel, int kb0, int kb1, AlignedVector<float>& scratch) const;
   size_t resident_bytes() const;
 
   // Weights that chunk() decodes or widens: whole panels [p0, p1) can be decoded into `scratch`
@@ -40,8 +41,8 @@ class PackedConvWeights {
   bool is_block_format() const { return dtype_ == DataType::BFLOAT8_B; }
   bool decoded_per_chunk() const { return is_block_format() || widen_; }
   size_t decoded_panel_bytes() const;
-  void decode_panels(int p0, int p1, std::vector<float>& scratch) const;
-  const void* chunk_of(const std::vector<float>& decoded, int panel_index, int kb0) const;
+  void decode_panels(int p0, int p1, AlignedVector<float>& scratch) const;
+  const void* chunk_of(const AlignedVector<float>& decoded, int panel_index, int kb0) const;
 
  private:
   // Writes the logical value of (k, lane) of one panel at `dst`: kF32 operands (`f32`, pairs
@@ -57,8 +58,8 @@ class PackedConvWeights {
   bool widen_;  // bf16 values resident as bf16 pairs for a kF32 kernel
   int nr_;
   DataType dtype_;
-  std::vector<float> f32_;      // kF32 operands: [panel][k][NR]
-  std::vector<uint16_t> bf16_;  // kBf16Pairs operands, or widen_: [panel][k/2][NR][2]
+  AlignedVector<float> f32_;      // kF32 operands: [panel][k][NR]
+  AlignedVector<uint16_t> bf16_;  // kBf16Pairs operands, or widen_: [panel][k/2][NR][2]
   // bfloat8_b, planar like a Tenstorrent tile: the shared exponents [panel][kb][NR], then the
   // value bytes [panel][kb][8 pairs][NR][2], already in the order of the kBf16Pairs operands.
   std::vector<uint8_t> bfp8_exponents_;

@@ -200,8 +200,8 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
   const int group_rows = kGroupMrRows * mr;
   const int64_t sums_stride = int64_t(group_rows) * nr;  // between positions
 
-  thread_local std::vector<float> packed, sums, zero_bias, y;
-  thread_local std::array<std::vector<float>, kWinogradPositionsMax> weight_scratch;
+  thread_local AlignedVector<float> packed, sums, zero_bias, y;
+  thread_local std::array<AlignedVector<float>, kWinogradPositionsMax> weight_scratch;
   // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core,
   // every position's, rather than again for every block of tiles.
   const int share_panels = panel_end - panel_begin;

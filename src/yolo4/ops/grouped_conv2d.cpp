@@ -25,15 +25,15 @@ Conv2dParams checked(const Conv2dParams& p, const Conv2dConfig& c) {
 }
 
 // [tap][plane][padded outputs] from O x planes x K x K, rounded as grouped_conv2d.h documents.
-std::vector<float> pack_weights(const Conv2dParams& p, int planes, int padded,
-                                std::span<const float> weight, const Conv2dConfig& c) {
+AlignedVector<float> pack_weights(const Conv2dParams& p, int planes, int padded,
+                                  std::span<const float> weight, const Conv2dConfig& c) {
   const int taps = p.kernel * p.kernel;
   const size_t expected = size_t(p.out_channels) * planes * taps;
   YOLO4_CHECK(weight.size() == expected, "grouped_conv2d: weight has ", weight.size(),
               " values, expected ", expected, " (", p.out_channels, "x", planes, "x", p.kernel, "x",
               p.kernel, ")");
   const bool bf16 = c.weights_dtype == DataType::BFLOAT16 || c.math_fidelity == MathFidelity::LoFi;
-  std::vector<float> packed(size_t(taps) * planes * padded, 0.0f);
+  AlignedVector<float> packed(size_t(taps) * planes * padded, 0.0f);
   for (int tap = 0; tap < taps; ++tap) {
     for (int d = 0; d < planes; ++d) {
       float* row = packed.data() + (size_t(tap) * planes + d) * padded;
@@ -49,10 +49,10 @@ std::vector<float> pack_weights(const Conv2dParams& p, int planes, int padded,
   return packed;
 }
 
-std::vector<float> pack_bias(std::span<const float> bias, int out_channels, int padded) {
+AlignedVector<float> pack_bias(std::span<const float> bias, int out_channels, int padded) {
   YOLO4_CHECK(bias.empty() || bias.size() == size_t(out_channels), "grouped_conv2d: bias has ",
               bias.size(), " values, expected ", out_channels);
-  std::vector<float> packed(padded, 0.0f);
+  AlignedVector<float> packed(padded, 0.0f);
   std::copy(bias.begin(), bias.end(), packed.begin());
   return packed;
 }

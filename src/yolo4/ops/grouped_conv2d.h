@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "yolo4/core/aligned_vector.h"
 #include "yolo4/core/device.h"
 #include "yolo4/core/tensor.h"
 #include "yolo4/kernels/kernels.h"
@@ -56,10 +57,10 @@ class GroupedConv2d {
   Isa isa_;
   const kernels::KernelTable* kernels_;
   std::string kernel_name_;
-  int planes_;                  // input channels per group: each output channel reads that many
-  int padded_outputs_;          // output channels rounded up to kTileChannels
-  std::vector<float> weights_;  // [tap][plane][padded_outputs_], rounded as documented
-  std::vector<float> bias_;     // [padded_outputs_]
+  int planes_;                    // input channels per group: each output channel reads that many
+  int padded_outputs_;            // output channels rounded up to kTileChannels
+  AlignedVector<float> weights_;  // [tap][plane][padded_outputs_], rounded as documented
+  AlignedVector<float> bias_;     // [padded_outputs_]
 };
 
 }  // namespace yolo4

@@ -16,7 +16,8 @@ size_t element_bytes(const Tensor& t, const char* op) {
 }
 
 float load(const Tensor& t, int64_t index) {
-  return t.dtype() == DataType::BFLOAT16 ? to_float(t.data<bfloat16>()[index]) : t.data<float>()[index];
+  return t.dtype() == DataType::BFLOAT16 ? to_float(t.data<bfloat16>()[index])
+                                         : t.data<float>()[index];
 }
 
 void store(const Tensor& t, int64_t index, float value) {
@@ -33,7 +34,8 @@ void copy_pixels(const std::byte* src, int64_t src_stride, std::byte* dst, int64
   for (int64_t p = begin; p < end; ++p) {
     std::memcpy(dst + p * dst_stride * element, src + p * src_stride * element, channels * element);
     if (dst_stride > channels) {
-      std::memset(dst + (p * dst_stride + channels) * element, 0, (dst_stride - channels) * element);
+      std::memset(dst + (p * dst_stride + channels) * element, 0,
+                  (dst_stride - channels) * element);
     }
   }
 }

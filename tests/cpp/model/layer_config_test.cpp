@@ -12,20 +12,29 @@ namespace {
 using kernels::WinogradTile;
 
 WinogradTile tile_for(int in, int out, std::string_view preset, int kernel = 3, int stride = 1,
-                      int groups = 1) {
-  const ModelOptions options = ModelOptions::preset(preset, Isa::kScalar);
+                      int groups = 1, Isa isa = Isa::kAvx512) {
+  const ModelOptions options = ModelOptions::preset(preset, isa);
   return conv_config(ConvLayerShape{in, out, kernel, stride, groups}, options).winograd;
 }
 
-TEST(WinogradTable, Fp32TakesF6x6To128ChannelsF4x4To256AndF2x2Beyond) {
+TEST(WinogradTable, Fp32TakesF6x6To64ChannelsF4x4To256AndF2x2Beyond) {
   EXPECT_EQ(tile_for(32, 64, "fp32"), WinogradTile::kF6x6);
   EXPECT_EQ(tile_for(64, 64, "fp32"), WinogradTile::kF6x6);
-  EXPECT_EQ(tile_for(128, 128, "fp32"), WinogradTile::kF6x6);
+  EXPECT_EQ(tile_for(128, 128, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(128, 256, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(256, 256, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(256, 512, "fp32"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(512, 512, "fp32"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(512, 1024, "fp32"), WinogradTile::kNone);  // weights too large in fp32
+}
+
+// The one ISA-specific rule: AVX2's kernels measured F(6x6) faster at 128 -> 128, AVX-512's not.
+TEST(WinogradTable, Fp32TakesF6x6At128ChannelsOnlyWithAvx2Kernels) {
+  EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF6x6);
+  EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kAvx512), WinogradTile::kF4x4);
+  EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kScalar), WinogradTile::kF4x4);
+  EXPECT_EQ(tile_for(128, 256, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF4x4);
+  EXPECT_EQ(tile_for(128, 128, "bf16", 3, 1, 1, Isa::kAvx2), WinogradTile::kF2x2);
 }
 
 TEST(WinogradTable, ReducedPrecisionKeepsF2x2) {

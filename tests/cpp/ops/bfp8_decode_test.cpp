@@ -207,9 +207,12 @@ TEST_P(PackedBfp8WeightsTest, ChunksHoldTheDecodedBlocks) {
           }
         }
       };
-      std::vector<float> scratch;
+      AlignedVector<float> scratch;
       for (int panel = 0; panel < layout.panels; ++panel) {
-        check(packed.chunk(panel, 0, layout.kblocks, scratch), panel, 0, layout.kblocks);
+        const void* whole_panel = packed.chunk(panel, 0, layout.kblocks, scratch);
+        // The kernels load whole vectors from it: it starts on a cache line.
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(whole_panel) % kCacheLineBytes, 0u);
+        check(whole_panel, panel, 0, layout.kblocks);
         check(packed.chunk(panel, 1, 3, scratch), panel, 1, 3);
       }
       packed.decode_panels(0, layout.panels, scratch);
