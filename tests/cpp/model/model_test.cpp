@@ -33,13 +33,16 @@ LoadedModel& loaded(const std::string& dir, const std::string& file) {
   return m;
 }
 
-// The random .pth checkpoint's model in a named configuration: a ModelOptions preset, or
-// "fp32-direct" (fp32 with every conv direct, no Winograd).
+// The random .pth checkpoint's model in a named configuration: a ModelOptions preset,
+// "fp32-direct" (fp32 with every conv direct, no Winograd) or "fp32-avx2" (fp32 on the AVX2
+// kernels, whose layer table differs: F(6x6) also at 128 -> 128).
 const Yolov4& preset_model(const std::string& dir, const std::string& name) {
   LoadedModel& m = loaded(dir, "yolov4_random.pth");
   std::unique_ptr<Yolov4>& model = m.presets[name];
   if (!model) {
-    ModelOptions options = ModelOptions::preset(name == "fp32-direct" ? "fp32" : name);
+    const bool fp32 = name == "fp32-direct" || name == "fp32-avx2";
+    ModelOptions options = name == "fp32-avx2" ? ModelOptions::preset("fp32", Isa::kAvx2)
+                                               : ModelOptions::preset(fp32 ? "fp32" : name);
     if (name == "fp32-direct") options.winograd = false;
     model = std::make_unique<Yolov4>(*m.weights, options);
   }
@@ -80,7 +83,7 @@ TEST_P(ModelPcc, ModulesAt320) {
 
 void expect_whole_model_matches(const Yolov4& model, const std::string& case_dir,
                                 double min_pcc = kFp32Pcc) {
-  Device device(2);
+  Device device(2, model.isa());
   const auto heads = model(device, npy_tensor(case_dir + "input.npy"));
   const char* names[] = {"head8.npy", "head16.npy", "head32.npy"};
   for (int i = 0; i < 3; ++i) expect_matches_reference(heads[i], case_dir + names[i], min_pcc);
@@ -110,6 +113,16 @@ INSTANTIATE_TEST_SUITE_P(ReducedPrecision, PresetPcc, ::testing::Values("bf16", 
 TEST(DirectConvModelPcc, WholeModelAt320) {
   YOLO4_REQUIRE_TESTDATA(dir);
   expect_whole_model_matches(preset_model(dir, "fp32-direct"), dir + "/s320/");
+}
+
+// The AVX2 kernels and their layer table keep fp32's PCC (on AVX-512 machines too, with --isa).
+TEST(Avx2KernelsModelPcc, WholeModelAt320And640) {
+  YOLO4_REQUIRE_TESTDATA(dir);
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "this CPU has no AVX2";
+  const Yolov4& model = preset_model(dir, "fp32-avx2");
+  ASSERT_EQ(model.isa(), Isa::kAvx2);
+  expect_whole_model_matches(model, dir + "/s320/");
+  expect_whole_model_matches(model, dir + "/s640/");
 }
 
 TEST_P(ModelPcc, WholeModelAt320) {
