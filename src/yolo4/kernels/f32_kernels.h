@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "yolo4/core/aligned_vector.h"
 #include "yolo4/kernels/kernels.h"
 #include "yolo4/kernels/vec_math.h"
 
@@ -99,6 +100,10 @@ void store_tile(typename V::T (&acc)[MR][NRV], const ConvTile& t) {
 // Weight rows (k steps) the conv kernel prefetches ahead: about the memory latency's worth of
 // steps.
 inline constexpr int kPrefetchSteps = 32;
+inline constexpr int kFloatsPerLine = int(kCacheLineBytes / sizeof(float));
+// Cache lines one weight row of NR floats spans (none for rows shorter than a line: scalar).
+template <int NR>
+inline constexpr int kWeightRowLines = NR / kFloatsPerLine;
 
 // Outer-product micro-kernel: MR x (NRV vectors) accumulators stay in registers for the whole
 // reduction; each step loads NRV weight vectors and broadcasts MR activations.
@@ -124,8 +129,8 @@ void f32_conv_ukernel(const ConvTile& t) {
         // The weights stream once from memory where few rows meet them (Winograd's GEMMs on 10x10
         // and 20x20 maps): fetch kPrefetchSteps steps ahead (past the end is harmless).
 #pragma GCC unroll 4
-      for (int line = 0; line < NR * 4 / 64; ++line)
-        __builtin_prefetch(w + kPrefetchSteps * NR + line * 16);
+      for (int line = 0; line < kWeightRowLines<NR>; ++line)
+        __builtin_prefetch(w + kPrefetchSteps * NR + line * kFloatsPerLine);
 #pragma GCC unroll 16
       for (int m = 0; m < MR; ++m) {
         const T av = V::broadcast(a + m * kKBlock + k);
