@@ -58,20 +58,23 @@ void print_text(const std::string& network, const Shape& in, const ModelOptions&
       r.arena_bytes / 1e6, r.lower_bound_bytes / 1e6, r.weight_bytes / 1e6, r.startup_ms);
 }
 // Which shard layout, grid, blocking and algorithm every conv gets at this input size, and why.
-// A Winograd conv's block counts output tiles, not pixels.
+// A Winograd conv's block counts output tiles, not pixels; its group, the MR-rows of tiles that
+// meet each weight panel in turn.
 void print_explain(const Graph& graph, const Shape& input, int cores) {
-  std::printf("%-34s %-16s %-16s %-15s %-6s %-7s %-9s %s\n", "conv", "input", "output", "layout",
-              "grid", "block", "k-chunk", "why / kernel");
+  std::printf("%-34s %-16s %-16s %-15s %-6s %-7s %-5s %-9s %s\n", "conv", "input", "output",
+              "layout", "grid", "block", "group", "k-chunk", "why / kernel");
   for (const Graph::ConvPlan& c : graph.explain(input, cores)) {
     const ConvStrategy& s = c.strategy;
     const std::string algorithm = s.winograd == WinogradTile::kNone
                                       ? ""
                                       : std::string("winograd ") + to_string(s.winograd) + " on ";
-    std::printf("%-34s %-16s %-16s %-15s %dx%-4d %-7d %-9d %s / %s%s\n", c.name.c_str(),
+    const std::string group =
+        s.winograd == WinogradTile::kNone ? "-" : std::to_string(s.group_tiles);
+    std::printf("%-34s %-16s %-16s %-15s %dx%-4d %-7d %-5s %-9d %s / %s%s\n", c.name.c_str(),
                 to_string(c.input).c_str(), to_string(c.output).c_str(),
                 to_string(s.shard_layout).data(), s.grid_rows, s.grid_columns, s.block_pixels,
-                s.chunk_kblocks * 16, std::string(s.reason).c_str(), algorithm.c_str(),
-                c.kernel.c_str());
+                group.c_str(), s.chunk_kblocks * 16, std::string(s.reason).c_str(),
+                algorithm.c_str(), c.kernel.c_str());
   }
 }
 }  // namespace

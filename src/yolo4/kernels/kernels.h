@@ -135,24 +135,30 @@ inline bool bfp8_vector_decode_exact(const BlockBfp8& block) {
 // Cache blocking for a conv kernel, sized to the L2 of the CPUs that run its ISA: data that
 // conv2d's strategy reads, not branches on the ISA.
 struct ConvBlocking {
-  int act_block_bytes;               // packed activations of one reduction chunk, kept in L2 across
-                                     // the weight panels
-  int act_block_bytes_decoded;       // the same when weights are decoded (or widened) per chunk:
-                                     // bigger blocks, fewer decodes
-  int chunk_kblocks_max;             // reduction blocks per pass
-  int decode_once_bytes;             // decoded weights a core keeps rather than decoding per block
-  int winograd_block_bytes;          // Winograd's transformed input, all positions of a block
-  int winograd_block_bytes_decoded;  // the same when weights are decoded (or widened) per block
+  int act_block_bytes;          // packed activations of one reduction chunk, kept in L2 across
+                                // the weight panels
+  int act_block_bytes_decoded;  // the same when weights are decoded (or widened) per chunk:
+                                // bigger blocks, fewer decodes
+  int chunk_kblocks_max;        // reduction blocks per pass
+  int decode_once_bytes;        // decoded weights a core keeps rather than decoding per block
+  int winograd_block_bytes;     // Winograd's transformed input, all positions of a block
+  // The same where the weights are what streams (decoded or widened per block, or larger than
+  // the input they meet): big blocks, in L3, so that each weight panel is fetched fewer times.
+  int winograd_block_bytes_streamed;
+  // There, the sums (every position's) of the MR-rows that meet a weight panel in turn.
+  int winograd_sums_bytes;
 };
 // 1 MB of L2 or more a core (Zen 4/5, Sapphire Rapids): measured on Zen 5 (docs/perf.md).
-// A Winograd block meeting weights decoded per block spans 2 MB in both (in L3): measured on
-// Zen 5, 512->512 and 512->1024 at 10x10 run 0.65-0.8x as long as with the L2-sized block.
-inline constexpr ConvBlocking kBlockingL2Of1MB{192 * 1024, 1024 * 1024, 32,
-                                               1 << 20,    512 * 1024,  2 << 20};
+// Streamed Winograd weights: 2 MB blocks and 512 KB of sums; measured on Zen 5 in the network,
+// fp32 3x3 512->1024 at 10x10 as F(2x2) 0.75x the direct conv's time, 512->512 0.76-0.83x the
+// L2-sized block's, 256->256 at 20x20 (F(4x4)) 0.78-0.93x; decoded weights: 512->512 and
+// 512->1024 at 10x10 0.65-0.8x.
+inline constexpr ConvBlocking kBlockingL2Of1MB{192 * 1024, 1024 * 1024, 32,        1 << 20,
+                                               512 * 1024, 2 << 20,     512 * 1024};
 // 512 KB of L2 (Zen 2/3; Intel client cores have 256 KB-1.25 MB): half the footprints, so that
-// a block and the weights it meets stay in L2.
-inline constexpr ConvBlocking kBlockingL2Of512KB{128 * 1024, 384 * 1024, 32,
-                                                 256 * 1024, 256 * 1024, 2 << 20};
+// a block and the weights it meets stay in L2; the sums of a group a quarter of it.
+inline constexpr ConvBlocking kBlockingL2Of512KB{128 * 1024, 384 * 1024, 32,        256 * 1024,
+                                                 256 * 1024, 2 << 20,    128 * 1024};
 
 struct ConvKernel {
   ConvTileFn run[2] = {nullptr, nullptr};  // [0]: float output, [1]: bfloat16 output

@@ -12,8 +12,7 @@ namespace {
 // Which precisions a Winograd rule applies to.
 enum class WinogradPrecision {
   kAny,
-  kFp32,     // float32 weights and HiFi4 products only
-  kReduced,  // bfloat16 or bfloat8_b weights only
+  kFp32,  // float32 weights and HiFi4 products only
 };
 
 // The stride-1 3x3 convs that run as Winograd, by channel counts, and the tile each gets.
@@ -35,10 +34,12 @@ struct WinogradRule {
 // 20x20 and 10x10 maps). Its error stays below 9e-5 of the output's scale. F(4x4) takes
 // 0.60-0.87x F(2x2)'s time up to 256->256 and 128->256 (F(2x2) itself 0.52-0.71x the direct
 // conv's), but its weights (4x the direct conv's) make it 1.4-2.2x slower than F(2x2) at
-// 512->512, where F(2x2) stays; 512->1024 runs direct in fp32 (F(2x2) 1.2-1.3x slower at 320).
+// 512->512, where F(2x2) stays. 512->1024 at 10x10 takes F(2x2) too since its streamed weights
+// meet the whole map at once (conv2d's Winograd blocking): in the network 0.63x the direct
+// conv's time with AVX2's kernels, 0.75x with AVX-512's, in fp32 (0.77-0.91x in bf16, where it
+// has run since its weights were half of fp32's).
 // With bf16 operands or weights the larger tiles' rounding error is 11-26x the direct conv's
-// (WinogradError), so reduced precision keeps F(2x2): 0.52-0.67x direct from 64 channels, and
-// 0.77-0.91x for 512->1024, whose weights are half or less of fp32's there.
+// (WinogradError), so reduced precision keeps F(2x2): 0.52-0.67x direct from 64 channels.
 constexpr std::array<WinogradRule, 5> kWinogradRules{{
     {32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF6x6,
      "32..64 -> 32..64 in fp32: F(6x6), 0.66-0.93x F(4x4)'s time"},
@@ -48,21 +49,13 @@ constexpr std::array<WinogradRule, 5> kWinogradRules{{
      "32..256 -> 32..256 in fp32: F(4x4), 0.60-0.87x F(2x2)'s time"},
     {64, 512, 64, 512, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,
      "64..512 -> 64..512: F(2x2), 0.52-0.71x direct"},
-    {257, 1024, 513, 1024, WinogradPrecision::kReduced, std::nullopt, WinogradTile::kF2x2,
-     "512 -> 1024 in bf16/bfloat8_b: F(2x2), 0.77-0.91x direct; slower in fp32"},
+    {257, 1024, 513, 1024, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,
+     "512 -> 1024: F(2x2), 0.63-0.91x direct (its weights streamed once)"},
 }};
 
 bool applies(WinogradPrecision precision, const ModelOptions& options) {
-  const bool fp32 =
-      options.weights_dtype == DataType::FLOAT32 && options.math_fidelity == MathFidelity::HiFi4;
-  switch (precision) {
-    case WinogradPrecision::kFp32:
-      return fp32;
-    case WinogradPrecision::kReduced:
-      return options.weights_dtype != DataType::FLOAT32;
-    default:
-      return true;
-  }
+  return precision == WinogradPrecision::kAny || (options.weights_dtype == DataType::FLOAT32 &&
+                                                  options.math_fidelity == MathFidelity::HiFi4);
 }
 
 WinogradTile winograd_tile(const ConvLayerShape& s, const ModelOptions& options) {

@@ -49,6 +49,7 @@ struct ConvGeometry {
   int kblocks;
   const void* input;
   int64_t in_pixel_stride;
+  bool in_tile;  // TILE layout: every pixel holds whole blocks of kKBlock channels
 };
 
 // Writes one im2col row (one output pixel, reduction blocks [kb0, kb1)) into the packed tile,
@@ -73,11 +74,25 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
   }
   // Narrow input (RGB): taps back to back, k = tap * C + c, gathered into one row and then
   // converted block by block; the strategy gives narrow convs a single reduction chunk, so
-  // kb0 == 0 here.
-  Src row[kNarrowRowMax];
-  std::fill_n(row, kb1 * kKBlock, Src{});
-  for (int tap = 0; tap < taps; ++tap) {
-    if (tap_source[tap]) std::copy_n(tap_source[tap], g.in.c, row + tap * g.in.c);
+  // kb0 == 0 here. A TILE input holds kKBlock values per pixel, so each tap copies that whole
+  // block, a fixed-size copy: its values past C land where the next tap's copy overwrites them,
+  // and past the last tap they are cleared.
+  const int c_in = g.in.c;
+  Src row[kNarrowRowMax + kKBlock];
+  if (g.in_tile) {
+    for (int tap = 0; tap < taps; ++tap) {
+      if (tap_source[tap]) {
+        std::memcpy(row + tap * c_in, tap_source[tap], sizeof(Src) * kKBlock);
+      } else {
+        std::fill_n(row + tap * c_in, kKBlock, Src{});
+      }
+    }
+    std::fill(row + taps * c_in, row + kb1 * kKBlock, Src{});
+  } else {
+    std::fill_n(row, kb1 * kKBlock, Src{});
+    for (int tap = 0; tap < taps; ++tap) {
+      if (tap_source[tap]) std::copy_n(tap_source[tap], c_in, row + tap * c_in);
+    }
   }
   for (int kb = kb0; kb < kb1; ++kb) {
     convert_block(row + kb * kKBlock, kKBlock, dst + (kb - kb0) * mr * kKBlock, rounding);
@@ -387,6 +402,31 @@ double Conv2d::flops(const Shape& in) const {
   return 2.0 * double(out.pixels()) * out.c * params_.in_channels * params_.kernel * params_.kernel;
 }
 
+void Conv2d::winograd_blocking(ConvStrategy& s, int tiles) const {
+  const kernels::ConvBlocking& b = kernel_.blocking;
+  const int positions = kernels::winograd_positions(s.winograd);
+  // One MR-row of transformed tiles, every position's, packed.
+  const int64_t row_bytes = int64_t(positions) * layout_.kblocks * kKBlock *
+                            int64_t(operand_bytes(kernel_.operands)) * kernel_.mr;
+  const int64_t share_input = row_bytes * ceil_div(tiles, s.grid_rows);
+  const int64_t share_weights =
+      int64_t(weight_bytes()) / layout_.panels * ceil_div(layout_.panels, s.grid_columns);
+  // Where the weights are what streams (decoded or widened per block, or larger than the input
+  // they meet: the 20x20 and 10x10 maps), one block spans the share as far as
+  // winograd_block_bytes_streamed allows, so that they stream once, and MR-rows are grouped so
+  // that each weight panel, once fetched, serves several. Elsewhere an L2-sized block meets the
+  // weight panels in turn, one MR-row at a time.
+  const bool weights_stream = weights_.front().decoded_per_chunk() || share_weights > share_input;
+  const int64_t block_bytes =
+      weights_stream ? b.winograd_block_bytes_streamed : b.winograd_block_bytes;
+  s.block_pixels = config_.act_block_h_override > 0
+                       ? round_up(config_.act_block_h_override, kernel_.mr)
+                       : int(std::max<int64_t>(1, block_bytes / row_bytes)) * kernel_.mr;
+  const int64_t sums_row_bytes = int64_t(positions) * kernel_.mr * kernel_.nr * sizeof(float);
+  s.group_tiles =
+      weights_stream ? int(std::max<int64_t>(1, b.winograd_sums_bytes / sums_row_bytes)) : 1;
+}
+
 ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   const Shape out = output_shape(in);
   ConvStrategy s;
@@ -420,16 +460,7 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   s.grid_columns = std::max(1, std::min(s.grid_columns, layout_.panels));
   if (winograd) {  // one reduction pass: the GEMMs' sums need no partials
     s.chunk_kblocks = layout_.kblocks;
-    const int row_bytes = layout_.kblocks * kKBlock * int(operand_bytes(kernel_.operands));
-    // Weights decoded or widened per block: bigger blocks, fewer decodes (as for the direct conv).
-    const int block_bytes = weights_.front().decoded_per_chunk()
-                                ? kernel_.blocking.winograd_block_bytes_decoded
-                                : kernel_.blocking.winograd_block_bytes;
-    const int auto_tiles = std::max(
-        1, block_bytes / (kernels::winograd_positions(s.winograd) * row_bytes * kernel_.mr));
-    s.block_pixels = config_.act_block_h_override > 0
-                         ? round_up(config_.act_block_h_override, kernel_.mr)
-                         : auto_tiles * kernel_.mr;
+    winograd_blocking(s, tiles);
     return s;
   }
   const bool narrow = layout_.channels_per_tap % kKBlock != 0;  // packed in one chunk
@@ -525,6 +556,7 @@ void Conv2d::execute_winograd(Device& device, const Tensor& input, const Tensor&
   run.activation = activation_;
   run.kblocks = layout_.kblocks;
   run.block_tiles = s.block_pixels / kernel_.mr;
+  run.group_tiles = s.group_tiles;
   run.out_columns = output_columns(output);
   const int tiles = ceil_div(winograd::tile_count(s.winograd, output.shape()), kernel_.mr);
   const int panels = ceil_div(run.out_columns, kernel_.nr);
@@ -542,9 +574,11 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
     execute_winograd(device, input, output, residual, s);
     return;
   }
-  const ConvGeometry g{input.shape(),   output.shape(),     params_.kernel,
-                       params_.stride,  params_.padding,    layout_.channels_per_tap,
-                       layout_.kblocks, input.data<void>(), input.pixel_stride()};
+  const ConvGeometry g{input.shape(),        output.shape(),
+                       params_.kernel,       params_.stride,
+                       params_.padding,      layout_.channels_per_tap,
+                       layout_.kblocks,      input.data<void>(),
+                       input.pixel_stride(), input.layout() == Layout::TILE};
   DirectConv conv{g,
                   s,
                   kernel_,

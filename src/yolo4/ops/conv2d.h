@@ -58,6 +58,7 @@ struct ConvStrategy {
   WinogradTile winograd = WinogradTile::kNone;
   // Output pixels (direct) or output tiles (Winograd) packed at once; a multiple of MR.
   int block_pixels = 0;
+  int group_tiles = 1;      // Winograd: MR-rows sharing each weight panel (winograd::Run)
   int chunk_kblocks = 0;    // reduction blocks per pass (K blocking)
   std::string_view reason;  // why this layout, for `yolo4 bench --explain`
 };
@@ -94,6 +95,8 @@ class Conv2d {
 
  private:
   void validate(const Tensor& input, const Tensor& output, const Tensor* residual) const;
+  // The Winograd block and MR-row group of a strategy whose grid is set; `tiles` MR-rows in all.
+  void winograd_blocking(ConvStrategy& strategy, int tiles) const;
   // The work itself, on validated tensors with the strategy already chosen.
   void execute(Device& device, const Tensor& input, const Tensor& output, const Tensor* residual,
                const ConvStrategy& strategy) const;

@@ -19,10 +19,6 @@ using kernels::winograd_input_side;
 using kernels::winograd_positions;
 using kernels::winograd_side;
 
-// MR-rows whose GEMM results (one per position) are kept at once before the output transform:
-// 16 x 12 x 32 floats stay in L1 for F(2x2), 36 or 64 x 12 x 32 in L2 for F(4x4) and F(6x6).
-constexpr int kGroupMrRows = 1;
-
 // Where one output tile sits.
 struct TilePosition {
   int n, y, x;  // output pixel of the tile's top-left
@@ -197,8 +193,7 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
   const size_t operand = kernels::operand_bytes(k.operands);
   const PackFn pack = pack_function(k.operands);
   const int64_t mr_row_bytes = int64_t(r.kblocks) * mr * kKBlock * int64_t(operand);
-  const int group_rows = kGroupMrRows * mr;
-  const int64_t sums_stride = int64_t(group_rows) * nr;  // between positions
+  const int64_t sums_stride = int64_t(r.group_tiles) * mr * nr;  // between positions
 
   thread_local AlignedVector<float> packed, sums, zero_bias, y;
   thread_local std::array<AlignedVector<float>, kWinogradPositionsMax> weight_scratch;
@@ -234,8 +229,8 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
         w[p] = decode_once ? r.weights[p].chunk_of(weight_scratch[p], panel - panel_begin, 0)
                            : r.weights[p].chunk(panel, 0, r.kblocks, weight_scratch[p]);
       }
-      for (int g0 = b0; g0 < b1; g0 += kGroupMrRows) {
-        const int g1 = std::min(b1, g0 + kGroupMrRows);
+      for (int g0 = b0; g0 < b1; g0 += r.group_tiles) {
+        const int g1 = std::min(b1, g0 + r.group_tiles);
         kernels::ConvTile gemm;  // one GEMM per position: sums only, no epilogue
         gemm.kblocks = r.kblocks;
         gemm.bias = zero_bias.data();

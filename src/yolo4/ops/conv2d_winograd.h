@@ -41,6 +41,9 @@ struct Run {
   Activation activation = Activation::kNone;
   int kblocks = 0;      // reduction blocks over the input channels
   int block_tiles = 0;  // MR-rows of transformed tiles packed at once
+  // MR-rows of a block whose GEMMs meet each weight panel in turn (their sums, every position's,
+  // kept until the output transform)
+  int group_tiles = 1;
   int out_columns = 0;  // output channels written (with a TILE output's zero padding)
 };
 

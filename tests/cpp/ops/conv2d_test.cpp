@@ -80,6 +80,33 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, Conv2dTest,
                                             ::testing::ValuesIn(testing::kFusedActivations)),
                          [](const auto& info) { return testing::isa_case_activation_name(info); });
 
+// A narrow input's taps are packed back to back, each copying its pixel's whole TILE block:
+// whatever its padding channels hold (here NaN) must not reach the output, in any precision.
+TEST(Conv2dNarrowInput, IgnoresWhatTilePaddingHolds) {
+  const Shape in_shape{1, 6, 7, 3};
+  const auto input = random_vector(size_t(in_shape.elements()), 8);
+  const auto weight = random_vector(size_t(16) * 3 * 9, 9, -0.2f, 0.2f);
+  const auto bias = random_vector(16, 10);
+  for (Isa isa : supported_isas()) {
+    for (int stride : {1, 2}) {
+      for (MathFidelity fidelity : {MathFidelity::HiFi4, MathFidelity::LoFi}) {
+        Conv2dConfig config;
+        config.math_fidelity = fidelity;
+        const Conv2d conv({3, 16, 3, stride, 1}, weight, bias, config, isa);
+        Tensor clean = from_nhwc(input.data(), in_shape);
+        Tensor padded = from_nhwc(input.data(), in_shape);
+        ASSERT_EQ(padded.pixel_stride(), 16);
+        for (int64_t p = 0; p < in_shape.pixels(); ++p) {
+          std::fill_n(padded.data<float>() + p * 16 + 3, 13, std::nanf(""));
+        }
+        Device device(2, isa);
+        EXPECT_EQ(to_nhwc(conv(device, padded)), to_nhwc(conv(device, clean)))
+            << to_string(isa) << " stride " << stride << " " << to_string(fidelity);
+      }
+    }
+  }
+}
+
 class Conv2dFusionTest : public ::testing::TestWithParam<std::tuple<Isa, Activation, DataType>> {};
 
 // Every activation with the residual add fused after it, in float32 and bfloat16: written into

@@ -9,6 +9,7 @@
 #include "test_util.h"
 #include "yolo4/core/error.h"
 #include "yolo4/ops/conv2d.h"
+#include "yolo4/ops/conv2d_winograd.h"
 #include "yolo4/ops/layout.h"
 #include "yolo4/ops/reference.h"
 
@@ -32,14 +33,15 @@ std::string case_name(const WinogradCase& c) {
 }
 
 const WinogradCase kCases[] = {
-    {{1, 7, 5, 16}, 32, 1},    // odd sizes: partial tiles on both edges
-    {{2, 6, 9, 17}, 20, 1},    // batch 2, C and OC not multiples of 16
-    {{1, 1, 1, 40}, 48, 1},    // one pixel: a single tile, mostly padding
-    {{1, 5, 7, 600}, 33, 1},   // reduction longer than the direct conv's K chunk
-    {{1, 6, 8, 32}, 64, 0},    // no padding
-    {{1, 23, 19, 64}, 96, 1},  // many tiles: several blocks and groups per core
-    {{1, 13, 10, 24}, 16, 1},  // F(4x4): 1, 2 and 3 rows or columns left at the edges
-    {{1, 16, 15, 16}, 24, 1},  // F(6x6): 4 and 3 rows or columns left at the edges
+    {{1, 7, 5, 16}, 32, 1},     // odd sizes: partial tiles on both edges
+    {{2, 6, 9, 17}, 20, 1},     // batch 2, C and OC not multiples of 16
+    {{1, 1, 1, 40}, 48, 1},     // one pixel: a single tile, mostly padding
+    {{1, 5, 7, 600}, 33, 1},    // reduction longer than the direct conv's K chunk
+    {{1, 6, 8, 32}, 64, 0},     // no padding
+    {{1, 23, 19, 64}, 96, 1},   // many tiles: several blocks and groups per core
+    {{1, 13, 10, 24}, 16, 1},   // F(4x4): 1, 2 and 3 rows or columns left at the edges
+    {{1, 16, 15, 16}, 24, 1},   // F(6x6): 4 and 3 rows or columns left at the edges
+    {{1, 34, 34, 16}, 320, 1},  // weights larger than the input: streamed, MR-rows in groups
 };
 
 using WinogradParam = std::tuple<Isa, WinogradTile, WinogradCase, Activation>;
@@ -105,6 +107,36 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::ValuesIn(kTiles), ::testing::ValuesIn(kCases),
                        ::testing::ValuesIn(testing::kFusedActivations)),
     test_name);
+
+// Where the weights outweigh the input they meet, one block spans the share and MR-rows share
+// each weight panel in groups (the last one short: WinogradTest's 34x34 case runs it); where
+// the input outweighs them, an L2-sized block meets the panels one MR-row at a time.
+TEST(WinogradBlocking, GroupsMrRowsWhereTheWeightsStream) {
+  for (Isa isa : supported_isas()) {
+    const int mr = kernels::kernel_table(isa).conv_hifi4.mr;
+    Conv2dConfig config;
+    config.winograd = WinogradTile::kF2x2;
+    const Shape streamed{1, 34, 34, 16};
+    const Conv2d wide({16, 320, 3, 1, 1}, random_vector(320 * 16 * 9, 1), random_vector(320, 2),
+                      config, isa);
+    const ConvStrategy s = wide.strategy(streamed, 1);
+    const int64_t rows =
+        (winograd::tile_count(s.winograd, wide.output_shape(streamed)) + mr - 1) / mr;
+    EXPECT_GT(s.group_tiles, 1) << to_string(isa);
+    EXPECT_LT(s.group_tiles, rows) << to_string(isa) << ": a group short of the block";
+    EXPECT_GE(s.block_pixels / mr, rows) << to_string(isa) << ": one block for the share";
+
+    config.winograd = WinogradTile::kF6x6;
+    const Shape large_map{1, 160, 160, 32};
+    const Conv2d narrow({32, 64, 3, 1, 1}, random_vector(64 * 32 * 9, 3), random_vector(64, 4),
+                        config, isa);
+    const ConvStrategy t = narrow.strategy(large_map, 1);
+    const int64_t map_rows =
+        (winograd::tile_count(t.winograd, narrow.output_shape(large_map)) + mr - 1) / mr;
+    EXPECT_EQ(t.group_tiles, 1) << to_string(isa);
+    EXPECT_LT(t.block_pixels / mr, map_rows) << to_string(isa) << ": L2-sized blocks";
+  }
+}
 
 // The residual add fused after the activation, into a channel slice of a concat output, in
 // bfloat16: what the model's resblocks do.

@@ -159,7 +159,8 @@ TEST(ProfilerOnYolov4, WinogradConvsCountTheirGemmFlops) {
   EXPECT_DOUBLE_EQ(by_path["down4.resblock.module_list.7.1"], 2.0 * 36 * 5 * 5 * 256 * 256);
   EXPECT_DOUBLE_EQ(by_path["down5.resblock.module_list.3.1"], 2.0 * 16 * 5 * 5 * 512 * 512);
   EXPECT_DOUBLE_EQ(by_path["down1.conv6"], 2.0 * 64 * 27 * 27 * 64 * 32);
-  EXPECT_DOUBLE_EQ(by_path["neek.conv2"], 2.0 * 10 * 10 * 1024 * 512 * 9);  // fp32: direct
+  EXPECT_DOUBLE_EQ(by_path["neek.conv2"], 2.0 * 16 * 5 * 5 * 1024 * 512);
+  EXPECT_DOUBLE_EQ(by_path["down5.conv1"], 2.0 * 10 * 10 * 1024 * 512 * 9);  // stride 2: direct
 }
 
 TEST(ProfilerOnYolov4, UtilisationOfARealRunIsInRange) {
