@@ -10,15 +10,16 @@ void bfp8_decode_pairs__avx512(const uint8_t* exponents, const uint8_t* values, 
 
 namespace {
 
-// Same outer product as the f32 kernel, on pairs: each step broadcasts MR pairs of A and
-// multiplies them with NRV vectors of 16 weight pairs; twice the FLOPs per instruction.
-template <int MR, int NRV, class OutT>
+// Same outer product as the f32 kernel, on pairs: each step broadcasts ROWS pairs of A (of its
+// MR packed rows) and multiplies them with NRV vectors of 16 weight pairs; twice the FLOPs per
+// instruction.
+template <int MR, int NRV, class OutT, int ROWS = MR>
 void bf16_conv_ukernel(const ConvTile& t) {
   constexpr int NR = NRV * 16;
   constexpr int kPairsPerBlock = kKBlock / 2;
-  __m512 acc[MR][NRV];
+  __m512 acc[ROWS][NRV];
 #pragma GCC unroll 16
-  for (int m = 0; m < MR; ++m)
+  for (int m = 0; m < ROWS; ++m)
 #pragma GCC unroll 4
     for (int v = 0; v < NRV; ++v) acc[m][v] = _mm512_setzero_ps();
 
@@ -31,7 +32,7 @@ void bf16_conv_ukernel(const ConvTile& t) {
 #pragma GCC unroll 4
       for (int v = 0; v < NRV; ++v) wv[v] = (__m512bh)_mm512_loadu_si512(w + v * 32);
 #pragma GCC unroll 16
-      for (int m = 0; m < MR; ++m) {
+      for (int m = 0; m < ROWS; ++m) {
         int32_t pair;
         __builtin_memcpy(&pair, a + m * kKBlock + 2 * j, 4);
         const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
@@ -42,14 +43,22 @@ void bf16_conv_ukernel(const ConvTile& t) {
     }
     a += MR * kKBlock;
   }
-  store_tile<VecAvx512, MR, NRV, OutT>(acc, t);
+  store_tile<VecAvx512, ROWS, NRV, OutT>(acc, t);
 }
+
+template <int MR, int NRV>
+struct Bf16ConvFamily {
+  static constexpr int kMr = MR;
+  template <class OutT, int ROWS>
+  static constexpr ConvTileFn kernel = &bf16_conv_ukernel<MR, NRV, OutT, ROWS>;
+};
 
 template <int MR, int NRV>
 constexpr ConvKernel bf16_conv_kernel(const char* name) {
   ConvKernel k;
   k.run[0] = &bf16_conv_ukernel<MR, NRV, float>;
   k.run[1] = &bf16_conv_ukernel<MR, NRV, uint16_t>;
+  set_shorter_kernels<Bf16ConvFamily<MR, NRV>>(k);
   set_shared_kernels<VecAvx512, NRV, uint16_t>(k);
   k.mr = MR;
   k.nr = NRV * 16;

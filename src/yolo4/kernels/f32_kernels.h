@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include "yolo4/core/aligned_vector.h"
 #include "yolo4/kernels/kernels.h"
@@ -105,16 +106,17 @@ inline constexpr int kFloatsPerLine = int(kCacheLineBytes / sizeof(float));
 template <int NR>
 inline constexpr int kWeightRowLines = NR / kFloatsPerLine;
 
-// Outer-product micro-kernel: MR x (NRV vectors) accumulators stay in registers for the whole
-// reduction; each step loads NRV weight vectors and broadcasts MR activations.
-template <class V, int MR, int NRV, class OutT>
+// Outer-product micro-kernel: ROWS x (NRV vectors) accumulators stay in registers for the
+// whole reduction; each step loads NRV weight vectors and broadcasts ROWS activations of the
+// tile's MR packed rows (ROWS < MR: the shorter kernel for a partial tile).
+template <class V, int MR, int NRV, class OutT, int ROWS = MR>
 void f32_conv_ukernel(const ConvTile& t) {
   using T = typename V::T;
   constexpr int L = V::kLanes;
   constexpr int NR = NRV * L;
-  T acc[MR][NRV];
+  T acc[ROWS][NRV];
 #pragma GCC unroll 16
-  for (int m = 0; m < MR; ++m)
+  for (int m = 0; m < ROWS; ++m)
 #pragma GCC unroll 4
     for (int v = 0; v < NRV; ++v) acc[m][v] = V::zero();
 
@@ -132,7 +134,7 @@ void f32_conv_ukernel(const ConvTile& t) {
       for (int line = 0; line < kWeightRowLines<NR>; ++line)
         __builtin_prefetch(w + kPrefetchSteps * NR + line * kFloatsPerLine);
 #pragma GCC unroll 16
-      for (int m = 0; m < MR; ++m) {
+      for (int m = 0; m < ROWS; ++m) {
         const T av = V::broadcast(a + m * kKBlock + k);
 #pragma GCC unroll 4
         for (int v = 0; v < NRV; ++v) acc[m][v] = V::fma(av, wv[v], acc[m][v]);
@@ -141,8 +143,29 @@ void f32_conv_ukernel(const ConvTile& t) {
     }
     a += MR * kKBlock;
   }
-  store_tile<V, MR, NRV, OutT>(acc, t);
+  store_tile<V, ROWS, NRV, OutT>(acc, t);
 }
+
+// A conv kernel's shorter variants (ConvKernel::run_rows) from its family of micro-kernels:
+// Family::kernel<OutT, ROWS> computes ROWS rows of the family's MR-row tile.
+template <class Family, int... Steps>
+constexpr void set_shorter_kernels(ConvKernel& k, std::integer_sequence<int, Steps...>) {
+  static_assert(Family::kMr <= kMrMax);
+  ((k.run_rows[Steps][0] = Family::template kernel<float, kRowStep*(Steps + 1)>,
+    k.run_rows[Steps][1] = Family::template kernel<uint16_t, kRowStep*(Steps + 1)>),
+   ...);
+}
+template <class Family>
+constexpr void set_shorter_kernels(ConvKernel& k) {
+  set_shorter_kernels<Family>(k, std::make_integer_sequence<int, (Family::kMr - 1) / kRowStep>{});
+}
+
+template <class V, int MR, int NRV>
+struct F32ConvFamily {
+  static constexpr int kMr = MR;
+  template <class OutT, int ROWS>
+  static constexpr ConvTileFn kernel = &f32_conv_ukernel<V, MR, NRV, OutT, ROWS>;
+};
 
 template <class V, int NRV, class OutT>
 void f32_epilogue(const ConvTile& t) {
@@ -335,6 +358,9 @@ constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operand
   ConvKernel k;
   k.run[0] = &f32_conv_ukernel<V, MR, NRV, float>;
   k.run[1] = &f32_conv_ukernel<V, MR, NRV, uint16_t>;
+  if (bf16_operands != Bf16Operands::kPairOrder) {  // not the exact order's (tests only)
+    set_shorter_kernels<F32ConvFamily<V, MR, NRV>>(k);
+  }
   if (bf16_operands == Bf16Operands::kNone) {
     set_shared_kernels<V, NRV, float>(k);
   } else {

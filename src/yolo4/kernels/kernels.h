@@ -160,8 +160,22 @@ inline constexpr ConvBlocking kBlockingL2Of1MB{192 * 1024, 1024 * 1024, 32,     
 inline constexpr ConvBlocking kBlockingL2Of512KB{128 * 1024, 384 * 1024, 32,        256 * 1024,
                                                  256 * 1024, 2 << 20,    128 * 1024};
 
+// The tallest tile a conv kernel has (MR), and the step of the shorter kernels it may have for
+// the last, partial tile of a conv's rows.
+inline constexpr int kMrMax = 12;
+inline constexpr int kRowStep = 2;
+
 struct ConvKernel {
   ConvTileFn run[2] = {nullptr, nullptr};  // [0]: float output, [1]: bfloat16 output
+  // The same kernel computing only the first kRowStep (i + 1) rows of its MR-row tile (null
+  // where it has none): a conv's last tile is often mostly rows of zeros (25 Winograd tiles on
+  // a 10x10 map fill 3 tiles of 12 rows).
+  ConvTileFn run_rows[kMrMax / kRowStep][2] = {};
+  // The kernel for a tile of `rows` valid rows: the shortest that covers them.
+  ConvTileFn for_rows(int rows, bool bf16_out) const {
+    const ConvTileFn shorter = rows < mr ? run_rows[(rows - 1) / kRowStep][bf16_out] : nullptr;
+    return shorter ? shorter : run[bf16_out];
+  }
   // The fused epilogue alone, on sums computed elsewhere (Winograd's output transform): t.a is
   // float [t.rows <= kEpilogueRowsMax][NR]; [0]/[1] as for run.
   ConvTileFn epilogue[2] = {nullptr, nullptr};

@@ -215,7 +215,7 @@ struct DirectConv {
   const Tensor& output;
   const Tensor* residual;
   PackFn pack;
-  kernels::ConvTileFn tile_fn;  // for the output's dtype
+  bool out_bf16;
   int64_t pixels;
   int out_columns;
   size_t element;    // bytes per output value
@@ -269,11 +269,11 @@ void run_panel(const DirectConv& c, const CoreScratch& scratch, const CoreShare&
       tile.residual = c.residual ? c.residual->data<std::byte>() +
                                        (p * tile.residual_stride + panel * nr) * c.element
                                  : nullptr;
-      c.tile_fn(tile);
+      c.kernel.for_rows(tile.rows, c.out_bf16)(tile);
     } else {
       tile.out = tile_partial;
       tile.out_stride = scratch.partial_stride;
-      c.kernel.run[0](tile);
+      c.kernel.for_rows(tile.rows, false)(tile);
     }
   }
 }
@@ -588,7 +588,7 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
                   output,
                   residual,
                   pack_function(input.dtype(), kernel_.operands),
-                  kernel_.run[output.dtype() == DataType::BFLOAT16 ? 1 : 0],
+                  output.dtype() == DataType::BFLOAT16,
                   g.out.pixels(),
                   output_columns(output),
                   size_t(traits(output.dtype()).block_bytes),

@@ -234,7 +234,6 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
         kernels::ConvTile gemm;  // one GEMM per position: sums only, no epilogue
         gemm.kblocks = r.kblocks;
         gemm.bias = zero_bias.data();
-        gemm.rows = mr;
         gemm.columns = nr;
         gemm.out_stride = nr;
         gemm.finalize = false;
@@ -243,7 +242,8 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
           for (int t = g0; t < g1; ++t) {
             gemm.a = packed_bytes + p * position_bytes + (t - b0) * mr_row_bytes;
             gemm.out = sums.data() + p * sums_stride + (t - g0) * mr * nr;
-            k.run[0](gemm);
+            gemm.rows = int(std::min<int64_t>(mr, tiles - int64_t(t) * mr));
+            k.for_rows(gemm.rows, false)(gemm);
           }
         }
         const int64_t group_first = int64_t(g0) * mr;

@@ -159,6 +159,55 @@ INSTANTIATE_TEST_SUITE_P(
              testing::dtype_name(std::get<2>(info.param));
     });
 
+// The last tile of a conv's rows runs the shortest kernel that covers its valid rows: every
+// count of valid rows, 1 to 2 MR, on every ISA, in fp32 and bfloat16 output, HiFi4 and LoFi
+// (native VDPBF16PS where the CPU has it), direct (1x1 and 3x3) and Winograd (whose tiles are
+// the rows: 1 x 2n maps give n tiles of F(2x2)).
+TEST(Conv2dRows, EveryCountOfValidRowsInTheLastTile) {
+  const auto to_bf16 = [](std::vector<float> v) {
+    for (float& x : v) x = to_float(to_bfloat16(x));
+    return v;
+  };
+  for (Isa isa : supported_isas()) {
+    const int mr = kernels::kernel_table(isa).conv_hifi4.mr;
+    for (int rows = 1; rows <= 2 * mr; ++rows) {
+      for (int kernel : {1, 3}) {
+        for (bool winograd : {false, true}) {
+          if (winograd && kernel != 3) continue;
+          const Shape in{1, 1, winograd ? 2 * rows : rows, 16};
+          const int oc = 20;
+          const auto input = random_vector(size_t(in.elements()), 71);
+          const float scale = 1.0f / std::sqrt(16.0f * kernel * kernel);
+          const auto weight = random_vector(size_t(oc) * 16 * kernel * kernel, 72, -scale, scale);
+          const auto bias = random_vector(oc, 73);
+          for (MathFidelity fidelity : {MathFidelity::HiFi4, MathFidelity::LoFi}) {
+            // LoFi multiplies bf16 operands (Winograd's transformed ones: checked elsewhere).
+            const bool lofi = fidelity == MathFidelity::LoFi;
+            if (lofi && winograd) continue;
+            const auto expected = reference::conv2d(lofi ? to_bf16(input) : input, in,
+                                                    lofi ? to_bf16(weight) : weight, bias, oc,
+                                                    kernel, 1, kernel / 2, Activation::kLeaky);
+            for (DataType dtype : {DataType::FLOAT32, DataType::BFLOAT16}) {
+              Conv2dConfig config;
+              config.activation = Activation::kLeaky;
+              config.dtype = dtype;
+              config.math_fidelity = fidelity;
+              config.winograd = winograd ? WinogradTile::kF2x2 : WinogradTile::kNone;
+              const Conv2d conv({16, oc, kernel, 1, kernel / 2}, weight, bias, config, isa);
+              Device device(1, isa);
+              const float rtol = dtype == DataType::BFLOAT16 ? 1.0f / 128 : 1e-4f;
+              EXPECT_TRUE(all_close(to_nhwc(conv(device, from_nhwc(input.data(), in))), expected,
+                                    1e-4f, rtol))
+                  << conv.kernel_name() << " rows " << rows << " kernel " << kernel
+                  << (winograd ? " winograd " : " ") << to_string(dtype);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // The micro-kernels' edges: pixel counts that leave 1..5 rows of a 6-row (AVX2) or 1..11 of a
 // 12-row (AVX-512) tile, and output channels that leave 1..15 columns of a 16-wide panel (half
 // of a 32-wide one), written into a channel slice so the partial columns are stored as such; in
