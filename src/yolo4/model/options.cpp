@@ -17,15 +17,15 @@ struct AutoRow {
 };
 
 constexpr AutoRow kAutoPresets[] = {
-    {Isa::kAvx512, true, "fast",
-     "AVX512_BF16: fast measured fastest on AMD Zen 5 (0.18x OpenCV DNN's time; bf16 0.21x, "
-     "report 0.21x, fp32 0.28x; docs/perf.md 2026-12-02), PCC >= 0.9988 against fp32"},
+    {Isa::kAvx512, true, "bf16",
+     "AVX512_BF16: bf16 measured fastest on AMD Zen 5 (0.15x OpenCV DNN's time; fast 0.16x, "
+     "report 0.20x, fp32 0.24x; docs/perf.md 2026-12-02 10:00 UTC), PCC >= 0.9998 against fp32"},
     {Isa::kAvx512, false, "fp32",
      "AVX-512 without AVX512_BF16: not measured here; fp32 needs no bf16 emulation"},
     {Isa::kAvx2, false, "fp32",
      "AVX2: fp32 measured fastest, on AMD Zen 2 (fp32 429 ms, bf16 527, report 706, fast 823 "
-     "at 320, 2 threads; issue 10) and with the AVX2 kernels on Zen 5 (fp32 148 ms, bf16 165, "
-     "fast 184, report 196; docs/perf.md 2026-12-02)"},
+     "at 320, 2 threads; issue 10) and with the AVX2 kernels on Zen 5 (0.40x OpenCV DNN's time; "
+     "bf16 0.45x, fast 0.46x, report 0.63x; docs/perf.md 2026-12-02 10:00 UTC)"},
     {Isa::kScalar, false, "fp32", "portable kernels: reduced precision only adds conversions"},
 };
 
