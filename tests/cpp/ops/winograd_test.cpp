@@ -33,15 +33,14 @@ std::string case_name(const WinogradCase& c) {
 }
 
 const WinogradCase kCases[] = {
-    {{1, 7, 5, 16}, 32, 1},     // odd sizes: partial tiles on both edges
-    {{2, 6, 9, 17}, 20, 1},     // batch 2, C and OC not multiples of 16
-    {{1, 1, 1, 40}, 48, 1},     // one pixel: a single tile, mostly padding
-    {{1, 5, 7, 600}, 33, 1},    // reduction longer than the direct conv's K chunk
-    {{1, 6, 8, 32}, 64, 0},     // no padding
-    {{1, 23, 19, 64}, 96, 1},   // many tiles: several blocks and groups per core
-    {{1, 13, 10, 24}, 16, 1},   // F(4x4): 1, 2 and 3 rows or columns left at the edges
-    {{1, 16, 15, 16}, 24, 1},   // F(6x6): 4 and 3 rows or columns left at the edges
-    {{1, 34, 34, 16}, 320, 1},  // weights larger than the input: streamed, MR-rows in groups
+    {{1, 7, 5, 16}, 32, 1},    // odd sizes: partial tiles on both edges
+    {{2, 6, 9, 17}, 20, 1},    // batch 2, C and OC not multiples of 16
+    {{1, 1, 1, 40}, 48, 1},    // one pixel: a single tile, mostly padding
+    {{1, 5, 7, 600}, 33, 1},   // reduction longer than the direct conv's K chunk
+    {{1, 6, 8, 32}, 64, 0},    // no padding
+    {{1, 23, 19, 64}, 96, 1},  // many tiles: several blocks and groups per core
+    {{1, 13, 10, 24}, 16, 1},  // F(4x4): 1, 2 and 3 rows or columns left at the edges
+    {{1, 16, 15, 16}, 24, 1},  // F(6x6): 4 and 3 rows or columns left at the edges
 };
 
 using WinogradParam = std::tuple<Isa, WinogradTile, WinogradCase, Activation>;
@@ -109,22 +108,34 @@ INSTANTIATE_TEST_SUITE_P(
     test_name);
 
 // Where the weights outweigh the input they meet, one block spans the share and MR-rows share
-// each weight panel in groups (the last one short: WinogradTest's 34x34 case runs it); where
+// each weight panel in groups, the last one short (checked against the reference here); where
 // the input outweighs them, an L2-sized block meets the panels one MR-row at a time.
 TEST(WinogradBlocking, GroupsMrRowsWhereTheWeightsStream) {
+  const Shape streamed{1, 34, 34, 16};
+  const int oc = 320;
+  const auto input = random_vector(size_t(streamed.elements()), 1);
+  const auto weight = random_vector(size_t(oc) * 16 * 9, 2);
+  const auto bias = random_vector(oc, 3);
+  const auto expected =
+      reference::conv2d(input, streamed, weight, bias, oc, 3, 1, 1, Activation::kMish);
   for (Isa isa : supported_isas()) {
     const int mr = kernels::kernel_table(isa).conv_hifi4.mr;
     Conv2dConfig config;
     config.winograd = WinogradTile::kF2x2;
-    const Shape streamed{1, 34, 34, 16};
-    const Conv2d wide({16, 320, 3, 1, 1}, random_vector(320 * 16 * 9, 1), random_vector(320, 2),
-                      config, isa);
+    config.activation = Activation::kMish;
+    const Conv2d wide({16, oc, 3, 1, 1}, weight, bias, config, isa);
     const ConvStrategy s = wide.strategy(streamed, 1);
     const int64_t rows =
         (winograd::tile_count(s.winograd, wide.output_shape(streamed)) + mr - 1) / mr;
     EXPECT_GT(s.group_tiles, 1) << to_string(isa);
     EXPECT_LT(s.group_tiles, rows) << to_string(isa) << ": a group short of the block";
     EXPECT_GE(s.block_pixels / mr, rows) << to_string(isa) << ": one block for the share";
+    for (int threads : {1, 2}) {
+      Device device(threads, isa);
+      EXPECT_TRUE(all_close(to_nhwc(wide(device, from_nhwc(input.data(), streamed))), expected,
+                            1e-4f, 1e-4f))
+          << wide.kernel_name() << " threads=" << threads;
+    }
 
     config.winograd = WinogradTile::kF6x6;
     const Shape large_map{1, 160, 160, 32};
