@@ -34,17 +34,21 @@ struct WinogradRule {
 // 20x20 and 10x10 maps). Its error stays below 9e-5 of the output's scale. F(4x4) takes
 // 0.60-0.87x F(2x2)'s time up to 256->256 and 128->256 (F(2x2) itself 0.52-0.71x the direct
 // conv's), but its weights (4x the direct conv's) make it 1.4-2.2x slower than F(2x2) at
-// 512->512, where F(2x2) stays. 512->1024 at 10x10 takes F(2x2) too since its streamed weights
+// 512->512, where F(2x2) stays; at 256->512 (20x20) F(4x4) took 0.78x F(2x2)'s time in the
+// network with AVX2's kernels, once its weights streamed once, and 0.99x with AVX-512's, so only
+// AVX2 takes it. 512->1024 at 10x10 takes F(2x2) too since its streamed weights
 // meet the whole map at once (conv2d's Winograd blocking): in the network 0.63x the direct
 // conv's time with AVX2's kernels, 0.75x with AVX-512's, in fp32 (0.77-0.91x in bf16, where it
 // has run since its weights were half of fp32's).
 // With bf16 operands or weights the larger tiles' rounding error is 11-26x the direct conv's
 // (WinogradError), so reduced precision keeps F(2x2): 0.52-0.67x direct from 64 channels.
-constexpr std::array<WinogradRule, 5> kWinogradRules{{
+constexpr std::array<WinogradRule, 6> kWinogradRules{{
     {32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF6x6,
      "32..64 -> 32..64 in fp32: F(6x6), 0.66-0.93x F(4x4)'s time"},
     {128, 128, 128, 128, WinogradPrecision::kFp32, Isa::kAvx2, WinogradTile::kF6x6,
      "128 -> 128 in fp32 on AVX2: F(6x6), 0.86x F(4x4)'s time (1.12x with AVX-512's kernels)"},
+    {256, 256, 512, 512, WinogradPrecision::kFp32, Isa::kAvx2, WinogradTile::kF4x4,
+     "256 -> 512 in fp32 on AVX2: F(4x4), 0.78x F(2x2)'s time (0.99x with AVX-512's kernels)"},
     {32, 256, 32, 256, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF4x4,
      "32..256 -> 32..256 in fp32: F(4x4), 0.60-0.87x F(2x2)'s time"},
     {64, 512, 64, 512, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,

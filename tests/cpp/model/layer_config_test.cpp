@@ -29,13 +29,18 @@ TEST(WinogradTable, Fp32TakesF6x6To64ChannelsF4x4To256AndF2x2Beyond) {
   EXPECT_EQ(tile_for(1024, 512, "fp32"), WinogradTile::kNone);  // not measured
 }
 
-// The one ISA-specific rule: AVX2's kernels measured F(6x6) faster at 128 -> 128, AVX-512's not.
+// The ISA-specific rules: AVX2's kernels measured F(6x6) faster at 128 -> 128 and F(4x4) at
+// 256 -> 512, AVX-512's not.
 TEST(WinogradTable, Fp32TakesF6x6At128ChannelsOnlyWithAvx2Kernels) {
   EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF6x6);
   EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kAvx512), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kScalar), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(128, 256, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(128, 128, "bf16", 3, 1, 1, Isa::kAvx2), WinogradTile::kF2x2);
+  // And F(4x4) at 256 -> 512.
+  EXPECT_EQ(tile_for(256, 512, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF4x4);
+  EXPECT_EQ(tile_for(256, 512, "fp32", 3, 1, 1, Isa::kAvx512), WinogradTile::kF2x2);
+  EXPECT_EQ(tile_for(256, 512, "bf16", 3, 1, 1, Isa::kAvx2), WinogradTile::kF2x2);
 }
 
 TEST(WinogradTable, ReducedPrecisionKeepsF2x2) {
