@@ -37,8 +37,8 @@ struct WinogradRule {
 // 512->512, where F(2x2) stays; at 256->512 (20x20) F(4x4) took 0.78x F(2x2)'s time in the
 // network with AVX2's kernels, once its weights streamed once, and 0.99x with AVX-512's, so only
 // AVX2 takes it. 512->1024 at 10x10 takes F(2x2) too since its streamed weights
-// meet the whole map at once (conv2d's Winograd blocking): in the network 0.63x the direct
-// conv's time with AVX2's kernels, 0.75x with AVX-512's, in fp32 (0.77-0.91x in bf16, where it
+// meet the whole map at once (conv2d's Winograd blocking): in the network 0.57-0.63x the direct
+// conv's time with AVX2's kernels, 0.60-0.75x with AVX-512's, in fp32 (0.77-0.91x in bf16, where it
 // has run since its weights were half of fp32's).
 // With bf16 operands or weights the larger tiles' rounding error is 11-26x the direct conv's
 // (WinogradError), so reduced precision keeps F(2x2): 0.52-0.67x direct from 64 channels.
@@ -54,7 +54,7 @@ constexpr std::array<WinogradRule, 6> kWinogradRules{{
     {64, 512, 64, 512, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,
      "64..512 -> 64..512: F(2x2), 0.52-0.71x direct"},
     {257, 1024, 513, 1024, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,
-     "512 -> 1024: F(2x2), 0.63-0.91x direct (its weights streamed once)"},
+     "512 -> 1024: F(2x2), 0.57-0.91x direct (its weights streamed once)"},
 }};
 
 bool applies(WinogradPrecision precision, const ModelOptions& options) {

@@ -35,14 +35,14 @@ LoadedModel& loaded(const std::string& dir, const std::string& file) {
 
 // The random .pth checkpoint's model in a named configuration: a ModelOptions preset,
 // "fp32-direct" (fp32 with every conv direct, no Winograd) or "fp32-avx2" (fp32 on the AVX2
-// kernels, whose layer table differs: F(6x6) also at 128 -> 128).
+// kernels, whose layer table differs: F(6x6) also at 128 -> 128, F(4x4) at 256 -> 512).
 const Yolov4& preset_model(const std::string& dir, const std::string& name) {
   LoadedModel& m = loaded(dir, "yolov4_random.pth");
   std::unique_ptr<Yolov4>& model = m.presets[name];
   if (!model) {
-    const bool fp32 = name == "fp32-direct" || name == "fp32-avx2";
-    ModelOptions options = name == "fp32-avx2" ? ModelOptions::preset("fp32", Isa::kAvx2)
-                                               : ModelOptions::preset(fp32 ? "fp32" : name);
+    ModelOptions options = name == "fp32-avx2"
+                               ? ModelOptions::preset("fp32", Isa::kAvx2)
+                               : ModelOptions::preset(name == "fp32-direct" ? "fp32" : name);
     if (name == "fp32-direct") options.winograd = false;
     model = std::make_unique<Yolov4>(*m.weights, options);
   }
