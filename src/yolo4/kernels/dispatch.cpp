@@ -14,12 +14,17 @@ const KernelTable& avx512_table() {
   // With AVX512_BF16, LoFi runs natively on VDPBF16PS instead of on widened fp32 operands.
   static const KernelTable table = [] {
     KernelTable t = kernels_avx512;
-    if (cpu_features().avx512_bf16) t.conv_lofi = t.conv_lofi_exact = bf16_conv_12x32__avx512bf16;
+    if (native_bf16_products(Isa::kAvx512))
+      t.conv_lofi = t.conv_lofi_exact = bf16_conv_12x32__avx512bf16;
     return t;
   }();
   return table;
 }
 }  // namespace
+
+bool native_bf16_products(Isa isa) {
+  return isa == Isa::kAvx512 && cpu_features().avx512_bf16;
+}
 
 const KernelTable& kernel_table(Isa isa) {
   YOLO4_CHECK(isa_supported(isa), "this CPU cannot run the ", to_string(isa), " kernels");

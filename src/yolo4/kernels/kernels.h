@@ -257,4 +257,8 @@ struct KernelTable {
 // The kernels for an ISA; throws if this CPU cannot run it.
 const KernelTable& kernel_table(Isa isa);
 
+// Whether `isa`'s LoFi kernel multiplies bf16 pairs natively (VDPBF16PS) on this CPU; elsewhere
+// LoFi's products are fp32 FMAs on widened operands, costing what HiFi4's do.
+bool native_bf16_products(Isa isa);
+
 }  // namespace yolo4::kernels

@@ -85,6 +85,23 @@ DataType weights_dtype_for(const ConvLayerShape& s, const ModelOptions& options)
   return options.weights_dtype;
 }
 
+ModelOptions with_fp32_products(ModelOptions options) {
+  options.weights_dtype = DataType::FLOAT32;
+  options.math_fidelity = MathFidelity::HiFi4;
+  return options;
+}
+
+// Where LoFi's products are fp32 FMAs on widened operands (no AVX512_BF16), they cost what
+// HiFi4's do and bf16 weights save only memory traffic, which the compute-bound convs that fp32
+// runs with a larger Winograd tile do not lack. Such a conv keeps its preset's activations and
+// takes fp32's weights, products and tile: with AVX2's kernels, bf16's F(2x2) took 1.1-1.6x
+// fp32's F(4x4)/F(6x6) time on those layers (docs/perf.md, 2026-12-02 14:30 UTC). Rounding
+// F(4x4)/F(6x6)'s transformed operands to bf16 would cost 11-26x F(2x2)'s error instead.
+bool takes_fp32_products(const ConvLayerShape& s, const ModelOptions& options, WinogradTile tile) {
+  return !kernels::native_bf16_products(options.isa) &&
+         winograd_tile(s, with_fp32_products(options)) > tile;
+}
+
 }  // namespace
 
 Conv2dConfig conv_config(const ConvLayerShape& shape, const ModelOptions& options) {
@@ -95,6 +112,11 @@ Conv2dConfig conv_config(const ConvLayerShape& shape, const ModelOptions& option
   config.math_approx_mode = options.math_approx_mode;
   config.activation = shape.activation;
   config.winograd = winograd_tile(shape, options);
+  if (takes_fp32_products(shape, options, config.winograd)) {
+    config.weights_dtype = DataType::FLOAT32;
+    config.math_fidelity = MathFidelity::HiFi4;
+    config.winograd = winograd_tile(shape, with_fp32_products(options));
+  }
   return config;
 }
 

@@ -2,7 +2,9 @@
 // on a random checkpoint that behaves like a trained one, through both weight loaders.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <string>
 
 #include "model_test_util.h"
 #include "yolo4/model/yolov4.h"
@@ -34,14 +36,16 @@ LoadedModel& loaded(const std::string& dir, const std::string& file) {
 }
 
 // The random .pth checkpoint's model in a named configuration: a ModelOptions preset,
-// "fp32-direct" (fp32 with every conv direct, no Winograd) or "fp32-avx2" (fp32 on the AVX2
-// kernels, whose layer table differs: F(6x6) also at 128 -> 128, F(4x4) at 256 -> 512).
+// "fp32-direct" (fp32 with every conv direct, no Winograd) or "<preset>-avx2" (the preset on the
+// AVX2 kernels, whose layer table differs: fp32 takes F(6x6) also at 128 -> 128 and F(4x4) at
+// 256 -> 512, and bf16/fast take fp32's weights and tiles where fp32's tile is larger).
 const Yolov4& preset_model(const std::string& dir, const std::string& name) {
   LoadedModel& m = loaded(dir, "yolov4_random.pth");
   std::unique_ptr<Yolov4>& model = m.presets[name];
   if (!model) {
-    ModelOptions options = name == "fp32-avx2"
-                               ? ModelOptions::preset("fp32", Isa::kAvx2)
+    const size_t avx2 = name.rfind("-avx2");
+    ModelOptions options = avx2 != std::string::npos
+                               ? ModelOptions::preset(name.substr(0, avx2), Isa::kAvx2)
                                : ModelOptions::preset(name == "fp32-direct" ? "fp32" : name);
     if (name == "fp32-direct") options.winograd = false;
     model = std::make_unique<Yolov4>(*m.weights, options);
@@ -91,9 +95,17 @@ void expect_whole_model_matches(const Yolov4& model, const std::string& case_dir
 
 // The reduced-precision presets against the fp32 reference: PCC >= 0.99 on every module and
 // every head. bf16: bfloat16 activations and weights, LoFi, Winograd; report: the report's
-// bfloat16 activations, bfloat8_b weights, LoFi, direct; fast (the CLI default): report with
-// Winograd.
-class PresetPcc : public ::testing::TestWithParam<std::string> {};
+// bfloat16 activations, bfloat8_b weights, LoFi, direct; fast: report with Winograd. "-avx2":
+// on the AVX2 kernels, where LoFi's products are widened and bf16/fast take fp32's weights and
+// larger tiles on some convs (on an AVX2-only CPU the plain presets are these already).
+class PresetPcc : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam().ends_with("-avx2") && (!isa_supported(Isa::kAvx2) || best_isa() == Isa::kAvx2)) {
+      GTEST_SKIP() << "the AVX2 kernels are not another ISA's here";
+    }
+  }
+};
 
 TEST_P(PresetPcc, ModulesAt320) {
   YOLO4_REQUIRE_TESTDATA(dir);
@@ -107,7 +119,13 @@ TEST_P(PresetPcc, WholeModelAt320And640) {
   expect_whole_model_matches(model, dir + "/s640/", kReducedPrecisionPcc);
 }
 
-INSTANTIATE_TEST_SUITE_P(ReducedPrecision, PresetPcc, ::testing::Values("bf16", "report", "fast"));
+INSTANTIATE_TEST_SUITE_P(ReducedPrecision, PresetPcc,
+                         ::testing::Values("bf16", "report", "fast", "bf16-avx2", "fast-avx2"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 // The direct convolution everywhere (--no-winograd) matches as tightly as the default.
 TEST(DirectConvModelPcc, WholeModelAt320) {
