@@ -14,8 +14,9 @@ const KernelTable& avx512_table() {
   // With AVX512_BF16, LoFi runs natively on VDPBF16PS instead of on widened fp32 operands.
   static const KernelTable table = [] {
     KernelTable t = kernels_avx512;
-    if (native_bf16_products(Isa::kAvx512))
-      t.conv_lofi = t.conv_lofi_exact = bf16_conv_12x32__avx512bf16;
+    if (native_bf16_products(Isa::kAvx512)) {
+      t.conv_lofi = t.conv_lofi_decoded = t.conv_lofi_exact = bf16_conv_12x32__avx512bf16;
+    }
     return t;
   }();
   return table;

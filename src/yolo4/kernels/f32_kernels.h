@@ -150,11 +150,18 @@ inline constexpr int kFloatsPerLine = int(kCacheLineBytes / sizeof(float));
 template <int NR>
 inline constexpr int kWeightRowLines = NR / kFloatsPerLine;
 
-template <class V, int MR, int NRV, class OutT, int ROWS = MR>
+// Outer-product micro-kernel: ROWS x (NRV vectors) accumulators stay in registers for the
+// whole reduction; each step loads NRV weight vectors and broadcasts ROWS activations of the
+// tile's MR packed rows (ROWS < MR: the shorter kernel for a partial tile). kPairWeights: the
+// weights are bf16 pairs [k/2][NR][2], widened in registers for two steps at a time (half the
+// bytes of fp32 weights, and no widened copy); each accumulator still sums k in order, so the
+// results are those of fp32 weights holding the same bf16 values.
+template <class V, int MR, int NRV, class OutT, int ROWS = MR, bool kPairWeights = false>
 void f32_conv_ukernel(const ConvTile& t) {
   using T = typename V::T;
   constexpr int L = V::kLanes;
   constexpr int NR = NRV * L;
+  constexpr int kSteps = kPairWeights ? 2 : 1;  // k steps per row of weights
   T acc[ROWS][NRV];
 #pragma GCC unroll 16
   for (int m = 0; m < ROWS; ++m)
@@ -162,23 +169,34 @@ void f32_conv_ukernel(const ConvTile& t) {
     for (int v = 0; v < NRV; ++v) acc[m][v] = V::zero();
 
   const float* a = static_cast<const float*>(t.a);
-  const float* w = static_cast<const float*>(t.w);
+  using W = std::conditional_t<kPairWeights, uint32_t, float>;
+  const W* w = static_cast<const W*>(t.w);
   for (int kb = 0; kb < t.kblocks; ++kb) {
 #pragma GCC unroll 16
-    for (int k = 0; k < kKBlock; ++k) {
-      T wv[NRV];
-#pragma GCC unroll 4
-      for (int v = 0; v < NRV; ++v) wv[v] = V::load(w + v * L);
-        // The weights stream once from memory where few rows meet them (Winograd's GEMMs on 10x10
-        // and 20x20 maps): fetch kPrefetchSteps steps ahead (past the end is harmless).
+    for (int k = 0; k < kKBlock; k += kSteps) {
+      // The weights stream once from memory where few rows meet them (Winograd's GEMMs on 10x10
+      // and 20x20 maps): fetch kPrefetchSteps steps ahead (past the end is harmless).
 #pragma GCC unroll 4
       for (int line = 0; line < kWeightRowLines<NR>; ++line)
-        __builtin_prefetch(w + kPrefetchSteps * NR + line * kFloatsPerLine);
-#pragma GCC unroll 16
-      for (int m = 0; m < ROWS; ++m) {
-        const T av = V::broadcast(a + m * kKBlock + k);
+        __builtin_prefetch(w + kPrefetchSteps / kSteps * NR + line * kFloatsPerLine);
+#pragma GCC unroll 2
+      for (int step = 0; step < kSteps; ++step) {
+        // One step's weights at a time: both steps' would not fit in AVX2's 16 registers.
+        T wv[NRV];
 #pragma GCC unroll 4
-        for (int v = 0; v < NRV; ++v) acc[m][v] = V::fma(av, wv[v], acc[m][v]);
+        for (int v = 0; v < NRV; ++v) {
+          if constexpr (kPairWeights) {
+            wv[v] = V::load_pair_element(w + v * L, step);
+          } else {
+            wv[v] = V::load(w + v * L);
+          }
+        }
+#pragma GCC unroll 16
+        for (int m = 0; m < ROWS; ++m) {
+          const T av = V::broadcast(a + m * kKBlock + k + step);
+#pragma GCC unroll 4
+          for (int v = 0; v < NRV; ++v) acc[m][v] = V::fma(av, wv[v], acc[m][v]);
+        }
       }
       w += NR;
     }
@@ -201,11 +219,11 @@ constexpr void set_shorter_kernels(ConvKernel& k) {
   set_shorter_kernels<Family>(k, std::make_integer_sequence<int, (Family::kMr - 1) / kRowStep>{});
 }
 
-template <class V, int MR, int NRV>
+template <class V, int MR, int NRV, bool kPairWeights>
 struct F32ConvFamily {
   static constexpr int kMr = MR;
   template <class OutT, int ROWS>
-  static constexpr ConvTileFn kernel = &f32_conv_ukernel<V, MR, NRV, OutT, ROWS>;
+  static constexpr ConvTileFn kernel = &f32_conv_ukernel<V, MR, NRV, OutT, ROWS, kPairWeights>;
 };
 
 template <class V, int NRV, class OutT>
@@ -365,10 +383,10 @@ void widen_bf16_pairs(const uint32_t* pairs, int lanes, int pair_rows, float* ds
   constexpr int L = V::kLanes;
   for (int j = 0; j < pair_rows; ++j) {
     for (int lane = 0; lane < lanes; lane += L) {
-      typename V::T even, odd;
-      V::widen_bf16_pairs(pairs + size_t(j) * lanes + lane, even, odd);
-      V::store(dst + size_t(2 * j) * lanes + lane, even);
-      V::store(dst + size_t(2 * j + 1) * lanes + lane, odd);
+      for (int odd = 0; odd < 2; ++odd) {
+        V::store(dst + size_t(2 * j + odd) * lanes + lane,
+                 V::load_pair_element(pairs + size_t(j) * lanes + lane, odd));
+      }
     }
   }
 }
@@ -393,15 +411,24 @@ constexpr void set_shared_kernels(ConvKernel& k) {
 }
 
 // The f32 conv kernel as HiFi4, or as LoFi on bf16 operands widened to fp32 (for CPUs without
-// AVX512_BF16; kPairOrder additionally in VDPBF16PS's exact accumulation order).
+// AVX512_BF16; kPairOrder additionally in VDPBF16PS's exact accumulation order); pair_weights
+// (kWidened only): reading its bf16 weights as pairs.
 template <class V, int MR, int NRV>
-constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operands) {
+constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operands,
+                                     bool pair_weights = false) {
   ConvKernel k;
-  k.run[0] = &f32_conv_ukernel<V, MR, NRV, float>;
-  k.run[1] = &f32_conv_ukernel<V, MR, NRV, uint16_t>;
-  if (bf16_operands != Bf16Operands::kPairOrder) {  // not the exact order's (tests only)
-    set_shorter_kernels<F32ConvFamily<V, MR, NRV>>(k);
+  if (pair_weights) {
+    k.run[0] = &f32_conv_ukernel<V, MR, NRV, float, MR, true>;
+    k.run[1] = &f32_conv_ukernel<V, MR, NRV, uint16_t, MR, true>;
+    set_shorter_kernels<F32ConvFamily<V, MR, NRV, true>>(k);
+  } else {
+    k.run[0] = &f32_conv_ukernel<V, MR, NRV, float>;
+    k.run[1] = &f32_conv_ukernel<V, MR, NRV, uint16_t>;
   }
+  if (bf16_operands == Bf16Operands::kNone) {  // not the exact order's (tests only)
+    set_shorter_kernels<F32ConvFamily<V, MR, NRV, false>>(k);
+  }
+  k.bf16_pair_weights = pair_weights;
   if (bf16_operands == Bf16Operands::kNone) {
     set_shared_kernels<V, NRV, float>(k);
   } else {
@@ -544,14 +571,15 @@ float f32_fma_loop(int64_t iterations) {
 // Its LoFi kernels are the f32 one on bf16 operands: widened, and in VDPBF16PS's order.
 template <class V, int MR, int NRV>
 constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const char* lofi_name,
-                                        const char* lofi_exact_name,
+                                        const char* lofi_decoded_name, const char* lofi_exact_name,
                                         Bfp8PairsDecodeFn bfp8_decode_pairs,
                                         Bfp8F32DecodeFn bfp8_decode_f32,
                                         const ConvBlocking& blocking) {
   ConvKernel hifi4 = f32_conv_kernel<V, MR, NRV>(hifi4_name, Bf16Operands::kNone);
-  ConvKernel lofi = f32_conv_kernel<V, MR, NRV>(lofi_name, Bf16Operands::kWidened);
+  ConvKernel lofi = f32_conv_kernel<V, MR, NRV>(lofi_name, Bf16Operands::kWidened, true);
+  ConvKernel lofi_decoded = f32_conv_kernel<V, MR, NRV>(lofi_decoded_name, Bf16Operands::kWidened);
   ConvKernel lofi_exact = f32_conv_kernel<V, MR, NRV>(lofi_exact_name, Bf16Operands::kPairOrder);
-  for (ConvKernel* k : {&hifi4, &lofi, &lofi_exact}) {
+  for (ConvKernel* k : {&hifi4, &lofi, &lofi_decoded, &lofi_exact}) {
     k->bfp8_decode_pairs = bfp8_decode_pairs;
     k->bfp8_decode_f32 = bfp8_decode_f32;
     k->blocking = blocking;
@@ -560,6 +588,7 @@ constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const c
       isa,
       hifi4,
       lofi,
+      lofi_decoded,
       lofi_exact,
       &f32_activation<V>,
       &f32_add<V>,

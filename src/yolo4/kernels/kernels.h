@@ -24,7 +24,8 @@ enum class OperandFormat { kF32, kBf16Pairs };
 // How a kF32 kernel runs LoFi (bf16 x bf16 products, exact in fp32) on CPUs without VDPBF16PS.
 enum class Bf16Operands {
   kNone,       // HiFi4: the operands as given
-  kWidened,    // bf16 values, kept compressed and widened to fp32 where packed or decoded; the
+  kWidened,    // bf16 values, kept compressed: activations widened to fp32 where packed, the
+               // weights read as bf16 pairs and widened in registers (bf16_pair_weights); the
                // kernel sums in its own order (the fast path)
   kPairOrder,  // bf16 values, each reduction pair packed odd element first: VDPBF16PS's exact
                // order (slow; for tests that compare with the native kernel)
@@ -188,6 +189,9 @@ struct ConvKernel {
   int nr = 0;
   OperandFormat operands = OperandFormat::kF32;
   Bf16Operands bf16_operands = Bf16Operands::kNone;
+  // A kF32 kernel that reads W as bf16 pairs [k/2][NR][2] (kBf16Pairs' weight layout) and widens
+  // them in registers: resident bf16 weights reach it without a widened copy.
+  bool bf16_pair_weights = false;
   // Decodes resident bfloat8_b weights, block by block, before they reach this kernel: to bf16
   // pairs, or (kF32 kernels on widened operands) straight to fp32.
   Bfp8PairsDecodeFn bfp8_decode_pairs = nullptr;
@@ -242,6 +246,10 @@ struct KernelTable {
   Isa isa;
   ConvKernel conv_hifi4;  // fp32 products, fp32 accumulation
   ConvKernel conv_lofi;   // bf16 x bf16 products, fp32 accumulation
+  // LoFi on bfloat8_b weights, decoded block by block: without VDPBF16PS straight to fp32 for a
+  // kernel reading fp32 weights (widening the decoded pairs in registers, use after use, measured
+  // 1.2x slower in the network with AVX2's kernels).
+  ConvKernel conv_lofi_decoded;
   // LoFi summed in VDPBF16PS's exact order: native where the CPU has it, else emulated (slow).
   ConvKernel conv_lofi_exact;
   F32UnaryFn f32_activation;

@@ -55,11 +55,11 @@ struct VecAvx2 {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
 
-  // 8 bf16 pairs (low half: even element) to their even and odd elements as floats.
-  static void widen_bf16_pairs(const uint32_t* p, T& even, T& odd) {
+  // Element `odd` (0: the low half) of 8 bf16 pairs, as floats.
+  static T load_pair_element(const uint32_t* p, int odd) {
     const __m256i pairs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    even = _mm256_castsi256_ps(_mm256_slli_epi32(pairs, 16));
-    odd = _mm256_castsi256_ps(_mm256_and_si256(pairs, _mm256_set1_epi32(int(0xffff0000u))));
+    return _mm256_castsi256_ps(odd ? _mm256_and_si256(pairs, _mm256_set1_epi32(int(0xffff0000u)))
+                                   : _mm256_slli_epi32(pairs, 16));
   }
   static void store_bf16(uint16_t* p, T x, int n = kLanes) {
     const __m256i bits = _mm256_castps_si256(x);

@@ -54,11 +54,11 @@ struct VecAvx512 {
         _mm512_maskz_slli_epi32(kAll, _mm512_maskz_cvtepu16_epi32(kAll, h), 16));
   }
 
-  // 16 bf16 pairs (low half: even element) to their even and odd elements as floats.
-  static void widen_bf16_pairs(const uint32_t* p, T& even, T& odd) {
+  // Element `odd` (0: the low half) of 16 bf16 pairs, as floats.
+  static T load_pair_element(const uint32_t* p, int odd) {
     const __m512i pairs = _mm512_loadu_si512(p);
-    even = _mm512_castsi512_ps(_mm512_maskz_slli_epi32(kAll, pairs, 16));
-    odd = _mm512_castsi512_ps(_mm512_and_si512(pairs, _mm512_set1_epi32(int(0xffff0000u))));
+    return _mm512_castsi512_ps(odd ? _mm512_and_si512(pairs, _mm512_set1_epi32(int(0xffff0000u)))
+                                   : _mm512_maskz_slli_epi32(kAll, pairs, 16));
   }
   static void store_bf16(uint16_t* p, T x, int n = kLanes) {
     const __m512i bits = _mm512_castps_si512(x);

@@ -37,9 +37,9 @@ struct VecScalar {
   static T keep_first(T x, int n) { return n > 0 ? x : 0.0f; }  // never called: one lane
 
   static T load_bf16(const uint16_t* p, int n = 1) { return n > 0 ? to_float(bfloat16{*p}) : 0.0f; }
-  static void widen_bf16_pairs(const uint32_t* p, T& even, T& odd) {
-    even = to_float(bfloat16{uint16_t(*p)});
-    odd = to_float(bfloat16{uint16_t(*p >> 16)});
+  // Element `odd` (0: the low half) of one bf16 pair.
+  static T load_pair_element(const uint32_t* p, int odd) {
+    return to_float(bfloat16{uint16_t(*p >> (odd ? 16 : 0))});
   }
   static void store_bf16(uint16_t* p, T x, int n = 1) {
     if (n > 0) *p = to_bfloat16(x).bits;

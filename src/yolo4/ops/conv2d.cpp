@@ -150,7 +150,8 @@ PackFn pack_function(DataType input, kernels::OperandFormat operands) {
 kernels::ConvKernel select_kernel(const Conv2dConfig& config, Isa isa) {
   const kernels::KernelTable& table = kernels::kernel_table(isa);
   if (config.math_fidelity != MathFidelity::LoFi) return table.conv_hifi4;
-  return config.lofi_exact_order ? table.conv_lofi_exact : table.conv_lofi;
+  if (config.lofi_exact_order) return table.conv_lofi_exact;
+  return config.weights_dtype == DataType::BFLOAT8_B ? table.conv_lofi_decoded : table.conv_lofi;
 }
 
 ReductionLayout reduction_layout(const Conv2dParams& p, int nr) {

@@ -5,7 +5,6 @@
 namespace yolo4 {
 
 using kernels::kKBlock;
-using kernels::operand_bytes;
 using kernels::OperandFormat;
 
 namespace {
@@ -18,10 +17,11 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
                                      const ReductionLayout& layout,
                                      const kernels::ConvKernel& kernel, DataType weights_dtype)
     : layout_(layout),
-      operands_(kernel.operands),
+      pair_weights_(kernel.operands == OperandFormat::kBf16Pairs || kernel.bf16_pair_weights),
       swap_pairs_(kernel.bf16_operands == kernels::Bf16Operands::kPairOrder),
-      // bf16 values (bfloat8_b ones are too) for a kF32 kernel that needs no pair swap.
-      widen_(kernel.operands == OperandFormat::kF32 && !swap_pairs_ &&
+      // bf16 values (bfloat8_b ones are too) for a kF32 kernel that reads fp32 weights and needs
+      // no pair swap.
+      widen_(!pair_weights_ && !swap_pairs_ &&
              (weights_dtype != DataType::FLOAT32 ||
               kernel.bf16_operands != kernels::Bf16Operands::kNone)),
       nr_(kernel.nr),
@@ -39,7 +39,7 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
     const size_t blocks = size_t(layout.panels) * layout.kblocks * nr_;
     bfp8_exponents_.resize(blocks);
     bfp8_values_.resize(blocks * kKBlock);
-  } else if (operands_ == OperandFormat::kF32 && !widen_) {
+  } else if (!pair_weights_ && !widen_) {
     f32_.assign(size_t(layout.panels) * panel_elements(), 0.0f);
   } else {
     bf16_.assign(size_t(layout.panels) * panel_elements(), 0);
@@ -105,7 +105,7 @@ void PackedConvWeights::decode_chunk(int panel, int kb0, int kb1, void* dst) con
     const uint8_t* exponents = bfp8_exponents_.data() + b * nr_;
     const uint8_t* values = bfp8_values_.data() + b * kKBlock * nr_;
     // The hot paths: straight into the operands, bf16 pairs or widened fp32.
-    if (operands_ == OperandFormat::kBf16Pairs) {
+    if (pair_weights_) {
       bfp8_decode_(exponents, values, nr_,
                    static_cast<uint32_t*>(dst) + size_t(kb - kb0) * kPairsPerBlock * nr_);
       continue;
@@ -137,13 +137,13 @@ const void* PackedConvWeights::chunk(int panel, int kb0, int kb1,
   }
   // Decode the chunk; its k positions are relative to kb0 (a multiple of 16, so pairs hold).
   const size_t elements = size_t(kb1 - kb0) * kKBlock * nr_;
-  scratch.resize(operands_ == OperandFormat::kF32 ? elements : (elements + 1) / 2);
+  scratch.resize(pair_weights_ ? (elements + 1) / 2 : elements);
   decode_chunk(panel, kb0, kb1, scratch.data());
   return scratch.data();
 }
 
 size_t PackedConvWeights::decoded_panel_bytes() const {
-  return panel_elements() * operand_bytes(operands_);
+  return panel_elements() * weight_bytes();
 }
 
 void PackedConvWeights::decode_panels(int p0, int p1, AlignedVector<float>& scratch) const {
@@ -157,9 +157,8 @@ void PackedConvWeights::decode_panels(int p0, int p1, AlignedVector<float>& scra
 
 const void* PackedConvWeights::chunk_of(const AlignedVector<float>& decoded, int panel_index,
                                         int kb0) const {
-  const size_t element = operand_bytes(operands_);
   return reinterpret_cast<const std::byte*>(decoded.data()) + panel_index * decoded_panel_bytes() +
-         size_t(kb0) * kKBlock * nr_ * element;
+         size_t(kb0) * kKBlock * nr_ * weight_bytes();
 }
 
 size_t PackedConvWeights::resident_bytes() const {

@@ -23,9 +23,10 @@ class PackedConvWeights {
  public:
   // weights_dtype: FLOAT32 keeps fp32 values; BFLOAT16 rounds each; BFLOAT8_B encodes blocks of
   // 16 along the reduction and stays resident in that form (17 bytes per 16 weights), decoded
-  // at run time by the kernel's bfp8_decode_pairs (bfp8_decode_f32 for widened operands). bf16
-  // values (BFLOAT16, or any dtype under LoFi) stay resident as bf16 and a kF32 kernel gets them
-  // widened chunk by chunk.
+  // at run time by the kernel's bfp8_decode_pairs (bfp8_decode_f32 for a kernel reading fp32
+  // weights). bf16 values (BFLOAT16, or any dtype under LoFi) stay resident as bf16 pairs: a
+  // kernel reading pairs (kBf16Pairs, bf16_pair_weights) takes them as they are, another kF32
+  // kernel gets them widened chunk by chunk.
   PackedConvWeights(std::span<const float> weight_oihw, int out_channels,
                     const ReductionLayout& layout, const kernels::ConvKernel& kernel,
                     DataType weights_dtype);
@@ -52,14 +53,16 @@ class PackedConvWeights {
   void decode_chunk(int panel, int kb0, int kb1, void* dst) const;
   size_t panel_elements() const { return size_t(layout_.k_total()) * nr_; }
 
+  size_t weight_bytes() const { return pair_weights_ ? 2 : 4; }  // per packed weight
+
   ReductionLayout layout_;
-  kernels::OperandFormat operands_;
+  bool pair_weights_;  // the kernel reads bf16 pairs [k/2][NR][2]
   bool swap_pairs_;
-  bool widen_;  // bf16 values resident as bf16 pairs for a kF32 kernel
+  bool widen_;  // bf16 values resident as bf16 pairs for a kernel reading fp32 weights
   int nr_;
   DataType dtype_;
   AlignedVector<float> f32_;      // kF32 operands: [panel][k][NR]
-  AlignedVector<uint16_t> bf16_;  // kBf16Pairs operands, or widen_: [panel][k/2][NR][2]
+  AlignedVector<uint16_t> bf16_;  // pair_weights_ or widen_: [panel][k/2][NR][2]
   // bfloat8_b, planar like a Tenstorrent tile: the shared exponents [panel][kb][NR], then the
   // value bytes [panel][kb][8 pairs][NR][2], already in the order of the kBf16Pairs operands.
   std::vector<uint8_t> bfp8_exponents_;

@@ -158,7 +158,7 @@ TEST_P(PackedBfp8WeightsTest, ChunksHoldTheDecodedBlocks) {
   const kernels::KernelTable& table = kernels::kernel_table(isa);
   constexpr int kInChannels = 40;
   for (const kernels::ConvKernel* kernel :
-       {&table.conv_hifi4, &table.conv_lofi, &table.conv_lofi_exact}) {
+       {&table.conv_hifi4, &table.conv_lofi, &table.conv_lofi_decoded, &table.conv_lofi_exact}) {
     ReductionLayout layout;
     layout.in_channels = kInChannels;
     layout.taps = 1;
@@ -193,7 +193,8 @@ TEST_P(PackedBfp8WeightsTest, ChunksHoldTheDecodedBlocks) {
           for (int k = 0; k < (kb1 - kb0) * kKBlock; ++k) {
             const uint16_t want = expected[size_t(panel * nr + lane) * k_total + kb0 * kKBlock + k];
             uint16_t got;
-            if (kernel->operands == kernels::OperandFormat::kBf16Pairs) {
+            if (kernel->operands == kernels::OperandFormat::kBf16Pairs ||
+                kernel->bf16_pair_weights) {
               got = static_cast<const uint16_t*>(chunk)[(size_t(k / 2) * nr + lane) * 2 + k % 2];
             } else {
               const int position =
