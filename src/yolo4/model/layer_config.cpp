@@ -95,7 +95,7 @@ ModelOptions with_fp32_products(ModelOptions options) {
 // HiFi4's do and bf16 weights save only memory traffic, which the compute-bound convs that fp32
 // runs with a larger Winograd tile do not lack. Such a conv keeps its preset's activations and
 // takes fp32's weights, products and tile: with AVX2's kernels, bf16's F(2x2) took 1.1-1.6x
-// fp32's F(4x4)/F(6x6) time on those layers (docs/perf.md, 2026-12-02 14:30 UTC). Rounding
+// fp32's F(4x4)/F(6x6) time on those layers (docs/perf.md, 2026-12-02 14:00-15:20 UTC). Rounding
 // F(4x4)/F(6x6)'s transformed operands to bf16 would cost 11-26x F(2x2)'s error instead.
 bool takes_fp32_products(const ConvLayerShape& s, const ModelOptions& options, WinogradTile tile) {
   return !kernels::native_bf16_products(options.isa) &&

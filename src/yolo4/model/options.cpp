@@ -18,14 +18,16 @@ struct AutoRow {
 
 constexpr AutoRow kAutoPresets[] = {
     {Isa::kAvx512, true, "bf16",
-     "AVX512_BF16: bf16 measured fastest on AMD Zen 5 (0.15x OpenCV DNN's time; fast 0.16x, "
-     "report 0.20x, fp32 0.24x; docs/perf.md 2026-12-02 10:00 UTC), PCC >= 0.9998 against fp32"},
+     "AVX512_BF16: bf16 measured fastest on AMD Zen 5 (0.13x OpenCV DNN's time; fast 0.17x, "
+     "report 0.20x, fp32 0.25x; docs/perf.md 2026-12-02 14:00-15:20 UTC), PCC >= 0.9998 against "
+     "fp32"},
     {Isa::kAvx512, false, "fp32",
      "AVX-512 without AVX512_BF16: not measured here; fp32 needs no bf16 emulation"},
     {Isa::kAvx2, false, "fp32",
-     "AVX2: fp32 measured fastest, on AMD Zen 2 (fp32 429 ms, bf16 527, report 706, fast 823 "
-     "at 320, 2 threads; issue 10) and with the AVX2 kernels on Zen 5 (0.40x OpenCV DNN's time; "
-     "bf16 0.45x, fast 0.46x, report 0.63x; docs/perf.md 2026-12-02 10:00 UTC)"},
+     "AVX2: no reduced preset measured clearly faster: with the AVX2 kernels on Zen 5 fp32 took "
+     "0.38x OpenCV DNN's time, bf16 0.36x and fast 0.40x, within the host's noise of it "
+     "(docs/perf.md 2026-12-02 14:00-15:20 UTC), so the exact one; on AMD Zen 2 (issue 10, earlier "
+     "code) fp32 429 ms, bf16 527, report 706, fast 823"},
     {Isa::kScalar, false, "fp32", "portable kernels: reduced precision only adds conversions"},
 };
 
