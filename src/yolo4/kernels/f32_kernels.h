@@ -153,9 +153,9 @@ inline constexpr int kWeightRowLines = NR / kFloatsPerLine;
 // Outer-product micro-kernel: ROWS x (NRV vectors) accumulators stay in registers for the
 // whole reduction; each step loads NRV weight vectors and broadcasts ROWS activations of the
 // tile's MR packed rows (ROWS < MR: the shorter kernel for a partial tile). kPairWeights: the
-// weights are bf16 pairs [k/2][NR][2], widened in registers for two steps at a time (half the
-// bytes of fp32 weights, and no widened copy); each accumulator still sums k in order, so the
-// results are those of fp32 weights holding the same bf16 values.
+// weights are bf16 pairs [k/2][NR][2], each pair row loaded for both its steps and widened in
+// registers (half the bytes of fp32 weights, and no widened copy); each accumulator still sums k
+// in order, so the results are those of fp32 weights holding the same bf16 values.
 template <class V, int MR, int NRV, class OutT, int ROWS = MR, bool kPairWeights = false>
 void f32_conv_ukernel(const ConvTile& t) {
   using T = typename V::T;
@@ -424,9 +424,9 @@ constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operand
   } else {
     k.run[0] = &f32_conv_ukernel<V, MR, NRV, float>;
     k.run[1] = &f32_conv_ukernel<V, MR, NRV, uint16_t>;
-  }
-  if (bf16_operands == Bf16Operands::kNone) {  // not the exact order's (tests only)
-    set_shorter_kernels<F32ConvFamily<V, MR, NRV, false>>(k);
+    if (bf16_operands != Bf16Operands::kPairOrder) {  // not the exact order's (tests only)
+      set_shorter_kernels<F32ConvFamily<V, MR, NRV, false>>(k);
+    }
   }
   k.bf16_pair_weights = pair_weights;
   if (bf16_operands == Bf16Operands::kNone) {

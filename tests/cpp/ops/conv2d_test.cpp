@@ -208,6 +208,24 @@ TEST(Conv2dRows, EveryCountOfValidRowsInTheLastTile) {
   }
 }
 
+// Every kernel but the exact-order emulation (tests only) has its shorter variants, which a
+// conv's last tile would otherwise miss without any result changing: each row count that a
+// shorter kernel can cover gets one.
+TEST(Conv2dRows, EveryFastKernelHasItsShorterVariants) {
+  for (Isa isa : supported_isas()) {
+    const kernels::KernelTable& table = kernels::kernel_table(isa);
+    for (const kernels::ConvKernel* k :
+         {&table.conv_hifi4, &table.conv_lofi, &table.conv_lofi_decoded}) {
+      for (int rows = 1; (rows - 1) / kernels::kRowStep < (k->mr - 1) / kernels::kRowStep; ++rows) {
+        for (int bf16_out : {0, 1}) {
+          EXPECT_NE(k->for_rows(rows, bf16_out), k->run[bf16_out])
+              << k->name << " rows " << rows << " bf16 output " << bf16_out;
+        }
+      }
+    }
+  }
+}
+
 // The micro-kernels' edges: pixel counts that leave 1..5 rows of a 6-row (AVX2) or 1..11 of a
 // 12-row (AVX-512) tile, and output channels that leave 1..15 columns of a 16-wide panel (half
 // of a 32-wide one), written into a channel slice so the partial columns are stored as such; in
