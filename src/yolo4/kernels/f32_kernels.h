@@ -9,47 +9,30 @@
 
 #include "yolo4/core/aligned_vector.h"
 #include "yolo4/kernels/kernels.h"
-#include "yolo4/kernels/vec_group.h"
 #include "yolo4/kernels/vec_math.h"
 
 namespace yolo4::kernels {
 namespace {
 
-// The activation's function on one vector of V (a vector type, or a VecGroup of them).
-template <class V, Activation A>
-[[gnu::always_inline]] inline typename V::T activate(typename V::T x) {
-  if constexpr (A == Activation::kMish) return vmish<V>(x);
-  if constexpr (A == Activation::kMishApprox) return vmish_approx<V>(x);
-  if constexpr (A == Activation::kLeaky) return vleaky<V>(x);
-  if constexpr (A == Activation::kLogistic) return vlogistic<V>(x);
-  if constexpr (A == Activation::kRelu) return vrelu<V>(x);
-  if constexpr (A == Activation::kSwish) return vswish<V>(x);
-  if constexpr (A == Activation::kNone) return x;
-}
-
-// Calls body(std::integral_constant<Activation, activation>{}): the activation chosen once,
-// outside the caller's loop, which then inlines it (a call per vector clobbered every register
-// and kept one mish chain in flight).
-template <class Body>
-void visit_activation(Activation activation, Body&& body) {
-  using A = Activation;
+template <class V>
+typename V::T apply_activation(typename V::T x, Activation activation) {
   switch (activation) {
-    case A::kMish:
-      return body(std::integral_constant<A, A::kMish>{});
-    case A::kMishApprox:
-      return body(std::integral_constant<A, A::kMishApprox>{});
-    case A::kLeaky:
-      return body(std::integral_constant<A, A::kLeaky>{});
-    case A::kLogistic:
-      return body(std::integral_constant<A, A::kLogistic>{});
-    case A::kRelu:
-      return body(std::integral_constant<A, A::kRelu>{});
-    case A::kSwish:
-      return body(std::integral_constant<A, A::kSwish>{});
-    case A::kNone:
+    case Activation::kMish:
+      return vmish<V>(x);
+    case Activation::kMishApprox:
+      return vmish_approx<V>(x);
+    case Activation::kLeaky:
+      return vleaky<V>(x);
+    case Activation::kLogistic:
+      return vlogistic<V>(x);
+    case Activation::kRelu:
+      return vrelu<V>(x);
+    case Activation::kSwish:
+      return vswish<V>(x);
+    case Activation::kNone:
       break;
   }
-  return body(std::integral_constant<A, A::kNone>{});
+  return x;
 }
 
 // Output element types: float, or bfloat16 bits (uint16_t).
@@ -83,63 +66,37 @@ void store_from_float(Bf16AsFloat* p, typename V::T x, int lanes) {
 }
 
 // The fused epilogue shared by every conv kernel: bias (or the partial sum of an earlier
-// reduction chunk), activation, residual, store in the output's dtype. Rows go through the
-// activation in pairs, their vectors as one VecGroup: independent chains for the core to overlap.
-template <class V, int MR, int NRV, class OutT, Activation A>
-void store_rows(typename V::T (&acc)[MR][NRV], const ConvTile& t) {
-  using T = typename V::T;
-  constexpr int L = V::kLanes;
-  constexpr int kRows = MR % 2 == 0 ? 2 : 1;
-  using Group = VecGroup<V, kRows * NRV>;
-  const int vectors = std::min(NRV, (t.columns + L - 1) / L);
-  for (int m0 = 0; m0 < t.rows; m0 += kRows) {
-    typename Group::T x;
-#pragma GCC unroll 2
-    for (int r = 0; r < kRows; ++r) {
-      const int m = m0 + r;
-      const float* partial = t.accumulate ? t.partial + m * t.partial_stride : nullptr;
-#pragma GCC unroll 4
-      for (int v = 0; v < NRV; ++v) {
-        T& y = x.v[r * NRV + v];
-        y = acc[m][v];
-        if (m >= t.rows || v >= vectors) continue;
-        const int lanes = t.columns - v * L;
-        y = V::add(y, partial ? load_as_float<V>(partial + v * L, lanes) : V::load(t.bias + v * L));
-      }
-    }
-    x = activate<Group, A>(x);
-#pragma GCC unroll 2
-    for (int r = 0; r < kRows; ++r) {
-      const int m = m0 + r;
-      if (m >= t.rows) break;
-      OutT* out = static_cast<OutT*>(t.out) + m * t.out_stride;
-      const OutT* res =
-          t.residual ? static_cast<const OutT*>(t.residual) + m * t.residual_stride : nullptr;
-#pragma GCC unroll 4
-      for (int v = 0; v < NRV; ++v) {
-        if (v >= vectors) break;
-        T& y = x.v[r * NRV + v];
-        const int lanes = t.columns - v * L;
-        if (t.finalize) {
-          // Lanes past the output's channels are a TILE output's padding: zero even where the
-          // activation's f(0) is not (logistic), and never read from the residual.
-          const int channel_lanes = t.channels - v * L;
-          if (res && channel_lanes > 0) {
-            y = V::add(y, load_as_float<V>(res + v * L, std::min(lanes, channel_lanes)));
-          }
-          if (channel_lanes < lanes)
-            y = channel_lanes > 0 ? V::keep_first(y, channel_lanes) : V::zero();
-        }
-        store_from_float<V>(out + v * L, y, lanes);
-      }
-    }
-  }
-}
-
+// reduction chunk), activation, residual, store in the output's dtype.
 template <class V, int MR, int NRV, class OutT>
 void store_tile(typename V::T (&acc)[MR][NRV], const ConvTile& t) {
-  visit_activation(t.finalize ? t.activation : Activation::kNone,
-                   [&](auto a) { store_rows<V, MR, NRV, OutT, decltype(a)::value>(acc, t); });
+  using T = typename V::T;
+  constexpr int L = V::kLanes;
+  for (int m = 0; m < t.rows; ++m) {
+    OutT* out = static_cast<OutT*>(t.out) + m * t.out_stride;
+    const float* partial = t.accumulate ? t.partial + m * t.partial_stride : nullptr;
+    const OutT* res =
+        t.residual ? static_cast<const OutT*>(t.residual) + m * t.residual_stride : nullptr;
+#pragma GCC unroll 4
+    for (int v = 0; v < NRV; ++v) {
+      const int lanes = t.columns - v * L;
+      if (lanes <= 0) break;
+      T x = acc[m][v];
+      x = V::add(x, partial ? load_as_float<V>(partial + v * L, lanes) : V::load(t.bias + v * L));
+      if (t.finalize) {
+        x = apply_activation<V>(x, t.activation);
+        // Lanes past the output's channels are a TILE output's padding: zero even where the
+        // activation's f(0) is not (logistic), and never read from the residual.
+        const int channel_lanes = t.channels - v * L;
+        if (res && channel_lanes > 0) {
+          x = V::add(x, load_as_float<V>(res + v * L, std::min(lanes, channel_lanes)));
+        }
+        if (channel_lanes < lanes) {
+          x = channel_lanes > 0 ? V::keep_first(x, channel_lanes) : V::zero();
+        }
+      }
+      store_from_float<V>(out + v * L, x, lanes);
+    }
+  }
 }
 
 // Weight rows (k steps) the conv kernel prefetches ahead: about the memory latency's worth of
@@ -512,14 +469,11 @@ template <class V>
 void f32_activation(const float* in, float* out, int64_t n, Activation activation) {
   constexpr int L = V::kLanes;
   int64_t i = 0;
-  visit_activation(activation, [&](auto a) {
-    constexpr Activation A = decltype(a)::value;
-    for (; i + L <= n; i += L) V::store(out + i, activate<V, A>(V::load(in + i)));
-    if (i < n) {
-      const int rest = int(n - i);
-      V::store_partial(out + i, activate<V, A>(V::load_partial(in + i, rest)), rest);
-    }
-  });
+  for (; i + L <= n; i += L) V::store(out + i, apply_activation<V>(V::load(in + i), activation));
+  if (i < n) {
+    const int rest = int(n - i);
+    V::store_partial(out + i, apply_activation<V>(V::load_partial(in + i, rest), activation), rest);
+  }
 }
 
 template <class V>

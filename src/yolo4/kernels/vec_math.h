@@ -1,5 +1,4 @@
-// Activation math written once over a vector type V (VecAvx512, VecAvx2, VecScalar, or a
-// VecGroup of one of them), always inlined into the kernels' loops.
+// Activation math written once over a vector type V (VecAvx512, VecAvx2, VecScalar).
 #pragma once
 
 namespace yolo4::kernels {
@@ -14,7 +13,7 @@ inline constexpr float kMishSaturation = 20.0f;
 
 // e^x with about 1 ulp error: range reduction by ln 2 and the Cephes expf polynomial.
 template <class V>
-[[gnu::always_inline]] inline typename V::T vexp(typename V::T x) {
+typename V::T vexp(typename V::T x) {
   using T = typename V::T;
   x = V::max(V::min(x, V::set1(kExpMax)), V::set1(kExpMin));
   const T n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
@@ -34,7 +33,7 @@ template <class V>
 // where vexp clamps, x is clamped too: the result stays kExpMin's (|mish| < 1.1e-36) instead of
 // growing with |x| (x = -FLT_MAX gave -4). max returns its second operand for a NaN.
 template <class V>
-[[gnu::always_inline]] inline typename V::T vmish(typename V::T x) {
+typename V::T vmish(typename V::T x) {
   const typename V::T xl = V::max(V::set1(kExpMin), x);
   const typename V::T e = vexp<V>(V::min(xl, V::set1(kMishSaturation)));
   const typename V::T t = V::mul(e, V::add(e, V::set1(2.0f)));
@@ -46,7 +45,7 @@ template <class V>
 // 2^f there (7.5e-5; the rest is the rounding of x log2 e). vexp instead clamps, splits ln 2 in
 // two and evaluates 6 terms.
 template <class V>
-[[gnu::always_inline]] inline typename V::T vexp_approx(typename V::T x) {
+typename V::T vexp_approx(typename V::T x) {
   using T = typename V::T;
   const T y = V::mul(x, V::set1(1.44269504088896341f));
   const T n = V::round(y);
@@ -71,7 +70,7 @@ template <class V>
 // kMishApproxMaxAbsError and kMishApproxMaxRelError). The floor only matters below x = -73.
 // Past kMishSaturation the result is x exactly.
 template <class V>
-[[gnu::always_inline]] inline typename V::T vmish_approx(typename V::T x) {
+typename V::T vmish_approx(typename V::T x) {
   using T = typename V::T;
   // Below kExpMin, x itself is clamped too: the result stays kExpMin's (|mish| < 1.1e-36)
   // instead of growing with |x|. max returns its second operand for a NaN: NaN stays NaN.
@@ -85,13 +84,13 @@ template <class V>
 }
 
 template <class V>
-[[gnu::always_inline]] inline typename V::T vleaky(typename V::T x) {
+typename V::T vleaky(typename V::T x) {
   return V::max(x, V::mul(x, V::set1(0.1f)));
 }
 
 // max(0, x) in this order: maxps returns its second operand for a NaN, so NaN stays NaN.
 template <class V>
-[[gnu::always_inline]] inline typename V::T vrelu(typename V::T x) {
+typename V::T vrelu(typename V::T x) {
   return V::max(V::zero(), x);
 }
 
@@ -108,7 +107,7 @@ struct SigmoidParts {
   typename V::T a, sum;  // sigmoid(x) = a / sum
 };
 template <class V>
-[[gnu::always_inline]] inline SigmoidParts<V> sigmoid_parts(typename V::T x) {
+SigmoidParts<V> sigmoid_parts(typename V::T x) {
   using T = typename V::T;
   const T a = vexp<V>(V::mul(V::set1(0.5f), V::min(x, V::zero())));
   const T b = vexp<V>(V::mul(V::set1(-0.5f), V::add(x, V::max(x, V::zero()))));
@@ -116,7 +115,7 @@ template <class V>
 }
 
 template <class V>
-[[gnu::always_inline]] inline typename V::T vlogistic(typename V::T x) {
+typename V::T vlogistic(typename V::T x) {
   const SigmoidParts<V> s = sigmoid_parts<V>(x);
   return V::div(s.a, s.sum);
 }
@@ -127,7 +126,7 @@ template <class V>
 // x a from growing with |x| once the exponentials are clamped.
 inline constexpr float kSwishZero = -200.0f;
 template <class V>
-[[gnu::always_inline]] inline typename V::T vswish(typename V::T x) {
+typename V::T vswish(typename V::T x) {
   const SigmoidParts<V> s = sigmoid_parts<V>(x);
   return V::div(V::mul(V::max(V::set1(kSwishZero), x), s.a), s.sum);
 }
