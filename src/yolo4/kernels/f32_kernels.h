@@ -183,6 +183,14 @@ struct F32ConvFamily {
   static constexpr ConvTileFn kernel = &f32_conv_ukernel<V, MR, NRV, OutT, ROWS, kPairWeights>;
 };
 
+// A family's full-tile kernels, and its shorter ones where asked.
+template <class Family>
+constexpr void set_family_kernels(ConvKernel& k, bool shorter) {
+  k.run[0] = Family::template kernel<float, Family::kMr>;
+  k.run[1] = Family::template kernel<uint16_t, Family::kMr>;
+  if (shorter) set_shorter_kernels<Family>(k);
+}
+
 template <class V, int NRV, class OutT>
 void f32_epilogue(const ConvTile& t) {
   constexpr int L = V::kLanes;
@@ -374,16 +382,12 @@ template <class V, int MR, int NRV>
 constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operands,
                                      bool pair_weights = false) {
   ConvKernel k;
+  // The exact order's (tests only) has no shorter kernels.
+  const bool shorter = bf16_operands != Bf16Operands::kPairOrder;
   if (pair_weights) {
-    k.run[0] = &f32_conv_ukernel<V, MR, NRV, float, MR, true>;
-    k.run[1] = &f32_conv_ukernel<V, MR, NRV, uint16_t, MR, true>;
-    set_shorter_kernels<F32ConvFamily<V, MR, NRV, true>>(k);
+    set_family_kernels<F32ConvFamily<V, MR, NRV, true>>(k, shorter);
   } else {
-    k.run[0] = &f32_conv_ukernel<V, MR, NRV, float>;
-    k.run[1] = &f32_conv_ukernel<V, MR, NRV, uint16_t>;
-    if (bf16_operands != Bf16Operands::kPairOrder) {  // not the exact order's (tests only)
-      set_shorter_kernels<F32ConvFamily<V, MR, NRV, false>>(k);
-    }
+    set_family_kernels<F32ConvFamily<V, MR, NRV, false>>(k, shorter);
   }
   k.bf16_pair_weights = pair_weights;
   if (bf16_operands == Bf16Operands::kNone) {
