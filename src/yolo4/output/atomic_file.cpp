@@ -53,31 +53,37 @@ void remove_pending_and_reraise(int signal_number) {
   ::raise(signal_number);
 }
 
-// A name no other writer uses: this process's id and a counter, created exclusively.
-std::string create_temp_file(const std::string& path) {
+// A name no other writer uses: this process's id and a counter.
+std::string temp_name(const fs::path& target) {
   static std::atomic<unsigned> counter{0};
-  const fs::path target(path);
-  const std::string directory = target.has_parent_path() ? target.parent_path().string() : ".";
-  for (int attempt = 0;; ++attempt) {
-    const std::string name = detail::concat(".", target.stem().string(), ".tmp", getpid(), "-",
-                                            counter++, target.extension().string());
-    const std::string candidate = (target.parent_path() / name).string();
-    const int fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0) {
-      ::close(fd);
-      return candidate;
-    }
-    YOLO4_CHECK(errno == EEXIST && attempt < 100, path, ": cannot create a file in ", directory,
-                " (", std::strerror(errno), ")");
-  }
+  const std::string name = detail::concat(".", target.stem().string(), ".tmp", getpid(), "-",
+                                          counter++, target.extension().string());
+  return (target.parent_path() / name).string();
 }
 
 }  // namespace
 
+// The name is listed before the file is created: a signal in between finds a name whose file is
+// not there yet (unlinking it is harmless), never a file that is not listed. A signal arriving
+// during open() is handled as it returns, so listing after it would leave such a file behind.
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   YOLO4_CHECK(!path_.empty(), "an output file needs a name");
-  temp_path_ = create_temp_file(path_);
-  slot_ = list_pending(temp_path_);
+  const fs::path target(path_);
+  for (int attempt = 0;; ++attempt) {
+    temp_path_ = temp_name(target);
+    slot_ = list_pending(temp_path_);
+    const int fd = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      ::close(fd);
+      return;
+    }
+    const int error = errno;
+    unlist_pending(slot_);
+    slot_ = -1;
+    YOLO4_CHECK(error == EEXIST && attempt < 100, path_, ": cannot create a file in ",
+                target.has_parent_path() ? target.parent_path().string() : std::string("."), " (",
+                std::strerror(error), ")");
+  }
 }
 
 AtomicFile::~AtomicFile() {

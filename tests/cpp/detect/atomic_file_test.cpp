@@ -2,11 +2,16 @@
 #include "yolo4/output/atomic_file.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "detect/detect_test_util.h"
@@ -109,6 +114,33 @@ TEST(AtomicFile, RemovePendingRemovesTheTemporaryFilesOfASignal) {
   test::write_bytes(file.temp_path(), "[");
   AtomicFile::remove_pending();  // what the signal handler does before the process ends
   EXPECT_TRUE(names_in(dir.path()).empty());
+}
+
+// A writer stopped by SIGTERM at any moment leaves no temporary file. It is stopped mostly inside
+// system calls (it spends its time there), where the signal is handled as the call returns: right
+// after open() creates the temporary file, before anything else runs.
+TEST(AtomicFile, AWriterStoppedAtAnyMomentLeavesNoTemporaryFile) {
+  const test::TempDir dir;
+  const std::string target = dir.file("ann.jpg");
+  const std::string bytes(4096, 'x');
+  for (int round = 0; round < 200; ++round) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      AtomicFile::remove_pending_on_termination();
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (std::chrono::steady_clock::now() < deadline) write_file_atomically(target, bytes);
+      ::_exit(0);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(300 + 97 * round % 1500));
+    ASSERT_EQ(::kill(pid, SIGTERM), 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << "status " << status;
+    for (const std::string& name : names_in(dir.path())) {
+      ASSERT_EQ(name, "ann.jpg") << "left behind after round " << round;
+    }
+  }
 }
 
 }  // namespace
