@@ -1,4 +1,5 @@
-// Activation math written once over a vector type V (VecAvx512, VecAvx2, VecScalar).
+// Activation math written once over a vector type V (VecAvx512, VecAvx2, VecScalar, or a
+// VecGroup of one of them), inlined where it is used: the epilogue and the activation op.
 #pragma once
 
 namespace yolo4::kernels {
@@ -13,7 +14,7 @@ inline constexpr float kMishSaturation = 20.0f;
 
 // e^x with about 1 ulp error: range reduction by ln 2 and the Cephes expf polynomial.
 template <class V>
-typename V::T vexp(typename V::T x) {
+[[gnu::always_inline]] inline typename V::T vexp(typename V::T x) {
   using T = typename V::T;
   x = V::max(V::min(x, V::set1(kExpMax)), V::set1(kExpMin));
   const T n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
@@ -33,7 +34,7 @@ typename V::T vexp(typename V::T x) {
 // where vexp clamps, x is clamped too: the result stays kExpMin's (|mish| < 1.1e-36) instead of
 // growing with |x| (x = -FLT_MAX gave -4). max returns its second operand for a NaN.
 template <class V>
-typename V::T vmish(typename V::T x) {
+[[gnu::always_inline]] inline typename V::T vmish(typename V::T x) {
   const typename V::T xl = V::max(V::set1(kExpMin), x);
   const typename V::T e = vexp<V>(V::min(xl, V::set1(kMishSaturation)));
   const typename V::T t = V::mul(e, V::add(e, V::set1(2.0f)));
@@ -45,7 +46,7 @@ typename V::T vmish(typename V::T x) {
 // 2^f there (7.5e-5; the rest is the rounding of x log2 e). vexp instead clamps, splits ln 2 in
 // two and evaluates 6 terms.
 template <class V>
-typename V::T vexp_approx(typename V::T x) {
+[[gnu::always_inline]] inline typename V::T vexp_approx(typename V::T x) {
   using T = typename V::T;
   const T y = V::mul(x, V::set1(1.44269504088896341f));
   const T n = V::round(y);
@@ -70,7 +71,7 @@ typename V::T vexp_approx(typename V::T x) {
 // kMishApproxMaxAbsError and kMishApproxMaxRelError). The floor only matters below x = -73.
 // Past kMishSaturation the result is x exactly.
 template <class V>
-typename V::T vmish_approx(typename V::T x) {
+[[gnu::always_inline]] inline typename V::T vmish_approx(typename V::T x) {
   using T = typename V::T;
   // Below kExpMin, x itself is clamped too: the result stays kExpMin's (|mish| < 1.1e-36)
   // instead of growing with |x|. max returns its second operand for a NaN: NaN stays NaN.
@@ -84,13 +85,13 @@ typename V::T vmish_approx(typename V::T x) {
 }
 
 template <class V>
-typename V::T vleaky(typename V::T x) {
+[[gnu::always_inline]] inline typename V::T vleaky(typename V::T x) {
   return V::max(x, V::mul(x, V::set1(0.1f)));
 }
 
 // max(0, x) in this order: maxps returns its second operand for a NaN, so NaN stays NaN.
 template <class V>
-typename V::T vrelu(typename V::T x) {
+[[gnu::always_inline]] inline typename V::T vrelu(typename V::T x) {
   return V::max(V::zero(), x);
 }
 
@@ -107,7 +108,7 @@ struct SigmoidParts {
   typename V::T a, sum;  // sigmoid(x) = a / sum
 };
 template <class V>
-SigmoidParts<V> sigmoid_parts(typename V::T x) {
+[[gnu::always_inline]] inline SigmoidParts<V> sigmoid_parts(typename V::T x) {
   using T = typename V::T;
   const T a = vexp<V>(V::mul(V::set1(0.5f), V::min(x, V::zero())));
   const T b = vexp<V>(V::mul(V::set1(-0.5f), V::add(x, V::max(x, V::zero()))));
@@ -115,7 +116,7 @@ SigmoidParts<V> sigmoid_parts(typename V::T x) {
 }
 
 template <class V>
-typename V::T vlogistic(typename V::T x) {
+[[gnu::always_inline]] inline typename V::T vlogistic(typename V::T x) {
   const SigmoidParts<V> s = sigmoid_parts<V>(x);
   return V::div(s.a, s.sum);
 }
@@ -126,7 +127,7 @@ typename V::T vlogistic(typename V::T x) {
 // x a from growing with |x| once the exponentials are clamped.
 inline constexpr float kSwishZero = -200.0f;
 template <class V>
-typename V::T vswish(typename V::T x) {
+[[gnu::always_inline]] inline typename V::T vswish(typename V::T x) {
   const SigmoidParts<V> s = sigmoid_parts<V>(x);
   return V::div(V::mul(V::max(V::set1(kSwishZero), x), s.a), s.sum);
 }
