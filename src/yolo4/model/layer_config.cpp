@@ -12,7 +12,8 @@ namespace {
 // Which precisions a Winograd rule applies to.
 enum class WinogradPrecision {
   kAny,
-  kFp32,  // float32 weights and HiFi4 products only
+  kFp32,        // float32 weights and HiFi4 products only
+  kNativeBf16,  // bfloat16 weights and LoFi products on VDPBF16PS (AVX512_BF16)
 };
 
 // The stride-1 3x3 convs that run as Winograd, by channel counts, and the tile each gets.
@@ -41,8 +42,15 @@ struct WinogradRule {
 // conv's time with AVX2's kernels, 0.60-0.75x with AVX-512's, in fp32 (0.77-0.91x in bf16, where it
 // has run since its weights were half of fp32's).
 // With bf16 operands or weights the larger tiles' rounding error is 11-26x the direct conv's
-// (WinogradError), so reduced precision keeps F(2x2): 0.52-0.67x direct from 64 channels.
-constexpr std::array<WinogradRule, 6> kWinogradRules{{
+// (WinogradError), so reduced precision keeps F(2x2) (0.52-0.67x direct from 64 channels) except
+// where VDPBF16PS makes F(4x4) pay most: bf16 up to 128 input channels, in the network 0.63x the
+// direct conv's time at 32->64 and 0.75-0.85x F(2x2)'s to 128->256, at 1.0x from 256 channels
+// (its weights, 4x the direct conv's, then come from memory); the whole network 0.90x, its worst
+// head's PCC against fp32 0.99986 -> 0.99977 (docs/perf.md, 2026-12-02 21:30 UTC). bfloat8_b's
+// F(4x4) error is 20-22x, so fast keeps F(2x2).
+constexpr std::array<WinogradRule, 7> kWinogradRules{{
+    {32, 128, 32, 256, WinogradPrecision::kNativeBf16, std::nullopt, WinogradTile::kF4x4,
+     "32..128 -> 32..256 in bf16 on VDPBF16PS: F(4x4), 0.63x direct at 32->64, 0.75-0.85x F(2x2)"},
     {32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF6x6,
      "32..64 -> 32..64 in fp32: F(6x6), 0.66-0.93x F(4x4)'s time"},
     {128, 128, 128, 128, WinogradPrecision::kFp32, Isa::kAvx2, WinogradTile::kF6x6,
@@ -58,8 +66,18 @@ constexpr std::array<WinogradRule, 6> kWinogradRules{{
 }};
 
 bool applies(WinogradPrecision precision, const ModelOptions& options) {
-  return precision == WinogradPrecision::kAny || (options.weights_dtype == DataType::FLOAT32 &&
-                                                  options.math_fidelity == MathFidelity::HiFi4);
+  switch (precision) {
+    case WinogradPrecision::kAny:
+      return true;
+    case WinogradPrecision::kFp32:
+      return options.weights_dtype == DataType::FLOAT32 &&
+             options.math_fidelity == MathFidelity::HiFi4;
+    case WinogradPrecision::kNativeBf16:
+      return options.weights_dtype == DataType::BFLOAT16 &&
+             options.math_fidelity == MathFidelity::LoFi &&
+             kernels::native_bf16_products(options.isa);
+  }
+  return false;
 }
 
 WinogradTile winograd_tile(const ConvLayerShape& s, const ModelOptions& options) {

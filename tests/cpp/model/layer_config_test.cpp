@@ -41,15 +41,20 @@ TEST(WinogradTable, Fp32TakesF6x6At128ChannelsOnlyWithAvx2Kernels) {
   EXPECT_EQ(tile_for(256, 512, "fp32", 3, 1, 1, Isa::kAvx512), WinogradTile::kF2x2);
 }
 
-// Where LoFi's products are native (AVX512_BF16), reduced precision keeps F(2x2).
-TEST(WinogradTable, ReducedPrecisionKeepsF2x2WithNativeBf16Products) {
+// Where LoFi's products are native (AVX512_BF16), bf16 takes F(4x4) up to 128 input channels
+// and F(2x2) beyond; fast (bfloat8_b weights) keeps F(2x2).
+TEST(WinogradTable, WithNativeBf16ProductsBf16TakesF4x4To128ChannelsFastKeepsF2x2) {
   if (!kernels::native_bf16_products(Isa::kAvx512)) GTEST_SKIP() << "no AVX512_BF16 here";
-  for (std::string_view preset : {"bf16", "fast"}) {
-    EXPECT_EQ(tile_for(64, 64, preset), WinogradTile::kF2x2) << preset;
-    EXPECT_EQ(tile_for(256, 256, preset), WinogradTile::kF2x2) << preset;
-    EXPECT_EQ(tile_for(512, 1024, preset), WinogradTile::kF2x2) << preset;
-    EXPECT_EQ(tile_for(32, 64, preset), WinogradTile::kNone) << preset;
+  for (const auto& [in, out] : {std::pair{32, 64}, {64, 64}, {128, 128}, {128, 256}}) {
+    EXPECT_EQ(tile_for(in, out, "bf16"), WinogradTile::kF4x4) << in << "->" << out;
   }
+  for (const auto& [in, out] : {std::pair{256, 256}, {256, 512}, {512, 512}, {512, 1024}}) {
+    EXPECT_EQ(tile_for(in, out, "bf16"), WinogradTile::kF2x2) << in << "->" << out;
+  }
+  EXPECT_EQ(tile_for(64, 64, "fast"), WinogradTile::kF2x2);
+  EXPECT_EQ(tile_for(256, 256, "fast"), WinogradTile::kF2x2);
+  EXPECT_EQ(tile_for(512, 1024, "fast"), WinogradTile::kF2x2);
+  EXPECT_EQ(tile_for(32, 64, "fast"), WinogradTile::kNone);
   EXPECT_EQ(tile_for(64, 64, "report"), WinogradTile::kNone);  // the report runs no Winograd
 }
 
