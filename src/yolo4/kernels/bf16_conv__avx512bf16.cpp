@@ -28,6 +28,7 @@ void bf16_conv_ukernel(const ConvTile& t) {
   for (int kb = 0; kb < t.kblocks; ++kb) {
 #pragma GCC unroll 8
     for (int j = 0; j < kPairsPerBlock; ++j) {
+      prefetch_weights<2 * NR * sizeof(uint16_t)>(w);
       __m512bh wv[NRV];
 #pragma GCC unroll 4
       for (int v = 0; v < NRV; ++v) wv[v] = (__m512bh)_mm512_loadu_si512(w + v * 32);
