@@ -30,35 +30,32 @@ struct WinogradRule {
 // `yolo4 profile` of the whole network, where every layer's weights come from memory; docs/perf.md,
 // 2026-12-02); first match wins. fp32: F(6x6) takes 0.66-0.85x F(4x4)'s time at 32->64 and
 // 0.80-0.93x at 64->64 with both ISAs' kernels; at 128->128 0.86x with AVX2's in the network but
-// 1.12x with AVX-512's (alone 0.85-1.06x), so only AVX2 takes it there; from 128->256 on it is
+// 1.10-1.12x with AVX-512's (alone 0.85-1.06x), so only AVX2 takes it there; from 128->256 on it is
 // 1.0-2.2x F(4x4) (its 64 positions' weights, 7x the direct conv's, and its 6x6 tiles' waste on
 // 20x20 and 10x10 maps). Its error stays below 9e-5 of the output's scale. F(4x4) takes
 // 0.60-0.87x F(2x2)'s time up to 256->256 and 128->256 (F(2x2) itself 0.52-0.71x the direct
-// conv's), but its weights (4x the direct conv's) make it 1.4-2.2x slower than F(2x2) at
-// 512->512, where F(2x2) stays; at 256->512 (20x20) F(4x4) took 0.78x F(2x2)'s time in the
-// network with AVX2's kernels, once its weights streamed once, and 0.99x with AVX-512's, so only
-// AVX2 takes it. 512->1024 at 10x10 takes F(2x2) too since its streamed weights
-// meet the whole map at once (conv2d's Winograd blocking): in the network 0.57-0.63x the direct
-// conv's time with AVX2's kernels, 0.60-0.75x with AVX-512's, in fp32 (0.77-0.91x in bf16, where it
-// has run since its weights were half of fp32's).
+// conv's), and at 256->512 (20x20) 0.78x with AVX2's kernels and 0.90x with AVX-512's (once the
+// kernels prefetched weights 8 KB ahead; 0.99x before); its weights (4x the direct conv's) make
+// it 1.4-2.2x slower than F(2x2) at 512->512, where F(2x2) stays. 512->1024 at 10x10 takes F(2x2)
+// too since its streamed weights meet the whole map at once (conv2d's Winograd blocking): in the
+// network 0.57-0.63x the direct conv's time with AVX2's kernels, 0.60-0.75x with AVX-512's, in
+// fp32 (0.77-0.91x in bf16, where it has run since its weights were half of fp32's).
 // With bf16 operands or weights the larger tiles' rounding error is 11-26x the direct conv's
 // (WinogradError), so reduced precision keeps F(2x2) (0.52-0.67x direct from 64 channels) except
-// where VDPBF16PS makes F(4x4) pay most: bf16 up to 128 input channels, in the network 0.63x the
-// direct conv's time at 32->64 and 0.75-0.85x F(2x2)'s to 128->256, at 1.0x from 256 channels
-// (its weights, 4x the direct conv's, then come from memory); the whole network 0.90x, its worst
-// head's PCC against fp32 0.99986 -> 0.99977 (docs/perf.md, 2026-12-02 21:30 UTC). bfloat8_b's
-// F(4x4) error is 20-22x, so fast keeps F(2x2).
-constexpr std::array<WinogradRule, 7> kWinogradRules{{
-    {32, 128, 32, 256, WinogradPrecision::kNativeBf16, std::nullopt, WinogradTile::kF4x4,
-     "32..128 -> 32..256 in bf16 on VDPBF16PS: F(4x4), 0.63x direct at 32->64, 0.75-0.85x F(2x2)"},
+// where VDPBF16PS makes F(4x4) pay: bf16 up to 256 input channels, in the network 0.63x the
+// direct conv's time at 32->64, 0.75-0.85x F(2x2)'s to 128->256, 0.88x at 256->256 and 0.77x at
+// 256->512; the whole network about 0.87x, its worst head's PCC against fp32 0.99986 -> 0.99976
+// (docs/perf.md, 2026-12-02 21:30-22:10 UTC). bfloat8_b's F(4x4) error is 20-22x, so fast keeps
+// F(2x2).
+constexpr std::array<WinogradRule, 6> kWinogradRules{{
+    {32, 256, 32, 512, WinogradPrecision::kNativeBf16, std::nullopt, WinogradTile::kF4x4,
+     "32..256 -> 32..512 in bf16 on VDPBF16PS: F(4x4), 0.63x direct at 32->64, 0.75-0.88x F(2x2)"},
     {32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF6x6,
      "32..64 -> 32..64 in fp32: F(6x6), 0.66-0.93x F(4x4)'s time"},
     {128, 128, 128, 128, WinogradPrecision::kFp32, Isa::kAvx2, WinogradTile::kF6x6,
-     "128 -> 128 in fp32 on AVX2: F(6x6), 0.86x F(4x4)'s time (1.12x with AVX-512's kernels)"},
-    {256, 256, 512, 512, WinogradPrecision::kFp32, Isa::kAvx2, WinogradTile::kF4x4,
-     "256 -> 512 in fp32 on AVX2: F(4x4), 0.78x F(2x2)'s time (0.99x with AVX-512's kernels)"},
-    {32, 256, 32, 256, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF4x4,
-     "32..256 -> 32..256 in fp32: F(4x4), 0.60-0.87x F(2x2)'s time"},
+     "128 -> 128 in fp32 on AVX2: F(6x6), 0.86x F(4x4)'s time (1.10x with AVX-512's kernels)"},
+    {32, 256, 32, 512, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF4x4,
+     "32..256 -> 32..512 in fp32: F(4x4), 0.60-0.90x F(2x2)'s time"},
     {64, 512, 64, 512, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,
      "64..512 -> 64..512: F(2x2), 0.52-0.71x direct"},
     {257, 1024, 513, 1024, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,

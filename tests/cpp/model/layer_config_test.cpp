@@ -23,32 +23,29 @@ TEST(WinogradTable, Fp32TakesF6x6To64ChannelsF4x4To256AndF2x2Beyond) {
   EXPECT_EQ(tile_for(128, 128, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(128, 256, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(256, 256, "fp32"), WinogradTile::kF4x4);
-  EXPECT_EQ(tile_for(256, 512, "fp32"), WinogradTile::kF2x2);
+  EXPECT_EQ(tile_for(256, 512, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(512, 512, "fp32"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(512, 1024, "fp32"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(1024, 512, "fp32"), WinogradTile::kNone);  // not measured
 }
 
-// The ISA-specific rules: AVX2's kernels measured F(6x6) faster at 128 -> 128 and F(4x4) at
-// 256 -> 512, AVX-512's not.
+// The ISA-specific rule: AVX2's kernels measured F(6x6) faster at 128 -> 128, AVX-512's not.
 TEST(WinogradTable, Fp32TakesF6x6At128ChannelsOnlyWithAvx2Kernels) {
   EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF6x6);
   EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kAvx512), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kScalar), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(128, 256, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF4x4);
-  // And F(4x4) at 256 -> 512.
-  EXPECT_EQ(tile_for(256, 512, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF4x4);
-  EXPECT_EQ(tile_for(256, 512, "fp32", 3, 1, 1, Isa::kAvx512), WinogradTile::kF2x2);
 }
 
-// Where LoFi's products are native (AVX512_BF16), bf16 takes F(4x4) up to 128 input channels
+// Where LoFi's products are native (AVX512_BF16), bf16 takes F(4x4) up to 256 input channels
 // and F(2x2) beyond; fast (bfloat8_b weights) keeps F(2x2).
-TEST(WinogradTable, WithNativeBf16ProductsBf16TakesF4x4To128ChannelsFastKeepsF2x2) {
+TEST(WinogradTable, WithNativeBf16ProductsBf16TakesF4x4To256ChannelsFastKeepsF2x2) {
   if (!kernels::native_bf16_products(Isa::kAvx512)) GTEST_SKIP() << "no AVX512_BF16 here";
-  for (const auto& [in, out] : {std::pair{32, 64}, {64, 64}, {128, 128}, {128, 256}}) {
+  for (const auto& [in, out] :
+       {std::pair{32, 64}, {64, 64}, {128, 128}, {128, 256}, {256, 256}, {256, 512}}) {
     EXPECT_EQ(tile_for(in, out, "bf16"), WinogradTile::kF4x4) << in << "->" << out;
   }
-  for (const auto& [in, out] : {std::pair{256, 256}, {256, 512}, {512, 512}, {512, 1024}}) {
+  for (const auto& [in, out] : {std::pair{512, 512}, {512, 1024}}) {
     EXPECT_EQ(tile_for(in, out, "bf16"), WinogradTile::kF2x2) << in << "->" << out;
   }
   EXPECT_EQ(tile_for(64, 64, "fast"), WinogradTile::kF2x2);

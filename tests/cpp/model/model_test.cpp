@@ -37,8 +37,8 @@ LoadedModel& loaded(const std::string& dir, const std::string& file) {
 
 // The random .pth checkpoint's model in a named configuration: a ModelOptions preset,
 // "fp32-direct" (fp32 with every conv direct, no Winograd) or "<preset>-avx2" (the preset on the
-// AVX2 kernels, whose layer table differs: fp32 takes F(6x6) also at 128 -> 128 and F(4x4) at
-// 256 -> 512, and bf16/fast take fp32's weights and tiles where fp32's tile is larger).
+// AVX2 kernels, whose layer table differs: fp32 takes F(6x6) also at 128 -> 128, and bf16/fast
+// take fp32's weights and tiles where fp32's tile is larger).
 const Yolov4& preset_model(const std::string& dir, const std::string& name) {
   LoadedModel& m = loaded(dir, "yolov4_random.pth");
   std::unique_ptr<Yolov4>& model = m.presets[name];

@@ -299,7 +299,8 @@ struct Mode {
 // error is 4-20x the direct conv's, still below 5e-5 of the output's scale (bounded by 25x);
 // with bf16 operands (LoFi) the rounded transformed inputs make it 11-18x (~0.2 of the output's
 // scale, bounded by 20x) and 20-23x with bfloat8_b (bounded by 25x), which is why the layer
-// table gives F(4x4) to HiFi4 convs only. F(6x6)'s points include +-1/2, which keeps its
+// table gives F(4x4) to HiFi4 convs and, where VDPBF16PS makes it pay, to bf16 (its model PCC
+// against fp32 stays >= 0.9997). F(6x6)'s points include +-1/2, which keeps its
 // coefficients small (at most 21/4 in B, 32 in A): in fp32 its error is 7-40x the direct conv's
 // (below 9e-5 of the output's scale, bounded by 50x), 17-26x with bf16 operands (bounded by
 // 30x) and 32-41x with bfloat8_b (bounded by 50x).
