@@ -25,10 +25,11 @@ void bf16_conv_ukernel(const ConvTile& t) {
 
   const uint16_t* a = static_cast<const uint16_t*>(t.a);
   const uint16_t* w = static_cast<const uint16_t*>(t.w);
+  const uintptr_t ahead = prefetch_distance(t);
   for (int kb = 0; kb < t.kblocks; ++kb) {
 #pragma GCC unroll 8
     for (int j = 0; j < kPairsPerBlock; ++j) {
-      prefetch_weights<2 * NR * sizeof(uint16_t)>(w);
+      prefetch_weights<2 * NR * sizeof(uint16_t)>(w, ahead);
       __m512bh wv[NRV];
 #pragma GCC unroll 4
       for (int v = 0; v < NRV; ++v) wv[v] = (__m512bh)_mm512_loadu_si512(w + v * 32);

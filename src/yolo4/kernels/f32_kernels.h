@@ -154,14 +154,21 @@ void store_tile(typename V::T (&acc)[MR][NRV], const ConvTile& t) {
 // 0.93x on the 10x10 layers with 2 KB and another 0.93x with 4-8 KB.
 inline constexpr int kPrefetchBytes = 8192;
 
-// Prefetches the weights `kPrefetchBytes` past a row of `row_bytes` at `w` (past the end of the
-// weights is harmless): they stream once from memory where few rows meet them (Winograd's GEMMs
-// on 10x10 and 20x20 maps).
+// The distance from a tile's weights to those it prefetches (ConvTile::w_next).
+inline uintptr_t prefetch_distance(const ConvTile& t) {
+  return t.w_next ? reinterpret_cast<uintptr_t>(t.w_next) - reinterpret_cast<uintptr_t>(t.w)
+                  : uintptr_t(kPrefetchBytes);
+}
+
+// Prefetches the row of `row_bytes` `distance` bytes past `w` (past the end of the weights is
+// harmless): weights stream once from memory where few rows meet them (Winograd's GEMMs on 10x10
+// and 20x20 maps).
 template <int row_bytes>
-[[gnu::always_inline]] inline void prefetch_weights(const void* w) {
+[[gnu::always_inline]] inline void prefetch_weights(const void* w, uintptr_t distance) {
 #pragma GCC unroll 4
   for (int line = 0; line < row_bytes / int(kCacheLineBytes); ++line) {
-    __builtin_prefetch(static_cast<const char*>(w) + kPrefetchBytes + line * kCacheLineBytes);
+    __builtin_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(w) + distance) +
+                       line * kCacheLineBytes);
   }
 }
 
@@ -184,12 +191,13 @@ void f32_conv_ukernel(const ConvTile& t) {
     for (int v = 0; v < NRV; ++v) acc[m][v] = V::zero();
 
   const float* a = static_cast<const float*>(t.a);
+  const uintptr_t ahead = prefetch_distance(t);
   using W = std::conditional_t<kPairWeights, uint32_t, float>;
   const W* w = static_cast<const W*>(t.w);
   for (int kb = 0; kb < t.kblocks; ++kb) {
 #pragma GCC unroll 16
     for (int k = 0; k < kKBlock; k += kSteps) {
-      prefetch_weights<NR * sizeof(W)>(w);
+      prefetch_weights<NR * sizeof(W)>(w, ahead);
 #pragma GCC unroll 2
       for (int step = 0; step < kSteps; ++step) {
         // One step's weights at a time: both steps' would not fit in AVX2's 16 registers.

@@ -40,6 +40,10 @@ inline constexpr size_t operand_bytes(OperandFormat operands) {
 struct ConvTile {
   const void* a = nullptr;  // packed activations
   const void* w = nullptr;  // packed weights
+  // The weights of the GEMM that runs next (as many bytes as w's), fetched into cache at the pace
+  // these are read so that their memory traffic overlaps this GEMM's arithmetic; null: the kernel
+  // fetches its own weights kPrefetchBytes ahead.
+  const void* w_next = nullptr;
   int kblocks = 0;
   const float* bias = nullptr;  // [NR]; added unless accumulating
   void* out = nullptr;  // float or bfloat16 (ConvKernel::run[out_bf16]); row m at m * out_stride

@@ -239,6 +239,8 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
         gemm.finalize = false;
         for (int p = 0; p < positions; ++p) {
           gemm.w = w[p];
+          // The next position's weights come from memory while this one's are reused.
+          gemm.w_next = p + 1 < positions ? w[p + 1] : nullptr;
           for (int t = g0; t < g1; ++t) {
             gemm.a = packed_bytes + p * position_bytes + (t - b0) * mr_row_bytes;
             gemm.out = sums.data() + p * sums_stride + (t - g0) * mr * nr;
