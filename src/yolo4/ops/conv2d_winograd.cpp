@@ -223,12 +223,17 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
     const int64_t position_bytes = int64_t(b1 - b0) * mr_row_bytes;
     const std::byte* packed_bytes = reinterpret_cast<const std::byte*>(packed.data());
 
+    const auto weights_of = [&](int p, int panel) {
+      return decode_once ? r.weights[p].chunk_of(weight_scratch[p], panel - panel_begin, 0)
+                         : r.weights[p].chunk(panel, 0, r.kblocks, weight_scratch[p]);
+    };
+    // Weights decoded chunk by chunk are not there before their turn.
+    const bool prefetch_next_panel = decode_once || !r.weights[0].decoded_per_chunk();
     for (int panel = panel_begin; panel < panel_end; ++panel) {
       const void* w[kWinogradPositionsMax];
-      for (int p = 0; p < positions; ++p) {
-        w[p] = decode_once ? r.weights[p].chunk_of(weight_scratch[p], panel - panel_begin, 0)
-                           : r.weights[p].chunk(panel, 0, r.kblocks, weight_scratch[p]);
-      }
+      for (int p = 0; p < positions; ++p) w[p] = weights_of(p, panel);
+      const void* next_panel =
+          prefetch_next_panel && panel + 1 < panel_end ? weights_of(0, panel + 1) : nullptr;
       for (int g0 = b0; g0 < b1; g0 += r.group_tiles) {
         const int g1 = std::min(b1, g0 + r.group_tiles);
         kernels::ConvTile gemm;  // one GEMM per position: sums only, no epilogue
@@ -239,8 +244,8 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
         gemm.finalize = false;
         for (int p = 0; p < positions; ++p) {
           gemm.w = w[p];
-          // The next position's weights come from memory while this one's are reused.
-          gemm.w_next = p + 1 < positions ? w[p + 1] : nullptr;
+          // The next GEMM's weights come from memory while this one's are reused.
+          gemm.w_next = p + 1 < positions ? w[p + 1] : g1 < b1 ? w[0] : next_panel;
           for (int t = g0; t < g1; ++t) {
             gemm.a = packed_bytes + p * position_bytes + (t - b0) * mr_row_bytes;
             gemm.out = sums.data() + p * sums_stride + (t - g0) * mr * nr;
