@@ -109,7 +109,7 @@ int bench_command(int argc, char** argv) {
     if (flags.preset == "auto") {
       const AutoPreset chosen = auto_preset(options.isa);
       std::printf("preset auto on %s kernels: %s, because %s\n", to_string(options.isa).data(),
-                  std::string(chosen.preset).c_str(), std::string(chosen.why).c_str());
+                  chosen.name().c_str(), std::string(chosen.why).c_str());
     }
     print_explain(model, input.shape(), threads);
   }

@@ -41,7 +41,7 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
          &no_pin);
   const AutoPreset chosen = auto_preset(best_isa());
   p.option("--preset", "NAME",
-           detail::concat("auto (default: on this CPU ", chosen.preset, ", because ", chosen.why,
+           detail::concat("auto (default: on this CPU ", chosen.name(), ", because ", chosen.why,
                           "), fp32 (float32, HiFi4), bf16 (bfloat16 activations and weights, "
                           "LoFi), report (bfloat16 + bfloat8_b + LoFi, direct convs: the report's "
                           "config) or fast (report + Winograd)"),

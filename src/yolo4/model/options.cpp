@@ -7,28 +7,36 @@ namespace yolo4 {
 namespace {
 
 // What `auto` picks: the fastest preset measured on each kind of CPU among those keeping PCC >=
-// 0.99 on every head against fp32 (the model tests check every preset). Rows are tried in order;
-// the first whose ISA matches (and, when asked, which has AVX512_BF16) wins.
+// 0.99 on every head against fp32 (the model tests check every preset, and auto). Rows are tried
+// in order; the first whose ISA matches (and, when asked, which has AVX512_BF16) wins.
 struct AutoRow {
   Isa isa;
   bool needs_native_bf16;
-  std::string_view preset;
-  std::string_view why;
+  AutoPreset chosen;
 };
 
 constexpr AutoRow kAutoPresets[] = {
-    {Isa::kAvx512, true, "bf16",
-     "AVX512_BF16: bf16 measured fastest on AMD Zen 5 (0.13x OpenCV DNN's time; fast 0.17x, "
-     "report 0.20x, fp32 0.25x; docs/perf.md 2026-12-02 14:00-15:20 UTC), PCC >= 0.9998 against "
-     "fp32"},
-    {Isa::kAvx512, false, "fp32",
-     "AVX-512 without AVX512_BF16: not measured here; fp32 needs no bf16 emulation"},
-    {Isa::kAvx2, false, "fp32",
-     "AVX2: no reduced preset measured clearly faster: with the AVX2 kernels on Zen 5 fp32 took "
-     "0.38x OpenCV DNN's time, bf16 0.36x and fast 0.40x, within the host's noise of it "
-     "(docs/perf.md 2026-12-02 14:00-15:20 UTC), so the exact one; on AMD Zen 2 (issue 10, earlier "
-     "code) fp32 429 ms, bf16 527, report 706, fast 823"},
-    {Isa::kScalar, false, "fp32", "portable kernels: reduced precision only adds conversions"},
+    {Isa::kAvx512,
+     true,
+     {"bf16", true,
+      "AVX512_BF16: bf16 measured fastest on AMD Zen 5 (0.13x OpenCV DNN's time, median of 5 "
+      "runs; fast 0.17x, report 0.21x, fp32 0.23x; docs/perf.md 2026-12-02 21:20-22:40 UTC), PCC "
+      ">= 0.9997 against fp32; its mish approximated (0.97x the time), since the approximation's "
+      "error (8e-5 relative) is 1/48 of bfloat16's rounding step"}},
+    {Isa::kAvx512,
+     false,
+     {"fp32", false,
+      "AVX-512 without AVX512_BF16: not measured here; fp32 needs no bf16 emulation"}},
+    {Isa::kAvx2,
+     false,
+     {"fp32", false,
+      "AVX2: no reduced preset measured clearly faster: with the AVX2 kernels on Zen 5 fp32 took "
+      "0.38x OpenCV DNN's time, bf16 0.38x and fast 0.39x (medians of 5 runs, docs/perf.md "
+      "2026-12-02 21:20-22:40 UTC), so the exact one; on AMD Zen 2 (issue 10, earlier code) fp32 "
+      "429 ms, bf16 527, report 706, fast 823"}},
+    {Isa::kScalar,
+     false,
+     {"fp32", false, "portable kernels: reduced precision only adds conversions"}},
 };
 
 }  // namespace
@@ -36,14 +44,23 @@ constexpr AutoRow kAutoPresets[] = {
 AutoPreset auto_preset(Isa isa) {
   for (const AutoRow& row : kAutoPresets) {
     if (row.isa == isa && (!row.needs_native_bf16 || cpu_features().avx512_bf16)) {
-      return {row.preset, row.why};
+      return row.chosen;
     }
   }
   fail("no auto preset for ISA ", to_string(isa));
 }
 
+std::string AutoPreset::name() const {
+  return detail::concat(preset, approx_mish ? " with the approximate mish" : "");
+}
+
 ModelOptions ModelOptions::preset(std::string_view name, Isa isa) {
-  if (name == "auto") return preset(auto_preset(isa).preset, isa);
+  if (name == "auto") {
+    const AutoPreset chosen = auto_preset(isa);
+    ModelOptions o = preset(chosen.preset, isa);
+    o.math_approx_mode = chosen.approx_mish;
+    return o;
+  }
   ModelOptions o;
   o.isa = isa;
   if (name == "fp32") return o;

@@ -27,7 +27,8 @@ struct ModelOptions {
   //   report: the report's configuration: bfloat16 activations, bfloat8_b weights, LoFi, all
   //           convs direct (weights resident in 68 MB)
   //   fast:   the report's configuration with Winograd (16/9 larger weights where it runs)
-  //   auto:   the one auto_preset(isa) names for this CPU
+  //   auto:   the one auto_preset(isa) names for this CPU (with the approximate mish where its
+  //           table says)
   static ModelOptions preset(std::string_view name, Isa isa = best_isa());
   std::string describe() const;  // e.g. "float32/float32/HiFi4/winograd"
 };
@@ -36,7 +37,10 @@ struct ModelOptions {
 // measurements per ISA (options.cpp).
 struct AutoPreset {
   std::string_view preset;
+  bool approx_mish;  // math_approx_mode on top of the preset
   std::string_view why;
+
+  std::string name() const;  // e.g. "bf16 with the approximate mish"
 };
 AutoPreset auto_preset(Isa isa);
 

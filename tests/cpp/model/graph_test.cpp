@@ -279,16 +279,22 @@ TEST(Graph, EveryOpRunsTheKernelsOfTheIsaTheModelWasPackedFor) {
   }
 }
 
-// `auto` is one of the named presets, chosen per ISA, and says why.
+// `auto` is one of the named presets, chosen per ISA, with the approximate mish where the table
+// says, and says why.
 TEST(AutoPreset, PicksANamedPresetPerIsa) {
   for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
     const AutoPreset chosen = auto_preset(isa);
     EXPECT_FALSE(chosen.why.empty());
     const ModelOptions a = ModelOptions::preset("auto", isa);
-    const ModelOptions named = ModelOptions::preset(chosen.preset, isa);
+    ModelOptions named = ModelOptions::preset(chosen.preset, isa);
+    EXPECT_FALSE(named.math_approx_mode) << chosen.preset;  // the named presets' mish is exact
+    named.math_approx_mode = chosen.approx_mish;
     EXPECT_EQ(a.describe(), named.describe()) << to_string(isa);
     EXPECT_EQ(a.isa, isa);
+    EXPECT_EQ(chosen.name().find("approximate") != std::string::npos, chosen.approx_mish);
   }
+  // Only bfloat16 outputs hide the approximation's error below their rounding.
+  EXPECT_EQ(auto_preset(Isa::kAvx512).approx_mish, auto_preset(Isa::kAvx512).preset == "bf16");
   // On AVX2-only CPUs the reduced presets measured slower than fp32 (issue 10's table).
   EXPECT_EQ(auto_preset(Isa::kAvx2).preset, "fp32");
   EXPECT_THROW(ModelOptions::preset("fastest"), Error);
