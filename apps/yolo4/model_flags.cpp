@@ -51,7 +51,10 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
            &weights_dtype);
   p.option("--fidelity", "F",
            "hifi4 (fp32 products) or lofi (bf16 products) (overrides the preset)", &fidelity);
-  p.flag("--approx", "fast approximate mish in the convs (math_approx_mode)", &approx);
+  p.flag("--approx",
+         "fast approximate mish in the convs (math_approx_mode; auto turns it on where its "
+         "table says)",
+         &approx);
   p.flag("--no-winograd",
          "direct convolution everywhere (all presets but report run Winograd, F(6x6,3x3), "
          "F(4x4,3x3) or F(2x2,3x3), on the 3x3 convs the layer table lists)",
@@ -66,7 +69,7 @@ ModelOptions ModelFlags::options() const {
   if (!dtype.empty()) o.dtype = parse_data_type(dtype);
   if (!weights_dtype.empty()) o.weights_dtype = parse_data_type(weights_dtype);
   if (!fidelity.empty()) o.math_fidelity = parse_math_fidelity(fidelity);
-  o.math_approx_mode = approx;
+  if (approx) o.math_approx_mode = true;  // on top of the preset: auto may have set it
   if (no_winograd) o.winograd = false;
   return o;
 }

@@ -1,8 +1,10 @@
 // The commands' flag parsing (apps/yolo4/args.h on CLI11): every mistake is one line on stderr
 // naming the flag and what is wrong, exit code 1, nothing on stdout.
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "app_test_util.h"
+#include "yolo4/model/options.h"
 
 namespace yolo4::app_test {
 namespace {
@@ -68,6 +70,25 @@ TEST(Flags, SharedDetectionFlagsAreInDetectAndEvalHelp) {
                                                         << help.out;
     }
   }
+}
+
+// --approx adds the approximate mish to any preset; it does not take away the one auto's table
+// gives it (with AVX512_BF16: bf16 with the approximate mish).
+TEST(Flags, ApproxAddsToThePresetAndAutoKeepsItsOwn) {
+  TempDir dir;
+  const auto approx_of = [&](std::vector<std::string> flags) {
+    std::vector<std::string> args = {"bench", "--model",  "yolov4-tiny", "--runs",
+                                     "1",     "--warmup", "0",           "--json"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const RunResult r = run_yolo4(args, dir);
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    const size_t line = r.out.rfind('{');
+    return line != std::string::npos && nlohmann::json::parse(r.out.substr(line))["approx"] == true;
+  };
+  EXPECT_EQ(approx_of({"--preset", "auto"}), auto_preset(best_isa()).approx_mish);
+  EXPECT_FALSE(approx_of({"--preset", "bf16"}));
+  EXPECT_TRUE(approx_of({"--preset", "bf16", "--approx"}));
+  EXPECT_TRUE(approx_of({"--preset", "auto", "--approx"}));
 }
 
 }  // namespace
