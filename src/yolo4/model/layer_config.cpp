@@ -45,7 +45,7 @@ struct WinogradRule {
 // where VDPBF16PS makes F(4x4) pay: bf16 up to 256 input channels, in the network 0.63x the
 // direct conv's time at 32->64, 0.75-0.85x F(2x2)'s to 128->256, 0.88x at 256->256 and 0.77x at
 // 256->512; the whole network about 0.87x, its worst head's PCC against fp32 0.99986 -> 0.99976
-// (docs/perf.md, 2026-12-02 21:30-22:10 UTC). bfloat8_b's F(4x4) error is 20-22x, so fast keeps
+// (docs/perf.md, 2026-12-02 21:20-22:25 UTC). bfloat8_b's F(4x4) error is 20-22x, so fast keeps
 // F(2x2).
 constexpr std::array<WinogradRule, 6> kWinogradRules{{
     {32, 256, 32, 512, WinogradPrecision::kNativeBf16, std::nullopt, WinogradTile::kF4x4,

@@ -19,9 +19,10 @@ constexpr AutoRow kAutoPresets[] = {
     {Isa::kAvx512,
      true,
      {"bf16", true,
-      "AVX512_BF16: bf16 measured fastest on AMD Zen 5 (0.13x OpenCV DNN's time, median of 5 "
-      "runs; fast 0.17x, report 0.21x, fp32 0.23x; docs/perf.md 2026-12-02 21:20-22:40 UTC), PCC "
-      ">= 0.9997 against fp32; its mish approximated (0.97x the time), since the approximation's "
+      "AVX512_BF16: bf16 measured fastest on AMD Zen 5 (0.12x OpenCV DNN's time, median of 5 "
+      "runs; fast 0.16x, report 0.20x, fp32 0.22x; docs/perf.md 2026-12-02 21:20-22:25 UTC), PCC "
+      ">= 0.9997 against fp32; its mish approximated (0.93-0.95x the time), since the "
+      "approximation's "
       "error (8e-5 relative) is 1/48 of bfloat16's rounding step"}},
     {Isa::kAvx512,
      false,
@@ -31,8 +32,8 @@ constexpr AutoRow kAutoPresets[] = {
      false,
      {"fp32", false,
       "AVX2: no reduced preset measured clearly faster: with the AVX2 kernels on Zen 5 fp32 took "
-      "0.38x OpenCV DNN's time, bf16 0.38x and fast 0.39x (medians of 5 runs, docs/perf.md "
-      "2026-12-02 21:20-22:40 UTC), so the exact one; on AMD Zen 2 (issue 10, earlier code) fp32 "
+      "0.38x OpenCV DNN's time, bf16 0.37x and fast 0.39x (medians of 5 runs, docs/perf.md "
+      "2026-12-02 21:20-22:25 UTC), so the exact one; on AMD Zen 2 (issue 10, earlier code) fp32 "
       "429 ms, bf16 527, report 706, fast 823"}},
     {Isa::kScalar,
      false,
