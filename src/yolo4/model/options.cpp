@@ -22,8 +22,7 @@ constexpr AutoRow kAutoPresets[] = {
       "AVX512_BF16: bf16 measured fastest on AMD Zen 5 (0.12x OpenCV DNN's time, median of 5 "
       "runs; fast 0.16x, report 0.20x, fp32 0.22x; docs/perf.md 2026-12-02 21:20-22:25 UTC), PCC "
       ">= 0.9997 against fp32; its mish approximated (0.93-0.95x the time), since the "
-      "approximation's "
-      "error (8e-5 relative) is 1/48 of bfloat16's rounding step"}},
+      "approximation's error (8e-5 relative) is 1/48 of bfloat16's rounding step"}},
     {Isa::kAvx512,
      false,
      {"fp32", false,
