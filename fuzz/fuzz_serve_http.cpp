@@ -6,9 +6,11 @@
 // decodable image costs well under a millisecond to detect.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -65,6 +67,31 @@ int start_server() {
   return server->start();
 }
 
+// libFuzzer's timeout alarm (SIGALRM every few seconds) interrupts blocking calls: an interrupted
+// connect() goes on in the background, so wait for it and read its outcome.
+bool connect_through_signals(int sock, const sockaddr_in& address) {
+  if (::connect(sock, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0)
+    return true;
+  if (errno != EINTR) return false;
+  pollfd writable{sock, POLLOUT, 0};
+  while (::poll(&writable, 1, -1) < 0)
+    if (errno != EINTR) return false;
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(sock, SOL_SOCKET, SO_ERROR, &error, &length) != 0) return false;
+  errno = error;
+  return error == 0;
+}
+
+// send/recv retried when a signal interrupts them before any byte moved.
+template <class Call>
+ssize_t retry_on_signal(Call call) {
+  ssize_t n;
+  do n = call();
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
 // Sends the request bytes, half-closes, and reads the answer until the server closes.
 void exchange(int port, std::span<const uint8_t> request) {
   const int sock = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -84,20 +111,21 @@ void exchange(int port, std::span<const uint8_t> request) {
   address.sin_family = AF_INET;
   address.sin_port = htons(uint16_t(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(sock, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+  if (!connect_through_signals(sock, address)) {
     std::perror("fuzz_serve_http: connect");  // the server stopped listening, or no port left
     __builtin_trap();
   }
   // The server may answer and close before reading everything (e.g. 413): a failed send is fine.
   size_t sent = 0;
   while (sent < request.size()) {
-    const ssize_t n = ::send(sock, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = retry_on_signal(
+        [&] { return ::send(sock, request.data() + sent, request.size() - sent, MSG_NOSIGNAL); });
     if (n <= 0) break;
     sent += size_t(n);
   }
   ::shutdown(sock, SHUT_WR);
   char buffer[4096];
-  while (::recv(sock, buffer, sizeof buffer, 0) > 0) {
+  while (retry_on_signal([&] { return ::recv(sock, buffer, sizeof buffer, 0); }) > 0) {
   }
   ::close(sock);
 }
