@@ -96,7 +96,17 @@ def run_opencv(args):
         "engine": "opencv", "version": cv2.__version__, "threads_set": args.threads,
         "threads_reported": cv2.getNumThreads(), "backend": "DNN_BACKEND_OPENCV",
         "target": "DNN_TARGET_CPU", "outputs": outs,
+        "cpu_features": cv2.getCPUFeaturesLine(),  # a dispatched feature turned off ends in "?"
     }
+
+
+def torch_cpu_capability():
+    """ATen's kernel ISA, as torch's build summary reports it (e.g. "AVX2")."""
+    import torch
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage:" in line:
+            return line.split(":", 1)[1].strip()
+    return "unknown"
 
 
 def run_torch(args, bf16):
@@ -169,6 +179,8 @@ def run_torch(args, bf16):
         "engine": "torch", "version": torch.__version__, "threads_set": args.threads,
         "threads_reported": torch.get_num_threads(), "autocast": "bfloat16" if bf16 else None,
         "mkldnn": torch.backends.mkldnn.is_available(), "memory_format": str(fmt),
+        "cpu_capability": torch_cpu_capability(),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "default"),
         "jit": "trace + freeze + optimize_for_inference" if args.jit else None,
         "mish": "F.mish" if args.native_mish else "yolov4_ref.mish (x * tanh(softplus(x)))",
     }
