@@ -26,14 +26,16 @@ constexpr AutoRow kAutoPresets[] = {
     {Isa::kAvx512,
      false,
      {"fp32", false,
-      "AVX-512 without AVX512_BF16: not measured here; fp32 needs no bf16 emulation"}},
+      "AVX-512 without AVX512_BF16: fp32 needs no bf16 emulation; the approximate mish measured "
+      "level with the exact one on AVX-512's kernels (docs/perf.md 2026-12-03)"}},
     {Isa::kAvx2,
      false,
-     {"fp32", false,
+     {"fp32", true,
       "AVX2: no reduced preset measured clearly faster: with the AVX2 kernels on Zen 5 fp32 took "
       "0.38x OpenCV DNN's time, bf16 0.37x and fast 0.39x (medians of 5 runs, docs/perf.md "
-      "2026-12-02 21:20-22:25 UTC), so the exact one; on AMD Zen 2 (issue 10, earlier code) fp32 "
-      "429 ms, bf16 527, report 706, fast 823"}},
+      "2026-12-02 21:20-22:25 UTC), so fp32; on AMD Zen 2 (issue 10, earlier code) fp32 429 ms, "
+      "bf16 527, report 706, fast 823. Its mish approximated: 0.98x the time (5 alternated "
+      "rounds, docs/perf.md 2026-12-03), its 8e-5 relative error far inside auto's PCC bar"}},
     {Isa::kScalar,
      false,
      {"fp32", false, "portable kernels: reduced precision only adds conversions"}},

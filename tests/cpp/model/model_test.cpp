@@ -96,9 +96,9 @@ void expect_whole_model_matches(const Yolov4& model, const std::string& case_dir
 // The reduced-precision presets against the fp32 reference: PCC >= 0.99 on every module and
 // every head. bf16: bfloat16 activations and weights, LoFi, Winograd; report: the report's
 // bfloat16 activations, bfloat8_b weights, LoFi, direct; fast: report with Winograd; auto: what
-// it picks on this CPU (with AVX512_BF16, bf16 with the approximate mish). "-avx2":
-// on the AVX2 kernels, where LoFi's products are widened and bf16/fast take fp32's weights and
-// larger tiles on some convs (on an AVX2-only CPU the plain presets are these already).
+// it picks on this CPU (with AVX512_BF16, bf16 with the approximate mish; on AVX2, fp32 with it).
+// "-avx2": on the AVX2 kernels, where LoFi's products are widened and bf16/fast take fp32's weights
+// and larger tiles on some convs (on an AVX2-only CPU the plain presets are these already).
 class PresetPcc : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -122,7 +122,7 @@ TEST_P(PresetPcc, WholeModelAt320And640) {
 
 INSTANTIATE_TEST_SUITE_P(ReducedPrecision, PresetPcc,
                          ::testing::Values("bf16", "report", "fast", "auto", "bf16-avx2",
-                                           "fast-avx2"),
+                                           "fast-avx2", "auto-avx2"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');
