@@ -3,6 +3,8 @@
 #include <cpuid.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "yolo4/core/error.h"
 
@@ -31,21 +33,49 @@ CpuFeatures detect() {
              (b & bit_AVX512DQ) && (b & bit_AVX512VL);
   f.avx512_vnni = f.avx512 && (c & bit_AVX512VNNI);
   unsigned a1, b1, c1, d1;
-  if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) f.avx512_bf16 = f.avx512 && (a1 & bit_AVX512BF16);
+  if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1))
+    f.avx512_bf16 = f.avx512 && (a1 & bit_AVX512BF16);
+  return f;
+}
+
+// YOLO4_CPU_DISABLE="avx512,..." runs as on a CPU without those features (an AVX-512 machine's
+// CI runs the suite as an AVX2-only CPU would; OpenCV reads OPENCV_CPU_DISABLE alike).
+CpuFeatures without_disabled(CpuFeatures f, std::string_view list) {
+  while (!list.empty()) {
+    const size_t comma = list.find(',');
+    const std::string_view name = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    if (name == "avx512_bf16") {
+      f.avx512_bf16 = false;
+    } else if (name == "avx512") {
+      f.avx512 = f.avx512_bf16 = f.avx512_vnni = false;
+    } else if (name == "avx2") {
+      f = CpuFeatures{};
+    } else if (!name.empty()) {
+      fail("YOLO4_CPU_DISABLE: unknown feature '", std::string(name),
+           "': expected a comma-separated list of avx512_bf16, avx512, avx2");
+    }
+  }
   return f;
 }
 }  // namespace
 
 const CpuFeatures& cpu_features() {
-  static const CpuFeatures features = detect();
+  static const CpuFeatures features = [] {
+    const char* disabled = std::getenv("YOLO4_CPU_DISABLE");
+    return without_disabled(detect(), disabled ? disabled : "");
+  }();
   return features;
 }
 
 bool isa_supported(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512: return cpu_features().avx512;
-    case Isa::kAvx2: return cpu_features().avx2_fma;
-    case Isa::kScalar: return true;
+    case Isa::kAvx512:
+      return cpu_features().avx512;
+    case Isa::kAvx2:
+      return cpu_features().avx2_fma;
+    case Isa::kScalar:
+      return true;
   }
   return false;
 }
@@ -58,13 +88,18 @@ std::vector<Isa> supported_isas() {
   return out;
 }
 
-Isa best_isa() { return supported_isas().front(); }
+Isa best_isa() {
+  return supported_isas().front();
+}
 
 std::string_view to_string(Isa isa) {
   switch (isa) {
-    case Isa::kAvx512: return "avx512";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kScalar: return "scalar";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kScalar:
+      return "scalar";
   }
   return "unknown";
 }

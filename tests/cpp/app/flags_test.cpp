@@ -91,5 +91,35 @@ TEST(Flags, ApproxAddsToThePresetAndAutoKeepsItsOwn) {
   EXPECT_TRUE(approx_of({"--preset", "auto", "--approx"}));
 }
 
+// YOLO4_CPU_DISABLE runs yolo4 as on a CPU without the listed features: the best ISA, auto's
+// choice and --isa all follow it, and a misspelt feature is one clear error.
+TEST(Flags, CpuDisableRunsAsOnACpuWithoutTheFeatures) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "this CPU has no AVX2";
+  TempDir dir;
+  const std::vector<std::string> bench = {"bench", "--model",  "yolov4-tiny", "--runs",
+                                          "1",     "--warmup", "0",           "--json"};
+  const RunResult r = run_yolo4(bench, dir, "YOLO4_CPU_DISABLE=avx512");
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const nlohmann::json result = nlohmann::json::parse(r.out.substr(r.out.rfind('{')));
+  EXPECT_EQ(result["isa"], "avx2");
+  EXPECT_EQ(result["approx"], auto_preset(Isa::kAvx2).approx_mish);
+
+  std::vector<std::string> forced = bench;
+  forced.insert(forced.end(), {"--isa", "avx512"});
+  const RunResult refused = run_yolo4(forced, dir, "YOLO4_CPU_DISABLE=avx512");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("--isa avx512: this CPU cannot run it"), std::string::npos)
+      << describe(refused);
+
+  const RunResult scalar = run_yolo4(bench, dir, "YOLO4_CPU_DISABLE=avx2");
+  ASSERT_EQ(scalar.exit_code, 0) << describe(scalar);
+  EXPECT_NE(scalar.out.find("\"isa\": \"scalar\""), std::string::npos) << describe(scalar);
+
+  const RunResult bad = run_yolo4(bench, dir, "YOLO4_CPU_DISABLE=avx-512");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("YOLO4_CPU_DISABLE: unknown feature 'avx-512'"), std::string::npos)
+      << describe(bad);
+}
+
 }  // namespace
 }  // namespace yolo4::app_test
