@@ -13,7 +13,8 @@ Conv2d make_conv(const ConvWeights& w, const ModelOptions& options) {
 }
 }  // namespace
 
-ConvBlock::ConvBlock(const Yolov4Weights& weights, std::string_view key, const ModelOptions& options)
+ConvBlock::ConvBlock(const Yolov4Weights& weights, std::string_view key,
+                     const ModelOptions& options)
     : key_(weights.conv(key).spec->key), conv_(make_conv(weights.conv(key), options)) {}
 
 Tensor ConvBlock::operator()(Device& device, const Tensor& input, const Tensor* residual) const {

@@ -38,7 +38,8 @@ auto scoped(Device& device, std::string_view path, Fn&& fn) {
 // Runs blocks[first-1] .. blocks[last-1] (numbered as the reference names them: conv1 is 1), each
 // consuming the previous output, which is freed as soon as it is used. Pass `x` by std::move
 // when the caller no longer needs it.
-Tensor run_convs(Device& device, const std::vector<ConvBlock>& blocks, Tensor x, int first, int last);
+Tensor run_convs(Device& device, const std::vector<ConvBlock>& blocks, Tensor x, int first,
+                 int last);
 
 // torch.cat([conv(conv_input), other]): conv writes its half in place, `other` is copied in (it
 // comes from another module). `scope` names the copy for the profiler.

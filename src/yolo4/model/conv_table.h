@@ -7,8 +7,8 @@
 #include <span>
 #include <string_view>
 
-#include "yolo4/loaders/darknet_cfg.h"
 #include "yolo4/core/activation.h"
+#include "yolo4/loaders/darknet_cfg.h"
 
 namespace yolo4 {
 

@@ -3,9 +3,14 @@
 namespace yolo4 {
 
 Downsample1::Downsample1(const Yolov4Weights& w, const ModelOptions& o)
-    : conv1_(w, "down1.conv1", o), conv2_(w, "down1.conv2", o), conv3_(w, "down1.conv3", o),
-      conv4_(w, "down1.conv4", o), conv5_(w, "down1.conv5", o), conv6_(w, "down1.conv6", o),
-      conv7_(w, "down1.conv7", o), conv8_(w, "down1.conv8", o) {}
+    : conv1_(w, "down1.conv1", o),
+      conv2_(w, "down1.conv2", o),
+      conv3_(w, "down1.conv3", o),
+      conv4_(w, "down1.conv4", o),
+      conv5_(w, "down1.conv5", o),
+      conv6_(w, "down1.conv6", o),
+      conv7_(w, "down1.conv7", o),
+      conv8_(w, "down1.conv8", o) {}
 
 std::vector<const ConvBlock*> Downsample1::convs() const {
   return {&conv1_, &conv2_, &conv3_, &conv4_, &conv5_, &conv6_, &conv7_, &conv8_};

@@ -13,7 +13,8 @@ Head::Head(const Yolov4Weights& w, const ModelOptions& o) {
 std::array<Tensor, 3> Head::operator()(Device& device, const Tensor& input1, const Tensor& input2,
                                        const Tensor& input3) const {
   Tensor x2 = run_convs(device, convs_, input1, 1, 2);
-  Tensor x8 = run_convs(device, convs_, conv_beside(device, conv(3), input1, input2, "head.cat1"), 4, 8);
+  Tensor x8 =
+      run_convs(device, convs_, conv_beside(device, conv(3), input1, input2, "head.cat1"), 4, 8);
   Tensor x10 = run_convs(device, convs_, x8, 9, 10);
   Tensor cat2 = conv_beside(device, conv(11), x8, input3, "head.cat2");
   deallocate(x8);

@@ -41,7 +41,9 @@ std::array<Tensor, 3> Yolov4::operator()(Device& device, const Tensor& input) co
 }
 
 int Yolov4::output_stride(std::string_view key) {
-  auto number_after = [&](std::string_view prefix) { return std::stoi(std::string(key.substr(prefix.size()))); };
+  auto number_after = [&](std::string_view prefix) {
+    return std::stoi(std::string(key.substr(prefix.size())));
+  };
   if (key == "down1.conv1") return 1;
   if (key.substr(0, 4) == "down") return 1 << (key[4] - '0');
   if (key.substr(0, 9) == "neek.conv") {
