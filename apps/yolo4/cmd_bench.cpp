@@ -32,16 +32,17 @@ void print_json(const Shape& in, const ModelOptions& o, int threads, int runs,
   std::printf(
       "{\"median_ms\": %.3f, \"min_ms\": %.3f, \"gflops\": %.2f, \"size\": %d, \"height\": %d, "
       "\"threads\": %d, "
-      "\"runs\": %d, \"dtype\": \"%s\", \"weights_dtype\": \"%s\", \"fidelity\": \"%s\", "
+      "\"runs\": %d, \"dtype\": \"%s\", \"weights_dtype\": \"%s\", \"compact_weights\": %s, "
+      "\"fidelity\": \"%s\", "
       "\"approx\": %s, \"winograd\": %s, \"isa\": \"%s\", \"arena_bytes\": %zu, "
       "\"lower_bound_bytes\": %zu, "
       "\"startup_ms\": %.1f, \"peak_gflops\": %.1f, \"peak_fraction\": %.3f, "
       "\"weight_bytes\": %zu}\n",
       r.median_ms, r.min_ms, r.gflops, in.w, in.h, threads, runs, to_string(o.dtype).data(),
-      to_string(o.weights_dtype).data(), to_string(o.math_fidelity).data(),
-      o.math_approx_mode ? "true" : "false", o.winograd ? "true" : "false", to_string(o.isa).data(),
-      r.arena_bytes, r.lower_bound_bytes, r.startup_ms, r.peak_gflops, r.gflops / r.peak_gflops,
-      r.weight_bytes);
+      to_string(o.weights_dtype).data(), o.compact_weights ? "true" : "false",
+      to_string(o.math_fidelity).data(), o.math_approx_mode ? "true" : "false",
+      o.winograd ? "true" : "false", to_string(o.isa).data(), r.arena_bytes, r.lower_bound_bytes,
+      r.startup_ms, r.peak_gflops, r.gflops / r.peak_gflops, r.weight_bytes);
 }
 
 void print_text(const std::string& network, const Shape& in, const ModelOptions& o, int threads,

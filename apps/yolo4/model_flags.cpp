@@ -55,6 +55,11 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
          "fast approximate mish in the convs (math_approx_mode; auto turns it on where its "
          "table says)",
          &approx);
+  p.flag("--compact-weights",
+         "keep bfloat8_b weights (report, fast) in memory as their blocks of 16 sharing an "
+         "exponent: about half the memory of the bfloat16 values they are otherwise kept in, "
+         "decoded at every use (slower)",
+         &compact_weights);
   p.flag("--no-winograd",
          "direct convolution everywhere (all presets but report run Winograd, F(6x6,3x3), "
          "F(4x4,3x3) or F(2x2,3x3), on the 3x3 convs the layer table lists)",
@@ -70,6 +75,7 @@ ModelOptions ModelFlags::options() const {
   if (!weights_dtype.empty()) o.weights_dtype = parse_data_type(weights_dtype);
   if (!fidelity.empty()) o.math_fidelity = parse_math_fidelity(fidelity);
   if (approx) o.math_approx_mode = true;  // on top of the preset: auto may have set it
+  if (compact_weights) o.compact_weights = true;
   if (no_winograd) o.winograd = false;
   return o;
 }

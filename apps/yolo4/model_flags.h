@@ -38,6 +38,7 @@ struct ModelFlags {
   std::string dtype, weights_dtype, fidelity, isa;
   std::string preset = kDefaultPreset;
   bool approx = false;
+  bool compact_weights = false;
   bool no_winograd = false;
   bool no_pin = false;
 

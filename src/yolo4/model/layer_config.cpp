@@ -123,6 +123,7 @@ Conv2dConfig conv_config(const ConvLayerShape& shape, const ModelOptions& option
   Conv2dConfig config;
   config.dtype = shape.feeds_decoder ? DataType::FLOAT32 : options.dtype;
   config.weights_dtype = weights_dtype_for(shape, options);
+  config.compact_weights = options.compact_weights;
   config.math_fidelity = options.math_fidelity;
   config.math_approx_mode = options.math_approx_mode;
   config.activation = shape.activation;

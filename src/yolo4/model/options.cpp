@@ -27,16 +27,17 @@ constexpr AutoRow kAutoPresets[] = {
      false,
      {"bf16", false,
       "AVX-512 without AVX512_BF16 (measured on Zen 5 with YOLO4_CPU_DISABLE=avx512_bf16): bf16 "
-      "0.91x fp32's time (56.4 vs 62.0 ms, 5 alternated rounds; fast 1.07x, report 1.5x; "
-      "docs/perf.md 2026-12-03), PCC >= 0.9998 against fp32; the approximate mish measured level"}},
+      "0.91-0.94x fp32's time (5 alternated rounds, twice; fast level with it and less accurate, "
+      "report 1.4x; docs/perf.md 2026-12-03), PCC >= 0.9998 against fp32; the approximate mish "
+      "measured level"}},
     {Isa::kAvx2,
      false,
      {"fp32", true,
-      "AVX2: no reduced preset measured clearly faster: with the AVX2 kernels on Zen 5 fp32 took "
-      "0.38x OpenCV DNN's time, bf16 0.37x and fast 0.39x (medians of 5 runs, docs/perf.md "
-      "2026-12-02 21:20-22:25 UTC), so fp32; on AMD Zen 2 (issue 10, earlier code) fp32 429 ms, "
-      "bf16 527, report 706, fast 823. Its mish approximated: 0.98x the time (5 alternated "
-      "rounds, docs/perf.md 2026-12-03), its 8e-5 relative error far inside auto's PCC bar"}},
+      "AVX2: no reduced preset measured faster: with the AVX2 kernels on Zen 5 fp32, bf16 and "
+      "fast took 102.0, 102.1 and 102.0 ms (medians of 5 alternated rounds, docs/perf.md "
+      "2026-12-03), so fp32, the most accurate; on AMD Zen 2 (issue 10, earlier code) fp32 429 "
+      "ms, bf16 527, report 706, fast 823. Its mish approximated: 0.98x the time (5 alternated "
+      "rounds), its 8e-5 relative error far inside auto's PCC bar"}},
     {Isa::kScalar,
      false,
      {"fp32", false, "portable kernels: reduced precision only adds conversions"}},
@@ -77,9 +78,9 @@ ModelOptions ModelOptions::preset(std::string_view name, Isa isa) {
 }
 
 std::string ModelOptions::describe() const {
-  return detail::concat(to_string(dtype), "/", to_string(weights_dtype), "/",
-                        to_string(math_fidelity), math_approx_mode ? "/approx" : "",
-                        winograd ? "/winograd" : "");
+  return detail::concat(to_string(dtype), "/", to_string(weights_dtype),
+                        compact_weights ? " blocks/" : "/", to_string(math_fidelity),
+                        math_approx_mode ? "/approx" : "", winograd ? "/winograd" : "");
 }
 
 }  // namespace yolo4

@@ -13,6 +13,9 @@ namespace yolo4 {
 struct ModelOptions {
   DataType dtype = DataType::FLOAT32;          // activations
   DataType weights_dtype = DataType::FLOAT32;  // packed conv weights
+  // bfloat8_b weights resident as blocks (--compact-weights): about half the memory of the
+  // bfloat16 values they otherwise stay in, slower (Conv2dConfig::compact_weights).
+  bool compact_weights = false;
   MathFidelity math_fidelity = MathFidelity::HiFi4;
   bool math_approx_mode = false;
   // Winograd F(2x2, 3x3) on the stride-1 3x3 convs the layer table lists (layer_config.cpp).
@@ -25,7 +28,7 @@ struct ModelOptions {
   //   fp32:   float32 activations and weights, HiFi4, Winograd (the struct's defaults)
   //   bf16:   bfloat16 activations and weights, LoFi, Winograd
   //   report: the report's configuration: bfloat16 activations, bfloat8_b weights, LoFi, all
-  //           convs direct (weights resident in 68 MB)
+  //           convs direct
   //   fast:   the report's configuration with Winograd (16/9 larger weights where it runs)
   //   auto:   the one auto_preset(isa) names for this CPU (with the approximate mish where its
   //           table says)

@@ -147,11 +147,17 @@ PackFn pack_function(DataType input, kernels::OperandFormat operands) {
   return bf16_in ? &pack_activations<uint16_t, float> : &pack_activations<float, float>;
 }
 
+// How the weights stay in memory: bfloat8_b ones as their blocks only when asked.
+DataType resident_dtype(const Conv2dConfig& config) {
+  const bool as_bf16 = config.weights_dtype == DataType::BFLOAT8_B && !config.compact_weights;
+  return as_bf16 ? DataType::BFLOAT16 : config.weights_dtype;
+}
+
 kernels::ConvKernel select_kernel(const Conv2dConfig& config, Isa isa) {
   const kernels::KernelTable& table = kernels::kernel_table(isa);
   if (config.math_fidelity != MathFidelity::LoFi) return table.conv_hifi4;
   if (config.lofi_exact_order) return table.conv_lofi_exact;
-  return config.weights_dtype == DataType::BFLOAT8_B ? table.conv_lofi_decoded : table.conv_lofi;
+  return resident_dtype(config) == DataType::BFLOAT8_B ? table.conv_lofi_decoded : table.conv_lofi;
 }
 
 ReductionLayout reduction_layout(const Conv2dParams& p, int nr) {
@@ -184,12 +190,14 @@ std::vector<PackedConvWeights> pack_weights(const Conv2dParams& p, std::span<con
                                             const Conv2dConfig& config) {
   std::vector<PackedConvWeights> packed;
   if (config.winograd == WinogradTile::kNone) {
-    packed.emplace_back(weight, p.out_channels, layout, kernel, config.weights_dtype);
+    packed.emplace_back(weight, p.out_channels, layout, kernel, config.weights_dtype,
+                        resident_dtype(config));
     return packed;
   }
   for (const auto& u :
        winograd::transform_weights(config.winograd, weight, p.out_channels, p.in_channels)) {
-    packed.emplace_back(u, p.out_channels, layout, kernel, config.weights_dtype);
+    packed.emplace_back(u, p.out_channels, layout, kernel, config.weights_dtype,
+                        resident_dtype(config));
   }
   return packed;
 }

@@ -37,6 +37,10 @@ struct Conv2dParams {
 struct Conv2dConfig {
   DataType dtype = DataType::FLOAT32;          // output activations
   DataType weights_dtype = DataType::FLOAT32;  // packed weights
+  // bfloat8_b weights resident as their blocks (17 bytes per 16 weights, 0.53x bfloat16's
+  // memory), decoded at every use; otherwise as the blocks' exact bfloat16 values, which measured
+  // faster with every ISA's kernels (docs/perf.md, 2026-12-03 05:00 UTC): the same numbers.
+  bool compact_weights = false;
   MathFidelity math_fidelity = MathFidelity::HiFi4;
   // Tests only: LoFi summed in VDPBF16PS's order also on CPUs without it (a slow emulation).
   bool lofi_exact_order = false;

@@ -11,11 +11,22 @@ namespace {
 constexpr int kPairsPerBlock = kKBlock / 2;
 // Panel width bound for the stack buffer of one decoded block (kernels have NR <= 32).
 constexpr int kMaxBfp8Lanes = 64;
+
+// Each block of 16 values of a packed row to the bfloat8_b values that encode to it (as the
+// kernels' decoders give them).
+void round_to_bfp8_blocks(std::vector<float>& row) {
+  uint16_t decoded[kKBlock];
+  for (size_t k = 0; k < row.size(); k += kKBlock) {
+    decode_bfp8_bf16(encode_bfp8(&row[k]), decoded);
+    for (int i = 0; i < kKBlock; ++i) row[k + i] = to_float(bfloat16{decoded[i]});
+  }
+}
 }  // namespace
 
 PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out_channels,
                                      const ReductionLayout& layout,
-                                     const kernels::ConvKernel& kernel, DataType weights_dtype)
+                                     const kernels::ConvKernel& kernel, DataType weights_dtype,
+                                     DataType resident_dtype)
     : layout_(layout),
       pair_weights_(kernel.operands == OperandFormat::kBf16Pairs || kernel.bf16_pair_weights),
       swap_pairs_(kernel.bf16_operands == kernels::Bf16Operands::kPairOrder),
@@ -25,8 +36,12 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
              (weights_dtype != DataType::FLOAT32 ||
               kernel.bf16_operands != kernels::Bf16Operands::kNone)),
       nr_(kernel.nr),
-      dtype_(weights_dtype),
+      dtype_(resident_dtype),
       widen_pairs_(kernel.widen_bf16_pairs) {
+  YOLO4_CHECK(resident_dtype == weights_dtype ||
+                  (weights_dtype == DataType::BFLOAT8_B && resident_dtype == DataType::BFLOAT16),
+              "conv2d: ", to_string(weights_dtype), " weights cannot stay resident as ",
+              to_string(resident_dtype));
   const int k_total = layout.k_total();
   const bool lofi = kernel.operands == OperandFormat::kBf16Pairs ||
                     kernel.bf16_operands != kernels::Bf16Operands::kNone;
@@ -54,6 +69,9 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
       }
     }
     const int panel = o / nr_, lane = o % nr_;
+    if (weights_dtype == DataType::BFLOAT8_B && dtype_ == DataType::BFLOAT16) {
+      round_to_bfp8_blocks(row);  // resident as their bf16 values below
+    }
     if (dtype_ == DataType::BFLOAT8_B) {
       for (int kb = 0; kb < layout.kblocks; ++kb) {
         const BlockBfp8 block = encode_bfp8(&row[kb * kKBlock]);

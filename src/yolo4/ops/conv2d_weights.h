@@ -21,15 +21,16 @@ struct ReductionLayout {
 
 class PackedConvWeights {
  public:
-  // weights_dtype: FLOAT32 keeps fp32 values; BFLOAT16 rounds each; BFLOAT8_B encodes blocks of
-  // 16 along the reduction and stays resident in that form (17 bytes per 16 weights), decoded
-  // at run time by the kernel's bfp8_decode_pairs (bfp8_decode_f32 for a kernel reading fp32
-  // weights). bf16 values (BFLOAT16, or any dtype under LoFi) stay resident as bf16 pairs: a
-  // kernel reading pairs (kBf16Pairs, bf16_pair_weights) takes them as they are, another kF32
-  // kernel gets them widened chunk by chunk.
+  // weights_dtype, the values: FLOAT32 keeps fp32 values; BFLOAT16 rounds each; BFLOAT8_B
+  // rounds blocks of 16 along the reduction. resident_dtype, their form in memory: weights_dtype,
+  // or BFLOAT16 for bfloat8_b values (exact). Resident BFLOAT8_B blocks (17 bytes per 16
+  // weights) are decoded at run time by the kernel's bfp8_decode_pairs (bfp8_decode_f32 for a
+  // kernel reading fp32 weights). bf16 values (BFLOAT16, or any dtype under LoFi) stay resident
+  // as bf16 pairs: a kernel reading pairs (kBf16Pairs, bf16_pair_weights) takes them as they
+  // are, another kF32 kernel gets them widened chunk by chunk.
   PackedConvWeights(std::span<const float> weight_oihw, int out_channels,
                     const ReductionLayout& layout, const kernels::ConvKernel& kernel,
-                    DataType weights_dtype);
+                    DataType weights_dtype, DataType resident_dtype);
 
   // Weights of `panel` for reduction blocks [kb0, kb1) in the kernel's operand layout: a
   // pointer into the resident copy, or bfloat8_b blocks decoded (bf16 widened) into `scratch`.
@@ -60,7 +61,7 @@ class PackedConvWeights {
   bool swap_pairs_;
   bool widen_;  // bf16 values resident as bf16 pairs for a kernel reading fp32 weights
   int nr_;
-  DataType dtype_;
+  DataType dtype_;                // resident
   AlignedVector<float> f32_;      // kF32 operands: [panel][k][NR]
   AlignedVector<uint16_t> bf16_;  // pair_weights_ or widen_: [panel][k/2][NR][2]
   // bfloat8_b, planar like a Tenstorrent tile: the shared exponents [panel][kb][NR], then the

@@ -91,6 +91,28 @@ TEST(Flags, ApproxAddsToThePresetAndAutoKeepsItsOwn) {
   EXPECT_TRUE(approx_of({"--preset", "auto", "--approx"}));
 }
 
+// --compact-weights keeps bfloat8_b weights as their blocks (17 bytes per 16 weights) instead of
+// their bfloat16 values: about half the resident bytes (the numbers are the same: the ops tests).
+TEST(Flags, CompactWeightsKeepBfloat8bBlocks) {
+  TempDir dir;
+  const auto bench = [&](std::vector<std::string> flags) {
+    std::vector<std::string> args = {"bench",  "--model", "yolov4-tiny", "--preset", "fast",
+                                     "--runs", "1",       "--warmup",    "0",        "--json"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const RunResult r = run_yolo4(args, dir);
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    const size_t line = r.out.rfind('{');
+    return line == std::string::npos ? nlohmann::json{} : nlohmann::json::parse(r.out.substr(line));
+  };
+  const nlohmann::json values = bench({}), blocks = bench({"--compact-weights"});
+  ASSERT_FALSE(values.empty());
+  ASSERT_FALSE(blocks.empty());
+  EXPECT_EQ(values["compact_weights"], false);
+  EXPECT_EQ(blocks["compact_weights"], true);
+  const double ratio = blocks["weight_bytes"].get<double>() / values["weight_bytes"].get<double>();
+  EXPECT_NEAR(ratio, 17.0 / 32, 0.005);  // a block's 17 bytes against 16 bfloat16 values
+}
+
 // YOLO4_CPU_DISABLE runs yolo4 as on a CPU without the listed features: the best ISA, auto's
 // choice and --isa all follow it, and a misspelt feature is one clear error.
 TEST(Flags, CpuDisableRunsAsOnACpuWithoutTheFeatures) {

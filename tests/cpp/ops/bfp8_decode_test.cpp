@@ -147,9 +147,9 @@ TEST(Bfp8DecodeKernel, VectorRangeIsExponents7To254OrZeroBlocks) {
   }
 }
 
-// Packed conv weights in bfloat8_b: every chunk, in each kernel's operand layout, holds exactly
-// the decode_bfp8_bf16 values of the blocks encode_bfp8 made, including tensors whose tiny or
-// huge weights need the exact scalar decoder.
+// Packed conv weights in bfloat8_b, resident as blocks or as their bf16 values: every chunk, in
+// each kernel's operand layout, holds exactly the decode_bfp8_bf16 values of the blocks
+// encode_bfp8 made, including tensors whose tiny or huge weights need the exact scalar decoder.
 class PackedBfp8WeightsTest : public ::testing::TestWithParam<Isa> {};
 
 TEST_P(PackedBfp8WeightsTest, ChunksHoldTheDecodedBlocks) {
@@ -172,53 +172,66 @@ TEST_P(PackedBfp8WeightsTest, ChunksHoldTheDecodedBlocks) {
       auto weight = testing::random_vector(size_t(out_channels) * kInChannels, 51, -0.5f, 0.5f);
       for (int c = 0; c < kInChannels; ++c) weight[size_t(3) * kInChannels + c] *= odd_scale;
       if (odd_scale == FLT_MAX) weight[size_t(3) * kInChannels + 17] = FLT_MAX;
-      const PackedConvWeights packed(weight, out_channels, layout, *kernel, DataType::BFLOAT8_B);
-      ASSERT_TRUE(packed.is_block_format());
-      EXPECT_EQ(packed.resident_bytes(),
-                size_t(layout.panels) * layout.kblocks * kernel->nr * sizeof(BlockBfp8));
+      // Resident as blocks, or as their bf16 values: the same numbers either way.
+      for (const DataType resident : {DataType::BFLOAT8_B, DataType::BFLOAT16}) {
+        const PackedConvWeights packed(weight, out_channels, layout, *kernel, DataType::BFLOAT8_B,
+                                       resident);
+        ASSERT_EQ(packed.is_block_format(), resident == DataType::BFLOAT8_B);
+        EXPECT_EQ(packed.resident_bytes(),
+                  resident == DataType::BFLOAT8_B
+                      ? size_t(layout.panels) * layout.kblocks * kernel->nr * sizeof(BlockBfp8)
+                      : size_t(layout.panels) * layout.k_total() * kernel->nr *
+                            // fp32 only where pairs are swapped into VDPBF16PS's order
+                            (kernel->bf16_operands == kernels::Bf16Operands::kPairOrder
+                                 ? sizeof(float)
+                                 : sizeof(uint16_t)));
 
-      // What each (panel, lane, k) must hold, as bf16 bits.
-      const int nr = kernel->nr, k_total = layout.k_total();
-      std::vector<uint16_t> expected(size_t(layout.panels) * nr * k_total, 0);
-      for (int o = 0; o < out_channels; ++o) {
-        std::vector<float> row(k_total, 0.0f);
-        std::copy_n(&weight[size_t(o) * kInChannels], kInChannels, row.begin());
-        for (int kb = 0; kb < layout.kblocks; ++kb) {
-          decode_bfp8_bf16(encode_bfp8(&row[kb * kKBlock]),
-                           &expected[size_t(o) * k_total + kb * kKBlock]);
-        }
-      }
-      auto check = [&](const void* chunk, int panel, int kb0, int kb1) {
-        for (int lane = 0; lane < nr; ++lane) {
-          for (int k = 0; k < (kb1 - kb0) * kKBlock; ++k) {
-            const uint16_t want = expected[size_t(panel * nr + lane) * k_total + kb0 * kKBlock + k];
-            uint16_t got;
-            if (kernel->operands == kernels::OperandFormat::kBf16Pairs ||
-                kernel->bf16_pair_weights) {
-              got = static_cast<const uint16_t*>(chunk)[(size_t(k / 2) * nr + lane) * 2 + k % 2];
-            } else {
-              const int position =
-                  kernel->bf16_operands == kernels::Bf16Operands::kPairOrder ? k ^ 1 : k;
-              const float value = static_cast<const float*>(chunk)[size_t(position) * nr + lane];
-              got = to_bfloat16(value).bits;
-              ASSERT_EQ(to_float(bfloat16{got}), value);
-            }
-            ASSERT_EQ(got, want) << kernel->name << " scale " << odd_scale << " panel " << panel
-                                 << " lane " << lane << " k " << kb0 * kKBlock + k;
+        // What each (panel, lane, k) must hold, as bf16 bits.
+        const int nr = kernel->nr, k_total = layout.k_total();
+        std::vector<uint16_t> expected(size_t(layout.panels) * nr * k_total, 0);
+        for (int o = 0; o < out_channels; ++o) {
+          std::vector<float> row(k_total, 0.0f);
+          std::copy_n(&weight[size_t(o) * kInChannels], kInChannels, row.begin());
+          for (int kb = 0; kb < layout.kblocks; ++kb) {
+            decode_bfp8_bf16(encode_bfp8(&row[kb * kKBlock]),
+                             &expected[size_t(o) * k_total + kb * kKBlock]);
           }
         }
-      };
-      AlignedVector<float> scratch;
-      for (int panel = 0; panel < layout.panels; ++panel) {
-        const void* whole_panel = packed.chunk(panel, 0, layout.kblocks, scratch);
-        // The kernels load whole vectors from it: it starts on a cache line.
-        EXPECT_EQ(reinterpret_cast<uintptr_t>(whole_panel) % kCacheLineBytes, 0u);
-        check(whole_panel, panel, 0, layout.kblocks);
-        check(packed.chunk(panel, 1, 3, scratch), panel, 1, 3);
-      }
-      packed.decode_panels(0, layout.panels, scratch);
-      for (int panel = 0; panel < layout.panels; ++panel) {
-        check(packed.chunk_of(scratch, panel, 2), panel, 2, 3);
+        auto check = [&](const void* chunk, int panel, int kb0, int kb1) {
+          for (int lane = 0; lane < nr; ++lane) {
+            for (int k = 0; k < (kb1 - kb0) * kKBlock; ++k) {
+              const uint16_t want =
+                  expected[size_t(panel * nr + lane) * k_total + kb0 * kKBlock + k];
+              uint16_t got;
+              if (kernel->operands == kernels::OperandFormat::kBf16Pairs ||
+                  kernel->bf16_pair_weights) {
+                got = static_cast<const uint16_t*>(chunk)[(size_t(k / 2) * nr + lane) * 2 + k % 2];
+              } else {
+                const int position =
+                    kernel->bf16_operands == kernels::Bf16Operands::kPairOrder ? k ^ 1 : k;
+                const float value = static_cast<const float*>(chunk)[size_t(position) * nr + lane];
+                got = to_bfloat16(value).bits;
+                ASSERT_EQ(to_float(bfloat16{got}), value);
+              }
+              ASSERT_EQ(got, want)
+                  << kernel->name << " resident " << to_string(resident) << " scale " << odd_scale
+                  << " panel " << panel << " lane " << lane << " k " << kb0 * kKBlock + k;
+            }
+          }
+        };
+        AlignedVector<float> scratch;
+        for (int panel = 0; panel < layout.panels; ++panel) {
+          const void* whole_panel = packed.chunk(panel, 0, layout.kblocks, scratch);
+          // The kernels load whole vectors from it: it starts on a cache line.
+          EXPECT_EQ(reinterpret_cast<uintptr_t>(whole_panel) % kCacheLineBytes, 0u);
+          check(whole_panel, panel, 0, layout.kblocks);
+          check(packed.chunk(panel, 1, 3, scratch), panel, 1, 3);
+        }
+        if (!packed.decoded_per_chunk()) continue;
+        packed.decode_panels(0, layout.panels, scratch);
+        for (int panel = 0; panel < layout.panels; ++panel) {
+          check(packed.chunk_of(scratch, panel, 2), panel, 2, 3);
+        }
       }
     }
   }

@@ -93,12 +93,14 @@ struct PrecisionCase {
   MathFidelity fidelity;
   DataType dtype;  // activations
   DataType weights_dtype;
-  bool approx = false;  // math_approx_mode
+  bool approx = false;   // math_approx_mode
+  bool compact = false;  // bfloat8_b weights resident as blocks
 };
 
 std::string precision_name(const PrecisionCase& p) {
   return std::string(to_string(p.fidelity)) + "_" + std::string(to_string(p.dtype)) + "_" +
-         std::string(to_string(p.weights_dtype)) + (p.approx ? "_approx" : "");
+         std::string(to_string(p.weights_dtype)) + (p.approx ? "_approx" : "") +
+         (p.compact ? "_compact" : "");
 }
 
 // The weights as the conv sees them: rounded in its packed reduction order (k = tap * Cp + c,
@@ -166,6 +168,7 @@ TEST_P(PrecisionConvTest, MatchesReferenceOnRoundedOperands) {
     config.weights_dtype = p.weights_dtype;
     config.math_fidelity = p.fidelity;
     config.math_approx_mode = p.approx;
+    config.compact_weights = p.compact;
     const Conv2d conv({c.in.c, c.oc, c.k, c.s, c.k / 2}, weight, bias, config, isa);
     Device device(2, isa);
     const Tensor in = from_nhwc(input.data(), c.in, Layout::TILE, p.dtype);
@@ -190,9 +193,11 @@ INSTANTIATE_TEST_SUITE_P(
         ::testing::Values(
             PrecisionCase{MathFidelity::HiFi4, DataType::FLOAT32, DataType::BFLOAT16},
             PrecisionCase{MathFidelity::HiFi4, DataType::FLOAT32, DataType::BFLOAT8_B},
+            PrecisionCase{MathFidelity::HiFi4, DataType::FLOAT32, DataType::BFLOAT8_B, false, true},
             PrecisionCase{MathFidelity::HiFi4, DataType::BFLOAT16, DataType::FLOAT32},
             PrecisionCase{MathFidelity::LoFi, DataType::FLOAT32, DataType::FLOAT32},
             PrecisionCase{MathFidelity::LoFi, DataType::BFLOAT16, DataType::BFLOAT8_B},
+            PrecisionCase{MathFidelity::LoFi, DataType::BFLOAT16, DataType::BFLOAT8_B, false, true},
             PrecisionCase{MathFidelity::HiFi4, DataType::FLOAT32, DataType::FLOAT32, true},
             PrecisionCase{MathFidelity::HiFi4, DataType::BFLOAT16, DataType::FLOAT32, true},
             PrecisionCase{MathFidelity::LoFi, DataType::FLOAT32, DataType::FLOAT32, true},
@@ -246,6 +251,7 @@ TEST_P(ConvGeometryTest, MatchesReferenceOnRoundedOperands) {
   config.dtype = p.dtype;
   config.weights_dtype = p.weights_dtype;
   config.math_fidelity = p.fidelity;
+  config.compact_weights = p.compact;
   const Conv2d conv({c.in.c, c.oc, c.k, c.s, c.pad}, weight, bias, config, isa);
   const Shape out_shape = conv.output_shape(c.in);
   ASSERT_EQ(out_shape, (Shape{c.in.n, (c.in.h + 2 * c.pad - c.k) / c.s + 1,
@@ -271,6 +277,7 @@ INSTANTIATE_TEST_SUITE_P(
             PrecisionCase{MathFidelity::HiFi4, DataType::FLOAT32, DataType::FLOAT32},
             PrecisionCase{MathFidelity::HiFi4, DataType::BFLOAT16, DataType::BFLOAT16},
             PrecisionCase{MathFidelity::LoFi, DataType::BFLOAT16, DataType::BFLOAT8_B},
+            PrecisionCase{MathFidelity::LoFi, DataType::BFLOAT16, DataType::BFLOAT8_B, false, true},
             PrecisionCase{MathFidelity::LoFi, DataType::FLOAT32, DataType::FLOAT32}),
         ::testing::ValuesIn(kGeometries)),
     [](const auto& info) {

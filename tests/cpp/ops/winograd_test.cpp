@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 
 #include "op_test_util.h"
 #include "test_util.h"
@@ -233,9 +234,12 @@ TEST(WinogradWeights, DecodedOnceForEveryBlockAndPanel) {
   for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
     if (!isa_supported(isa)) continue;
     for (WinogradTile tile : kTiles) {
-      for (DataType weights_dtype : {DataType::BFLOAT16, DataType::BFLOAT8_B}) {
+      for (const auto& [weights_dtype, compact] :
+           {std::pair{DataType::BFLOAT16, false}, std::pair{DataType::BFLOAT8_B, false},
+            std::pair{DataType::BFLOAT8_B, true}}) {
         Conv2dConfig config;
         config.weights_dtype = weights_dtype;
+        config.compact_weights = compact;
         config.winograd = tile;
         const Tensor in = from_nhwc(input.data(), in_shape);
         Device one_core(1, isa);
@@ -244,7 +248,8 @@ TEST(WinogradWeights, DecodedOnceForEveryBlockAndPanel) {
         const float bound =
             tile == WinogradTile::kF6x6 && weights_dtype == DataType::BFLOAT8_B ? 1.0f : 0.5f;
         EXPECT_TRUE(all_close(baseline, expected, bound * float(rms(expected)), 0.0f))
-            << to_string(isa) << " " << to_string(tile) << " " << to_string(weights_dtype);
+            << to_string(isa) << " " << to_string(tile) << " " << to_string(weights_dtype)
+            << (compact ? " compact" : "");
         for (auto shard : {TensorMemoryLayout::WIDTH_SHARDED, TensorMemoryLayout::BLOCK_SHARDED}) {
           config.shard_layout = shard;
           config.act_block_h_override = 1;
@@ -252,7 +257,7 @@ TEST(WinogradWeights, DecodedOnceForEveryBlockAndPanel) {
           Device device(3, isa);
           EXPECT_EQ(to_nhwc(conv(device, in)), baseline)
               << conv.kernel_name() << " " << to_string(tile) << " " << to_string(weights_dtype)
-              << " " << to_string(shard);
+              << (compact ? " compact " : " ") << to_string(shard);
         }
       }
     }
