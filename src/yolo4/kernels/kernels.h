@@ -250,9 +250,9 @@ struct KernelTable {
   Isa isa;
   ConvKernel conv_hifi4;  // fp32 products, fp32 accumulation
   ConvKernel conv_lofi;   // bf16 x bf16 products, fp32 accumulation
-  // LoFi on bfloat8_b weights, decoded block by block: without VDPBF16PS straight to fp32 for a
-  // kernel reading fp32 weights (widening the decoded pairs in registers, use after use, measured
-  // 1.2x slower in the network with AVX2's kernels).
+  // LoFi on resident bfloat8_b blocks (Conv2dConfig::compact_weights), decoded block by block:
+  // without VDPBF16PS straight to fp32 for a kernel reading fp32 weights (widening the decoded
+  // pairs in registers, use after use, measured 1.2x slower in the network with AVX2's kernels).
   ConvKernel conv_lofi_decoded;
   // LoFi summed in VDPBF16PS's exact order: native where the CPU has it, else emulated (slow).
   ConvKernel conv_lofi_exact;
