@@ -189,15 +189,14 @@ std::vector<PackedConvWeights> pack_weights(const Conv2dParams& p, std::span<con
                                             const kernels::ConvKernel& kernel,
                                             const Conv2dConfig& config) {
   std::vector<PackedConvWeights> packed;
+  const DataType resident = resident_dtype(config);
   if (config.winograd == WinogradTile::kNone) {
-    packed.emplace_back(weight, p.out_channels, layout, kernel, config.weights_dtype,
-                        resident_dtype(config));
+    packed.emplace_back(weight, p.out_channels, layout, kernel, config.weights_dtype, resident);
     return packed;
   }
   for (const auto& u :
        winograd::transform_weights(config.winograd, weight, p.out_channels, p.in_channels)) {
-    packed.emplace_back(u, p.out_channels, layout, kernel, config.weights_dtype,
-                        resident_dtype(config));
+    packed.emplace_back(u, p.out_channels, layout, kernel, config.weights_dtype, resident);
   }
   return packed;
 }

@@ -72,18 +72,33 @@ TEST(Flags, SharedDetectionFlagsAreInDetectAndEvalHelp) {
   }
 }
 
+// `yolo4 bench` of the small built-in yolov4-tiny, once, with `flags` (and `env`): the exit
+// code, and the JSON line when there is one (else empty).
+struct TinyBench {
+  RunResult run;
+  nlohmann::json json;
+};
+TinyBench tiny_bench(const TempDir& dir, const std::vector<std::string>& flags,
+                     const std::string& env = "") {
+  std::vector<std::string> args = {"bench", "--model",  "yolov4-tiny", "--runs",
+                                   "1",     "--warmup", "0",           "--json"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  TinyBench b{run_yolo4(args, dir, env), {}};
+  const size_t line = b.run.out.rfind('{');
+  if (b.run.exit_code == 0 && line != std::string::npos) {
+    b.json = nlohmann::json::parse(b.run.out.substr(line));
+  }
+  return b;
+}
+
 // --approx adds the approximate mish to any preset; it does not take away the one auto's table
 // gives it (with AVX512_BF16: bf16 with the approximate mish).
 TEST(Flags, ApproxAddsToThePresetAndAutoKeepsItsOwn) {
   TempDir dir;
-  const auto approx_of = [&](std::vector<std::string> flags) {
-    std::vector<std::string> args = {"bench", "--model",  "yolov4-tiny", "--runs",
-                                     "1",     "--warmup", "0",           "--json"};
-    args.insert(args.end(), flags.begin(), flags.end());
-    const RunResult r = run_yolo4(args, dir);
-    EXPECT_EQ(r.exit_code, 0) << describe(r);
-    const size_t line = r.out.rfind('{');
-    return line != std::string::npos && nlohmann::json::parse(r.out.substr(line))["approx"] == true;
+  const auto approx_of = [&](const std::vector<std::string>& flags) {
+    const TinyBench b = tiny_bench(dir, flags);
+    EXPECT_EQ(b.run.exit_code, 0) << describe(b.run);
+    return !b.json.empty() && b.json["approx"] == true;
   };
   EXPECT_EQ(approx_of({"--preset", "auto"}), auto_preset(best_isa()).approx_mish);
   EXPECT_FALSE(approx_of({"--preset", "bf16"}));
@@ -97,16 +112,11 @@ TEST(Flags, ApproxAddsToThePresetAndAutoKeepsItsOwn) {
 // on some convs where LoFi's products are widened).
 TEST(Flags, CompactWeightsKeepBfloat8bBlocks) {
   TempDir dir;
-  const auto bench = [&](std::vector<std::string> flags) {
-    std::vector<std::string> args = {"bench",  "--model", "yolov4-tiny", "--preset", "report",
-                                     "--runs", "1",       "--warmup",    "0",        "--json"};
-    args.insert(args.end(), flags.begin(), flags.end());
-    const RunResult r = run_yolo4(args, dir);
-    EXPECT_EQ(r.exit_code, 0) << describe(r);
-    const size_t line = r.out.rfind('{');
-    return line == std::string::npos ? nlohmann::json{} : nlohmann::json::parse(r.out.substr(line));
-  };
-  const nlohmann::json values = bench({}), blocks = bench({"--compact-weights"});
+  const TinyBench values_run = tiny_bench(dir, {"--preset", "report"});
+  const TinyBench blocks_run = tiny_bench(dir, {"--preset", "report", "--compact-weights"});
+  EXPECT_EQ(values_run.run.exit_code, 0) << describe(values_run.run);
+  EXPECT_EQ(blocks_run.run.exit_code, 0) << describe(blocks_run.run);
+  const nlohmann::json &values = values_run.json, &blocks = blocks_run.json;
   ASSERT_FALSE(values.empty());
   ASSERT_FALSE(blocks.empty());
   EXPECT_EQ(values["compact_weights"], false);
@@ -120,26 +130,21 @@ TEST(Flags, CompactWeightsKeepBfloat8bBlocks) {
 TEST(Flags, CpuDisableRunsAsOnACpuWithoutTheFeatures) {
   if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "this CPU has no AVX2";
   TempDir dir;
-  const std::vector<std::string> bench = {"bench", "--model",  "yolov4-tiny", "--runs",
-                                          "1",     "--warmup", "0",           "--json"};
-  const RunResult r = run_yolo4(bench, dir, "YOLO4_CPU_DISABLE=avx512");
-  ASSERT_EQ(r.exit_code, 0) << describe(r);
-  const nlohmann::json result = nlohmann::json::parse(r.out.substr(r.out.rfind('{')));
-  EXPECT_EQ(result["isa"], "avx2");
-  EXPECT_EQ(result["approx"], auto_preset(Isa::kAvx2).approx_mish);
+  const TinyBench avx2 = tiny_bench(dir, {}, "YOLO4_CPU_DISABLE=avx512");
+  ASSERT_EQ(avx2.run.exit_code, 0) << describe(avx2.run);
+  EXPECT_EQ(avx2.json["isa"], "avx2");
+  EXPECT_EQ(avx2.json["approx"], auto_preset(Isa::kAvx2).approx_mish);
 
-  std::vector<std::string> forced = bench;
-  forced.insert(forced.end(), {"--isa", "avx512"});
-  const RunResult refused = run_yolo4(forced, dir, "YOLO4_CPU_DISABLE=avx512");
+  const RunResult refused = tiny_bench(dir, {"--isa", "avx512"}, "YOLO4_CPU_DISABLE=avx512").run;
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("--isa avx512: this CPU cannot run it"), std::string::npos)
       << describe(refused);
 
-  const RunResult scalar = run_yolo4(bench, dir, "YOLO4_CPU_DISABLE=avx2");
+  const RunResult scalar = tiny_bench(dir, {}, "YOLO4_CPU_DISABLE=avx2").run;
   ASSERT_EQ(scalar.exit_code, 0) << describe(scalar);
   EXPECT_NE(scalar.out.find("\"isa\": \"scalar\""), std::string::npos) << describe(scalar);
 
-  const RunResult bad = run_yolo4(bench, dir, "YOLO4_CPU_DISABLE=avx-512");
+  const RunResult bad = tiny_bench(dir, {}, "YOLO4_CPU_DISABLE=avx-512").run;
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("YOLO4_CPU_DISABLE: unknown feature 'avx-512'"), std::string::npos)
       << describe(bad);
