@@ -58,6 +58,18 @@ struct ConvGeometry {
 // 1-4 KB measured alike, docs/perf.md).
 constexpr int kPackPrefetchBytes = 2048;
 
+// A narrow TILE input's taps into `row`, C values apart, each copied as N values (N >= C).
+template <int N, class Src>
+void gather_tile_taps(const Src* const* tap_source, int taps, int c_in, Src* row) {
+  for (int tap = 0; tap < taps; ++tap) {
+    if (tap_source[tap]) {
+      std::memcpy(row + tap * c_in, tap_source[tap], sizeof(Src) * N);
+    } else {
+      std::fill_n(row + tap * c_in, N, Src{});
+    }
+  }
+}
+
 // Writes one im2col row (one output pixel, reduction blocks [kb0, kb1)) into the packed tile,
 // whose blocks for consecutive kb are mr * 16 elements apart.
 template <class Src, class Dst>
@@ -84,18 +96,18 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
   }
   // Narrow input (RGB): taps back to back, k = tap * C + c, gathered into one row and then
   // converted block by block; the strategy gives narrow convs a single reduction chunk, so
-  // kb0 == 0 here. A TILE input holds kKBlock values per pixel, so each tap copies that whole
-  // block, a fixed-size copy: its values past C land where the next tap's copy overwrites them,
-  // and past the last tap they are cleared.
+  // kb0 == 0 here. A TILE input holds kKBlock values per pixel, so each tap is a fixed-size
+  // copy of the fewest of 4, 8 or 16 values that cover C: its values past C land where the next
+  // tap's copy overwrites them, and past the last tap they are cleared.
   const int c_in = g.in.c;
   Src row[kNarrowRowMax + kKBlock];
   if (g.in_tile) {
-    for (int tap = 0; tap < taps; ++tap) {
-      if (tap_source[tap]) {
-        std::memcpy(row + tap * c_in, tap_source[tap], sizeof(Src) * kKBlock);
-      } else {
-        std::fill_n(row + tap * c_in, kKBlock, Src{});
-      }
+    if (c_in <= 4) {
+      gather_tile_taps<4>(tap_source, taps, c_in, row);
+    } else if (c_in <= 8) {
+      gather_tile_taps<8>(tap_source, taps, c_in, row);
+    } else {
+      gather_tile_taps<kKBlock>(tap_source, taps, c_in, row);
     }
     std::fill(row + taps * c_in, row + kb1 * kKBlock, Src{});
   } else {

@@ -33,6 +33,8 @@ std::string case_name(const ConvCase& c) {
 
 const ConvCase kCases[] = {
     {{1, 7, 5, 3}, 32, 3, 1},      // RGB-like input, odd sizes
+    {{1, 6, 7, 6}, 24, 3, 1},      // narrow input copied 8 values per tap
+    {{1, 7, 6, 12}, 16, 3, 2},     // narrow input copied 16 values per tap
     {{1, 9, 7, 17}, 20, 3, 2},     // C and OC not multiples of 16, stride 2 on odd sizes
     {{2, 6, 6, 32}, 64, 1, 1},     // batch 2, 1x1
     {{1, 1, 1, 40}, 255, 1, 1},    // 1x1 spatial, the head's 255 outputs
@@ -80,28 +82,32 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, Conv2dTest,
                                             ::testing::ValuesIn(testing::kFusedActivations)),
                          [](const auto& info) { return testing::isa_case_activation_name(info); });
 
-// A narrow input's taps are packed back to back, each copying its pixel's whole TILE block:
-// whatever its padding channels hold (here NaN) must not reach the output, in any precision.
+// A narrow input's taps are packed back to back, each copying 4, 8 or 16 values of its pixel's
+// TILE block: whatever its padding channels hold (here NaN) must not reach the output, for each
+// copy width and in any precision.
 TEST(Conv2dNarrowInput, IgnoresWhatTilePaddingHolds) {
-  const Shape in_shape{1, 6, 7, 3};
-  const auto input = random_vector(size_t(in_shape.elements()), 8);
-  const auto weight = random_vector(size_t(16) * 3 * 9, 9, -0.2f, 0.2f);
-  const auto bias = random_vector(16, 10);
-  for (Isa isa : supported_isas()) {
-    for (int stride : {1, 2}) {
-      for (MathFidelity fidelity : {MathFidelity::HiFi4, MathFidelity::LoFi}) {
-        Conv2dConfig config;
-        config.math_fidelity = fidelity;
-        const Conv2d conv({3, 16, 3, stride, 1}, weight, bias, config, isa);
-        Tensor clean = from_nhwc(input.data(), in_shape);
-        Tensor padded = from_nhwc(input.data(), in_shape);
-        ASSERT_EQ(padded.pixel_stride(), 16);
-        for (int64_t p = 0; p < in_shape.pixels(); ++p) {
-          std::fill_n(padded.data<float>() + p * 16 + 3, 13, std::nanf(""));
+  for (int c : {3, 5, 8, 12}) {
+    const Shape in_shape{1, 6, 7, c};
+    const auto input = random_vector(size_t(in_shape.elements()), 8);
+    const auto weight = random_vector(size_t(16) * c * 9, 9, -0.2f, 0.2f);
+    const auto bias = random_vector(16, 10);
+    for (Isa isa : supported_isas()) {
+      for (int stride : {1, 2}) {
+        for (MathFidelity fidelity : {MathFidelity::HiFi4, MathFidelity::LoFi}) {
+          Conv2dConfig config;
+          config.math_fidelity = fidelity;
+          const Conv2d conv({c, 16, 3, stride, 1}, weight, bias, config, isa);
+          Tensor clean = from_nhwc(input.data(), in_shape);
+          Tensor padded = from_nhwc(input.data(), in_shape);
+          ASSERT_EQ(padded.pixel_stride(), 16);
+          for (int64_t p = 0; p < in_shape.pixels(); ++p) {
+            std::fill_n(padded.data<float>() + p * 16 + c, 16 - c, std::nanf(""));
+          }
+          Device device(2, isa);
+          EXPECT_EQ(to_nhwc(conv(device, padded)), to_nhwc(conv(device, clean)))
+              << c << " channels, " << to_string(isa) << " stride " << stride << " "
+              << to_string(fidelity);
         }
-        Device device(2, isa);
-        EXPECT_EQ(to_nhwc(conv(device, padded)), to_nhwc(conv(device, clean)))
-            << to_string(isa) << " stride " << stride << " " << to_string(fidelity);
       }
     }
   }
