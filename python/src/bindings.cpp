@@ -212,6 +212,7 @@ struct DetectorArgs {
   std::string nms;
   std::optional<float> scale_xy;
   bool pin = false;
+  bool compact_weights = false;
 };
 
 ModelSource model_source(const DetectorArgs& args) {
@@ -227,6 +228,7 @@ ModelSource model_source(const DetectorArgs& args) {
   if (args.cfg) source.cfg = args.cfg->string();
   if (args.names) source.names = args.names->string();
   source.options = ModelOptions::preset(args.preset);
+  source.options.compact_weights = args.compact_weights;
   return source;
 }
 
@@ -446,7 +448,7 @@ A YOLO detector: a darknet cfg and its weights, loaded and packed once.
 
 Detector(weights, cfg=None, size=320, preset="auto", threads=None, names=None, *,
          model=None, conf=None, iou=None, max_det=None, multi_label=False, letterbox=None,
-         nms="iou", scale_xy=None, pin=False)
+         nms="iou", scale_xy=None, pin=False, compact_weights=False)
 
 weights: a darknet .weights file, a YOLOv4 .pth checkpoint, "auto" (the model's official
     weights, downloaded once into ~/.cache/yolo4), or None (deterministic random weights, for
@@ -468,6 +470,9 @@ nms: "iou" or "diou" (darknet's greedy DIoU-NMS).
 scale_xy: overrides every [yolo] layer's scale_x_y when given.
 pin: pin the inference threads to CPUs. Off by default: the pool pins the thread that creates
     the Detector, and threads Python starts afterwards would inherit its single CPU.
+compact_weights: keep bfloat8_b weights ("report", "fast") in memory as their blocks of 16
+    sharing an exponent, about half the memory of the bfloat16 values they are otherwise kept
+    in, decoded at every use (slower; the same products). As `--compact-weights`.
 
 The Detector is thread-safe. Concurrent calls run at the same time, each on its own session
 over the one loaded model (memory for activations grows with the number of concurrent calls);
@@ -483,7 +488,8 @@ library's message; arguments of the wrong type or shape raise TypeError or Value
                        std::optional<std::filesystem::path> names, std::optional<std::string> model,
                        std::optional<float> conf, std::optional<float> iou,
                        std::optional<int> max_det, bool multi_label, std::optional<bool> letterbox,
-                       std::string nms, std::optional<float> scale_xy, bool pin) {
+                       std::string nms, std::optional<float> scale_xy, bool pin,
+                       bool compact_weights) {
              return std::make_unique<PyDetector>(DetectorArgs{.weights = std::move(weights),
                                                               .cfg = std::move(cfg),
                                                               .names = std::move(names),
@@ -498,7 +504,8 @@ library's message; arguments of the wrong type or shape raise TypeError or Value
                                                               .letterbox = letterbox,
                                                               .nms = std::move(nms),
                                                               .scale_xy = scale_xy,
-                                                              .pin = pin});
+                                                              .pin = pin,
+                                                              .compact_weights = compact_weights});
            }),
            py::arg("weights"), py::arg("cfg") = py::none(), py::arg("size") = 320,
            py::arg("preset") = "auto", py::arg("threads") = py::none(),
@@ -506,7 +513,8 @@ library's message; arguments of the wrong type or shape raise TypeError or Value
            py::arg("conf") = py::none(), py::arg("iou") = py::none(),
            py::arg("max_det") = py::none(), py::arg("multi_label") = false,
            py::arg("letterbox") = py::none(), py::arg("nms") = "iou",
-           py::arg("scale_xy") = py::none(), py::arg("pin") = false)
+           py::arg("scale_xy") = py::none(), py::arg("pin") = false,
+           py::arg("compact_weights") = false)
       .def("detect", &PyDetector::detect, py::arg("image"), py::kw_only(), py::arg("rgb") = false,
            R"doc(
 Detects objects in one image.

@@ -34,6 +34,7 @@ class Detector:
         nms: str = "iou",
         scale_xy: float | None = None,
         pin: bool = False,
+        compact_weights: bool = False,
     ) -> None: ...
     def detect(self, image: ImageInput, *, rgb: bool = False) -> np.ndarray:
         """Detections, best first: a structured array with the fields class_id, class_name,

@@ -133,6 +133,26 @@ def test_detect_many_equals_detect(detector, sample_images):
     assert detector.detect_many([]) == []
 
 
+def test_compact_weights_keep_the_blocks_and_the_detections(model_files, sample_images):
+    """compact_weights reaches the model (its precision names the blocks) and changes only how
+    the bfloat8_b weights stay in memory: the products, and so the detections, are the same."""
+    values, blocks = (
+        yolo4.Detector(
+            model_files["weights"], cfg=model_files["cfg"], preset="report", threads=2,
+            compact_weights=compact,
+        )
+        for compact in (False, True)
+    )  # fmt: skip
+    assert values.model_info["precision"] == "bfloat16/bfloat8_b/LoFi"
+    assert blocks.model_info["precision"] == "bfloat16/bfloat8_b blocks/LoFi"
+    for path in sample_images:
+        a, b = values.detect(path), blocks.detect(path)
+        assert len(a) > 0, path
+        assert a["class_id"].tolist() == b["class_id"].tolist(), path
+        np.testing.assert_allclose(a["score"], b["score"], atol=1e-5)
+        np.testing.assert_allclose(a["box"], b["box"], atol=0.01)
+
+
 def test_equals_the_command_line(detector, sample_images, tmp_path):
     binary = os.environ.get("YOLO4_BIN")
     if not binary:
