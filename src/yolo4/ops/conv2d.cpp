@@ -121,6 +121,26 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
   }
 }
 
+// The input pixel of each tap of image n's window with top-left pixel (iy0, ix0), null for a tap
+// in the padding. A window inside the image takes fixed offsets from its top-left pixel: no
+// bounds checks for most pixels (the RGB stem's packing 0.85-0.9x).
+template <class Src>
+void locate_taps(const ConvGeometry& g, const Src* input, const int64_t* tap_offset, int n, int iy0,
+                 int ix0, const Src** tap_source) {
+  const int taps = g.kernel * g.kernel;
+  if (iy0 >= 0 && iy0 + g.kernel <= g.in.h && ix0 >= 0 && ix0 + g.kernel <= g.in.w) {
+    const Src* top_left = input + ((int64_t(n) * g.in.h + iy0) * g.in.w + ix0) * g.in_pixel_stride;
+    for (int tap = 0; tap < taps; ++tap) tap_source[tap] = top_left + tap_offset[tap];
+    return;
+  }
+  for (int tap = 0; tap < taps; ++tap) {
+    const int iy = iy0 + tap / g.kernel, ix = ix0 + tap % g.kernel;
+    const bool inside = iy >= 0 && iy < g.in.h && ix >= 0 && ix < g.in.w;
+    tap_source[tap] =
+        inside ? input + ((int64_t(n) * g.in.h + iy) * g.in.w + ix) * g.in_pixel_stride : nullptr;
+  }
+}
+
 // Packs rows [first_pixel, first_pixel + rows) of the implicit im2col matrix, reduction blocks
 // [kb0, kb1), into dst as [tile][kb][MR][16]; rows past `rows` are zeros.
 template <class Src, class Dst>
@@ -130,6 +150,10 @@ void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int 
   const Src* input = static_cast<const Src*>(g.input);
   const int nkb = kb1 - kb0;
   const Src* tap_source[kMaxTaps];
+  int64_t tap_offset[kMaxTaps];  // each tap's pixel from the window's top-left one
+  for (int tap = 0; tap < g.kernel * g.kernel; ++tap) {
+    tap_offset[tap] = (int64_t(tap / g.kernel) * g.in.w + tap % g.kernel) * g.in_pixel_stride;
+  }
   // The output position walks forward pixel by pixel: no divisions in the loop.
   int ox = int(first_pixel % g.out.w), oy = int(first_pixel / g.out.w % g.out.h);
   int n = int(first_pixel / g.out.w / g.out.h);
@@ -139,17 +163,8 @@ void pack_activations(const ConvGeometry& g, int64_t first_pixel, int rows, int 
       for (int kb = 0; kb < nkb; ++kb) std::fill_n(row_dst + kb * mr * kKBlock, kKBlock, Dst{});
       continue;
     }
-    int tap = 0;
-    for (int ky = 0; ky < g.kernel; ++ky) {
-      const int iy = oy * g.stride - g.padding + ky;
-      for (int kx = 0; kx < g.kernel; ++kx, ++tap) {
-        const int ix = ox * g.stride - g.padding + kx;
-        const bool inside = iy >= 0 && iy < g.in.h && ix >= 0 && ix < g.in.w;
-        tap_source[tap] =
-            inside ? input + ((int64_t(n) * g.in.h + iy) * g.in.w + ix) * g.in_pixel_stride
-                   : nullptr;
-      }
-    }
+    locate_taps(g, input, tap_offset, n, oy * g.stride - g.padding, ox * g.stride - g.padding,
+                tap_source);
     pack_row(g, tap_source, kb0, kb1, mr, rounding, row_dst);
     if (++ox == g.out.w) {
       ox = 0;
