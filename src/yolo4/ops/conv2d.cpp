@@ -127,17 +127,19 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
 template <class Src>
 void locate_taps(const ConvGeometry& g, const Src* input, const int64_t* tap_offset, int n, int iy0,
                  int ix0, const Src** tap_source) {
-  const int taps = g.kernel * g.kernel;
   if (iy0 >= 0 && iy0 + g.kernel <= g.in.h && ix0 >= 0 && ix0 + g.kernel <= g.in.w) {
     const Src* top_left = input + ((int64_t(n) * g.in.h + iy0) * g.in.w + ix0) * g.in_pixel_stride;
-    for (int tap = 0; tap < taps; ++tap) tap_source[tap] = top_left + tap_offset[tap];
+    for (int tap = 0; tap < g.kernel * g.kernel; ++tap)
+      tap_source[tap] = top_left + tap_offset[tap];
     return;
   }
-  for (int tap = 0; tap < taps; ++tap) {
-    const int iy = iy0 + tap / g.kernel, ix = ix0 + tap % g.kernel;
-    const bool inside = iy >= 0 && iy < g.in.h && ix >= 0 && ix < g.in.w;
-    tap_source[tap] =
-        inside ? input + ((int64_t(n) * g.in.h + iy) * g.in.w + ix) * g.in_pixel_stride : nullptr;
+  int tap = 0;
+  for (int iy = iy0; iy < iy0 + g.kernel; ++iy) {
+    for (int ix = ix0; ix < ix0 + g.kernel; ++ix, ++tap) {
+      const bool inside = iy >= 0 && iy < g.in.h && ix >= 0 && ix < g.in.w;
+      tap_source[tap] =
+          inside ? input + ((int64_t(n) * g.in.h + iy) * g.in.w + ix) * g.in_pixel_stride : nullptr;
+    }
   }
 }
 
