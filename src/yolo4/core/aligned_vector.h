@@ -6,12 +6,19 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <vector>
 
 namespace yolo4 {
 
 inline constexpr size_t kCacheLineBytes = 64;
+
+// Prefetches the line `distance` bytes past `p`. The sum is integer arithmetic: the address may
+// lie past the end of p's buffer, which is harmless for a prefetch but not for a pointer.
+[[gnu::always_inline]] inline void prefetch_ahead(const void* p, uintptr_t distance) {
+  __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(p) + distance));
+}
 
 template <class T>
 struct CacheAlignedAllocator {

@@ -167,8 +167,7 @@ template <int row_bytes>
 [[gnu::always_inline]] inline void prefetch_weights(const void* w, uintptr_t distance) {
 #pragma GCC unroll 4
   for (int line = 0; line < row_bytes / int(kCacheLineBytes); ++line) {
-    __builtin_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(w) + distance) +
-                       line * kCacheLineBytes);
+    prefetch_ahead(w, distance + line * kCacheLineBytes);
   }
 }
 

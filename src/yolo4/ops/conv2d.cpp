@@ -5,6 +5,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "yolo4/core/aligned_vector.h"
 #include "yolo4/core/error.h"
 #include "yolo4/ops/conv2d_operands.h"
 #include "yolo4/ops/conv2d_winograd.h"
@@ -84,10 +85,7 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
         if (kb < kb0) continue;
         if (kb >= kb1) break;
         const int valid = src ? std::clamp(g.in.c - c, 0, kKBlock) : 0;
-        // Integer arithmetic: the address may lie past the end of the input.
-        if (src)
-          __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(src + c) +
-                                                           kPackPrefetchBytes));
+        if (src) prefetch_ahead(src + c, kPackPrefetchBytes);
         convert_block(src ? src + c : nullptr, valid, dst, rounding);
         dst += mr * kKBlock;
       }
@@ -127,18 +125,21 @@ void pack_row(const ConvGeometry& g, const Src* const* tap_source, int kb0, int 
 template <class Src>
 void locate_taps(const ConvGeometry& g, const Src* input, const int64_t* tap_offset, int n, int iy0,
                  int ix0, const Src** tap_source) {
+  const auto pixel = [&](int iy, int ix) {
+    return input + ((int64_t(n) * g.in.h + iy) * g.in.w + ix) * g.in_pixel_stride;
+  };
   if (iy0 >= 0 && iy0 + g.kernel <= g.in.h && ix0 >= 0 && ix0 + g.kernel <= g.in.w) {
-    const Src* top_left = input + ((int64_t(n) * g.in.h + iy0) * g.in.w + ix0) * g.in_pixel_stride;
-    for (int tap = 0; tap < g.kernel * g.kernel; ++tap)
+    const Src* top_left = pixel(iy0, ix0);
+    for (int tap = 0; tap < g.kernel * g.kernel; ++tap) {
       tap_source[tap] = top_left + tap_offset[tap];
+    }
     return;
   }
   int tap = 0;
   for (int iy = iy0; iy < iy0 + g.kernel; ++iy) {
     for (int ix = ix0; ix < ix0 + g.kernel; ++ix, ++tap) {
       const bool inside = iy >= 0 && iy < g.in.h && ix >= 0 && ix < g.in.w;
-      tap_source[tap] =
-          inside ? input + ((int64_t(n) * g.in.h + iy) * g.in.w + ix) * g.in_pixel_stride : nullptr;
+      tap_source[tap] = inside ? pixel(iy, ix) : nullptr;
     }
   }
 }
