@@ -148,6 +148,9 @@ void store_tile(typename V::T (&acc)[MR][NRV], const ConvTile& t) {
   }
 }
 
+// The FMAs a core has in flight: 2 a cycle of 4 cycles' latency (Zen 2-5).
+inline constexpr int kFmasInFlight = 8;
+
 // How far ahead in the weight stream the conv kernels prefetch: measured on Zen 5 (network,
 // 2 threads), AVX2's fp32 kernels 0.96x with 8 KB against 2 KB (16 KB no better), AVX-512's
 // fp32 level from 4 KB to 8 KB, and the bf16 kernel, which prefetched nothing before,
@@ -183,11 +186,19 @@ void f32_conv_ukernel(const ConvTile& t) {
   constexpr int L = V::kLanes;
   constexpr int NR = NRV * L;
   constexpr int kSteps = kPairWeights ? 2 : 1;  // k steps per row of weights
-  T acc[ROWS][NRV];
+  // A short tile (a conv's last rows: 25 Winograd tiles are 12 + 12 + 1) has too few
+  // accumulators to keep the FMAs in flight, so where registers allow it sums alternate pairs
+  // of k into two sets, added at the end (ukernel_bench, docs/perf.md). Pairs, as bf16 pair
+  // weights are read, so that both weight forms sum alike.
+  constexpr int kSets =
+      ROWS * NRV <= kFmasInFlight && 2 * ROWS * NRV + NRV + 1 <= V::kRegisters ? 2 : 1;
+  T acc[kSets][ROWS][NRV];
+#pragma GCC unroll 2
+  for (int s = 0; s < kSets; ++s)
 #pragma GCC unroll 16
-  for (int m = 0; m < ROWS; ++m)
+    for (int m = 0; m < ROWS; ++m)
 #pragma GCC unroll 4
-    for (int v = 0; v < NRV; ++v) acc[m][v] = V::zero();
+      for (int v = 0; v < NRV; ++v) acc[s][m][v] = V::zero();
 
   const float* a = static_cast<const float*>(t.a);
   const uintptr_t ahead = prefetch_distance(t);
@@ -197,6 +208,7 @@ void f32_conv_ukernel(const ConvTile& t) {
 #pragma GCC unroll 16
     for (int k = 0; k < kKBlock; k += kSteps) {
       prefetch_weights<NR * sizeof(W)>(w, ahead);
+      T(&sum)[ROWS][NRV] = acc[(k / 2) % kSets];
 #pragma GCC unroll 2
       for (int step = 0; step < kSteps; ++step) {
         // One step's weights at a time: both steps' would not fit in AVX2's 16 registers.
@@ -213,14 +225,20 @@ void f32_conv_ukernel(const ConvTile& t) {
         for (int m = 0; m < ROWS; ++m) {
           const T av = V::broadcast(a + m * kKBlock + k + step);
 #pragma GCC unroll 4
-          for (int v = 0; v < NRV; ++v) acc[m][v] = V::fma(av, wv[v], acc[m][v]);
+          for (int v = 0; v < NRV; ++v) sum[m][v] = V::fma(av, wv[v], sum[m][v]);
         }
       }
       w += NR;
     }
     a += MR * kKBlock;
   }
-  store_tile<V, ROWS, NRV, OutT>(acc, t);
+#pragma GCC unroll 2
+  for (int s = 1; s < kSets; ++s)
+#pragma GCC unroll 16
+    for (int m = 0; m < ROWS; ++m)
+#pragma GCC unroll 4
+      for (int v = 0; v < NRV; ++v) acc[0][m][v] = V::add(acc[0][m][v], acc[s][m][v]);
+  store_tile<V, ROWS, NRV, OutT>(acc[0], t);
 }
 
 // A conv kernel's shorter variants (ConvKernel::run_rows) from its family of micro-kernels:

@@ -9,6 +9,7 @@ namespace yolo4::kernels {
 
 struct VecAvx2 {
   using T = __m256;
+  static constexpr int kRegisters = 16;  // ymm0-15
   static constexpr int kLanes = 8;
   static T zero() { return _mm256_setzero_ps(); }
   static T set1(float x) { return _mm256_set1_ps(x); }

@@ -9,6 +9,7 @@ namespace yolo4::kernels {
 
 struct VecAvx512 {
   using T = __m512;
+  static constexpr int kRegisters = 32;  // zmm0-31
   static constexpr int kLanes = 16;
   static constexpr __mmask16 kAll = 0xffff;
   static T zero() { return _mm512_setzero_ps(); }

@@ -10,6 +10,7 @@ namespace yolo4::kernels {
 
 struct VecScalar {
   using T = float;
+  static constexpr int kRegisters = 16;  // xmm0-15, where scalar floats live
   static constexpr int kLanes = 1;
   static T zero() { return 0.0f; }
   static T set1(float x) { return x; }

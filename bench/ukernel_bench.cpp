@@ -1,0 +1,108 @@
+// The conv micro-kernels alone, as XNNPACK benchmarks its GEMM kernels: one core, operands in
+// L1/L2, each kernel a conv's rows may run (the full MR-row tile and the shorter ones for its
+// last rows), for reduction lengths K of YOLOv4's convs. GFLOP/s and the fraction of the
+// measured per-core FMA peak. The sums are stored without the epilogue, except in the series
+// named "+mish", which adds the fused bias + mish epilogue to a full tile. Usage:
+//   ukernel_bench [--isa=avx512|avx2|scalar] [google benchmark flags]
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "yolo4/core/aligned_vector.h"
+#include "yolo4/core/cpu_features.h"
+#include "yolo4/core/device.h"
+#include "yolo4/kernels/kernels.h"
+#include "yolo4/kernels/peak.h"
+
+namespace {
+
+using yolo4::kernels::ConvKernel;
+using yolo4::kernels::ConvTile;
+using yolo4::kernels::kKBlock;
+
+yolo4::Isa g_isa = yolo4::best_isa();
+double g_peak_per_core_gflops = 0;
+
+// 1.0 as bfloat16 in every half-word: about 1.0 read as float, as bf16 or as bf16 pairs.
+constexpr uint16_t kBf16One = 0x3f80;
+
+void BM_ConvUkernel(benchmark::State& state, const ConvKernel* kernel, int rows, int k,
+                    yolo4::Activation epilogue) {
+  // 4 bytes a value: enough for either operand format. The kernels prefetch the weights some
+  // KB ahead, as in a conv's weight stream: those lines exist here too.
+  constexpr size_t kPrefetchSlack = 16384 / sizeof(uint16_t);
+  const yolo4::AlignedVector<uint16_t> a(size_t(2) * kernel->mr * k, kBf16One);
+  const yolo4::AlignedVector<uint16_t> w(size_t(2) * kernel->nr * k + kPrefetchSlack, kBf16One);
+  yolo4::AlignedVector<float> bias(size_t(kernel->nr), 0.0f), out(size_t(kernel->mr) * kernel->nr);
+  ConvTile t;
+  t.a = a.data();
+  t.w = w.data();
+  t.kblocks = k / kKBlock;
+  t.bias = bias.data();
+  t.out = out.data();
+  t.out_stride = kernel->nr;
+  t.rows = rows;
+  t.columns = t.channels = kernel->nr;
+  t.finalize = epilogue != yolo4::Activation::kNone;
+  t.activation = epilogue;
+  const yolo4::kernels::ConvTileFn run = kernel->for_rows(rows, false);
+  for (auto _ : state) {
+    run(t);
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * rows * kernel->nr * k;
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak%"] = benchmark::Counter(flops * 1e-9 / g_peak_per_core_gflops * 100,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(kernel->name);
+}
+
+void register_kernel(const char* fidelity, const ConvKernel& kernel) {
+  for (int k : {64, 256, 1024}) {
+    const std::string prefix =
+        std::string(fidelity) + " " + kernel.name + " K=" + std::to_string(k);
+    for (int rows = yolo4::kernels::kRowStep; rows <= kernel.mr; rows += yolo4::kernels::kRowStep) {
+      const bool shorter = kernel.for_rows(rows, false) != kernel.run[0];
+      if (rows < kernel.mr && !shorter) continue;  // no shorter kernel: the full tile's runs
+      benchmark::RegisterBenchmark((prefix + " rows=" + std::to_string(rows)).c_str(),
+                                   BM_ConvUkernel, &kernel, rows, k, yolo4::Activation::kNone)
+          ->Unit(benchmark::kMicrosecond);
+    }
+    benchmark::RegisterBenchmark((prefix + " rows=" + std::to_string(kernel.mr) + " +mish").c_str(),
+                                 BM_ConvUkernel, &kernel, kernel.mr, k, yolo4::Activation::kMish)
+        ->Unit(benchmark::kMicrosecond);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--isa=", 6) == 0) {
+      g_isa = yolo4::parse_isa(argv[i] + 6);
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  {
+    yolo4::Device device(1, g_isa);
+    g_peak_per_core_gflops = yolo4::measure_f32_fma_peak(device, 0.5).per_core_gflops;
+    std::printf("measured fp32 FMA peak (%s, 1 core): %.1f GFLOP/s\n",
+                std::string(yolo4::to_string(g_isa)).c_str(), g_peak_per_core_gflops);
+  }
+  const yolo4::kernels::KernelTable& table = yolo4::kernels::kernel_table(g_isa);
+  register_kernel("hifi4", table.conv_hifi4);
+  if (std::strcmp(table.conv_lofi.name, table.conv_hifi4.name) != 0) {
+    register_kernel("lofi", table.conv_lofi);
+  }
+  int rest_argc = int(rest.size());
+  benchmark::Initialize(&rest_argc, rest.data());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
