@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "yolo4/core/aligned_vector.h"
@@ -80,7 +81,7 @@ void register_kernel(const char* fidelity, const ConvKernel& kernel) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
     if (std::strncmp(argv[i], "--isa=", 6) == 0) {
@@ -105,4 +106,14 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
+}
+
+// A bad flag (an unknown ISA, one this CPU lacks) is one line and exit code 2.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ukernel_bench: %s\n", e.what());
+    return 2;
+  }
 }
