@@ -10,10 +10,10 @@
 
 #include <cstdio>
 #include <cstring>
-#include <exception>
 #include <string>
 #include <vector>
 
+#include "bench_main.h"
 #include "yolo4/core/error.h"
 #include "yolo4/kernels/peak.h"
 #include "yolo4/ops/conv2d.h"
@@ -143,19 +143,9 @@ int run(int argc, char** argv) {
       }
     }
   }
-  int rest_argc = int(rest.size());
-  benchmark::Initialize(&rest_argc, rest.data());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return yolo4::bench::run_registered(rest);
 }
 
-// A bad flag (an unknown ISA, one this CPU lacks) is one line and exit code 2.
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "conv2d_bench: %s\n", e.what());
-    return 2;
-  }
+  return yolo4::bench::guarded_main("conv2d_bench", run, argc, argv);
 }

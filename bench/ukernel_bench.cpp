@@ -9,9 +9,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <exception>
 #include <string>
 
+#include "bench_main.h"
 #include "yolo4/core/aligned_vector.h"
 #include "yolo4/core/cpu_features.h"
 #include "yolo4/core/device.h"
@@ -101,19 +101,9 @@ int run(int argc, char** argv) {
   if (std::strcmp(table.conv_lofi.name, table.conv_hifi4.name) != 0) {
     register_kernel("lofi", table.conv_lofi);
   }
-  int rest_argc = int(rest.size());
-  benchmark::Initialize(&rest_argc, rest.data());
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return yolo4::bench::run_registered(rest);
 }
 
-// A bad flag (an unknown ISA, one this CPU lacks) is one line and exit code 2.
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "ukernel_bench: %s\n", e.what());
-    return 2;
-  }
+  return yolo4::bench::guarded_main("ukernel_bench", run, argc, argv);
 }
