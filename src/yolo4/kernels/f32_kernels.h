@@ -586,8 +586,9 @@ void max_into(void* dst, const void* src, int64_t n) {
   }
 }
 
-// More independent chains than FMA latency x FMA units, so only throughput limits the loop.
-inline constexpr int kFmaChains = 12;
+// More independent chains than the FMAs a core has in flight, so only throughput limits the loop.
+inline constexpr int kFmaChains = kFmasInFlight * 3 / 2;
+static_assert(kFmaChains == 12, "f32_fma_loop unrolls its 12 chains");
 
 template <class V>
 float f32_fma_loop(int64_t iterations) {
