@@ -12,11 +12,12 @@ inline constexpr float kExpMax = 88.3762626647949f;
 // overflow without changing the result.
 inline constexpr float kMishSaturation = 20.0f;
 
-// e^x with about 1 ulp error: range reduction by ln 2 and the Cephes expf polynomial.
+// e^x with about 1 ulp error for x in [kExpMin, kExpMax] (the caller clamps: vexp does, and
+// vmish's own clamps keep x there, sparing it 2 of its 22 operations): range reduction by ln 2
+// and the Cephes expf polynomial.
 template <class V>
-[[gnu::always_inline]] inline typename V::T vexp(typename V::T x) {
+[[gnu::always_inline]] inline typename V::T vexp_in_range(typename V::T x) {
   using T = typename V::T;
-  x = V::max(V::min(x, V::set1(kExpMax)), V::set1(kExpMin));
   const T n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
   T r = V::fma(n, V::set1(-0.693359375f), x);  // ln 2 split in two for an exact product
   r = V::fma(n, V::set1(2.12194440e-4f), r);
@@ -30,13 +31,19 @@ template <class V>
   return V::ldexp(y, n);
 }
 
+// e^x with about 1 ulp error, x clamped to [kExpMin, kExpMax].
+template <class V>
+[[gnu::always_inline]] inline typename V::T vexp(typename V::T x) {
+  return vexp_in_range<V>(V::max(V::min(x, V::set1(kExpMax)), V::set1(kExpMin)));
+}
+
 // mish(x) = x * tanh(softplus(x)) = x * t / (t + 2) with t = e^x (e^x + 2). Below kExpMin,
 // where vexp clamps, x is clamped too: the result stays kExpMin's (|mish| < 1.1e-36) instead of
 // growing with |x| (x = -FLT_MAX gave -4). max returns its second operand for a NaN.
 template <class V>
 [[gnu::always_inline]] inline typename V::T vmish(typename V::T x) {
   const typename V::T xl = V::max(V::set1(kExpMin), x);
-  const typename V::T e = vexp<V>(V::min(xl, V::set1(kMishSaturation)));
+  const typename V::T e = vexp_in_range<V>(V::min(xl, V::set1(kMishSaturation)));
   const typename V::T t = V::mul(e, V::add(e, V::set1(2.0f)));
   return V::mul(xl, V::div(t, V::add(t, V::set1(2.0f))));
 }
