@@ -2,7 +2,8 @@
 // L1/L2, each kernel a conv's rows may run (the full MR-row tile and the shorter ones for its
 // last rows), for reduction lengths K of YOLOv4's convs. GFLOP/s and the fraction of the
 // measured per-core FMA peak. The sums are stored without the epilogue, except in the series
-// named "+mish", which adds the fused bias + mish epilogue to a full tile. Usage:
+// named "+mish", which adds the fused bias + mish epilogue to a full tile. The series "stream"
+// reads the weights from memory instead (BM_ConvStream). Usage:
 //   ukernel_bench [--isa=avx512|avx2|scalar] [google benchmark flags]
 #include <benchmark/benchmark.h>
 
@@ -62,6 +63,49 @@ void BM_ConvUkernel(benchmark::State& state, const ConvKernel* kernel, int rows,
   state.SetLabel(kernel->name);
 }
 
+// A GEMM whose weights stream from memory, as Winograd's do on the 10x10 and 20x20 maps: `rows`
+// rows (25 there: the map's output tiles) in MR-row tiles meet one K x NR weight panel after
+// another of a buffer far larger than the caches, each GEMM fetching the next panel as it runs
+// (ConvTile::w_next). GB/s of weights read, GFLOP/s and % of the peak, on one core.
+void BM_ConvStream(benchmark::State& state, const ConvKernel* kernel, int rows, int k) {
+  constexpr size_t kStreamBytes = size_t(256) << 20;
+  const int mr = kernel->mr, nr = kernel->nr, tiles = (rows + mr - 1) / mr;
+  const size_t panel_bytes = size_t(k) * nr * yolo4::kernels::operand_bytes(kernel->operands);
+  const size_t panels = kStreamBytes / panel_bytes;
+  // One panel more: the last GEMM's next.
+  const yolo4::AlignedVector<uint16_t> w((panels + 1) * panel_bytes / 2, kBf16One);
+  const yolo4::AlignedVector<uint16_t> a(size_t(2) * tiles * mr * k, kBf16One);
+  yolo4::AlignedVector<float> bias(size_t(nr), 0.0f), out(size_t(tiles) * mr * nr);
+  const auto* weights = reinterpret_cast<const std::byte*>(w.data());
+  ConvTile t;
+  t.kblocks = k / kKBlock;
+  t.bias = bias.data();
+  t.out_stride = nr;
+  t.columns = t.channels = nr;
+  t.finalize = false;
+  size_t panel = 0;
+  for (auto _ : state) {
+    t.w = weights + panel * panel_bytes;
+    t.w_next = weights + (panel + 1) * panel_bytes;
+    for (int tile = 0; tile < tiles; ++tile) {
+      t.rows = std::min(mr, rows - tile * mr);
+      t.a = a.data() + size_t(2) * tile * mr * k;
+      t.out = out.data() + size_t(tile) * mr * nr;
+      kernel->for_rows(t.rows, false)(t);
+    }
+    panel = (panel + 1) % panels;
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * rows * nr * k;
+  state.counters["GB/s"] =
+      benchmark::Counter(double(panel_bytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak%"] = benchmark::Counter(flops * 1e-9 / g_peak_per_core_gflops * 100,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(kernel->name);
+}
+
 void register_kernel(const char* fidelity, const ConvKernel& kernel) {
   for (int k : {64, 256, 1024}) {
     const std::string prefix =
@@ -76,6 +120,15 @@ void register_kernel(const char* fidelity, const ConvKernel& kernel) {
     benchmark::RegisterBenchmark((prefix + " rows=" + std::to_string(kernel.mr) + " +mish").c_str(),
                                  BM_ConvUkernel, &kernel, kernel.mr, k, yolo4::Activation::kMish)
         ->Unit(benchmark::kMicrosecond);
+  }
+  // Streamed weights: 25 rows as on those maps, and one full tile alone.
+  for (int k : {256, 512}) {
+    for (int rows : {25, kernel.mr}) {
+      const std::string name = std::string("stream ") + fidelity + " " + kernel.name +
+                               " K=" + std::to_string(k) + " rows=" + std::to_string(rows);
+      benchmark::RegisterBenchmark(name.c_str(), BM_ConvStream, &kernel, rows, k)
+          ->Unit(benchmark::kMicrosecond);
+    }
   }
 }
 
