@@ -1,9 +1,9 @@
 // The conv micro-kernels alone, as XNNPACK benchmarks its GEMM kernels: one core, operands in
-// L1/L2, each kernel a conv's rows may run (the full MR-row tile and the shorter ones for its
-// last rows), for reduction lengths K of YOLOv4's convs. GFLOP/s and the fraction of the
-// measured per-core FMA peak. The sums are stored without the epilogue, except in the series
-// named "+mish", which adds the fused bias + mish epilogue to a full tile. The series "stream"
-// reads the weights from memory instead (BM_ConvStream). Usage:
+// L1/L2, each kernel a conv's rows may run (the full MR-row tile, the shorter ones for its
+// last rows and the tall one of MR + 1), for reduction lengths K of YOLOv4's convs. GFLOP/s and the
+// fraction of the measured per-core FMA peak. The sums are stored without the epilogue, except in
+// the series named "+mish", which adds the fused bias + mish epilogue to a full tile. The series
+// "stream" reads the weights from memory instead (BM_ConvStream). Usage:
 //   ukernel_bench [--isa=avx512|avx2|scalar] [google benchmark flags]
 #include <benchmark/benchmark.h>
 
@@ -36,9 +36,11 @@ void BM_ConvUkernel(benchmark::State& state, const ConvKernel* kernel, int rows,
   // 4 bytes a value: enough for either operand format. The kernels prefetch the weights some
   // KB ahead, as in a conv's weight stream: those lines exist here too.
   constexpr size_t kPrefetchSlack = 16384 / sizeof(uint16_t);
-  const yolo4::AlignedVector<uint16_t> a(size_t(2) * kernel->mr * k, kBf16One);
+  // Two packed tiles: the tall kernel reads the second's first row.
+  const yolo4::AlignedVector<uint16_t> a(size_t(4) * kernel->mr * k, kBf16One);
   const yolo4::AlignedVector<uint16_t> w(size_t(2) * kernel->nr * k + kPrefetchSlack, kBf16One);
-  yolo4::AlignedVector<float> bias(size_t(kernel->nr), 0.0f), out(size_t(kernel->mr) * kernel->nr);
+  yolo4::AlignedVector<float> bias(size_t(kernel->nr), 0.0f),
+      out(size_t(kernel->mr + 1) * kernel->nr);
   ConvTile t;
   t.a = a.data();
   t.w = w.data();
@@ -88,10 +90,11 @@ void BM_ConvStream(benchmark::State& state, const ConvKernel* kernel, int rows, 
     t.w = weights + panel * panel_bytes;
     t.w_next = weights + (panel + 1) * panel_bytes;
     for (int tile = 0; tile < tiles; ++tile) {
-      t.rows = std::min(mr, rows - tile * mr);
+      t.rows = kernel->tile_rows(rows - tile * mr, tile + 1 < tiles);
       t.a = a.data() + size_t(2) * tile * mr * k;
       t.out = out.data() + size_t(tile) * mr * nr;
       kernel->for_rows(t.rows, false)(t);
+      if (t.rows > mr) ++tile;  // the tall kernel ran the last tile's row too
     }
     panel = (panel + 1) % panels;
     benchmark::ClobberMemory();
@@ -115,6 +118,12 @@ void register_kernel(const char* fidelity, const ConvKernel& kernel) {
       if (rows < kernel.mr && !shorter) continue;  // no shorter kernel: the full tile's runs
       benchmark::RegisterBenchmark((prefix + " rows=" + std::to_string(rows)).c_str(),
                                    BM_ConvUkernel, &kernel, rows, k, yolo4::Activation::kNone)
+          ->Unit(benchmark::kMicrosecond);
+    }
+    if (kernel.run_tall[0]) {
+      benchmark::RegisterBenchmark((prefix + " rows=" + std::to_string(kernel.mr + 1)).c_str(),
+                                   BM_ConvUkernel, &kernel, kernel.mr + 1, k,
+                                   yolo4::Activation::kNone)
           ->Unit(benchmark::kMicrosecond);
     }
     benchmark::RegisterBenchmark((prefix + " rows=" + std::to_string(kernel.mr) + " +mish").c_str(),

@@ -11,8 +11,8 @@ void bfp8_decode_pairs__avx512(const uint8_t* exponents, const uint8_t* values, 
 namespace {
 
 // Same outer product as the f32 kernel, on pairs: each step broadcasts ROWS pairs of A (of its
-// MR packed rows) and multiplies them with NRV vectors of 16 weight pairs; twice the FLOPs per
-// instruction.
+// MR packed rows, or MR + 1 for the tall kernel) and multiplies them with NRV vectors of 16 weight
+// pairs; twice the FLOPs per instruction.
 template <int MR, int NRV, class OutT, int ROWS = MR>
 void bf16_conv_ukernel(const ConvTile& t) {
   constexpr int NR = NRV * 16;
@@ -24,6 +24,7 @@ void bf16_conv_ukernel(const ConvTile& t) {
     for (int v = 0; v < NRV; ++v) acc[m][v] = _mm512_setzero_ps();
 
   const uint16_t* a = static_cast<const uint16_t*>(t.a);
+  const int64_t tile_elements = int64_t(t.kblocks) * MR * kKBlock;
   const uint16_t* w = static_cast<const uint16_t*>(t.w);
   const uintptr_t ahead = prefetch_distance(t);
   for (int kb = 0; kb < t.kblocks; ++kb) {
@@ -36,7 +37,7 @@ void bf16_conv_ukernel(const ConvTile& t) {
 #pragma GCC unroll 16
       for (int m = 0; m < ROWS; ++m) {
         int32_t pair;
-        __builtin_memcpy(&pair, a + m * kKBlock + 2 * j, 4);
+        __builtin_memcpy(&pair, a + packed_row<MR>(m, tile_elements) + 2 * j, 4);
         const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
 #pragma GCC unroll 4
         for (int v = 0; v < NRV; ++v) acc[m][v] = _mm512_dpbf16_ps(acc[m][v], av, wv[v]);
@@ -61,6 +62,7 @@ constexpr ConvKernel bf16_conv_kernel(const char* name) {
   k.run[0] = &bf16_conv_ukernel<MR, NRV, float>;
   k.run[1] = &bf16_conv_ukernel<MR, NRV, uint16_t>;
   set_shorter_kernels<Bf16ConvFamily<MR, NRV>>(k);
+  set_tall_kernels<Bf16ConvFamily<MR, NRV>, VecAvx512, NRV>(k);
   set_shared_kernels<VecAvx512, NRV, uint16_t>(k);
   k.mr = MR;
   k.nr = NRV * 16;

@@ -174,9 +174,17 @@ template <int row_bytes>
   }
 }
 
+// Where row m of a tile of MR packed rows starts, in operand elements from its first: the rows
+// past MR (ConvKernel::run_tall) are the next packed tile's, `tile_elements` further.
+template <int MR>
+[[gnu::always_inline]] inline int64_t packed_row(int m, int64_t tile_elements) {
+  return m < MR ? m * kKBlock : tile_elements + (m - MR) * kKBlock;
+}
+
 // Outer-product micro-kernel: ROWS x (NRV vectors) accumulators stay in registers for the
 // whole reduction; each step loads NRV weight vectors and broadcasts ROWS activations of the
-// tile's MR packed rows (ROWS < MR: the shorter kernel for a partial tile). kPairWeights: the
+// tile's MR packed rows (ROWS < MR: the shorter kernel for a partial tile; MR + 1: the tall one,
+// whose last row is the next tile's first). kPairWeights: the
 // weights are bf16 pairs [k/2][NR][2], each pair row loaded for both its steps and widened in
 // registers (half the bytes of fp32 weights, and no widened copy); each accumulator still sums k
 // in order, so the results are those of fp32 weights holding the same bf16 values.
@@ -201,6 +209,7 @@ void f32_conv_ukernel(const ConvTile& t) {
       for (int v = 0; v < NRV; ++v) acc[s][m][v] = V::zero();
 
   const float* a = static_cast<const float*>(t.a);
+  const int64_t tile_elements = int64_t(t.kblocks) * MR * kKBlock;
   const uintptr_t ahead = prefetch_distance(t);
   using W = std::conditional_t<kPairWeights, uint32_t, float>;
   const W* w = static_cast<const W*>(t.w);
@@ -223,7 +232,7 @@ void f32_conv_ukernel(const ConvTile& t) {
         }
 #pragma GCC unroll 16
         for (int m = 0; m < ROWS; ++m) {
-          const T av = V::broadcast(a + m * kKBlock + k + step);
+          const T av = V::broadcast(a + packed_row<MR>(m, tile_elements) + k + step);
 #pragma GCC unroll 4
           for (int v = 0; v < NRV; ++v) sum[m][v] = V::fma(av, wv[v], sum[m][v]);
         }
@@ -255,6 +264,16 @@ constexpr void set_shorter_kernels(ConvKernel& k) {
   set_shorter_kernels<Family>(k, std::make_integer_sequence<int, (Family::kMr - 1) / kRowStep>{});
 }
 
+// A family's tall kernel (MR + 1 rows) where its accumulators, one row of weights and a broadcast
+// fit the registers: with AVX-512's 12x32 tile 29 of 32; AVX2's 6x16 would need 17 of 16.
+template <class Family, class V, int NRV>
+constexpr void set_tall_kernels(ConvKernel& k) {
+  if constexpr ((Family::kMr + 1) * NRV + NRV + 1 <= V::kRegisters) {
+    k.run_tall[0] = Family::template kernel<float, Family::kMr + 1>;
+    k.run_tall[1] = Family::template kernel<uint16_t, Family::kMr + 1>;
+  }
+}
+
 template <class V, int MR, int NRV, bool kPairWeights>
 struct F32ConvFamily {
   static constexpr int kMr = MR;
@@ -262,12 +281,15 @@ struct F32ConvFamily {
   static constexpr ConvTileFn kernel = &f32_conv_ukernel<V, MR, NRV, OutT, ROWS, kPairWeights>;
 };
 
-// A family's full-tile kernels, and its shorter ones where asked.
-template <class Family>
+// A family's full-tile kernels, and its shorter and tall ones where asked.
+template <class Family, class V, int NRV>
 constexpr void set_family_kernels(ConvKernel& k, bool shorter) {
   k.run[0] = Family::template kernel<float, Family::kMr>;
   k.run[1] = Family::template kernel<uint16_t, Family::kMr>;
-  if (shorter) set_shorter_kernels<Family>(k);
+  if (shorter) {
+    set_shorter_kernels<Family>(k);
+    set_tall_kernels<Family, V, NRV>(k);
+  }
 }
 
 template <class V, int NRV, class OutT>
@@ -464,9 +486,9 @@ constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operand
   // The exact order's (tests only) has no shorter kernels.
   const bool shorter = bf16_operands != Bf16Operands::kPairOrder;
   if (pair_weights) {
-    set_family_kernels<F32ConvFamily<V, MR, NRV, true>>(k, shorter);
+    set_family_kernels<F32ConvFamily<V, MR, NRV, true>, V, NRV>(k, shorter);
   } else {
-    set_family_kernels<F32ConvFamily<V, MR, NRV, false>>(k, shorter);
+    set_family_kernels<F32ConvFamily<V, MR, NRV, false>, V, NRV>(k, shorter);
   }
   k.bf16_pair_weights = pair_weights;
   if (bf16_operands == Bf16Operands::kNone) {

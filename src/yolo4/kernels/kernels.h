@@ -48,7 +48,9 @@ struct ConvTile {
   const float* bias = nullptr;  // [NR]; added unless accumulating
   void* out = nullptr;  // float or bfloat16 (ConvKernel::run[out_bf16]); row m at m * out_stride
   int64_t out_stride = 0;
-  int rows = 0;     // valid rows (<= MR); packed rows beyond are zeros and not stored
+  // Valid rows (<= MR; MR + 1 for ConvKernel::run_tall); packed rows beyond are zeros and not
+  // stored.
+  int rows = 0;
   int columns = 0;  // valid columns (<= NR)
   // Output channels among them (may be < 1): the columns past it are a TILE output's padding,
   // stored as zeros.
@@ -176,8 +178,21 @@ struct ConvKernel {
   // where it has none): a conv's last tile is often mostly rows of zeros (25 Winograd tiles on
   // a 10x10 map fill 3 tiles of 12 rows).
   ConvTileFn run_rows[kMrMax / kRowStep][2] = {};
+  // The same kernel on MR + 1 rows (null where its accumulators would not fit the registers):
+  // a full tile and the first row of the packed tile after it, so that a conv whose last tile
+  // would hold one row runs it with the tile before (25 Winograd tiles on a 10x10 map are 12 + 13
+  // rows, not 12 + 12 + 1 on a 2-row kernel at half its speed).
+  ConvTileFn run_tall[2] = {nullptr, nullptr};
+  // The rows the tile `remaining` rows before the end of a conv runs: MR + 1 where the tile after
+  // it is packed next to it (`next_follows`), is the last and holds one row, and the kernel has
+  // run_tall; else up to MR.
+  int tile_rows(int64_t remaining, bool next_follows) const {
+    if (remaining == mr + 1 && next_follows && run_tall[0]) return mr + 1;
+    return int(remaining < mr ? remaining : mr);
+  }
   // The kernel for a tile of `rows` valid rows: the shortest that covers them.
   ConvTileFn for_rows(int rows, bool bf16_out) const {
+    if (rows > mr) return run_tall[bf16_out];
     const ConvTileFn shorter = rows < mr ? run_rows[(rows - 1) / kRowStep][bf16_out] : nullptr;
     return shorter ? shorter : run[bf16_out];
   }

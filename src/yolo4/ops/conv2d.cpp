@@ -301,7 +301,7 @@ void run_panel(const DirectConv& c, const CoreScratch& scratch, const CoreShare&
     const int64_t p = int64_t(t) * mr;
     tile.a = reinterpret_cast<const std::byte*>(scratch.packed.data()) +
              size_t(t - t0) * (kb1 - kb0) * mr * kKBlock * c.a_element;
-    tile.rows = int(std::min<int64_t>(mr, c.pixels - p));
+    tile.rows = c.kernel.tile_rows(c.pixels - p, t + 1 < block_end);
     // Partial sums exist only for a reduction in several chunks (else `partial` may be empty,
     // and an offset from its null data() is undefined behaviour: found by fuzz_darknet_model).
     float* tile_partial = tile.accumulate || !tile.finalize
@@ -323,6 +323,7 @@ void run_panel(const DirectConv& c, const CoreScratch& scratch, const CoreShare&
       tile.out_stride = scratch.partial_stride;
       c.kernel.for_rows(tile.rows, false)(tile);
     }
+    if (tile.rows > mr) ++t;  // the tall kernel ran the next tile's row too
   }
 }
 

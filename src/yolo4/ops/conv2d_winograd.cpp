@@ -249,8 +249,9 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
           for (int t = g0; t < g1; ++t) {
             gemm.a = packed_bytes + p * position_bytes + (t - b0) * mr_row_bytes;
             gemm.out = sums.data() + p * sums_stride + (t - g0) * mr * nr;
-            gemm.rows = int(std::min<int64_t>(mr, tiles - int64_t(t) * mr));
+            gemm.rows = k.tile_rows(tiles - int64_t(t) * mr, t + 1 < g1);
             k.for_rows(gemm.rows, false)(gemm);
+            if (gemm.rows > mr) ++t;  // the tall kernel ran the next tile's row too
           }
         }
         const int64_t group_first = int64_t(g0) * mr;

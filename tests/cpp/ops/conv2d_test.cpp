@@ -216,7 +216,8 @@ TEST(Conv2dRows, EveryCountOfValidRowsInTheLastTile) {
 
 // Every kernel but the exact-order emulation (tests only) has its shorter variants, which a
 // conv's last tile would otherwise miss without any result changing: each row count that a
-// shorter kernel can cover gets one.
+// shorter kernel can cover gets one. AVX-512's also have their tall one (MR + 1 rows), whose
+// results the test above checks at 13 rows.
 TEST(Conv2dRows, EveryFastKernelHasItsShorterVariants) {
   for (Isa isa : supported_isas()) {
     const kernels::KernelTable& table = kernels::kernel_table(isa);
@@ -227,6 +228,12 @@ TEST(Conv2dRows, EveryFastKernelHasItsShorterVariants) {
           EXPECT_NE(k->for_rows(rows, bf16_out), k->run[bf16_out])
               << k->name << " rows " << rows << " bf16 output " << bf16_out;
         }
+      }
+      if (isa == Isa::kAvx512) {
+        EXPECT_EQ(k->tile_rows(k->mr + 1, true), k->mr + 1) << k->name;
+        EXPECT_EQ(k->tile_rows(k->mr + 1, false), k->mr) << k->name;  // next tile not packed
+        EXPECT_NE(k->run_tall[0], nullptr) << k->name;
+        EXPECT_NE(k->run_tall[1], nullptr) << k->name;
       }
     }
   }
