@@ -184,10 +184,10 @@ template <int MR>
 // Outer-product micro-kernel: ROWS x (NRV vectors) accumulators stay in registers for the
 // whole reduction; each step loads NRV weight vectors and broadcasts ROWS activations of the
 // tile's MR packed rows (ROWS < MR: the shorter kernel for a partial tile; MR + 1: the tall one,
-// whose last row is the next tile's first). kPairWeights: the
-// weights are bf16 pairs [k/2][NR][2], each pair row loaded for both its steps and widened in
-// registers (half the bytes of fp32 weights, and no widened copy); each accumulator still sums k
-// in order, so the results are those of fp32 weights holding the same bf16 values.
+// whose last row is the next tile's first). kPairWeights: the weights are bf16 pairs
+// [k/2][NR][2], each pair row loaded for both its steps and widened in registers (half the bytes
+// of fp32 weights, and no widened copy); each accumulator still sums k in order, so the results
+// are those of fp32 weights holding the same bf16 values.
 template <class V, int MR, int NRV, class OutT, int ROWS = MR, bool kPairWeights = false>
 void f32_conv_ukernel(const ConvTile& t) {
   using T = typename V::T;

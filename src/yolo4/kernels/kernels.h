@@ -176,7 +176,7 @@ struct ConvKernel {
   ConvTileFn run[2] = {nullptr, nullptr};  // [0]: float output, [1]: bfloat16 output
   // The same kernel computing only the first kRowStep (i + 1) rows of its MR-row tile (null
   // where it has none): a conv's last tile is often mostly rows of zeros (25 Winograd tiles on
-  // a 10x10 map fill 3 tiles of 12 rows).
+  // a 10x10 map fill 5 tiles of AVX2's 6 rows, the last with one).
   ConvTileFn run_rows[kMrMax / kRowStep][2] = {};
   // The same kernel on MR + 1 rows (null where its accumulators would not fit the registers):
   // a full tile and the first row of the packed tile after it, so that a conv whose last tile
