@@ -51,7 +51,8 @@ void bf16_conv_ukernel(const ConvTile& t) {
 
 template <int MR, int NRV>
 struct Bf16ConvFamily {
-  static constexpr int kMr = MR;
+  using Vec = VecAvx512;
+  static constexpr int kMr = MR, kNrv = NRV;
   template <class OutT, int ROWS>
   static constexpr ConvTileFn kernel = &bf16_conv_ukernel<MR, NRV, OutT, ROWS>;
 };
@@ -62,7 +63,7 @@ constexpr ConvKernel bf16_conv_kernel(const char* name) {
   k.run[0] = &bf16_conv_ukernel<MR, NRV, float>;
   k.run[1] = &bf16_conv_ukernel<MR, NRV, uint16_t>;
   set_shorter_kernels<Bf16ConvFamily<MR, NRV>>(k);
-  set_tall_kernels<Bf16ConvFamily<MR, NRV>, VecAvx512, NRV>(k);
+  set_tall_kernels<Bf16ConvFamily<MR, NRV>>(k);
   set_shared_kernels<VecAvx512, NRV, uint16_t>(k);
   k.mr = MR;
   k.nr = NRV * 16;

@@ -151,6 +151,13 @@ void store_tile(typename V::T (&acc)[MR][NRV], const ConvTile& t) {
 // The FMAs a core has in flight: 2 a cycle of 4 cycles' latency (Zen 2-5).
 inline constexpr int kFmasInFlight = 8;
 
+// Whether an outer-product kernel of `accumulators` vectors fits V's registers with its row of
+// NRV weight vectors and a broadcast.
+template <class V, int NRV>
+constexpr bool fits_registers(int accumulators) {
+  return accumulators + NRV + 1 <= V::kRegisters;
+}
+
 // How far ahead in the weight stream the conv kernels prefetch: measured on Zen 5 (network,
 // 2 threads), AVX2's fp32 kernels 0.96x with 8 KB against 2 KB (16 KB no better), AVX-512's
 // fp32 level from 4 KB to 8 KB, and the bf16 kernel, which prefetched nothing before,
@@ -199,7 +206,7 @@ void f32_conv_ukernel(const ConvTile& t) {
   // of k into two sets, added at the end (ukernel_bench, docs/perf.md). Pairs, as bf16 pair
   // weights are read, so that both weight forms sum alike.
   constexpr int kSets =
-      ROWS * NRV <= kFmasInFlight && 2 * ROWS * NRV + NRV + 1 <= V::kRegisters ? 2 : 1;
+      ROWS * NRV <= kFmasInFlight && fits_registers<V, NRV>(2 * ROWS * NRV) ? 2 : 1;
   T acc[kSets][ROWS][NRV];
 #pragma GCC unroll 2
   for (int s = 0; s < kSets; ++s)
@@ -266,9 +273,10 @@ constexpr void set_shorter_kernels(ConvKernel& k) {
 
 // A family's tall kernel (MR + 1 rows) where its accumulators, one row of weights and a broadcast
 // fit the registers: with AVX-512's 12x32 tile 29 of 32; AVX2's 6x16 would need 17 of 16.
-template <class Family, class V, int NRV>
+template <class Family>
 constexpr void set_tall_kernels(ConvKernel& k) {
-  if constexpr ((Family::kMr + 1) * NRV + NRV + 1 <= V::kRegisters) {
+  using V = typename Family::Vec;
+  if constexpr (fits_registers<V, Family::kNrv>((Family::kMr + 1) * Family::kNrv)) {
     k.run_tall[0] = Family::template kernel<float, Family::kMr + 1>;
     k.run_tall[1] = Family::template kernel<uint16_t, Family::kMr + 1>;
   }
@@ -276,19 +284,20 @@ constexpr void set_tall_kernels(ConvKernel& k) {
 
 template <class V, int MR, int NRV, bool kPairWeights>
 struct F32ConvFamily {
-  static constexpr int kMr = MR;
+  using Vec = V;
+  static constexpr int kMr = MR, kNrv = NRV;
   template <class OutT, int ROWS>
   static constexpr ConvTileFn kernel = &f32_conv_ukernel<V, MR, NRV, OutT, ROWS, kPairWeights>;
 };
 
 // A family's full-tile kernels, and its shorter and tall ones where asked.
-template <class Family, class V, int NRV>
+template <class Family>
 constexpr void set_family_kernels(ConvKernel& k, bool shorter) {
   k.run[0] = Family::template kernel<float, Family::kMr>;
   k.run[1] = Family::template kernel<uint16_t, Family::kMr>;
   if (shorter) {
     set_shorter_kernels<Family>(k);
-    set_tall_kernels<Family, V, NRV>(k);
+    set_tall_kernels<Family>(k);
   }
 }
 
@@ -486,9 +495,9 @@ constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operand
   // The exact order's (tests only) has no shorter kernels.
   const bool shorter = bf16_operands != Bf16Operands::kPairOrder;
   if (pair_weights) {
-    set_family_kernels<F32ConvFamily<V, MR, NRV, true>, V, NRV>(k, shorter);
+    set_family_kernels<F32ConvFamily<V, MR, NRV, true>>(k, shorter);
   } else {
-    set_family_kernels<F32ConvFamily<V, MR, NRV, false>, V, NRV>(k, shorter);
+    set_family_kernels<F32ConvFamily<V, MR, NRV, false>>(k, shorter);
   }
   k.bf16_pair_weights = pair_weights;
   if (bf16_operands == Bf16Operands::kNone) {
