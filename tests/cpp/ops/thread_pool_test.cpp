@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <sched.h>
+#include <xmmintrin.h>
 
 #include <atomic>
 #include <chrono>
@@ -26,6 +27,29 @@ std::vector<int> run_counts(ThreadPool& pool, int cores) {
   std::vector<int> out;
   for (const auto& c : counts) out.push_back(c.load());
   return out;
+}
+
+// Every core runs its task with denormals flushed (MXCSR FTZ and DAZ: Intel cores take a
+// microcode assist on each), and the caller gets its own MXCSR back.
+TEST(ThreadPoolTest, CoresFlushDenormalsAndTheCallerKeepsItsSetting) {
+  constexpr unsigned kFtzDaz = 0x8040;
+  const unsigned caller = _mm_getcsr();
+  ASSERT_EQ(caller & kFtzDaz, 0u) << "the test expects the default MXCSR";
+  for (int threads : {1, 3}) {
+    ThreadPool pool(threads);
+    std::vector<unsigned> csr(size_t(threads), 0);
+    std::vector<float> products(size_t(threads), 1.0f);
+    volatile float tiny = 1e-30f;  // its square is a denormal result
+    pool.run(threads, [&](int core) {
+      csr[size_t(core)] = _mm_getcsr();
+      products[size_t(core)] = tiny * tiny;
+    });
+    for (int core = 0; core < threads; ++core) {
+      EXPECT_EQ(csr[size_t(core)] & kFtzDaz, kFtzDaz) << "core " << core;
+      EXPECT_EQ(products[size_t(core)], 0.0f) << "core " << core;
+    }
+    EXPECT_EQ(_mm_getcsr(), caller);
+  }
 }
 
 TEST(ThreadPoolTest, EveryCoreRunsExactlyOncePerRun) {
