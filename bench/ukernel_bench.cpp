@@ -53,6 +53,7 @@ void BM_ConvUkernel(benchmark::State& state, const ConvKernel* kernel, int rows,
   t.finalize = epilogue != yolo4::Activation::kNone;
   t.activation = epilogue;
   const yolo4::kernels::ConvTileFn run = kernel->for_rows(rows, false);
+  kernel->prepare_core();
   for (auto _ : state) {
     run(t);
     benchmark::ClobberMemory();
@@ -86,6 +87,7 @@ void BM_ConvStream(benchmark::State& state, const ConvKernel* kernel, int rows, 
   t.columns = t.channels = nr;
   t.finalize = false;
   size_t panel = 0;
+  kernel->prepare_core();
   for (auto _ : state) {
     t.w = weights + panel * panel_bytes;
     t.w_next = weights + (panel + 1) * panel_bytes;
@@ -113,7 +115,7 @@ void register_kernel(const char* fidelity, const ConvKernel& kernel) {
   for (int k : {64, 256, 1024}) {
     const std::string prefix =
         std::string(fidelity) + " " + kernel.name + " K=" + std::to_string(k);
-    for (int rows = yolo4::kernels::kRowStep; rows <= kernel.mr; rows += yolo4::kernels::kRowStep) {
+    for (int rows = kernel.row_step; rows <= kernel.mr; rows += kernel.row_step) {
       const bool shorter = kernel.for_rows(rows, false) != kernel.run[0];
       if (rows < kernel.mr && !shorter) continue;  // no shorter kernel: the full tile's runs
       benchmark::RegisterBenchmark((prefix + " rows=" + std::to_string(rows)).c_str(),
@@ -162,6 +164,11 @@ int run(int argc, char** argv) {
   register_kernel("hifi4", table.conv_hifi4);
   if (std::strcmp(table.conv_lofi.name, table.conv_hifi4.name) != 0) {
     register_kernel("lofi", table.conv_lofi);
+  }
+  // VDPBF16PS where AMX runs LoFi: the kernel it replaced.
+  if (std::strcmp(table.conv_lofi_exact.name, table.conv_lofi.name) != 0 &&
+      std::strcmp(table.conv_lofi_exact.name, table.conv_hifi4.name) != 0) {
+    register_kernel("lofi-exact", table.conv_lofi_exact);
   }
   return yolo4::bench::run_registered(rest);
 }

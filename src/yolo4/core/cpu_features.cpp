@@ -1,6 +1,8 @@
 #include "yolo4/core/cpu_features.h"
 
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -15,6 +17,16 @@ uint64_t xgetbv0() {
   uint32_t eax, edx;
   __asm__("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
   return (uint64_t(edx) << 32) | eax;
+}
+
+// Linux hands a process the AMX tile state only on request (arch_prctl ARCH_REQ_XCOMP_PERM for
+// XFEATURE_XTILEDATA); a tile instruction before that faults.
+bool os_grants_amx_tiles(uint64_t xcr0) {
+  constexpr uint64_t kXtileCfgAndData = 3ull << 17;
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtileData = 18;
+  return (xcr0 & kXtileCfgAndData) == kXtileCfgAndData &&
+         syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtileData) == 0;
 }
 
 CpuFeatures detect() {
@@ -32,9 +44,11 @@ CpuFeatures detect() {
   f.avx512 = os_zmm && f.avx2_fma && (b & bit_AVX512F) && (b & bit_AVX512BW) &&
              (b & bit_AVX512DQ) && (b & bit_AVX512VL);
   f.avx512_vnni = f.avx512 && (c & bit_AVX512VNNI);
+  const bool amx_tile_bf16 = (d & bit_AMX_TILE) && (d & bit_AMX_BF16);
   unsigned a1, b1, c1, d1;
   if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1))
     f.avx512_bf16 = f.avx512 && (a1 & bit_AVX512BF16);
+  f.amx_bf16 = f.avx512_bf16 && amx_tile_bf16 && os_grants_amx_tiles(xcr0);
   return f;
 }
 
@@ -45,15 +59,17 @@ CpuFeatures without_disabled(CpuFeatures f, std::string_view list) {
     const size_t comma = list.find(',');
     const std::string_view name = list.substr(0, comma);
     list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-    if (name == "avx512_bf16") {
-      f.avx512_bf16 = false;
+    if (name == "amx_bf16") {
+      f.amx_bf16 = false;
+    } else if (name == "avx512_bf16") {
+      f.avx512_bf16 = f.amx_bf16 = false;
     } else if (name == "avx512") {
-      f.avx512 = f.avx512_bf16 = f.avx512_vnni = false;
+      f.avx512 = f.avx512_bf16 = f.avx512_vnni = f.amx_bf16 = false;
     } else if (name == "avx2") {
       f = CpuFeatures{};
     } else if (!name.empty()) {
       fail("YOLO4_CPU_DISABLE: unknown feature '", std::string(name),
-           "': expected a comma-separated list of avx512_bf16, avx512, avx2");
+           "': expected a comma-separated list of amx_bf16, avx512_bf16, avx512, avx2");
     }
   }
   return f;

@@ -7,7 +7,7 @@
 namespace yolo4 {
 
 // Kernel families, best first. kAvx512 needs AVX512F/BW/DQ/VL; bf16 products additionally
-// need AVX512_BF16 (see CpuFeatures::avx512_bf16).
+// need AVX512_BF16 (see CpuFeatures::avx512_bf16), and run on AMX tiles where it has AMX-BF16.
 enum class Isa { kAvx512, kAvx2, kScalar };
 
 struct CpuFeatures {
@@ -15,6 +15,9 @@ struct CpuFeatures {
   bool avx512 = false;
   bool avx512_bf16 = false;
   bool avx512_vnni = false;
+  // AMX-TILE + AMX-BF16 (TDPBF16PS), enabled by the OS for this process (Linux grants the tile
+  // state on request); only with AVX512_BF16, as on every CPU that has it.
+  bool amx_bf16 = false;
 };
 
 const CpuFeatures& cpu_features();

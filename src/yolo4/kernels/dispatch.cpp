@@ -8,6 +8,7 @@ extern const KernelTable kernels_avx512;
 extern const KernelTable kernels_avx2;
 extern const KernelTable kernels_scalar;
 extern const ConvKernel bf16_conv_12x32__avx512bf16;
+extern const ConvKernel bf16_conv_32x32__avx512amx;
 
 namespace {
 const KernelTable& avx512_table() {
@@ -17,6 +18,9 @@ const KernelTable& avx512_table() {
     if (native_bf16_products(Isa::kAvx512)) {
       t.conv_lofi = t.conv_lofi_decoded = t.conv_lofi_exact = bf16_conv_12x32__avx512bf16;
     }
+    // With AMX-BF16, on tiles: VDPBF16PS stays for LoFi in its exact order (tests).
+    if (amx_bf16_products(Isa::kAvx512))
+      t.conv_lofi = t.conv_lofi_decoded = bf16_conv_32x32__avx512amx;
     return t;
   }();
   return table;
@@ -25,6 +29,10 @@ const KernelTable& avx512_table() {
 
 bool native_bf16_products(Isa isa) {
   return isa == Isa::kAvx512 && cpu_features().avx512_bf16;
+}
+
+bool amx_bf16_products(Isa isa) {
+  return isa == Isa::kAvx512 && cpu_features().amx_bf16;
 }
 
 const KernelTable& kernel_table(Isa isa) {

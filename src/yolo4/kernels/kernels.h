@@ -167,17 +167,24 @@ inline constexpr ConvBlocking kBlockingL2Of1MB{192 * 1024, 1024 * 1024, 32,     
 inline constexpr ConvBlocking kBlockingL2Of512KB{128 * 1024, 384 * 1024, 32,        256 * 1024,
                                                  256 * 1024, 2 << 20,    128 * 1024};
 
-// The tallest tile a conv kernel has (MR), and the step of the shorter kernels it may have for
-// the last, partial tile of a conv's rows.
-inline constexpr int kMrMax = 12;
+// The tallest tile a conv kernel has (MR: AMX's two tiles of 16 rows), and the step of the
+// shorter kernels a register kernel may have for the last, partial tile of a conv's rows.
+inline constexpr int kMrMax = 32;
 inline constexpr int kRowStep = 2;
+
+// Run by each core before it runs a kernel's tiles in an op (AMX: loads the tile configuration,
+// about 120 ns, too slow for every tile and lost if other code in the thread uses AMX between ops).
+using ConvPrepareFn = void (*)();
 
 struct ConvKernel {
   ConvTileFn run[2] = {nullptr, nullptr};  // [0]: float output, [1]: bfloat16 output
-  // The same kernel computing only the first kRowStep (i + 1) rows of its MR-row tile (null
+  // The same kernel computing only the first row_step (i + 1) rows of its MR-row tile (null
   // where it has none): a conv's last tile is often mostly rows of zeros (25 Winograd tiles on
   // a 10x10 map fill 5 tiles of AVX2's 6 rows, the last with one).
   ConvTileFn run_rows[kMrMax / kRowStep][2] = {};
+  // The rows the shorter variants step by: kRowStep for kernels whose rows are registers, a tile
+  // of 16 rows for AMX's, which cost the same whatever rows of a tile are valid.
+  int row_step = kRowStep;
   // The same kernel on MR + 1 rows (null where its accumulators would not fit the registers):
   // a full tile and the first row of the packed tile after it, so that a conv whose last tile
   // would hold one row runs it with the tile before (25 Winograd tiles on a 10x10 map are 12 + 13
@@ -193,8 +200,12 @@ struct ConvKernel {
   // The kernel for a tile of `rows` valid rows: the shortest that covers them.
   ConvTileFn for_rows(int rows, bool bf16_out) const {
     if (rows > mr) return run_tall[bf16_out];
-    const ConvTileFn shorter = rows < mr ? run_rows[(rows - 1) / kRowStep][bf16_out] : nullptr;
+    const ConvTileFn shorter = rows < mr ? run_rows[(rows - 1) / row_step][bf16_out] : nullptr;
     return shorter ? shorter : run[bf16_out];
+  }
+  ConvPrepareFn prepare = nullptr;  // null: nothing to prepare
+  void prepare_core() const {
+    if (prepare) prepare();
   }
   // The fused epilogue alone, on sums computed elsewhere (Winograd's output transform): t.a is
   // float [t.rows <= kEpilogueRowsMax][NR]; [0]/[1] as for run.
@@ -284,8 +295,10 @@ struct KernelTable {
 // The kernels for an ISA; throws if this CPU cannot run it.
 const KernelTable& kernel_table(Isa isa);
 
-// Whether `isa`'s LoFi kernel multiplies bf16 pairs natively (VDPBF16PS) on this CPU; elsewhere
-// LoFi's products are fp32 FMAs on widened operands, costing what HiFi4's do.
+// Whether `isa`'s LoFi kernel multiplies bf16 pairs natively (VDPBF16PS, or AMX's TDPBF16PS) on
+// this CPU; elsewhere LoFi's products are fp32 FMAs on widened operands, costing what HiFi4's do.
 bool native_bf16_products(Isa isa);
+// Whether that kernel runs on AMX tiles.
+bool amx_bf16_products(Isa isa);
 
 }  // namespace yolo4::kernels

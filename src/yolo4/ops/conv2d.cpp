@@ -346,6 +346,7 @@ void run_block(const DirectConv& c, const CoreScratch& scratch, const CoreShare&
 
 // One core's tiles and panels, a block of tiles at a time.
 void run_core_share(const DirectConv& c, const CoreShare& share) {
+  c.kernel.prepare_core();
   const int mr = c.kernel.mr;
   const int block_tiles =
       conv_operands::balanced_block_rows(share.tile_end - share.tile_begin, c.s.block_pixels / mr);

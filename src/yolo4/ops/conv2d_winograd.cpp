@@ -187,6 +187,7 @@ int64_t tile_count(WinogradTile tile, const Shape& out) {
 
 void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, int panel_end) {
   const kernels::ConvKernel& k = *r.kernel;
+  k.prepare_core();
   const int mr = k.mr, nr = k.nr;
   const int64_t tiles = tile_count(r.tile, r.output->shape());
   const int positions = winograd_positions(r.tile), m = winograd_side(r.tile);

@@ -315,11 +315,11 @@ TEST(LoFiKernels, NativeAndEmulationAgree) {
   }
 }
 
-// LoFi on CPUs without VDPBF16PS widens bf16 operands to fp32: the same exact products as the
-// exact-order emulation, summed in the kernel's order. Two fp32 sums of the same K products
-// differ by at most 2 (K - 1) 2^-24 sum|a w| (plus the epilogue's few roundings): checked per
-// output against that bound, with sum|a w| from the reference on |a| and |w|. Winograd's
-// transformed operands are identical in both too; its outputs are checked at 1e-5.
+// LoFi on CPUs without VDPBF16PS widens bf16 operands to fp32, and AMX multiplies bf16 tiles:
+// the same exact products as the exact-order emulation, summed in the kernel's order. Two fp32 sums
+// of the same K products differ by at most 2 (K - 1) 2^-24 sum|a w| (plus the epilogue's few
+// roundings): checked per output against that bound, with sum|a w| from the reference on |a| and
+// |w|. Winograd's transformed operands are identical in both too; its outputs are checked at 1e-5.
 TEST(LoFiKernels, WidenedAgreesWithTheExactOrderWithinTheSummationBound) {
   const Shape in_shape{2, 7, 9, 83};
   const int oc = 37, k_total = 9 * 83;
@@ -348,6 +348,10 @@ TEST(LoFiKernels, WidenedAgreesWithTheExactOrderWithinTheSummationBound) {
         outputs[exact] = to_nhwc(conv(device, in));
       }
       if (winograd != WinogradTile::kNone) {
+        // AMX sums each GEMM in its own order, which F(6x6)'s output transform (coefficients up
+        // to 32) magnifies past 1e-5 (measured 1.5e-5): its Winograd outputs are bounded against
+        // its direct conv's by WinogradError, and its direct conv here.
+        if (kernels::amx_bf16_products(isa)) continue;
         EXPECT_TRUE(all_close(outputs[0], outputs[1], 1e-5f, 1e-5f))
             << to_string(isa) << " " << to_string(winograd);
         continue;
