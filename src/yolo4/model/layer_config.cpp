@@ -13,7 +13,8 @@ namespace {
 enum class WinogradPrecision {
   kAny,
   kFp32,        // float32 weights and HiFi4 products only
-  kNativeBf16,  // bfloat16 weights and LoFi products on VDPBF16PS (AVX512_BF16)
+  kNativeBf16,  // bfloat16 weights and LoFi products on VDPBF16PS (AVX512_BF16) or AMX
+  kAmxBf16,     // the same on AMX tiles only
 };
 
 // The stride-1 3x3 convs that run as Winograd, by channel counts, and the tile each gets.
@@ -46,8 +47,13 @@ struct WinogradRule {
 // direct conv's time at 32->64, 0.75-0.85x F(2x2)'s to 128->256, 0.88x at 256->256 and 0.77x at
 // 256->512; the whole network about 0.87x, its worst head's PCC against fp32 0.99986 -> 0.99976
 // (docs/perf.md, 2026-12-02 21:20-22:25 UTC). bfloat8_b's F(4x4) error is 20-22x, so fast keeps
-// F(2x2).
-constexpr std::array<WinogradRule, 6> kWinogradRules{{
+// F(2x2). On AMX tiles (Xeon, 2026-12-04), whose products cost a sixth of VDPBF16PS's, the 20x20
+// maps' 256 -> 256 and 256 -> 512 are bound by their weights' memory traffic, where F(2x2)'s
+// (4/9 of F(4x4)'s) took 0.94x F(4x4)'s time in the network (`yolo4 profile`, minima of 3
+// alternated runs); F(4x4) still wins from 32 to 128 input channels (0.84-0.91x F(2x2)'s).
+constexpr std::array<WinogradRule, 7> kWinogradRules{{
+    {256, 256, 256, 512, WinogradPrecision::kAmxBf16, std::nullopt, WinogradTile::kF2x2,
+     "256 -> 256..512 in bf16 on AMX: F(2x2), 0.94x F(4x4)'s time (its weights stream)"},
     {32, 256, 32, 512, WinogradPrecision::kNativeBf16, std::nullopt, WinogradTile::kF4x4,
      "32..256 -> 32..512 in bf16 on VDPBF16PS: F(4x4), 0.63x direct at 32->64, 0.75-0.88x F(2x2)"},
     {32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF6x6,
@@ -73,6 +79,9 @@ bool applies(WinogradPrecision precision, const ModelOptions& options) {
       return options.weights_dtype == DataType::BFLOAT16 &&
              options.math_fidelity == MathFidelity::LoFi &&
              kernels::native_bf16_products(options.isa);
+    case WinogradPrecision::kAmxBf16:
+      return applies(WinogradPrecision::kNativeBf16, options) &&
+             kernels::amx_bf16_products(options.isa);
   }
   return false;
 }

@@ -1,6 +1,7 @@
 #include "yolo4/model/options.h"
 
 #include "yolo4/core/error.h"
+#include "yolo4/kernels/kernels.h"
 
 namespace yolo4 {
 
@@ -8,30 +9,39 @@ namespace {
 
 // What `auto` picks: the fastest preset measured on each kind of CPU among those keeping PCC >=
 // 0.99 on every head against fp32 (the model tests check every preset, and auto). Rows are tried
-// in order; the first whose ISA matches (and, when asked, which has AVX512_BF16) wins.
+// in order; the first whose ISA matches and whose bf16 products the CPU has wins.
+enum class Bf16Products { kAny, kVdpbf16ps, kAmx };
+
 struct AutoRow {
   Isa isa;
-  bool needs_native_bf16;
+  Bf16Products needs;
   AutoPreset chosen;
 };
 
 constexpr AutoRow kAutoPresets[] = {
     {Isa::kAvx512,
-     true,
+     Bf16Products::kAmx,
+     {"bf16", true,
+      "AMX-BF16: bf16 on AMX tiles measured fastest on an Intel Xeon (0.11x OpenCV DNN's time, 3 "
+      "alternated rounds; fast 0.12x, report 0.13x, fp32 0.28x; docs/perf.md 2026-12-04), PCC >= "
+      "0.9997 against fp32; its mish approximated, since the approximation's error (8e-5 "
+      "relative) is 1/48 of bfloat16's rounding step"}},
+    {Isa::kAvx512,
+     Bf16Products::kVdpbf16ps,
      {"bf16", true,
       "AVX512_BF16: bf16 measured fastest on AMD Zen 5 (0.12x OpenCV DNN's time, median of 5 "
       "runs; fast 0.16x, report 0.20x, fp32 0.22x; docs/perf.md 2026-12-02 21:20-22:25 UTC), PCC "
       ">= 0.9997 against fp32; its mish approximated (0.93-0.95x the time), since the "
       "approximation's error (8e-5 relative) is 1/48 of bfloat16's rounding step"}},
     {Isa::kAvx512,
-     false,
+     Bf16Products::kAny,
      {"bf16", false,
       "AVX-512 without AVX512_BF16 (measured on Zen 5 with YOLO4_CPU_DISABLE=avx512_bf16): bf16 "
       "0.91-0.94x fp32's time (5 alternated rounds, twice; fast level with it and less accurate, "
       "report 1.4x; docs/perf.md 2026-12-03), PCC >= 0.9998 against fp32; the approximate mish "
       "measured level"}},
     {Isa::kAvx2,
-     false,
+     Bf16Products::kAny,
      {"fp32", true,
       "AVX2: no reduced preset measured faster: with the AVX2 kernels on Zen 5 fp32, bf16 and "
       "fast took 102.0, 102.1 and 102.0 ms (medians of 5 alternated rounds, docs/perf.md "
@@ -39,17 +49,26 @@ constexpr AutoRow kAutoPresets[] = {
       "ms, bf16 527, report 706, fast 823. Its mish approximated: 0.98x the time (5 alternated "
       "rounds), its 8e-5 relative error far inside auto's PCC bar"}},
     {Isa::kScalar,
-     false,
+     Bf16Products::kAny,
      {"fp32", false, "portable kernels: reduced precision only adds conversions"}},
 };
 
 }  // namespace
 
 AutoPreset auto_preset(Isa isa) {
-  for (const AutoRow& row : kAutoPresets) {
-    if (row.isa == isa && (!row.needs_native_bf16 || cpu_features().avx512_bf16)) {
-      return row.chosen;
+  const auto has = [isa](Bf16Products products) {
+    switch (products) {
+      case Bf16Products::kAny:
+        return true;
+      case Bf16Products::kVdpbf16ps:
+        return kernels::native_bf16_products(isa);
+      case Bf16Products::kAmx:
+        return kernels::amx_bf16_products(isa);
     }
+    return false;
+  };
+  for (const AutoRow& row : kAutoPresets) {
+    if (row.isa == isa && has(row.needs)) return row.chosen;
   }
   fail("no auto preset for ISA ", to_string(isa));
 }

@@ -295,6 +295,11 @@ TEST(AutoPreset, PicksANamedPresetPerIsa) {
   }
   // On AVX2-only CPUs the reduced presets measured slower than fp32 (issue 10's table).
   EXPECT_EQ(auto_preset(Isa::kAvx2).preset, "fp32");
+  // AMX's row only where the CPU runs LoFi on AMX tiles (the suite runs again without them).
+  if (isa_supported(Isa::kAvx512)) {
+    EXPECT_EQ(auto_preset(Isa::kAvx512).why.starts_with("AMX-BF16"),
+              kernels::amx_bf16_products(Isa::kAvx512));
+  }
   EXPECT_THROW(ModelOptions::preset("fastest"), Error);
 }
 
