@@ -14,10 +14,18 @@ namespace yolo4 {
 
 inline constexpr size_t kCacheLineBytes = 64;
 
+// Where a prefetch brings its line: into L1 (prefetcht0), or only as far as L2 (prefetcht2),
+// which leaves L1's few fill buffers to the loads: on a Xeon a weight stream prefetched that way
+// ran 0.72-0.74x the time (docs/perf.md, 2026-12-04).
+enum class PrefetchTo { kL1, kL2 };
+
 // Prefetches the line `distance` bytes past `p`. The sum is integer arithmetic: the address may
 // lie past the end of p's buffer, which is harmless for a prefetch but not for a pointer.
+template <PrefetchTo To = PrefetchTo::kL1>
 [[gnu::always_inline]] inline void prefetch_ahead(const void* p, uintptr_t distance) {
-  __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(p) + distance));
+  constexpr int kLocality = To == PrefetchTo::kL1 ? 3 : 1;
+  __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(p) + distance), 0,
+                     kLocality);
 }
 
 template <class T>

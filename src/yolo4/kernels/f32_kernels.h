@@ -172,12 +172,13 @@ inline uintptr_t prefetch_distance(const ConvTile& t) {
 
 // Prefetches the row of `row_bytes` `distance` bytes past `w` (past the end of the weights is
 // harmless): weights stream once from memory where few rows meet them (Winograd's GEMMs on 10x10
-// and 20x20 maps).
+// and 20x20 maps). Into L2 only: on a Xeon the network took 0.91x the time in fp32, 0.97x in
+// bf16 on AMX and 0.96x with AVX2's kernels (on Zen 5 prefetcht1 had measured level).
 template <int row_bytes>
 [[gnu::always_inline]] inline void prefetch_weights(const void* w, uintptr_t distance) {
 #pragma GCC unroll 4
   for (int line = 0; line < row_bytes / int(kCacheLineBytes); ++line) {
-    prefetch_ahead(w, distance + line * kCacheLineBytes);
+    prefetch_ahead<PrefetchTo::kL2>(w, distance + line * kCacheLineBytes);
   }
 }
 
