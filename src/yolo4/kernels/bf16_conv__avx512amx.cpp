@@ -15,7 +15,8 @@ void bfp8_decode_pairs__avx512(const uint8_t* exponents, const uint8_t* values, 
 namespace {
 
 // A 2 x 2 grid of 16 x 16 fp32 accumulator tiles: each A tile meets both B tiles and each B tile
-// both A tiles, the 8 tile registers all used (one tile of rows: ukernel_bench 0.8x the speed).
+// both A tiles, the 8 tile registers all used (one tile of rows, the 16-row variant, runs at
+// 0.94x its GFLOP/s at K = 256 and 0.74x at K = 1024: ukernel_bench, a Xeon).
 constexpr int kTileRows = 16;
 constexpr int kRowTiles = 2;
 constexpr int kMr = kRowTiles * kTileRows;
