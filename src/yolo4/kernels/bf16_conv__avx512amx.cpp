@@ -138,12 +138,8 @@ constexpr ConvKernel amx_bf16_conv_kernel(const char* name) {
   k.run_rows[0][1] = &amx_bf16_conv_ukernel<1, uint16_t>;
   k.row_step = kTileRows;
   k.prepare = &load_conv_tile_config;
-  set_shared_kernels<VecAvx512, kNrv, uint16_t>(k);
-  k.mr = kMr;
-  k.nr = kNr;
-  k.operands = OperandFormat::kBf16Pairs;
+  set_conv_kernel_common<VecAvx512, kNrv, uint16_t>(k, kMr, OperandFormat::kBf16Pairs, name);
   k.bfp8_decode_pairs = &bfp8_decode_pairs__avx512;
-  k.name = name;
   return k;
 }
 

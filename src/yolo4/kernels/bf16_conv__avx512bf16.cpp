@@ -64,12 +64,8 @@ constexpr ConvKernel bf16_conv_kernel(const char* name) {
   k.run[1] = &bf16_conv_ukernel<MR, NRV, uint16_t>;
   set_shorter_kernels<Bf16ConvFamily<MR, NRV>>(k);
   set_tall_kernels<Bf16ConvFamily<MR, NRV>>(k);
-  set_shared_kernels<VecAvx512, NRV, uint16_t>(k);
-  k.mr = MR;
-  k.nr = NRV * 16;
-  k.operands = OperandFormat::kBf16Pairs;
+  set_conv_kernel_common<VecAvx512, NRV, uint16_t>(k, MR, OperandFormat::kBf16Pairs, name);
   k.bfp8_decode_pairs = &bfp8_decode_pairs__avx512;
-  k.name = name;
   return k;
 }
 

@@ -486,6 +486,18 @@ constexpr void set_shared_kernels(ConvKernel& k) {
   k.widen_bf16_pairs = &widen_bf16_pairs<V>;
 }
 
+// What every conv kernel sets besides its GEMMs: the shared kernels for its operand type
+// (float, Bf16AsFloat or bf16 pairs), its tile, operand format and name.
+template <class V, int NRV, class OperandT>
+constexpr void set_conv_kernel_common(ConvKernel& k, int mr, OperandFormat operands,
+                                      const char* name) {
+  set_shared_kernels<V, NRV, OperandT>(k);
+  k.mr = mr;
+  k.nr = NRV * V::kLanes;
+  k.operands = operands;
+  k.name = name;
+}
+
 // The f32 conv kernel as HiFi4, or as LoFi on bf16 operands widened to fp32 (for CPUs without
 // AVX512_BF16; kPairOrder additionally in VDPBF16PS's exact accumulation order); pair_weights
 // (kWidened only): reading its bf16 weights as pairs.
@@ -502,15 +514,11 @@ constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operand
   }
   k.bf16_pair_weights = pair_weights;
   if (bf16_operands == Bf16Operands::kNone) {
-    set_shared_kernels<V, NRV, float>(k);
+    set_conv_kernel_common<V, NRV, float>(k, MR, OperandFormat::kF32, name);
   } else {
-    set_shared_kernels<V, NRV, Bf16AsFloat>(k);
+    set_conv_kernel_common<V, NRV, Bf16AsFloat>(k, MR, OperandFormat::kF32, name);
   }
-  k.mr = MR;
-  k.nr = NRV * V::kLanes;
-  k.operands = OperandFormat::kF32;
   k.bf16_operands = bf16_operands;
-  k.name = name;
   return k;
 }
 
