@@ -44,7 +44,9 @@ CpuFeatures detect() {
   f.avx512 = os_zmm && f.avx2_fma && (b & bit_AVX512F) && (b & bit_AVX512BW) &&
              (b & bit_AVX512DQ) && (b & bit_AVX512VL);
   f.avx512_vnni = f.avx512 && (c & bit_AVX512VNNI);
-  const bool amx_tile_bf16 = (d & bit_AMX_TILE) && (d & bit_AMX_BF16);
+  // cpuid 7.0 EDX: AMX-BF16 (bit 22), AMX-TILE (bit 24); clang 14's cpuid.h names neither.
+  constexpr unsigned kAmxBf16 = 1u << 22, kAmxTile = 1u << 24;
+  const bool amx_tile_bf16 = (d & kAmxTile) && (d & kAmxBf16);
   unsigned a1, b1, c1, d1;
   if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1))
     f.avx512_bf16 = f.avx512 && (a1 & bit_AVX512BF16);
