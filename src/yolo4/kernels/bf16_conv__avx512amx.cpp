@@ -20,8 +20,9 @@ namespace {
 constexpr int kTileRows = 16;
 constexpr int kRowTiles = 2;
 constexpr int kMr = kRowTiles * kTileRows;
-constexpr int kNrv = 2;  // column tiles, 16 fp32 each: a 512-bit vector's row
-constexpr int kNr = kNrv * 16;
+constexpr int kTileColumns = 16;  // fp32 sums of a C tile row, bf16 pairs of a B tile row
+constexpr int kNrv = 2;           // column tiles: a 512-bit vector each
+constexpr int kNr = kNrv * kTileColumns;
 constexpr int kPairRows = kKBlock / 2;  // B tile rows per reduction block
 
 // The registers: C[r][c] is tmm(2r + c), A[r] tmm(4 + r), B[c] tmm(6 + c).
@@ -70,14 +71,14 @@ constexpr TileConfig conv_tile_config() {
   for (int r = 0; r < kRowTiles; ++r) {
     for (int c = 0; c < kNrv; ++c) {
       config.rows[c_tile(r, c)] = kTileRows;
-      config.row_bytes[c_tile(r, c)] = 16 * sizeof(float);
+      config.row_bytes[c_tile(r, c)] = kTileColumns * sizeof(float);
     }
     config.rows[a_tile(r)] = kTileRows;
     config.row_bytes[a_tile(r)] = kKBlock * sizeof(uint16_t);
   }
   for (int c = 0; c < kNrv; ++c) {
     config.rows[b_tile(c)] = kPairRows;
-    config.row_bytes[b_tile(c)] = 16 * 2 * sizeof(uint16_t);
+    config.row_bytes[b_tile(c)] = kTileColumns * 2 * sizeof(uint16_t);
   }
   return config;
 }
@@ -108,7 +109,7 @@ void amx_bf16_conv_ukernel(const ConvTile& t) {
     tile_load<a_tile(0)>(a, kAStride);
     if constexpr (ROW_TILES == 2) tile_load<a_tile(1)>(a + kTileRows * kKBlock, kAStride);
     tile_load<b_tile(0)>(w, kWStride);
-    tile_load<b_tile(1)>(w + 32, kWStride);
+    tile_load<b_tile(1)>(w + kTileColumns * 2, kWStride);
     tile_dpbf16ps<c_tile(0, 0), a_tile(0), b_tile(0)>();
     tile_dpbf16ps<c_tile(0, 1), a_tile(0), b_tile(1)>();
     if constexpr (ROW_TILES == 2) {
