@@ -103,6 +103,13 @@ std::string kind_dtype_name(const Info& info) {
   return kind_name(std::get<0>(info.param)) + "_" + dtype_name(std::get<1>(info.param));
 }
 
+// Names of (Isa, Kind, DataType) parameters.
+template <class Info>
+std::string isa_kind_dtype_name(const Info& info) {
+  return std::string(to_string(std::get<0>(info.param))) + "_" +
+         kind_name(std::get<1>(info.param)) + "_" + dtype_name(std::get<2>(info.param));
+}
+
 // Names of (Isa, case, Activation) parameters; case_name(case) is found next to the case type.
 template <class Info>
 std::string isa_case_activation_name(const Info& info) {

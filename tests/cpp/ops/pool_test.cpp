@@ -149,11 +149,7 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, MaxPoolParamsTest,
                                             ::testing::Values(Kind::kTile, Kind::kRowMajor,
                                                               Kind::kSlice),
                                             ::testing::ValuesIn(kDtypes)),
-                         [](const auto& info) {
-                           return std::string(to_string(std::get<0>(info.param))) + "_" +
-                                  kind_name(std::get<1>(info.param)) + "_" +
-                                  dtype_name(std::get<2>(info.param));
-                         });
+                         [](const auto& info) { return isa_kind_dtype_name(info); });
 
 // darknet's semantics on a 3x3 image of -1..-9 (row by row), worked by hand: the window of
 // output y starts at y * stride - padding / 2, the rest of the padding after the image, and

@@ -80,11 +80,7 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, UpsampleTest,
                                             ::testing::Values(Kind::kTile, Kind::kRowMajor,
                                                               Kind::kSlice),
                                             ::testing::ValuesIn(kDtypes)),
-                         [](const auto& info) {
-                           return std::string(to_string(std::get<0>(info.param))) + "_" +
-                                  kind_name(std::get<1>(info.param)) + "_" +
-                                  dtype_name(std::get<2>(info.param));
-                         });
+                         [](const auto& info) { return isa_kind_dtype_name(info); });
 
 // The 2x wrappers are scale 2, and the reference agrees with the definition on a small case:
 // each input pixel becomes a scale x scale block.
