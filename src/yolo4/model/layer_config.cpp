@@ -12,9 +12,9 @@ namespace {
 // Which precisions a Winograd rule applies to.
 enum class WinogradPrecision {
   kAny,
-  kFp32,        // float32 weights and HiFi4 products only
-  kNativeBf16,  // bfloat16 weights and LoFi products on VDPBF16PS (AVX512_BF16) or AMX
-  kAmxBf16,     // the same on AMX tiles only
+  kFp32,     // float32 weights and HiFi4 products only
+  kBf16,     // bfloat16 weights and LoFi products (VDPBF16PS, AMX, or fp32 FMAs on widened bf16)
+  kAmxBf16,  // the same on AMX tiles only
 };
 
 // The stride-1 3x3 convs that run as Winograd, by channel counts, and the tile each gets.
@@ -43,10 +43,15 @@ struct WinogradRule {
 // fp32 (0.77-0.91x in bf16, where it has run since its weights were half of fp32's).
 // With bf16 operands or weights the larger tiles' rounding error is 11-26x the direct conv's
 // (WinogradError), so reduced precision keeps F(2x2) (0.52-0.67x direct from 64 channels) except
-// where VDPBF16PS makes F(4x4) pay: bf16 up to 256 input channels, in the network 0.63x the
+// where F(4x4) pays: bf16 up to 256 input channels. On VDPBF16PS, in the network 0.63x the
 // direct conv's time at 32->64, 0.75-0.85x F(2x2)'s to 128->256, 0.88x at 256->256 and 0.77x at
 // 256->512; the whole network about 0.87x, its worst head's PCC against fp32 0.99986 -> 0.99976
-// (docs/perf.md, 2026-12-02 21:20-22:25 UTC). bfloat8_b's F(4x4) error is 20-22x, so fast keeps
+// (docs/perf.md, 2026-12-02 21:20-22:25 UTC). Where the bf16 products are fp32 FMAs on widened
+// operands (AVX2, AVX-512 without AVX512_BF16), the 20x20 maps' 256 -> 256 and 256 -> 512 are
+// bound by their weights' traffic: bf16's F(4x4) (half of fp32's weights) took 0.80x fp32's
+// F(4x4) time there with AVX2's kernels, the whole network 0.91-0.95x, its worst head's PCC
+// 0.99996 -> 0.99991 (Xeon, 2026-12-04 23:00 UTC); fp32's F(6x6) at 32..128 channels stays (bf16's
+// F(4x4) 0.98-1.12x its time). bfloat8_b's F(4x4) error is 20-22x, so fast keeps
 // F(2x2). On AMX tiles (Xeon, 2026-12-04), whose products cost a sixth of VDPBF16PS's, the 20x20
 // maps' 256 -> 256 and 256 -> 512 are bound by their weights' memory traffic, where F(2x2)'s
 // (4/9 of F(4x4)'s) took 0.94x F(4x4)'s time in the network (`yolo4 profile`, minima of 3
@@ -54,8 +59,8 @@ struct WinogradRule {
 constexpr std::array<WinogradRule, 7> kWinogradRules{{
     {256, 256, 256, 512, WinogradPrecision::kAmxBf16, std::nullopt, WinogradTile::kF2x2,
      "256 -> 256..512 in bf16 on AMX: F(2x2), 0.94x F(4x4)'s time (its weights stream)"},
-    {32, 256, 32, 512, WinogradPrecision::kNativeBf16, std::nullopt, WinogradTile::kF4x4,
-     "32..256 -> 32..512 in bf16 on VDPBF16PS: F(4x4), 0.63x direct at 32->64, 0.75-0.88x F(2x2)"},
+    {32, 256, 32, 512, WinogradPrecision::kBf16, std::nullopt, WinogradTile::kF4x4,
+     "32..256 -> 32..512 in bf16: F(4x4), 0.63x direct at 32->64, 0.75-0.88x F(2x2)"},
     {32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF6x6,
      "32..64 -> 32..64 in fp32: F(6x6), 0.66-0.93x F(4x4)'s time"},
     {128, 128, 128, 128, WinogradPrecision::kFp32, Isa::kAvx2, WinogradTile::kF6x6,
@@ -75,13 +80,11 @@ bool applies(WinogradPrecision precision, const ModelOptions& options) {
     case WinogradPrecision::kFp32:
       return options.weights_dtype == DataType::FLOAT32 &&
              options.math_fidelity == MathFidelity::HiFi4;
-    case WinogradPrecision::kNativeBf16:
+    case WinogradPrecision::kBf16:
       return options.weights_dtype == DataType::BFLOAT16 &&
-             options.math_fidelity == MathFidelity::LoFi &&
-             kernels::native_bf16_products(options.isa);
+             options.math_fidelity == MathFidelity::LoFi;
     case WinogradPrecision::kAmxBf16:
-      return applies(WinogradPrecision::kNativeBf16, options) &&
-             kernels::amx_bf16_products(options.isa);
+      return applies(WinogradPrecision::kBf16, options) && kernels::amx_bf16_products(options.isa);
   }
   return false;
 }
@@ -119,8 +122,9 @@ ModelOptions with_fp32_products(ModelOptions options) {
 // HiFi4's do and bf16 weights save only memory traffic, which the compute-bound convs that fp32
 // runs with a larger Winograd tile do not lack. Such a conv keeps its preset's activations and
 // takes fp32's weights, products and tile: with AVX2's kernels, bf16's F(2x2) took 1.1-1.6x
-// fp32's F(4x4)/F(6x6) time on those layers (docs/perf.md, 2026-12-02 14:00-15:20 UTC). Rounding
-// F(4x4)/F(6x6)'s transformed operands to bf16 would cost 11-26x F(2x2)'s error instead.
+// fp32's F(4x4)/F(6x6) time on those layers (docs/perf.md, 2026-12-02 14:00-15:20 UTC), and
+// bf16's F(4x4) 0.98-1.12x fp32's F(6x6). fast's bfloat8_b weights keep F(2x2) (their F(4x4)
+// error 20-22x the direct conv's), so it takes fp32's tile wherever that is larger.
 bool takes_fp32_products(const ConvLayerShape& s, const ModelOptions& options, WinogradTile tile) {
   return !kernels::native_bf16_products(options.isa) &&
          winograd_tile(s, with_fp32_products(options)) > tile;

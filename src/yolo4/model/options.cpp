@@ -36,18 +36,17 @@ constexpr AutoRow kAutoPresets[] = {
     {Isa::kAvx512,
      Bf16Products::kAny,
      {"bf16", false,
-      "AVX-512 without AVX512_BF16 (measured on Zen 5 with YOLO4_CPU_DISABLE=avx512_bf16): bf16 "
-      "0.91-0.94x fp32's time (5 alternated rounds, twice; fast level with it and less accurate, "
-      "report 1.4x; docs/perf.md 2026-12-03), PCC >= 0.9998 against fp32; the approximate mish "
-      "measured level"}},
+      "AVX-512 without AVX512_BF16 (measured on an Intel Xeon with YOLO4_CPU_DISABLE=avx512_bf16): "
+      "bf16 0.88x fp32's time (medians of 5 alternated rounds; fast 0.91x, docs/perf.md "
+      "2026-12-04 23:30 UTC), PCC >= 0.9997 against fp32; the approximate mish measured level"}},
     {Isa::kAvx2,
      Bf16Products::kAny,
-     {"fp32", true,
-      "AVX2: no reduced preset measured faster: with the AVX2 kernels on Zen 5 fp32, bf16 and "
-      "fast took 102.0, 102.1 and 102.0 ms (medians of 5 alternated rounds, docs/perf.md "
-      "2026-12-03), so fp32, the most accurate; on AMD Zen 2 (issue 10, earlier code) fp32 429 "
-      "ms, bf16 527, report 706, fast 823. Its mish approximated: 0.98x the time (5 alternated "
-      "rounds), its 8e-5 relative error far inside auto's PCC bar"}},
+     {"bf16", true,
+      "AVX2: bf16 measured fastest with the AVX2 kernels on an Intel Xeon, 0.90x fp32's time "
+      "(127.5 ms against 141.9 with the approximate mish, medians of 5 alternated rounds; fast "
+      "0.97x; docs/perf.md 2026-12-04 23:30 UTC): bfloat16 halves the weights the 10x10 and 20x20 "
+      "maps' convs stream; PCC >= 0.9997 against fp32. Its mish approximated: its 8e-5 relative "
+      "error is 1/48 of bfloat16's rounding step"}},
     {Isa::kScalar,
      Bf16Products::kAny,
      {"fp32", false, "portable kernels: reduced precision only adds conversions"}},

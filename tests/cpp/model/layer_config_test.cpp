@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "yolo4/model/options.h"
 
 namespace yolo4 {
@@ -37,60 +39,88 @@ TEST(WinogradTable, Fp32TakesF6x6At128ChannelsOnlyWithAvx2Kernels) {
   EXPECT_EQ(tile_for(128, 256, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF4x4);
 }
 
-// Where LoFi's products are native (AVX512_BF16), bf16 takes F(4x4) up to 256 input channels
-// (128 on AMX tiles, where the 256-channel ones are bound by their weights' traffic) and F(2x2)
-// beyond; fast (bfloat8_b weights) keeps F(2x2).
-TEST(WinogradTable, WithNativeBf16ProductsBf16TakesF4x4To256ChannelsFastKeepsF2x2) {
+// bf16 takes F(4x4) from 128 to 256 input channels on every ISA (on AMX tiles only at 128, where
+// the 256-channel ones are bound by their weights' traffic) and F(2x2) beyond; the report runs no
+// Winograd.
+TEST(WinogradTable, Bf16TakesF4x4To256Channels) {
+  const bool amx = kernels::amx_bf16_products(Isa::kAvx512);
+  for (const Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
+    EXPECT_EQ(tile_for(128, 256, "bf16", 3, 1, 1, isa), WinogradTile::kF4x4) << to_string(isa);
+    const WinogradTile at_256 =
+        isa == Isa::kAvx512 && amx ? WinogradTile::kF2x2 : WinogradTile::kF4x4;
+    for (const auto& [in, out] : {std::pair{256, 256}, {256, 512}}) {
+      EXPECT_EQ(tile_for(in, out, "bf16", 3, 1, 1, isa), at_256) << in << "->" << out;
+    }
+    for (const auto& [in, out] : {std::pair{512, 512}, {512, 1024}}) {
+      EXPECT_EQ(tile_for(in, out, "bf16", 3, 1, 1, isa), WinogradTile::kF2x2) << in << "->" << out;
+    }
+    EXPECT_EQ(tile_for(64, 64, "report", 3, 1, 1, isa), WinogradTile::kNone);
+  }
+}
+
+// Where LoFi's products are native (AVX512_BF16), bf16 takes F(4x4) from 32 channels on and fast
+// (bfloat8_b weights) keeps F(2x2).
+TEST(WinogradTable, WithNativeBf16ProductsBf16TakesF4x4From32ChannelsFastKeepsF2x2) {
   if (!kernels::native_bf16_products(Isa::kAvx512)) GTEST_SKIP() << "no AVX512_BF16 here";
-  for (const auto& [in, out] : {std::pair{32, 64}, {64, 64}, {128, 128}, {128, 256}}) {
+  for (const auto& [in, out] : {std::pair{32, 64}, {64, 64}, {128, 128}}) {
     EXPECT_EQ(tile_for(in, out, "bf16"), WinogradTile::kF4x4) << in << "->" << out;
-  }
-  const WinogradTile at_256 =
-      kernels::amx_bf16_products(Isa::kAvx512) ? WinogradTile::kF2x2 : WinogradTile::kF4x4;
-  for (const auto& [in, out] : {std::pair{256, 256}, {256, 512}}) {
-    EXPECT_EQ(tile_for(in, out, "bf16"), at_256) << in << "->" << out;
-  }
-  for (const auto& [in, out] : {std::pair{512, 512}, {512, 1024}}) {
-    EXPECT_EQ(tile_for(in, out, "bf16"), WinogradTile::kF2x2) << in << "->" << out;
   }
   EXPECT_EQ(tile_for(64, 64, "fast"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(256, 256, "fast"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(512, 1024, "fast"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(32, 64, "fast"), WinogradTile::kNone);
-  EXPECT_EQ(tile_for(64, 64, "report"), WinogradTile::kNone);  // the report runs no Winograd
 }
 
 // Where LoFi's products are fp32 FMAs on widened operands, a reduced-precision conv that fp32
-// runs with a larger tile takes fp32's weights, products and tile, and keeps bf16 activations;
-// the others keep their preset's precision and F(2x2).
+// runs with a larger tile than its preset's takes fp32's weights, products and tile, and keeps
+// bf16 activations; the others keep their preset's precision.
 TEST(WinogradTable, ReducedPrecisionTakesFp32sLargerTilesWhereLoFiIsWidened) {
+  struct Case {
+    std::string_view preset;
+    int in, out;
+    bool fp32_products;
+    WinogradTile tile;
+  };
+  // The same on AVX2 and the scalar kernels but at 128 -> 128, where fp32 takes F(6x6) only on
+  // AVX2 (the scalar kernels' cases follow).
+  constexpr Case kEitherIsa[] = {
+      {"bf16", 32, 64, true, WinogradTile::kF6x6},
+      {"bf16", 64, 64, true, WinogradTile::kF6x6},
+      {"bf16", 128, 256, false, WinogradTile::kF4x4},
+      {"bf16", 256, 256, false, WinogradTile::kF4x4},
+      {"bf16", 256, 512, false, WinogradTile::kF4x4},
+      {"bf16", 512, 512, false, WinogradTile::kF2x2},
+      {"fast", 32, 64, true, WinogradTile::kF6x6},
+      {"fast", 256, 256, true, WinogradTile::kF4x4},
+      {"fast", 256, 512, true, WinogradTile::kF4x4},
+      {"fast", 512, 512, false, WinogradTile::kF2x2},
+  };
+  constexpr Case kAvx2At128[] = {{"bf16", 128, 128, true, WinogradTile::kF6x6},
+                                 {"fast", 128, 128, true, WinogradTile::kF6x6}};
+  constexpr Case kScalarAt128[] = {{"bf16", 128, 128, false, WinogradTile::kF4x4},
+                                   {"fast", 128, 128, true, WinogradTile::kF4x4}};
+  const auto check = [](Isa isa, const Case& k) {
+    const ModelOptions options = ModelOptions::preset(k.preset, isa);
+    const Conv2dConfig c = conv_config(ConvLayerShape{k.in, k.out, 3, 1, 1}, options);
+    const std::string what = std::string(k.preset) + " " + std::to_string(k.in) + "->" +
+                             std::to_string(k.out) + " " + std::string(to_string(isa));
+    EXPECT_EQ(c.winograd, k.tile) << what;
+    EXPECT_EQ(c.weights_dtype, k.fp32_products ? DataType::FLOAT32 : options.weights_dtype) << what;
+    EXPECT_EQ(c.math_fidelity, k.fp32_products ? MathFidelity::HiFi4 : MathFidelity::LoFi) << what;
+    EXPECT_EQ(c.dtype, DataType::BFLOAT16) << what;
+  };
+  for (const Case& k : kAvx2At128) check(Isa::kAvx2, k);
+  for (const Case& k : kScalarAt128) check(Isa::kScalar, k);
   for (const Isa isa : {Isa::kAvx2, Isa::kScalar}) {
     ASSERT_FALSE(kernels::native_bf16_products(isa));
-    for (std::string_view preset : {"bf16", "fast"}) {
-      const ModelOptions options = ModelOptions::preset(preset, isa);
-      const ModelOptions fp32 = ModelOptions::preset("fp32", isa);
-      for (const auto& [in, out] : {std::pair{32, 64}, {64, 64}, {128, 128}, {256, 256}}) {
-        const ConvLayerShape shape{in, out, 3, 1, 1, Activation::kMish};
-        const Conv2dConfig c = conv_config(shape, options);
-        EXPECT_EQ(c.winograd, conv_config(shape, fp32).winograd) << preset << " " << in;
-        EXPECT_EQ(c.weights_dtype, DataType::FLOAT32) << preset << " " << in;
-        EXPECT_EQ(c.math_fidelity, MathFidelity::HiFi4) << preset << " " << in;
-        EXPECT_EQ(c.dtype, DataType::BFLOAT16) << preset << " " << in;
-      }
-      const Conv2dConfig deep = conv_config(ConvLayerShape{512, 512, 3, 1, 1}, options);
-      EXPECT_EQ(deep.winograd, WinogradTile::kF2x2) << preset;
-      EXPECT_EQ(deep.weights_dtype, options.weights_dtype) << preset;
-      EXPECT_EQ(deep.math_fidelity, MathFidelity::LoFi) << preset;
-      const Conv2dConfig pointwise = conv_config(ConvLayerShape{64, 64, 1, 1, 1}, options);
-      EXPECT_EQ(pointwise.weights_dtype, options.weights_dtype) << preset;
-    }
-    EXPECT_EQ(tile_for(64, 64, "report", 3, 1, 1, isa), WinogradTile::kNone);
+    for (const Case& k : kEitherIsa) check(isa, k);
+    const ModelOptions fast = ModelOptions::preset("fast", isa);
+    EXPECT_EQ(conv_config(ConvLayerShape{64, 64, 1, 1, 1}, fast).weights_dtype,
+              DataType::BFLOAT8_B);
     EXPECT_EQ(conv_config(ConvLayerShape{64, 64, 3, 1, 1}, ModelOptions::preset("report", isa))
                   .weights_dtype,
               DataType::BFLOAT8_B);
   }
-  EXPECT_EQ(tile_for(128, 128, "bf16", 3, 1, 1, Isa::kAvx2), WinogradTile::kF6x6);
-  EXPECT_EQ(tile_for(256, 512, "bf16", 3, 1, 1, Isa::kAvx2), WinogradTile::kF4x4);
 }
 
 TEST(WinogradTable, OnlyStride1Ungrouped3x3Convs) {
