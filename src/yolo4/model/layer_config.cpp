@@ -49,13 +49,14 @@ struct WinogradRule {
 // (docs/perf.md, 2026-12-02 21:20-22:25 UTC). Where the bf16 products are fp32 FMAs on widened
 // operands (AVX2, AVX-512 without AVX512_BF16), the 20x20 maps' 256 -> 256 and 256 -> 512 are
 // bound by their weights' traffic: bf16's F(4x4) (half of fp32's weights) took 0.80x fp32's
-// F(4x4) time there with AVX2's kernels, the whole network 0.91-0.95x, its worst head's PCC
-// 0.99996 -> 0.99991 (Xeon, 2026-12-04 23:00 UTC); fp32's F(6x6) at 32..128 channels stays (bf16's
-// F(4x4) 0.98-1.12x its time). bfloat8_b's F(4x4) error is 20-22x, so fast keeps
-// F(2x2). On AMX tiles (Xeon, 2026-12-04), whose products cost a sixth of VDPBF16PS's, the 20x20
-// maps' 256 -> 256 and 256 -> 512 are bound by their weights' memory traffic, where F(2x2)'s
-// (4/9 of F(4x4)'s) took 0.94x F(4x4)'s time in the network (`yolo4 profile`, minima of 3
-// alternated runs); F(4x4) still wins from 32 to 128 input channels (0.84-0.91x F(2x2)'s).
+// F(4x4) time there with AVX2's kernels, the whole network 0.95x bf16's time before and 0.90x
+// fp32's, its worst head's PCC 0.99996 -> 0.99991 (Xeon, docs/perf.md 2026-12-04 22:55 UTC);
+// fp32's F(6x6) at 32..128 channels stays (bf16's F(4x4) 0.98-1.12x its time). bfloat8_b's F(4x4)
+// error is 20-22x, so fast keeps F(2x2). On AMX tiles (Xeon, 2026-12-04), whose products cost a
+// sixth of VDPBF16PS's, the 20x20 maps' 256 -> 256 and 256 -> 512 are bound by their weights'
+// memory traffic, where F(2x2)'s (4/9 of F(4x4)'s) took 0.94x F(4x4)'s time in the network (`yolo4
+// profile`, minima of 3 alternated runs); F(4x4) still wins from 32 to 128 input channels
+// (0.84-0.91x F(2x2)'s).
 constexpr std::array<WinogradRule, 7> kWinogradRules{{
     {256, 256, 256, 512, WinogradPrecision::kAmxBf16, std::nullopt, WinogradTile::kF2x2,
      "256 -> 256..512 in bf16 on AMX: F(2x2), 0.94x F(4x4)'s time (its weights stream)"},
