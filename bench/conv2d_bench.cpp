@@ -134,13 +134,14 @@ int run(int argc, char** argv) {
         std::string(layer.name) + " @" + std::to_string(layer.input_side(g_network_size));
     benchmark::RegisterBenchmark(name.c_str(), BM_Conv2d, layer, yolo4::WinogradTile::kNone)
         ->Unit(benchmark::kMillisecond);
-    if (layer.kernel == 3 && layer.stride == 1 && layer.in_channels >= 16) {
-      for (auto tile :
-           {yolo4::WinogradTile::kF2x2, yolo4::WinogradTile::kF4x4, yolo4::WinogradTile::kF6x6}) {
-        const std::string winograd_name = name + " winograd " + to_string(tile);
-        benchmark::RegisterBenchmark(winograd_name.c_str(), BM_Conv2d, layer, tile)
-            ->Unit(benchmark::kMillisecond);
-      }
+    if (layer.kernel != 3 || layer.in_channels < 16) continue;
+    for (auto tile :
+         {yolo4::WinogradTile::kF2x2, yolo4::WinogradTile::kF4x4, yolo4::WinogradTile::kF6x6,
+          yolo4::WinogradTile::kF2x2S2, yolo4::WinogradTile::kF4x4S2}) {
+      if (yolo4::kernels::winograd_stride(tile) != layer.stride) continue;
+      const std::string winograd_name = name + " winograd " + to_string(tile);
+      benchmark::RegisterBenchmark(winograd_name.c_str(), BM_Conv2d, layer, tile)
+          ->Unit(benchmark::kMillisecond);
     }
   }
   return yolo4::bench::run_registered(rest);

@@ -403,6 +403,57 @@ struct WinogradTransform1d<V, WinogradTile::kF6x6> {
   }
 };
 
+// F(2, 3) at stride 2, by polyphase: the even samples d0, d2, d4 through F(2, 2) (points 0, 1 and
+// infinity) with taps (g0, g2), the odd samples d1, d3 times g1. Positions: the 3 even
+// frequencies, then the 2 odd samples.
+template <class V>
+struct WinogradTransform1d<V, WinogradTile::kF2x2S2> {
+  using T = typename V::T;
+  static void input(const T* d, T* r) {  // even part B^T = [1 -1 0; 0 1 0; 0 -1 1]
+    r[0] = V::sub(d[0], d[2]);
+    r[1] = d[2];
+    r[2] = V::sub(d[4], d[2]);
+    r[3] = d[1];
+    r[4] = d[3];
+  }
+  static void output(const T* m, T* o) {  // even part A^T = [1 1 0; 0 1 1], plus the odd
+    o[0] = V::add(V::add(m[0], m[1]), m[3]);
+    o[1] = V::add(V::add(m[1], m[2]), m[4]);
+  }
+};
+
+// F(4, 3) at stride 2, by polyphase: the even samples e_k = d_2k (k < 5) through F(4, 2) (points
+// 0, 1, -1, 2 and infinity; B^T's rows scaled to integers, G's by the inverse) with taps
+// (g0, g2), the odd samples d1, d3, d5, d7 times g1. Positions: the 5 even frequencies, then the
+// 4 odd samples.
+template <class V>
+struct WinogradTransform1d<V, WinogradTile::kF4x4S2> {
+  using T = typename V::T;
+  static void input(const T* d, T* r) {
+    // even part B^T = [2 -1 -2 1 0; 0 2 1 -1 0; 0 -2 3 -1 0; 0 -1 0 1 0; 0 2 -1 -2 1]
+    const T two = V::set1(2.0f);
+    const T e1 = d[2], e2 = d[4], e3 = d[6];
+    const T odd = V::sub(e3, e1);
+    r[0] = V::fma(two, V::sub(d[0], e2), odd);
+    r[1] = V::fma(two, e1, V::sub(e2, e3));
+    r[2] = V::sub(V::fnma(two, e1, V::mul(V::set1(3.0f), e2)), e3);
+    r[3] = odd;
+    r[4] = V::fma(two, V::sub(e1, e3), V::sub(d[8], e2));
+    r[5] = d[1];
+    r[6] = d[3];
+    r[7] = d[5];
+    r[8] = d[7];
+  }
+  static void output(const T* m, T* o) {
+    // even part A^T = [1 1 1 1 0; 0 1 -1 2 0; 0 1 1 4 0; 0 1 -1 8 1], plus the odd
+    const T sum12 = V::add(m[1], m[2]), diff12 = V::sub(m[1], m[2]);
+    o[0] = V::add(V::add(m[0], sum12), V::add(m[3], m[5]));
+    o[1] = V::add(V::fma(V::set1(2.0f), m[3], diff12), m[6]);
+    o[2] = V::add(V::fma(V::set1(4.0f), m[3], sum12), m[7]);
+    o[3] = V::add(V::add(V::fma(V::set1(8.0f), m[3], diff12), m[4]), m[8]);
+  }
+};
+
 // The input transform B^T d B, the WinogradInputFn contract.
 template <class V, WinogradTile Tile, class SrcT, class DstT>
 void winograd_input(const void* const* src, int valid, void* dst, int64_t dst_stride) {
@@ -483,6 +534,8 @@ constexpr void set_shared_kernels(ConvKernel& k) {
   set_winograd_kernels<V, WinogradTile::kF2x2, OperandT>(k);
   set_winograd_kernels<V, WinogradTile::kF4x4, OperandT>(k);
   set_winograd_kernels<V, WinogradTile::kF6x6, OperandT>(k);
+  set_winograd_kernels<V, WinogradTile::kF2x2S2, OperandT>(k);
+  set_winograd_kernels<V, WinogradTile::kF4x4S2, OperandT>(k);
   k.widen_bf16_pairs = &widen_bf16_pairs<V>;
 }
 

@@ -2,6 +2,7 @@
 // Names state operands, tile and ISA as XNNPACK's do: f32_conv_12x32__avx512.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -66,24 +67,57 @@ struct ConvTile {
 
 using ConvTileFn = void (*)(const ConvTile& tile);
 
-// Winograd F(m x m, 3x3) for stride-1 3x3 convs: the output tile side m, or none (direct).
-// Each m x m output tile comes from an (m + 2) x (m + 2) input tile.
-enum class WinogradTile : uint8_t { kNone = 0, kF2x2 = 2, kF4x4 = 4, kF6x6 = 6 };
-inline constexpr int kWinogradTiles = 3;  // the tiles the kernels implement: F2x2, F4x4, F6x6
-inline constexpr int winograd_side(WinogradTile t) {
-  return int(t);
+// Winograd F(m x m, 3x3): the output tile side m, or none (direct). Stride 1: each m x m output
+// tile comes from an (m + 2) x (m + 2) input tile. Stride 2 (S2), by polyphase: each m x m output
+// tile comes from a (2m + 1) x (2m + 1) input tile whose even samples go through F(m, 2) with taps
+// (g0, g2) and odd samples meet g1 directly, per axis; the 2m + 1 products per axis are 5 for F(2)
+// (the direct conv's 6) and 9 for F(4) (12).
+enum class WinogradTile : uint8_t { kNone, kF2x2, kF4x4, kF6x6, kF2x2S2, kF4x4S2 };
+inline constexpr int kWinogradTiles = 5;  // the tiles the kernels implement, all but kNone
+inline constexpr int winograd_stride(WinogradTile t) {
+  return t == WinogradTile::kF2x2S2 || t == WinogradTile::kF4x4S2 ? 2 : 1;
 }
+inline constexpr int winograd_side(WinogradTile t) {
+  switch (t) {
+    case WinogradTile::kF2x2:
+    case WinogradTile::kF2x2S2:
+      return 2;
+    case WinogradTile::kF4x4:
+    case WinogradTile::kF4x4S2:
+      return 4;
+    case WinogradTile::kF6x6:
+      return 6;
+    case WinogradTile::kNone:
+      break;
+  }
+  return 0;
+}
+// The input tile's side, which is also the transformed tile's (the positions per axis).
 inline constexpr int winograd_input_side(WinogradTile t) {
-  return int(t) + 2;
+  return winograd_stride(t) == 1 ? winograd_side(t) + 2 : 2 * winograd_side(t) + 1;
 }
 inline constexpr int winograd_positions(WinogradTile t) {
   return winograd_input_side(t) * winograd_input_side(t);
 }
 inline constexpr int winograd_index(WinogradTile t) {
-  return int(t) / 2 - 1;
+  return int(t) - 1;
 }
-inline constexpr int kWinogradInputSideMax = winograd_input_side(WinogradTile::kF6x6);
-inline constexpr int kWinogradPositionsMax = winograd_positions(WinogradTile::kF6x6);
+// Stride 2's odd positions all multiply by the same tap (g1) per axis, so positions share
+// transformed weights: per axis the m + 1 even positions and one class for the odd ones.
+inline constexpr int winograd_weight_classes_per_axis(WinogradTile t) {
+  return winograd_stride(t) == 1 ? winograd_input_side(t) : winograd_side(t) + 2;
+}
+// The distinct transformed weight matrices, and the one position p uses.
+inline constexpr int winograd_weight_matrices(WinogradTile t) {
+  return winograd_weight_classes_per_axis(t) * winograd_weight_classes_per_axis(t);
+}
+inline constexpr int winograd_weight_of(WinogradTile t, int p) {
+  const int side = winograd_input_side(t), classes = winograd_weight_classes_per_axis(t);
+  const int i = p / side, j = p % side;
+  return std::min(i, classes - 1) * classes + std::min(j, classes - 1);
+}
+inline constexpr int kWinogradInputSideMax = winograd_input_side(WinogradTile::kF4x4S2);
+inline constexpr int kWinogradPositionsMax = winograd_positions(WinogradTile::kF4x4S2);
 inline constexpr const char* to_string(WinogradTile t) {
   switch (t) {
     case WinogradTile::kNone:
@@ -94,11 +128,15 @@ inline constexpr const char* to_string(WinogradTile t) {
       return "F(4x4,3x3)";
     case WinogradTile::kF6x6:
       return "F(6x6,3x3)";
+    case WinogradTile::kF2x2S2:
+      return "F(2x2,3x3) stride 2";
+    case WinogradTile::kF4x4S2:
+      return "F(4x4,3x3) stride 2";
   }
   return "?";
 }
 
-// The input transform B^T d B of one input tile (side s = m + 2), one block of kKBlock
+// The input transform B^T d B of one input tile (side s, winograd_input_side), one block of kKBlock
 // channels: src[i * s + j] points at pixel (i, j)'s block (float or bfloat16 storage), or is
 // null outside the image; channels from `valid` on read as zero. Position p's kKBlock operands
 // (float or bfloat16) go to dst + p * dst_stride elements.

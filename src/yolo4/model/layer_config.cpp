@@ -15,10 +15,13 @@ enum class WinogradPrecision {
   kFp32,     // float32 weights and HiFi4 products only
   kBf16,     // bfloat16 weights and LoFi products (VDPBF16PS, AMX, or fp32 FMAs on widened bf16)
   kAmxBf16,  // the same on AMX tiles only
+  // products that are fp32 FMAs: HiFi4, or LoFi on widened bf16 operands (no VDPBF16PS or AMX)
+  kFmaProducts,
 };
 
-// The stride-1 3x3 convs that run as Winograd, by channel counts, and the tile each gets.
+// The 3x3 convs that run as Winograd, by stride and channel counts, and the tile each gets.
 struct WinogradRule {
+  int stride;
   int min_in, max_in, min_out, max_out;
   WinogradPrecision precision;
   std::optional<Isa> isa;  // the kernels it was measured to pay on; empty: every ISA's
@@ -57,20 +60,39 @@ struct WinogradRule {
 // memory traffic, where F(2x2)'s (4/9 of F(4x4)'s) took 0.94x F(4x4)'s time in the network (`yolo4
 // profile`, minima of 3 alternated runs); F(4x4) still wins from 32 to 128 input channels
 // (0.84-0.91x F(2x2)'s).
-constexpr std::array<WinogradRule, 7> kWinogradRules{{
-    {256, 256, 256, 512, WinogradPrecision::kAmxBf16, std::nullopt, WinogradTile::kF2x2,
+//
+// Stride 2 (polyphase: 0.69x the direct conv's products with F(2x2), 0.56x with F(4x4)), where the
+// products are fp32 FMAs (`conv2d_bench --threads=2 --precision=fp32|bf16 --isa=I`, medians of 3,
+// docs/perf.md 2026-12-05): F(4x4) at 32->64 and 64->128 (0.82-0.97x the direct conv's time with
+// AVX-512's kernels, 0.78-0.98x with AVX2's), and with AVX2's at 128->256 and 256->512 too
+// (0.74-0.78x; F(2x2) 0.75-0.85x); F(2x2) from 128 input channels on (AVX-512: 0.78-0.83x, F(4x4)
+// 0.82-1.34x as its weights, 4x the direct conv's, grow; AVX2 at 512->1024 0.79-0.81x). With
+// VDPBF16PS or AMX the direct conv's products are cheap: on AMX F(2x2) measured 0.91-1.54x its
+// time, so those keep it (VDPBF16PS not measured).
+constexpr std::array<WinogradRule, 12> kWinogradRules{{
+    {2, 32, 64, 64, 128, WinogradPrecision::kFmaProducts, std::nullopt, WinogradTile::kF4x4S2,
+     "stride 2, 32..64 -> 64..128 with FMA products: F(4x4), 0.78-0.98x direct"},
+    {2, 128, 128, 256, 256, WinogradPrecision::kFmaProducts, Isa::kAvx2, WinogradTile::kF4x4S2,
+     "stride 2, 128 -> 256 with AVX2's FMA products: F(4x4), 0.74-0.76x direct"},
+    {2, 128, 256, 256, 512, WinogradPrecision::kFmaProducts, std::nullopt, WinogradTile::kF2x2S2,
+     "stride 2, 128..256 -> 256..512 with FMA products: F(2x2), 0.78-0.88x direct"},
+    {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kAvx2, WinogradTile::kF2x2S2,
+     "stride 2, 512 -> 1024 with AVX2's FMA products: F(2x2), 0.81-0.84x direct"},
+    {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kScalar, WinogradTile::kF2x2S2,
+     "stride 2, 512 -> 1024 with the portable kernels: F(2x2), 0.73x direct"},
+    {1, 256, 256, 256, 512, WinogradPrecision::kAmxBf16, std::nullopt, WinogradTile::kF2x2,
      "256 -> 256..512 in bf16 on AMX: F(2x2), 0.94x F(4x4)'s time (its weights stream)"},
-    {32, 256, 32, 512, WinogradPrecision::kBf16, std::nullopt, WinogradTile::kF4x4,
+    {1, 32, 256, 32, 512, WinogradPrecision::kBf16, std::nullopt, WinogradTile::kF4x4,
      "32..256 -> 32..512 in bf16: F(4x4), 0.63x direct at 32->64, 0.75-0.88x F(2x2)"},
-    {32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF6x6,
+    {1, 32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF6x6,
      "32..64 -> 32..64 in fp32: F(6x6), 0.66-0.93x F(4x4)'s time"},
-    {128, 128, 128, 128, WinogradPrecision::kFp32, Isa::kAvx2, WinogradTile::kF6x6,
+    {1, 128, 128, 128, 128, WinogradPrecision::kFp32, Isa::kAvx2, WinogradTile::kF6x6,
      "128 -> 128 in fp32 on AVX2: F(6x6), 0.86x F(4x4)'s time (1.10x with AVX-512's kernels)"},
-    {32, 256, 32, 512, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF4x4,
+    {1, 32, 256, 32, 512, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF4x4,
      "32..256 -> 32..512 in fp32: F(4x4), 0.60-0.90x F(2x2)'s time"},
-    {64, 512, 64, 512, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,
+    {1, 64, 512, 64, 512, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,
      "64..512 -> 64..512: F(2x2), 0.52-0.71x direct"},
-    {257, 1024, 513, 1024, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,
+    {1, 257, 1024, 513, 1024, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,
      "512 -> 1024: F(2x2), 0.57-0.91x direct (its weights streamed once)"},
 }};
 
@@ -86,18 +108,19 @@ bool applies(WinogradPrecision precision, const ModelOptions& options) {
              options.math_fidelity == MathFidelity::LoFi;
     case WinogradPrecision::kAmxBf16:
       return applies(WinogradPrecision::kBf16, options) && kernels::amx_bf16_products(options.isa);
+    case WinogradPrecision::kFmaProducts:
+      return options.math_fidelity == MathFidelity::HiFi4 ||
+             !kernels::native_bf16_products(options.isa);
   }
   return false;
 }
 
 WinogradTile winograd_tile(const ConvLayerShape& s, const ModelOptions& options) {
-  if (!options.winograd || s.kernel != 3 || s.stride != 1 || s.groups != 1) {
-    return WinogradTile::kNone;
-  }
+  if (!options.winograd || s.kernel != 3 || s.groups != 1) return WinogradTile::kNone;
   for (const WinogradRule& r : kWinogradRules) {
-    if (s.in_channels >= r.min_in && s.in_channels <= r.max_in && s.out_channels >= r.min_out &&
-        s.out_channels <= r.max_out && applies(r.precision, options) &&
-        (!r.isa || *r.isa == options.isa)) {
+    if (s.stride == r.stride && s.in_channels >= r.min_in && s.in_channels <= r.max_in &&
+        s.out_channels >= r.min_out && s.out_channels <= r.max_out &&
+        applies(r.precision, options) && (!r.isa || *r.isa == options.isa)) {
       return r.tile;
     }
   }
@@ -128,7 +151,8 @@ ModelOptions with_fp32_products(ModelOptions options) {
 // error 20-22x the direct conv's), so it takes fp32's tile wherever that is larger.
 bool takes_fp32_products(const ConvLayerShape& s, const ModelOptions& options, WinogradTile tile) {
   return !kernels::native_bf16_products(options.isa) &&
-         winograd_tile(s, with_fp32_products(options)) > tile;
+         kernels::winograd_side(winograd_tile(s, with_fp32_products(options))) >
+             kernels::winograd_side(tile);
 }
 
 }  // namespace

@@ -379,8 +379,10 @@ Conv2dParams checked(const Conv2dParams& p, const Conv2dConfig& c) {
   YOLO4_CHECK(p.groups == 1, "conv2d: groups=", p.groups,
               " is a grouped convolution: use GroupedConv2d (ops/grouped_conv2d.h)");
   YOLO4_CHECK(c.winograd == WinogradTile::kNone ||
-                  (p.kernel == 3 && p.stride == 1 && p.padding <= 1 && p.in_channels >= kKBlock),
-              "conv2d: winograd needs a 3x3 stride-1 conv with padding 0 or 1 and at least ",
+                  (p.kernel == 3 && p.stride == kernels::winograd_stride(c.winograd) &&
+                   p.padding <= 1 && p.in_channels >= kKBlock),
+              "conv2d: winograd ", kernels::to_string(c.winograd), " needs a 3x3 stride-",
+              kernels::winograd_stride(c.winograd), " conv with padding 0 or 1 and at least ",
               kKBlock, " input channels, got ", p.kernel, "x", p.kernel, " stride ", p.stride,
               " padding ", p.padding, " with ", p.in_channels, " input channels");
   return p;

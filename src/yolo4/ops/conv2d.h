@@ -51,6 +51,8 @@ struct Conv2dConfig {
   // Winograd F(2x2, 3x3), F(4x4, 3x3) or F(6x6, 3x3) instead of direct convolution: 3x3
   // stride-1 convs with >= 16 input channels only. F(2x2): 2.25x fewer multiplications, weights
   // 16/9 as large; F(4x4): 4x fewer, weights 4x as large; F(6x6): 5.06x fewer, weights 64/9.
+  // Their stride-2 tiles (kF2x2S2, kF4x4S2) take the stride-2 convs: 1.44x and 1.78x fewer,
+  // weights 16/9 and 4x as large.
   WinogradTile winograd = WinogradTile::kNone;
 };
 

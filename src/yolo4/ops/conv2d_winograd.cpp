@@ -43,6 +43,7 @@ void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* pac
   const kernels::WinogradInputFn transform =
       r.kernel->winograd_input[winograd_index(r.tile)][r.input->dtype() == DataType::BFLOAT16];
   const int side = winograd_input_side(r.tile), positions = winograd_positions(r.tile);
+  const int stride = kernels::winograd_stride(r.tile);
   const int mr = r.kernel->mr;
   // The transforms round to bf16 for LoFi; VDPBF16PS's order also swaps each pair after.
   const bool swap_pairs = r.kernel->bf16_operands == kernels::Bf16Operands::kPairOrder;
@@ -60,7 +61,7 @@ void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* pac
     const std::byte* source[kWinogradPositionsMax];
     for (int i = 0; i < side; ++i) {
       for (int j = 0; j < side; ++j) {
-        const int iy = at.y - r.padding + i, ix = at.x - r.padding + j;
+        const int iy = at.y * stride - r.padding + i, ix = at.x * stride - r.padding + j;
         const bool inside = iy >= 0 && iy < in.h && ix >= 0 && ix < in.w;
         source[i * side + j] =
             inside ? input + ((int64_t(at.n) * in.h + iy) * in.w + ix) * pixel_bytes : nullptr;
@@ -85,6 +86,15 @@ void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* pac
       }
     }
   }
+}
+
+std::vector<int> positions_by_weights(WinogradTile tile) {
+  std::vector<int> order(size_t(winograd_positions(tile)));
+  for (size_t p = 0; p < order.size(); ++p) order[p] = int(p);
+  std::stable_sort(order.begin(), order.end(), [tile](int a, int b) {
+    return kernels::winograd_weight_of(tile, a) < kernels::winograd_weight_of(tile, b);
+  });
+  return order;
 }
 
 using PackFn = void (*)(const Run&, int64_t, int, int, void*);
@@ -144,12 +154,29 @@ constexpr double kG6[8][3] = {{1, 0, 0},
                               {32.0 / 45, -16.0 / 45, 8.0 / 45},
                               {0, 0, 1}};
 
+// Stride 2's G, (2m + 1) x 3 over (g0, g1, g2): F(m, 2)'s G on (g0, g2) for the even positions
+// (kernels::WinogradTransform1d), g1 for the odd ones.
+constexpr double kG2S2[5][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}, {0, 1, 0}};
+constexpr double kG4S2[9][3] = {{1.0 / 2, 0, 0},
+                                {1.0 / 2, 0, 1.0 / 2},
+                                {1.0 / 6, 0, -1.0 / 6},
+                                {1.0 / 6, 0, 1.0 / 3},
+                                {0, 0, 1},
+                                {0, 1, 0},
+                                {0, 1, 0},
+                                {0, 1, 0},
+                                {0, 1, 0}};
+
 const double (*g_matrix(WinogradTile tile))[3] {
   switch (tile) {
     case WinogradTile::kF2x2:
       return kG2;
     case WinogradTile::kF4x4:
       return kG4;
+    case WinogradTile::kF2x2S2:
+      return kG2S2;
+    case WinogradTile::kF4x4S2:
+      return kG4S2;
     default:
       return kG6;
   }
@@ -165,7 +192,10 @@ std::vector<std::vector<float>> transform_weights(WinogradTile tile,
               "winograd: expected 3x3 OIHW weights for ", out_channels, "x", in_channels);
   const double(*G)[3] = g_matrix(tile);
   const int side = winograd_input_side(tile);
-  std::vector<std::vector<float>> u(winograd_positions(tile),
+  const int classes = kernels::winograd_weight_classes_per_axis(tile);
+  // Class c's matrix is that of position row (or column) c: stride 2's odd positions, which
+  // share one, start at c = m + 1.
+  std::vector<std::vector<float>> u(kernels::winograd_weight_matrices(tile),
                                     std::vector<float>(size_t(out_channels) * in_channels));
   for (int64_t pair = 0; pair < int64_t(out_channels) * in_channels; ++pair) {
     const float* g = weight_oihw.data() + pair * 9;
@@ -173,9 +203,10 @@ std::vector<std::vector<float>> transform_weights(WinogradTile tile,
     for (int i = 0; i < side; ++i)
       for (int j = 0; j < 3; ++j)
         gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-    for (int i = 0; i < side; ++i)
-      for (int j = 0; j < side; ++j)
-        u[i * side + j][pair] = float(gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2]);
+    for (int i = 0; i < classes; ++i)
+      for (int j = 0; j < classes; ++j)
+        u[i * classes + j][pair] =
+            float(gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2]);
   }
   return u;
 }
@@ -201,14 +232,18 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
   // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core,
   // every position's, rather than again for every block of tiles.
   const int share_panels = panel_end - panel_begin;
+  const int matrices = int(r.weights.size());
   const bool decode_once = r.weights[0].decoded_per_chunk() &&
-                           size_t(positions) * share_panels * r.weights[0].decoded_panel_bytes() <=
+                           size_t(matrices) * share_panels * r.weights[0].decoded_panel_bytes() <=
                                size_t(k.blocking.decode_once_bytes);
   if (decode_once) {
-    for (int p = 0; p < positions; ++p) {
-      r.weights[p].decode_panels(panel_begin, panel_end, weight_scratch[p]);
+    for (int u = 0; u < matrices; ++u) {
+      r.weights[u].decode_panels(panel_begin, panel_end, weight_scratch[u]);
     }
   }
+  // The positions in the order of the weights they use, so that positions sharing a matrix
+  // (stride 2's) run one after another and read it from cache.
+  const std::vector<int> order = positions_by_weights(r.tile);
   const int block_rows =
       conv_operands::balanced_block_rows(mr_row_end - mr_row_begin, r.block_tiles);
   packed.resize(size_t(positions * block_rows * mr_row_bytes + 3) / 4);
@@ -224,15 +259,15 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
     const int64_t position_bytes = int64_t(b1 - b0) * mr_row_bytes;
     const std::byte* packed_bytes = reinterpret_cast<const std::byte*>(packed.data());
 
-    const auto weights_of = [&](int p, int panel) {
-      return decode_once ? r.weights[p].chunk_of(weight_scratch[p], panel - panel_begin, 0)
-                         : r.weights[p].chunk(panel, 0, r.kblocks, weight_scratch[p]);
+    const auto weights_of = [&](int u, int panel) {
+      return decode_once ? r.weights[u].chunk_of(weight_scratch[u], panel - panel_begin, 0)
+                         : r.weights[u].chunk(panel, 0, r.kblocks, weight_scratch[u]);
     };
     // Weights decoded chunk by chunk are not there before their turn.
     const bool prefetch_next_panel = decode_once || !r.weights[0].decoded_per_chunk();
     for (int panel = panel_begin; panel < panel_end; ++panel) {
-      const void* w[kWinogradPositionsMax];
-      for (int p = 0; p < positions; ++p) w[p] = weights_of(p, panel);
+      const void* w[kWinogradPositionsMax];  // per matrix
+      for (int u = 0; u < matrices; ++u) w[u] = weights_of(u, panel);
       const void* next_panel =
           prefetch_next_panel && panel + 1 < panel_end ? weights_of(0, panel + 1) : nullptr;
       for (int g0 = b0; g0 < b1; g0 += r.group_tiles) {
@@ -243,10 +278,11 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
         gemm.columns = nr;
         gemm.out_stride = nr;
         gemm.finalize = false;
-        for (int p = 0; p < positions; ++p) {
-          gemm.w = w[p];
-          // The next GEMM's weights come from memory while this one's are reused.
-          gemm.w_next = p + 1 < positions ? w[p + 1] : g1 < b1 ? w[0] : next_panel;
+        for (int i = 0; i < positions; ++i) {
+          const int p = order[i], u = kernels::winograd_weight_of(r.tile, p);
+          gemm.w = w[u];
+          // The next matrix's weights come from memory while this one's are reused.
+          gemm.w_next = u + 1 < matrices ? w[u + 1] : g1 < b1 ? w[0] : next_panel;
           for (int t = g0; t < g1; ++t) {
             gemm.a = packed_bytes + p * position_bytes + (t - b0) * mr_row_bytes;
             gemm.out = sums.data() + p * sums_stride + (t - g0) * mr * nr;

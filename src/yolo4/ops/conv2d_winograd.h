@@ -1,9 +1,12 @@
-// Winograd F(m x m, 3x3) for stride-1 3x3 convs (Lavin & Gray, 2015): each m x m output tile
+// Winograd F(m x m, 3x3) for 3x3 convs (Lavin & Gray, 2015). Stride 1: each m x m output tile
 // comes from an (m + 2) x (m + 2) input tile. F(2x2) takes 16 multiplications per (input,
 // output) channel pair where the direct conv takes 36; F(4x4) 36 where it takes 144 and F(6x6)
-// 64 where it takes 324, with weights 4x and 7.1x the direct conv's and larger rounding errors. The
-// (m + 2)^2 elements of a transformed tile give as many independent GEMMs over the channels, which
-// run on the direct conv's micro-kernels; the output transform ends in their fused epilogue.
+// 64 where it takes 324, with weights 4x and 7.1x the direct conv's and larger rounding errors.
+// Stride 2, by polyphase (kernels::WinogradTile): F(2x2) 25 where the direct conv takes 36, F(4x4)
+// 81 where it takes 144, with 16 and 36 distinct weight matrices (1.8x and 4x the direct conv's
+// weights). The transformed tile's elements give as many independent GEMMs over the channels,
+// which run on the direct conv's micro-kernels; the output transform ends in their fused
+// epilogue.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +22,9 @@ namespace yolo4::winograd {
 
 using kernels::WinogradTile;
 
-// U = G g G^T of every (out, in) pair of 3x3 OIHW weights: one matrix per position of the
-// tile, each [out][in] (the OIHW weights of a 1x1 conv), computed in double.
+// U = G g G^T of every (out, in) pair of 3x3 OIHW weights: one matrix per distinct one of the
+// tile's positions (kernels::winograd_weight_of), each [out][in] (the OIHW weights of a 1x1
+// conv), computed in double.
 std::vector<std::vector<float>> transform_weights(WinogradTile tile,
                                                   std::span<const float> weight_oihw,
                                                   int out_channels, int in_channels);
@@ -36,8 +40,9 @@ struct Run {
   WinogradTile tile = WinogradTile::kF2x2;
   int padding = 1;
   const kernels::ConvKernel* kernel = nullptr;
-  std::span<const PackedConvWeights> weights;  // one per position: the 1x1 GEMMs' weights
-  const float* bias = nullptr;                 // [panel][NR]
+  // The 1x1 GEMMs' weights: one per distinct matrix (kernels::winograd_weight_of)
+  std::span<const PackedConvWeights> weights;
+  const float* bias = nullptr;  // [panel][NR]
   Activation activation = Activation::kNone;
   int kblocks = 0;      // reduction blocks over the input channels
   int block_tiles = 0;  // MR-rows of transformed tiles packed at once

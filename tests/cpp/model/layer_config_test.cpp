@@ -123,13 +123,47 @@ TEST(WinogradTable, ReducedPrecisionTakesFp32sLargerTilesWhereLoFiIsWidened) {
   }
 }
 
-TEST(WinogradTable, OnlyStride1Ungrouped3x3Convs) {
+// Stride 2 runs Winograd where the products are fp32 FMAs (fp32 everywhere, bf16 where LoFi is
+// widened), with the tile measured per ISA; with native bf16 products the direct conv stays.
+TEST(WinogradTable, Stride2WhereTheProductsAreFmas) {
+  using enum WinogradTile;
+  struct Case {
+    int in, out;
+    WinogradTile avx512, avx2, scalar;
+  };
+  constexpr Case kCases[] = {
+      {32, 64, kF4x4S2, kF4x4S2, kF4x4S2},   {64, 128, kF4x4S2, kF4x4S2, kF4x4S2},
+      {128, 256, kF2x2S2, kF4x4S2, kF2x2S2}, {256, 512, kF2x2S2, kF2x2S2, kF2x2S2},
+      {512, 1024, kNone, kF2x2S2, kF2x2S2},  {16, 32, kNone, kNone, kNone},  // not measured
+  };
+  for (const Case& c : kCases) {
+    for (const auto& [isa, tile] :
+         {std::pair{Isa::kAvx512, c.avx512}, {Isa::kAvx2, c.avx2}, {Isa::kScalar, c.scalar}}) {
+      EXPECT_EQ(tile_for(c.in, c.out, "fp32", 3, 2, 1, isa), tile)
+          << c.in << "->" << c.out << " " << to_string(isa);
+      if (isa != Isa::kAvx512) {
+        const Conv2dConfig bf16 =
+            conv_config(ConvLayerShape{c.in, c.out, 3, 2, 1}, ModelOptions::preset("bf16", isa));
+        EXPECT_EQ(bf16.winograd, tile) << "bf16 " << c.in << "->" << c.out << " " << to_string(isa);
+        EXPECT_EQ(bf16.weights_dtype, DataType::BFLOAT16) << "bf16's own weights";
+      }
+      EXPECT_EQ(tile_for(c.in, c.out, "report", 3, 2, 1, isa), kNone);
+    }
+  }
+  if (kernels::native_bf16_products(Isa::kAvx512)) {
+    EXPECT_EQ(tile_for(64, 128, "bf16", 3, 2), kNone) << "native bf16 products: direct";
+  }
+}
+
+TEST(WinogradTable, OnlyUngrouped3x3Convs) {
   EXPECT_EQ(tile_for(64, 64, "fp32", 1), WinogradTile::kNone);
-  EXPECT_EQ(tile_for(64, 64, "fp32", 3, 2), WinogradTile::kNone);
   EXPECT_EQ(tile_for(64, 64, "fp32", 3, 1, 64), WinogradTile::kNone);
+  EXPECT_EQ(tile_for(64, 128, "fp32", 3, 2, 64), WinogradTile::kNone);
   ModelOptions no_winograd = ModelOptions::preset("fp32", Isa::kScalar);
   no_winograd.winograd = false;
   EXPECT_EQ(conv_config(ConvLayerShape{64, 64, 3, 1, 1}, no_winograd).winograd,
+            WinogradTile::kNone);
+  EXPECT_EQ(conv_config(ConvLayerShape{64, 128, 3, 2, 1}, no_winograd).winograd,
             WinogradTile::kNone);
 }
 

@@ -343,7 +343,7 @@ TEST(Conv2dConfigTest, RejectsWhatIsNotSupported) {
   for (const Conv2dParams& p : {Conv2dParams{16, 16, 3, 2, 1}, Conv2dParams{16, 16, 3, 1, 2},
                                 Conv2dParams{16, 16, 5, 1, 2}}) {
     expect_error([&] { Conv2d(p, std::vector<float>(16 * 16 * p.kernel * p.kernel), b, winograd); },
-                 "conv2d: winograd needs a 3x3 stride-1 conv with padding 0 or 1");
+                 "conv2d: winograd F(2x2,3x3) needs a 3x3 stride-1 conv with padding 0 or 1");
   }
   const Conv2d conv({16, 16, 1, 1, 0}, w, b);
   Device device(1);

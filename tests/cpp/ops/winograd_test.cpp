@@ -22,6 +22,19 @@ using testing::all_close;
 using testing::random_vector;
 
 constexpr WinogradTile kTiles[] = {WinogradTile::kF2x2, WinogradTile::kF4x4, WinogradTile::kF6x6};
+constexpr WinogradTile kTilesS2[] = {WinogradTile::kF2x2S2, WinogradTile::kF4x4S2};
+constexpr WinogradTile kAllTiles[] = {WinogradTile::kF2x2, WinogradTile::kF4x4, WinogradTile::kF6x6,
+                                      WinogradTile::kF2x2S2, WinogradTile::kF4x4S2};
+
+// The 3x3 conv a tile runs: stride 1 or 2.
+Conv2dParams params_for(WinogradTile tile, int in_channels, int out_channels, int padding = 1) {
+  return {in_channels, out_channels, 3, kernels::winograd_stride(tile), padding};
+}
+
+Shape conv_output_shape(const Shape& in, const Conv2dParams& p) {
+  const auto side = [&](int s) { return (s + 2 * p.padding - p.kernel) / p.stride + 1; };
+  return {in.n, side(in.h), side(in.w), p.out_channels};
+}
 
 struct WinogradCase {
   Shape in;
@@ -48,7 +61,8 @@ using WinogradParam = std::tuple<Isa, WinogradTile, WinogradCase, Activation>;
 
 std::string test_name(const ::testing::TestParamInfo<WinogradParam>& info) {
   const auto& [isa, tile, c, activation] = info.param;
-  return detail::concat(to_string(isa), "_F", int(tile), "_", case_name(c), "_",
+  return detail::concat(to_string(isa), "_F", kernels::winograd_side(tile),
+                        kernels::winograd_stride(tile) == 2 ? "s2_" : "_", case_name(c), "_",
                         to_string(activation));
 }
 
@@ -63,21 +77,21 @@ class WinogradTest : public ::testing::TestWithParam<WinogradParam> {};
 TEST_P(WinogradTest, MatchesDirectReference) {
   const auto [isa, tile, c, activation] = GetParam();
   if (!isa_supported(isa)) GTEST_SKIP() << to_string(isa) << " not supported on this CPU";
-  const Conv2dParams params{c.in.c, c.out_channels, 3, 1, c.padding};
+  const Conv2dParams params = params_for(tile, c.in.c, c.out_channels, c.padding);
   const auto input = random_vector(size_t(c.in.elements()), 1);
   const auto weight = random_vector(size_t(c.out_channels) * c.in.c * 9, 2);
   const auto bias = random_vector(size_t(c.out_channels), 3);
-  const auto expected =
-      reference::conv2d(input, c.in, weight, bias, c.out_channels, 3, 1, c.padding, activation);
+  const auto expected = reference::conv2d(input, c.in, weight, bias, c.out_channels, 3,
+                                          params.stride, c.padding, activation);
   // The rounding error of F(4x4) and F(6x6) grows with the conv's scale (the RMS of its output
   // before the activation, which may squash it): measured up to 4.5e-5 and 9e-5 of it
   // (WinogradError below), bounded here by 1e-4 and 2e-4 of it.
-  const double conv_scale = rms(reference::conv2d(input, c.in, weight, bias, c.out_channels, 3, 1,
-                                                  c.padding, Activation::kNone));
-  const float abs_tolerance = tile == WinogradTile::kF2x2 ? 1e-4f
-                              : tile == WinogradTile::kF4x4
-                                  ? 1e-4f * std::max(1.0f, float(conv_scale))
-                                  : 2e-4f * std::max(1.0f, float(conv_scale));
+  const double conv_scale = rms(reference::conv2d(input, c.in, weight, bias, c.out_channels, 3,
+                                                  params.stride, c.padding, Activation::kNone));
+  const float abs_tolerance = kernels::winograd_side(tile) == 2 ? 1e-4f
+                              : tile == WinogradTile::kF6x6
+                                  ? 2e-4f * std::max(1.0f, float(conv_scale))
+                                  : 1e-4f * std::max(1.0f, float(conv_scale));
   for (int threads : {1, 2, 3}) {
     for (auto shard : {TensorMemoryLayout::HEIGHT_SHARDED, TensorMemoryLayout::WIDTH_SHARDED,
                        TensorMemoryLayout::BLOCK_SHARDED}) {
@@ -106,6 +120,16 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kScalar),
                        ::testing::ValuesIn(kTiles), ::testing::ValuesIn(kCases),
                        ::testing::ValuesIn(testing::kFusedActivations)),
+    test_name);
+
+// Stride 2's tiles on the same shapes (their outputs half the size), with the activations whose
+// epilogue paths differ: none, mish, and logistic (f(0) != 0 on a TILE output's padding).
+INSTANTIATE_TEST_SUITE_P(
+    Stride2, WinogradTest,
+    ::testing::Combine(::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kScalar),
+                       ::testing::ValuesIn(kTilesS2), ::testing::ValuesIn(kCases),
+                       ::testing::Values(Activation::kNone, Activation::kMish,
+                                         Activation::kLogistic)),
     test_name);
 
 // Where the weights outweigh the input they meet, one block spans the share and MR-rows share
@@ -158,22 +182,25 @@ TEST(WinogradFusion, ResidualIntoBf16Slice) {
   const auto input = random_vector(size_t(in_shape.elements()), 4);
   const auto weight = random_vector(size_t(oc) * in_shape.c * 9, 5, -0.2f, 0.2f);
   const auto bias = random_vector(oc, 6);
-  const Shape out_shape{1, 9, 6, oc};
-  const auto residual = random_vector(size_t(out_shape.elements()), 7);
-  auto expected = reference::conv2d(input, in_shape, weight, bias, oc, 3, 1, 1, Activation::kMish);
-  for (size_t i = 0; i < expected.size(); ++i) expected[i] += residual[i];
-  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
-    if (!isa_supported(isa)) continue;
-    for (WinogradTile tile : kTiles) {
+  for (WinogradTile tile : kAllTiles) {
+    const Conv2dParams params = params_for(tile, in_shape.c, oc);
+    const Shape out_shape = conv_output_shape(in_shape, params);
+    const auto residual = random_vector(size_t(out_shape.elements()), 7);
+    auto expected = reference::conv2d(input, in_shape, weight, bias, oc, 3, params.stride, 1,
+                                      Activation::kMish);
+    for (size_t i = 0; i < expected.size(); ++i) expected[i] += residual[i];
+    for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
+      if (!isa_supported(isa)) continue;
       Device device(2, isa);
       Conv2dConfig config;
       config.activation = Activation::kMish;
       config.dtype = DataType::BFLOAT16;
       config.winograd = tile;
-      const Conv2d conv({in_shape.c, oc, 3, 1, 1}, weight, bias, config, isa);
+      const Conv2d conv(params, weight, bias, config, isa);
       Tensor in = from_nhwc(input.data(), in_shape, Layout::TILE, DataType::BFLOAT16);
       Tensor res = from_nhwc(residual.data(), out_shape, Layout::TILE, DataType::BFLOAT16);
-      Tensor wide = make_host_tensor({{1, 9, 6, 100}, DataType::BFLOAT16, Layout::TILE, {}});
+      Tensor wide = make_host_tensor(
+          {{1, out_shape.h, out_shape.w, 100}, DataType::BFLOAT16, Layout::TILE, {}});
       conv.run(device, in, wide.channel_slice(30, oc), &res);
       // bf16 input, residual and output: a few roundings of 2^-8 relative each.
       EXPECT_TRUE(all_close(to_nhwc(wide.channel_slice(30, oc)), expected, 3e-2f, 2e-2f))
@@ -229,11 +256,12 @@ TEST(WinogradWeights, DecodedOnceForEveryBlockAndPanel) {
   const float scale = 1.0f / std::sqrt(9.0f * in_shape.c);
   const auto weight = random_vector(size_t(oc) * in_shape.c * 9, 12, -scale, scale);
   const auto bias = random_vector(oc, 13);
-  const auto expected =
-      reference::conv2d(input, in_shape, weight, bias, oc, 3, 1, 1, Activation::kNone);
-  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
-    if (!isa_supported(isa)) continue;
-    for (WinogradTile tile : kTiles) {
+  for (WinogradTile tile : kAllTiles) {
+    const Conv2dParams params = params_for(tile, in_shape.c, oc);
+    const auto expected = reference::conv2d(input, in_shape, weight, bias, oc, 3, params.stride, 1,
+                                            Activation::kNone);
+    for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
+      if (!isa_supported(isa)) continue;
       for (const auto& [weights_dtype, compact] :
            {std::pair{DataType::BFLOAT16, false}, std::pair{DataType::BFLOAT8_B, false},
             std::pair{DataType::BFLOAT8_B, true}}) {
@@ -243,8 +271,7 @@ TEST(WinogradWeights, DecodedOnceForEveryBlockAndPanel) {
         config.winograd = tile;
         const Tensor in = from_nhwc(input.data(), in_shape);
         Device one_core(1, isa);
-        const auto baseline =
-            to_nhwc(Conv2d({in_shape.c, oc, 3, 1, 1}, weight, bias, config, isa)(one_core, in));
+        const auto baseline = to_nhwc(Conv2d(params, weight, bias, config, isa)(one_core, in));
         const float bound =
             tile == WinogradTile::kF6x6 && weights_dtype == DataType::BFLOAT8_B ? 1.0f : 0.5f;
         EXPECT_TRUE(all_close(baseline, expected, bound * float(rms(expected)), 0.0f))
@@ -253,7 +280,7 @@ TEST(WinogradWeights, DecodedOnceForEveryBlockAndPanel) {
         for (auto shard : {TensorMemoryLayout::WIDTH_SHARDED, TensorMemoryLayout::BLOCK_SHARDED}) {
           config.shard_layout = shard;
           config.act_block_h_override = 1;
-          const Conv2d conv({in_shape.c, oc, 3, 1, 1}, weight, bias, config, isa);
+          const Conv2d conv(params, weight, bias, config, isa);
           Device device(3, isa);
           EXPECT_EQ(to_nhwc(conv(device, in)), baseline)
               << conv.kernel_name() << " " << to_string(tile) << " " << to_string(weights_dtype)
@@ -268,13 +295,14 @@ TEST(WinogradConfig, RejectsConvsItCannotRun) {
   const auto w1 = random_vector(32 * 32, 1);
   const auto w3 = random_vector(32 * 32 * 9, 1);
   const auto narrow = random_vector(32 * 3 * 9, 1);
-  for (WinogradTile tile : kTiles) {
+  for (WinogradTile tile : kAllTiles) {
     Conv2dConfig config;
     config.winograd = tile;
-    EXPECT_THROW(Conv2d({32, 32, 1, 1, 0}, w1, {}, config), Error);     // 1x1
-    EXPECT_THROW(Conv2d({32, 32, 3, 2, 1}, w3, {}, config), Error);     // stride 2
-    EXPECT_THROW(Conv2d({3, 32, 3, 1, 1}, narrow, {}, config), Error);  // RGB input
-    EXPECT_NO_THROW(Conv2d({32, 32, 3, 1, 1}, w3, {}, config));
+    const int stride = kernels::winograd_stride(tile), other_stride = 3 - stride;
+    EXPECT_THROW(Conv2d({32, 32, 1, stride, 0}, w1, {}, config), Error);        // 1x1
+    EXPECT_THROW(Conv2d({32, 32, 3, other_stride, 1}, w3, {}, config), Error);  // the other stride
+    EXPECT_THROW(Conv2d({3, 32, 3, stride, 1}, narrow, {}, config), Error);     // RGB input
+    EXPECT_NO_THROW(Conv2d({32, 32, 3, stride, 1}, w3, {}, config));
   }
 }
 
@@ -309,50 +337,84 @@ struct Mode {
 // coefficients small (at most 21/4 in B, 32 in A): in fp32 its error is 7-40x the direct conv's
 // (below 9e-5 of the output's scale, bounded by 50x), 17-26x with bf16 operands (bounded by
 // 30x) and 32-41x with bfloat8_b (bounded by 50x).
+//
+// Stride 2 (polyphase, on YOLOv4's stride-2 3x3 convs): F(2x2)'s transforms are additions only,
+// its error 0.3-1.4x the direct conv's in fp32, 0.9-1.5x with bf16 operands and 1.6-1.8x with
+// bfloat8_b (bounded by F(2x2)'s stride-1 bounds); F(4x4)'s coefficients reach 3 (input) and 8
+// (output), only on the even half of each axis: 1.0-5.2x in fp32 (bounded by 8x), 3.7-6.8x with
+// bf16 operands (9x) and 6.5-10x with bfloat8_b (13x), a third of stride 1's F(4x4).
 TEST(WinogradError, BoundedByTheDirectConvsOnYolov4Channels) {
+  // Bounds on the ratio per tile: F(2x2), F(4x4), F(6x6), then stride 2's F(2x2), F(4x4).
   const Mode modes[] = {
-      {"fp32/hifi4", DataType::FLOAT32, DataType::FLOAT32, MathFidelity::HiFi4, {2.0, 25, 50}},
-      {"bf16/bf16/lofi", DataType::BFLOAT16, DataType::BFLOAT16, MathFidelity::LoFi, {2.0, 20, 30}},
+      {"fp32/hifi4",
+       DataType::FLOAT32,
+       DataType::FLOAT32,
+       MathFidelity::HiFi4,
+       {2.0, 25, 50, 2.0, 8.0}},
+      {"bf16/bf16/lofi",
+       DataType::BFLOAT16,
+       DataType::BFLOAT16,
+       MathFidelity::LoFi,
+       {2.0, 20, 30, 2.0, 9.0}},
       {"report: bf16/bfloat8_b/lofi",
        DataType::BFLOAT16,
        DataType::BFLOAT8_B,
        MathFidelity::LoFi,
-       {2.5, 25, 50}},
+       {2.5, 25, 50, 2.5, 13.0}},
   };
-  const int layers[][2] = {{32, 64},   {64, 64},   {128, 128}, {256, 256},
-                           {512, 512}, {128, 256}, {256, 512}, {512, 1024}};
+  struct Layers {
+    int stride;
+    std::vector<std::pair<int, int>> channels;
+    std::vector<WinogradTile> tiles;
+  };
+  const Layers strides[] = {
+      {1,
+       {{32, 64},
+        {64, 64},
+        {128, 128},
+        {256, 256},
+        {512, 512},
+        {128, 256},
+        {256, 512},
+        {512, 1024}},
+       {std::begin(kTiles), std::end(kTiles)}},
+      {2,
+       {{32, 64}, {64, 128}, {128, 256}, {256, 512}, {512, 1024}},
+       {std::begin(kTilesS2), std::end(kTilesS2)}},
+  };
   const Shape crop{1, 10, 10, 0};
   Device device(2);
-  for (const auto& [c, k] : layers) {
-    const Shape in_shape{crop.n, crop.h, crop.w, c};
-    // Activations like the model's (mostly positive after mish), weights scaled to the fan-in.
-    const auto input = random_vector(size_t(in_shape.elements()), 31, -0.3f, 1.0f);
-    const auto weight = random_vector(size_t(k) * c * 9, 32, -1.0f / std::sqrt(9.0f * c),
-                                      1.0f / std::sqrt(9.0f * c));
-    const auto bias = random_vector(size_t(k), 33, -0.1f, 0.1f);
-    const auto expected =
-        reference::conv2d(input, in_shape, weight, bias, k, 3, 1, 1, Activation::kNone);
-    for (const Mode& m : modes) {
-      double error[kernels::kWinogradTiles + 1];  // direct, F(2x2), F(4x4), F(6x6)
-      for (WinogradTile tile : testing::kAllWinogradTiles) {
-        Conv2dConfig config;
-        config.dtype = m.dtype;
-        config.weights_dtype = m.weights_dtype;
-        config.math_fidelity = m.fidelity;
-        config.winograd = tile;
-        const Conv2d conv({c, k, 3, 1, 1}, weight, bias, config);
-        Tensor in = from_nhwc(input.data(), in_shape, Layout::TILE, m.dtype);
-        error[int(tile) / 2] = relative_max_error(to_nhwc(conv(device, in)), expected);
-      }
-      std::printf(
-          "  %4d -> %4d  %-28s direct %.2e  F(2x2) %.2e (%.2fx)  F(4x4) %.2e (%.2fx)  F(6x6) %.2e "
-          "(%.2fx)\n",
-          c, k, m.name, error[0], error[1], error[1] / error[0], error[2], error[2] / error[0],
-          error[3], error[3] / error[0]);
-      for (WinogradTile tile : kTiles) {
-        const int t = kernels::winograd_index(tile);
-        EXPECT_LE(error[t + 1], m.max_ratio[t] * error[0] + 1e-6)
-            << c << "->" << k << " " << m.name << " " << to_string(tile);
+  for (const Layers& layers : strides) {
+    for (const auto& [c, k] : layers.channels) {
+      const Shape in_shape{crop.n, crop.h, crop.w, c};
+      // Activations like the model's (mostly positive after mish), weights scaled to the fan-in.
+      const auto input = random_vector(size_t(in_shape.elements()), 31, -0.3f, 1.0f);
+      const auto weight = random_vector(size_t(k) * c * 9, 32, -1.0f / std::sqrt(9.0f * c),
+                                        1.0f / std::sqrt(9.0f * c));
+      const auto bias = random_vector(size_t(k), 33, -0.1f, 0.1f);
+      const Conv2dParams params{c, k, 3, layers.stride, 1};
+      const auto expected = reference::conv2d(input, in_shape, weight, bias, k, 3, layers.stride, 1,
+                                              Activation::kNone);
+      for (const Mode& m : modes) {
+        const auto error_of = [&](WinogradTile tile) {
+          Conv2dConfig config;
+          config.dtype = m.dtype;
+          config.weights_dtype = m.weights_dtype;
+          config.math_fidelity = m.fidelity;
+          config.winograd = tile;
+          const Conv2d conv(params, weight, bias, config);
+          Tensor in = from_nhwc(input.data(), in_shape, Layout::TILE, m.dtype);
+          return relative_max_error(to_nhwc(conv(device, in)), expected);
+        };
+        const double direct = error_of(WinogradTile::kNone);
+        std::printf("  s%d %4d -> %4d  %-28s direct %.2e", layers.stride, c, k, m.name, direct);
+        for (WinogradTile tile : layers.tiles) {
+          const double error = error_of(tile);
+          std::printf("  %s %.2e (%.2fx)", to_string(tile), error, error / direct);
+          EXPECT_LE(error, m.max_ratio[kernels::winograd_index(tile)] * direct + 1e-6)
+              << c << "->" << k << " " << m.name << " " << to_string(tile);
+        }
+        std::printf("\n");
       }
     }
   }

@@ -144,7 +144,7 @@ TEST(ProfilerOnYolov4, ConvFlopsAddUpToTheHandCountAt320) {
 
 // A Winograd conv records the FLOPs its GEMMs execute: 2 x positions x tiles x C x K, with 64
 // positions on 6x6 output tiles (F(6x6), fp32 up to 64 channels, 128 with AVX2's kernels), 36 on
-// 4x4 ones (F(4x4), fp32 up to 256) or 16 on 2x2 ones (F(2x2)).
+// 4x4 ones (F(4x4), fp32 up to 256) or 16 on 2x2 ones (F(2x2)); stride 2's 81 (F(4x4)) or 25.
 TEST(ProfilerOnYolov4, WinogradConvsCountTheirGemmFlops) {
   ASSERT_TRUE(ModelOptions{}.winograd);
   Device device;
@@ -160,7 +160,14 @@ TEST(ProfilerOnYolov4, WinogradConvsCountTheirGemmFlops) {
   EXPECT_DOUBLE_EQ(by_path["down5.resblock.module_list.3.1"], 2.0 * 16 * 5 * 5 * 512 * 512);
   EXPECT_DOUBLE_EQ(by_path["down1.conv6"], 2.0 * 64 * 27 * 27 * 64 * 32);
   EXPECT_DOUBLE_EQ(by_path["neek.conv2"], 2.0 * 16 * 5 * 5 * 1024 * 512);
-  EXPECT_DOUBLE_EQ(by_path["down5.conv1"], 2.0 * 10 * 10 * 1024 * 512 * 9);  // stride 2: direct
+  // Stride 2: F(4x4) on 64 -> 128 (81 positions on 4x4 output tiles); 512 -> 1024 direct with
+  // AVX-512's kernels, F(2x2) (25 positions on 2x2 tiles) with the others'.
+  EXPECT_DOUBLE_EQ(by_path["down2.conv1"], 2.0 * 81 * 20 * 20 * 128 * 64);
+  if (ModelOptions{}.isa == Isa::kAvx512) {
+    EXPECT_DOUBLE_EQ(by_path["down5.conv1"], 2.0 * 10 * 10 * 1024 * 512 * 9);
+  } else {
+    EXPECT_DOUBLE_EQ(by_path["down5.conv1"], 2.0 * 25 * 5 * 5 * 1024 * 512);
+  }
 }
 
 TEST(ProfilerOnYolov4, UtilisationOfARealRunIsInRange) {
