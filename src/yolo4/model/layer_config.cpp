@@ -62,22 +62,25 @@ struct WinogradRule {
 // (0.84-0.91x F(2x2)'s).
 //
 // Stride 2 (polyphase: 0.69x the direct conv's products with F(2x2), 0.56x with F(4x4)), where the
-// products are fp32 FMAs (`conv2d_bench --threads=2 --precision=fp32|bf16 --isa=I`, medians of 3,
-// docs/perf.md 2026-12-05): F(4x4) at 32->64 and 64->128 (0.82-0.97x the direct conv's time with
-// AVX-512's kernels, 0.78-0.98x with AVX2's), and with AVX2's at 128->256 and 256->512 too
-// (0.74-0.78x; F(2x2) 0.75-0.85x); F(2x2) from 128 input channels on (AVX-512: 0.78-0.83x, F(4x4)
-// 0.82-1.34x as its weights, 4x the direct conv's, grow; AVX2 at 512->1024 0.79-0.81x). With
+// products are fp32 FMAs, measured alone (`conv2d_bench --threads=2 --precision=fp32|bf16 --isa=I`,
+// medians of 3) and in the network (`yolo4 profile`, minima of 3 alternated runs; docs/perf.md
+// 2026-12-05): F(4x4) at 32->64 and 64->128 (alone 0.82-0.86x the direct conv's time with AVX-512's
+// kernels, 0.78-0.97x with AVX2's), with AVX2's at 128->256 too (0.74-0.77x; F(2x2) 0.85x); F(2x2)
+// from 128 input channels on (AVX-512: 0.78-0.79x, F(4x4) 0.82-0.92x; AVX2 at 256->512 0.75-0.83x,
+// where F(4x4) lost on the neck's 10x10 map, 1.28 -> 1.80 ms in the network). At 512->1024 F(2x2)'s
+// streamed weights (1.8x the direct conv's) cost AVX-512's fp32 more than its products save (3.44
+// -> 3.54 ms in the network), while with AVX2's kernels it took 0.81-0.84x the time. With
 // VDPBF16PS or AMX the direct conv's products are cheap: on AMX F(2x2) measured 0.91-1.54x its
 // time, so those keep it (VDPBF16PS not measured).
 constexpr std::array<WinogradRule, 12> kWinogradRules{{
     {2, 32, 64, 64, 128, WinogradPrecision::kFmaProducts, std::nullopt, WinogradTile::kF4x4S2,
-     "stride 2, 32..64 -> 64..128 with FMA products: F(4x4), 0.78-0.98x direct"},
+     "stride 2, 32..64 -> 64..128 with FMA products: F(4x4), 0.78-0.97x direct"},
     {2, 128, 128, 256, 256, WinogradPrecision::kFmaProducts, Isa::kAvx2, WinogradTile::kF4x4S2,
-     "stride 2, 128 -> 256 with AVX2's FMA products: F(4x4), 0.74-0.76x direct"},
+     "stride 2, 128 -> 256 with AVX2's FMA products: F(4x4), 0.74-0.77x direct"},
     {2, 128, 256, 256, 512, WinogradPrecision::kFmaProducts, std::nullopt, WinogradTile::kF2x2S2,
-     "stride 2, 128..256 -> 256..512 with FMA products: F(2x2), 0.78-0.88x direct"},
+     "stride 2, 128..256 -> 256..512 with FMA products: F(2x2), 0.75-0.83x direct"},
     {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kAvx2, WinogradTile::kF2x2S2,
-     "stride 2, 512 -> 1024 with AVX2's FMA products: F(2x2), 0.81-0.84x direct"},
+     "stride 2, 512 -> 1024 with AVX2's FMA products: F(2x2), 0.79-0.84x direct"},
     {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kScalar, WinogradTile::kF2x2S2,
      "stride 2, 512 -> 1024 with the portable kernels: F(2x2), 0.73x direct"},
     {1, 256, 256, 256, 512, WinogradPrecision::kAmxBf16, std::nullopt, WinogradTile::kF2x2,
