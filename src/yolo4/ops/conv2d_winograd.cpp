@@ -88,13 +88,22 @@ void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* pac
   }
 }
 
-std::vector<int> positions_by_weights(WinogradTile tile) {
-  std::vector<int> order(size_t(winograd_positions(tile)));
-  for (size_t p = 0; p < order.size(); ++p) order[p] = int(p);
-  std::stable_sort(order.begin(), order.end(), [tile](int a, int b) {
-    return kernels::winograd_weight_of(tile, a) < kernels::winograd_weight_of(tile, b);
-  });
-  return order;
+// A tile's positions in the order of the weight matrices they use, built once per tile.
+const std::vector<int>& positions_by_weights(WinogradTile tile) {
+  static const auto orders = [] {
+    std::array<std::vector<int>, kernels::kWinogradTiles> all;
+    for (int index = 0; index < kernels::kWinogradTiles; ++index) {
+      const auto t = WinogradTile(index + 1);  // winograd_index's inverse
+      std::vector<int>& order = all[size_t(index)];
+      order.resize(size_t(winograd_positions(t)));
+      for (size_t p = 0; p < order.size(); ++p) order[p] = int(p);
+      std::stable_sort(order.begin(), order.end(), [t](int a, int b) {
+        return kernels::winograd_weight_of(t, a) < kernels::winograd_weight_of(t, b);
+      });
+    }
+    return all;
+  }();
+  return orders[size_t(winograd_index(tile))];
 }
 
 using PackFn = void (*)(const Run&, int64_t, int, int, void*);
@@ -191,7 +200,6 @@ std::vector<std::vector<float>> transform_weights(WinogradTile tile,
   YOLO4_CHECK(weight_oihw.size() == size_t(out_channels) * in_channels * 9,
               "winograd: expected 3x3 OIHW weights for ", out_channels, "x", in_channels);
   const double(*G)[3] = g_matrix(tile);
-  const int side = winograd_input_side(tile);
   const int classes = kernels::winograd_weight_classes_per_axis(tile);
   // Class c's matrix is that of position row (or column) c: stride 2's odd positions, which
   // share one, start at c = m + 1.
@@ -199,8 +207,8 @@ std::vector<std::vector<float>> transform_weights(WinogradTile tile,
                                     std::vector<float>(size_t(out_channels) * in_channels));
   for (int64_t pair = 0; pair < int64_t(out_channels) * in_channels; ++pair) {
     const float* g = weight_oihw.data() + pair * 9;
-    double gg[kernels::kWinogradInputSideMax][3];  // G g
-    for (int i = 0; i < side; ++i)
+    double gg[kernels::kWinogradInputSideMax][3];  // G g, the rows the classes take
+    for (int i = 0; i < classes; ++i)
       for (int j = 0; j < 3; ++j)
         gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
     for (int i = 0; i < classes; ++i)
@@ -243,7 +251,7 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
   }
   // The positions in the order of the weights they use, so that positions sharing a matrix
   // (stride 2's) run one after another and read it from cache.
-  const std::vector<int> order = positions_by_weights(r.tile);
+  const std::vector<int>& order = positions_by_weights(r.tile);
   const int block_rows =
       conv_operands::balanced_block_rows(mr_row_end - mr_row_begin, r.block_tiles);
   packed.resize(size_t(positions * block_rows * mr_row_bytes + 3) / 4);
