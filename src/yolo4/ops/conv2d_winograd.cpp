@@ -163,17 +163,15 @@ constexpr double kG6[8][3] = {{1, 0, 0},
                               {32.0 / 45, -16.0 / 45, 8.0 / 45},
                               {0, 0, 1}};
 
-// Stride 2's G, (2m + 1) x 3 over (g0, g1, g2): F(m, 2)'s G on (g0, g2) for the even positions
-// (kernels::WinogradTransform1d), g1 for the odd ones.
-constexpr double kG2S2[5][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}, {0, 1, 0}};
-constexpr double kG4S2[9][3] = {{1.0 / 2, 0, 0},
+// Stride 2's G, one row per weight class, (m + 2) x 3 over (g0, g1, g2): F(m, 2)'s G on (g0, g2)
+// for the m + 1 even positions (kernels::WinogradTransform1d), then g1, which every odd position
+// takes.
+constexpr double kG2S2[4][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}};
+constexpr double kG4S2[6][3] = {{1.0 / 2, 0, 0},
                                 {1.0 / 2, 0, 1.0 / 2},
                                 {1.0 / 6, 0, -1.0 / 6},
                                 {1.0 / 6, 0, 1.0 / 3},
                                 {0, 0, 1},
-                                {0, 1, 0},
-                                {0, 1, 0},
-                                {0, 1, 0},
                                 {0, 1, 0}};
 
 const double (*g_matrix(WinogradTile tile))[3] {
@@ -202,7 +200,7 @@ std::vector<std::vector<float>> transform_weights(WinogradTile tile,
   const double(*G)[3] = g_matrix(tile);
   const int classes = kernels::winograd_weight_classes_per_axis(tile);
   // Class c's matrix is that of position row (or column) c: stride 2's odd positions, which
-  // share one, start at c = m + 1.
+  // share one, start at c = m + 1, G's last row.
   std::vector<std::vector<float>> u(kernels::winograd_weight_matrices(tile),
                                     std::vector<float>(size_t(out_channels) * in_channels));
   for (int64_t pair = 0; pair < int64_t(out_channels) * in_channels; ++pair) {
