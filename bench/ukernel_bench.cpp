@@ -115,6 +115,11 @@ void register_kernel(const char* fidelity, const ConvKernel& kernel) {
   for (int k : {64, 256, 1024}) {
     const std::string prefix =
         std::string(fidelity) + " " + kernel.name + " K=" + std::to_string(k);
+    if (kernel.run_row[0]) {
+      benchmark::RegisterBenchmark((prefix + " rows=1").c_str(), BM_ConvUkernel, &kernel, 1, k,
+                                   yolo4::Activation::kNone)
+          ->Unit(benchmark::kMicrosecond);
+    }
     for (int rows = kernel.row_step; rows <= kernel.mr; rows += kernel.row_step) {
       const bool shorter = kernel.for_rows(rows, false) != kernel.run[0];
       if (rows < kernel.mr && !shorter) continue;  // no shorter kernel: the full tile's runs

@@ -182,6 +182,16 @@ template <int row_bytes>
   }
 }
 
+// The accumulator sets of a ROWS x NRV tile (f32_conv_ukernel): four where ROWS * NRV is under
+// half the FMAs in flight, two where it is at most all of them, if the sets fit the registers.
+template <class V, int NRV>
+constexpr int accumulator_sets(int rows) {
+  const int accumulators = rows * NRV;
+  if (2 * accumulators < kFmasInFlight && fits_registers<V, NRV>(4 * accumulators)) return 4;
+  if (accumulators <= kFmasInFlight && fits_registers<V, NRV>(2 * accumulators)) return 2;
+  return 1;
+}
+
 // Where row m of a tile of MR packed rows starts, in operand elements from its first: the rows
 // past MR (ConvKernel::run_tall) are the next packed tile's, `tile_elements` further.
 template <int MR>
@@ -202,14 +212,14 @@ void f32_conv_ukernel(const ConvTile& t) {
   constexpr int L = V::kLanes;
   constexpr int NR = NRV * L;
   constexpr int kSteps = kPairWeights ? 2 : 1;  // k steps per row of weights
-  // A short tile (a conv's last rows: 25 Winograd tiles are 12 + 12 + 1) has too few
-  // accumulators to keep the FMAs in flight, so where registers allow it sums alternate pairs
-  // of k into two sets, added at the end (ukernel_bench, docs/perf.md). Pairs, as bf16 pair
-  // weights are read, so that both weight forms sum alike.
-  constexpr int kSets =
-      ROWS * NRV <= kFmasInFlight && fits_registers<V, NRV>(2 * ROWS * NRV) ? 2 : 1;
+  // A short tile (a conv's last rows: 25 Winograd tiles are 6 + 6 + 6 + 6 + 1 with AVX2's
+  // kernels) has too few accumulators to keep the FMAs in flight, so where registers allow it
+  // sums alternate pairs of k into two sets, or four for a single row, added at the end
+  // (ukernel_bench, docs/perf.md). Pairs, as bf16 pair weights are read, so that both weight
+  // forms sum alike.
+  constexpr int kSets = accumulator_sets<V, NRV>(ROWS);
   T acc[kSets][ROWS][NRV];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
   for (int s = 0; s < kSets; ++s)
 #pragma GCC unroll 16
     for (int m = 0; m < ROWS; ++m)
@@ -249,7 +259,7 @@ void f32_conv_ukernel(const ConvTile& t) {
     }
     a += MR * kKBlock;
   }
-#pragma GCC unroll 2
+#pragma GCC unroll 4
   for (int s = 1; s < kSets; ++s)
 #pragma GCC unroll 16
     for (int m = 0; m < ROWS; ++m)
@@ -270,6 +280,8 @@ constexpr void set_shorter_kernels(ConvKernel& k, std::integer_sequence<int, Ste
 template <class Family>
 constexpr void set_shorter_kernels(ConvKernel& k) {
   set_shorter_kernels<Family>(k, std::make_integer_sequence<int, (Family::kMr - 1) / kRowStep>{});
+  k.run_row[0] = Family::template kernel<float, 1>;
+  k.run_row[1] = Family::template kernel<uint16_t, 1>;
 }
 
 // A family's tall kernel (MR + 1 rows) where its accumulators, one row of weights and a broadcast

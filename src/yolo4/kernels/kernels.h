@@ -223,6 +223,10 @@ struct ConvKernel {
   // The rows the shorter variants step by: kRowStep for kernels whose rows are registers, a tile
   // of 16 rows for AMX's, which cost the same whatever rows of a tile are valid.
   int row_step = kRowStep;
+  // The same kernel on its tile's first row alone (null where it has none): where no tall kernel
+  // fits the registers, 25 Winograd tiles on a 10x10 or 20x20 map leave AVX2's 6-row kernel a
+  // last tile of one row, which the 2-row kernel ran at a quarter of the FMA peak.
+  ConvTileFn run_row[2] = {nullptr, nullptr};
   // The same kernel on MR + 1 rows (null where its accumulators would not fit the registers):
   // a full tile and the first row of the packed tile after it, so that a conv whose last tile
   // would hold one row runs it with the tile before (25 Winograd tiles on a 10x10 map are 12 + 13
@@ -238,6 +242,7 @@ struct ConvKernel {
   // The kernel for a tile of `rows` valid rows: the shortest that covers them.
   ConvTileFn for_rows(int rows, bool bf16_out) const {
     if (rows > mr) return run_tall[bf16_out];
+    if (rows == 1 && run_row[bf16_out]) return run_row[bf16_out];
     const ConvTileFn shorter = rows < mr ? run_rows[(rows - 1) / row_step][bf16_out] : nullptr;
     return shorter ? shorter : run[bf16_out];
   }

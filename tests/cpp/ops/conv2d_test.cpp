@@ -217,8 +217,8 @@ TEST(Conv2dRows, EveryCountOfValidRowsInTheLastTile) {
 
 // Every kernel but the exact-order emulation (tests only) has its shorter variants, which a
 // conv's last tile would otherwise miss without any result changing: each row count that a
-// shorter kernel can cover gets one. AVX-512's also have their tall one (MR + 1 rows), whose
-// results the test above checks at 13 rows.
+// shorter kernel can cover gets one, and a single row its own. AVX-512's also have their tall one
+// (MR + 1 rows), whose results the test above checks at 13 rows.
 TEST(Conv2dRows, EveryFastKernelHasItsShorterVariants) {
   for (Isa isa : supported_isas()) {
     const kernels::KernelTable& table = kernels::kernel_table(isa);
@@ -230,7 +230,15 @@ TEST(Conv2dRows, EveryFastKernelHasItsShorterVariants) {
               << k->name << " rows " << rows << " bf16 output " << bf16_out;
         }
       }
-      // AVX-512's register kernels (AMX's tiles cost the same whatever rows are valid).
+      // The register kernels' one-row variant, with four accumulator sets (AMX's tiles cost the
+      // same whatever rows are valid).
+      if (k->row_step == kernels::kRowStep) {
+        for (int bf16_out : {0, 1}) {
+          EXPECT_NE(k->for_rows(1, bf16_out), k->for_rows(2, bf16_out))
+              << k->name << " one row, bf16 output " << bf16_out;
+        }
+      }
+      // AVX-512's register kernels.
       if (isa == Isa::kAvx512 && k->row_step == kernels::kRowStep) {
         EXPECT_EQ(k->tile_rows(k->mr + 1, true), k->mr + 1) << k->name;
         EXPECT_EQ(k->tile_rows(k->mr + 1, false), k->mr) << k->name;  // next tile not packed
