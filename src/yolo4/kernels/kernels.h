@@ -225,7 +225,7 @@ struct ConvKernel {
   int row_step = kRowStep;
   // The same kernel on its tile's first row alone (null where it has none): where no tall kernel
   // fits the registers, 25 Winograd tiles on a 10x10 or 20x20 map leave AVX2's 6-row kernel a
-  // last tile of one row, which the 2-row kernel ran at a quarter of the FMA peak.
+  // last tile of one row, which the 2-row kernel ran at under a third of the FMA peak.
   ConvTileFn run_row[2] = {nullptr, nullptr};
   // The same kernel on MR + 1 rows (null where its accumulators would not fit the registers):
   // a full tile and the first row of the packed tile after it, so that a conv whose last tile
