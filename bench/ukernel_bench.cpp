@@ -115,27 +115,19 @@ void register_kernel(const char* fidelity, const ConvKernel& kernel) {
   for (int k : {64, 256, 1024}) {
     const std::string prefix =
         std::string(fidelity) + " " + kernel.name + " K=" + std::to_string(k);
-    if (kernel.run_row[0]) {
-      benchmark::RegisterBenchmark((prefix + " rows=1").c_str(), BM_ConvUkernel, &kernel, 1, k,
-                                   yolo4::Activation::kNone)
+    const auto add = [&](int rows, yolo4::Activation activation, const char* suffix) {
+      benchmark::RegisterBenchmark((prefix + " rows=" + std::to_string(rows) + suffix).c_str(),
+                                   BM_ConvUkernel, &kernel, rows, k, activation)
           ->Unit(benchmark::kMicrosecond);
-    }
+    };
+    if (kernel.run_row[0]) add(1, yolo4::Activation::kNone, "");
     for (int rows = kernel.row_step; rows <= kernel.mr; rows += kernel.row_step) {
       const bool shorter = kernel.for_rows(rows, false) != kernel.run[0];
       if (rows < kernel.mr && !shorter) continue;  // no shorter kernel: the full tile's runs
-      benchmark::RegisterBenchmark((prefix + " rows=" + std::to_string(rows)).c_str(),
-                                   BM_ConvUkernel, &kernel, rows, k, yolo4::Activation::kNone)
-          ->Unit(benchmark::kMicrosecond);
+      add(rows, yolo4::Activation::kNone, "");
     }
-    if (kernel.run_tall[0]) {
-      benchmark::RegisterBenchmark((prefix + " rows=" + std::to_string(kernel.mr + 1)).c_str(),
-                                   BM_ConvUkernel, &kernel, kernel.mr + 1, k,
-                                   yolo4::Activation::kNone)
-          ->Unit(benchmark::kMicrosecond);
-    }
-    benchmark::RegisterBenchmark((prefix + " rows=" + std::to_string(kernel.mr) + " +mish").c_str(),
-                                 BM_ConvUkernel, &kernel, kernel.mr, k, yolo4::Activation::kMish)
-        ->Unit(benchmark::kMicrosecond);
+    if (kernel.run_tall[0]) add(kernel.mr + 1, yolo4::Activation::kNone, "");
+    add(kernel.mr, yolo4::Activation::kMish, " +mish");
   }
   // Streamed weights: 25 rows as on those maps, and one full tile alone.
   for (int k : {256, 512}) {
