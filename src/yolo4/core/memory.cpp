@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "yolo4/core/error.h"
+#include "yolo4/core/huge_pages.h"
 
 namespace yolo4 {
 
@@ -69,10 +70,11 @@ struct ActivationAllocator::State {
   int capture_generation = 0;       // buffers of an earlier capture no longer edit lifetimes
   std::vector<Lifetime> lifetimes;  // recorded by a capture
   ArenaPlan plan;
-  std::byte* arena = nullptr;
+  std::byte* arena = nullptr;  // on huge pages (core/huge_pages.h)
+  size_t arena_capacity = 0;   // bytes allocated at `arena`
   size_t lower_bound = 0;
 
-  ~State() { std::free(arena); }
+  ~State() { release_large(arena, arena_capacity); }
   void on_allocate(size_t bytes) {
     current += bytes;
     peak = std::max(peak, current);
@@ -171,10 +173,12 @@ void ActivationAllocator::end_capture() {
   for (Lifetime& l : s.lifetimes) l.last = std::min(l.last, s.event);  // outlived the capture
   s.plan = plan_arena(s.lifetimes);
   s.lower_bound = live_bytes_lower_bound(s.lifetimes);
-  std::free(s.arena);
-  s.arena = static_cast<std::byte*>(std::aligned_alloc(kAlignment, align_up(s.plan.arena_bytes)));
-  YOLO4_CHECK(s.arena != nullptr, "out of memory allocating a ", s.plan.arena_bytes,
-              "-byte activation arena");
+  release_large(s.arena, s.arena_capacity);
+  s.arena = nullptr;
+  s.arena_capacity = 0;
+  const size_t capacity = align_up(s.plan.arena_bytes);
+  s.arena = static_cast<std::byte*>(allocate_large(capacity));
+  s.arena_capacity = capacity;
   mode_ = Mode::kHeap;
 }
 

@@ -8,6 +8,7 @@
 
 #include "yolo4/core/aligned_vector.h"
 #include "yolo4/core/dtype.h"
+#include "yolo4/core/huge_pages.h"
 #include "yolo4/kernels/kernels.h"
 
 namespace yolo4 {
@@ -61,13 +62,13 @@ class PackedConvWeights {
   bool swap_pairs_;
   bool widen_;  // bf16 values resident as bf16 pairs for a kernel reading fp32 weights
   int nr_;
-  DataType dtype_;                // resident
-  AlignedVector<float> f32_;      // kF32 operands: [panel][k][NR]
-  AlignedVector<uint16_t> bf16_;  // pair_weights_ or widen_: [panel][k/2][NR][2]
+  DataType dtype_;                 // resident
+  HugePageVector<float> f32_;      // kF32 operands: [panel][k][NR]
+  HugePageVector<uint16_t> bf16_;  // pair_weights_ or widen_: [panel][k/2][NR][2]
   // bfloat8_b, planar like a Tenstorrent tile: the shared exponents [panel][kb][NR], then the
   // value bytes [panel][kb][8 pairs][NR][2], already in the order of the kBf16Pairs operands.
-  std::vector<uint8_t> bfp8_exponents_;
-  std::vector<uint8_t> bfp8_values_;
+  HugePageVector<uint8_t> bfp8_exponents_;
+  HugePageVector<uint8_t> bfp8_values_;
   kernels::Bfp8PairsDecodeFn bfp8_decode_ = nullptr;
   kernels::Bfp8F32DecodeFn bfp8_decode_f32_ = nullptr;  // widen_: blocks straight to operands
   kernels::Bf16PairsWidenFn widen_pairs_ = nullptr;
