@@ -28,16 +28,23 @@ template <PrefetchTo To = PrefetchTo::kL1>
                      kLocality);
 }
 
-template <class T>
+// Where an allocator's bytes come from: the heap, on cache lines.
+struct CacheAlignedHeap {
+  static void* allocate(size_t bytes) {
+    return ::operator new(bytes, std::align_val_t(kCacheLineBytes));
+  }
+  static void release(void* p, size_t) { ::operator delete(p, std::align_val_t(kCacheLineBytes)); }
+};
+
+// A standard allocator over a memory source (CacheAlignedHeap, or huge_pages.h's HugePagePool).
+template <class T, class Source = CacheAlignedHeap>
 struct CacheAlignedAllocator {
   using value_type = T;
   CacheAlignedAllocator() = default;
   template <class U>
-  CacheAlignedAllocator(const CacheAlignedAllocator<U>&) {}
-  T* allocate(size_t n) {
-    return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kCacheLineBytes)));
-  }
-  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(kCacheLineBytes)); }
+  CacheAlignedAllocator(const CacheAlignedAllocator<U, Source>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(Source::allocate(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) { Source::release(p, n * sizeof(T)); }
   friend bool operator==(const CacheAlignedAllocator&, const CacheAlignedAllocator&) {
     return true;
   }

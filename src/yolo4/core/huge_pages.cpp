@@ -10,12 +10,6 @@ namespace yolo4 {
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kPooled = false;  // AddressSanitizer checks the bounds of heap buffers only
-#else
-constexpr bool kPooled = true;
-#endif
-
 // A chunk's address space; only the pages its buffers touch become resident.
 constexpr size_t kChunkBytes = size_t(64) << 20;
 
@@ -23,8 +17,8 @@ constexpr size_t kChunkBytes = size_t(64) << 20;
 // not start on the same cache sets. A Winograd conv's 16-36 weight matrices are such buffers,
 // each a multiple of 128 KB (an L2 way here), and its GEMMs read the same panel of all of them
 // in turn: packed back to back, the same panel of every matrix fell on the same L2 sets, 16-36
-// lines for 16 ways, and the network's
-// 512 -> 1024 convs gained nothing from huge pages (12.46 -> 12.30 ms; with this stagger 11.6).
+// lines for 16 ways, and the network's 512 -> 1024 convs gained nothing from huge pages (12.46
+// -> 12.30 ms; with this stagger 11.6).
 constexpr size_t kStaggerBytes = 4096 + kCacheLineBytes;
 
 size_t round_up(size_t n, size_t to) {
@@ -108,23 +102,22 @@ Pool& pool() {
 }
 
 bool pooled(size_t bytes) {
-  return kPooled && bytes >= kHugePageMinBytes;
+  return kHugePagePooled && bytes >= kHugePageMinBytes;
 }
 
 }  // namespace
 
-void* allocate_large(size_t bytes) {
-  if (pooled(bytes)) return pool().allocate(bytes);
-  return ::operator new(bytes, std::align_val_t(kCacheLineBytes));
+void* HugePagePool::allocate(size_t bytes) {
+  return pooled(bytes) ? pool().allocate(bytes) : CacheAlignedHeap::allocate(bytes);
 }
 
-void release_large(void* p, size_t bytes) {
+void HugePagePool::release(void* p, size_t bytes) {
   if (!p) return;
   if (pooled(bytes)) return pool().release(p);
-  ::operator delete(p, std::align_val_t(kCacheLineBytes));
+  CacheAlignedHeap::release(p, bytes);
 }
 
-size_t huge_page_pool_mapped_bytes() {
+size_t HugePagePool::mapped_bytes() {
   return pool().mapped_bytes();
 }
 

@@ -11,7 +11,6 @@
 #pragma once
 
 #include <cstddef>
-#include <new>
 #include <vector>
 
 #include "yolo4/core/aligned_vector.h"
@@ -21,26 +20,23 @@ namespace yolo4 {
 inline constexpr size_t kHugePageBytes = size_t(2) << 20;
 inline constexpr size_t kHugePageMinBytes = size_t(64) << 10;
 
-// `bytes` aligned to a cache line, from the pool or the heap by size; release with the same size.
-void* allocate_large(size_t bytes);
-void release_large(void* p, size_t bytes);
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kHugePagePooled = false;  // AddressSanitizer checks heap buffers only
+#else
+inline constexpr bool kHugePagePooled = true;
+#endif
 
-// Bytes the pool holds mapped (its chunks, used or not): for tests and diagnostics.
-size_t huge_page_pool_mapped_bytes();
-
-template <class T>
-struct HugePageAllocator {
-  using value_type = T;
-  HugePageAllocator() = default;
-  template <class U>
-  HugePageAllocator(const HugePageAllocator<U>&) {}
-  T* allocate(size_t n) { return static_cast<T*>(allocate_large(n * sizeof(T))); }
-  void deallocate(T* p, size_t n) { release_large(p, n * sizeof(T)); }
-  friend bool operator==(const HugePageAllocator&, const HugePageAllocator&) { return true; }
+// A memory source for CacheAlignedAllocator: buffers aligned to a cache line, from the pool or
+// the heap by size; release with the same size.
+struct HugePagePool {
+  static void* allocate(size_t bytes);
+  static void release(void* p, size_t bytes);
+  // Bytes the pool holds mapped (its chunks, used or not): for tests and diagnostics.
+  static size_t mapped_bytes();
 };
 
 // A vector for packed weights: cache-line aligned, on 2 MB pages when large.
 template <class T>
-using HugePageVector = std::vector<T, HugePageAllocator<T>>;
+using HugePageVector = std::vector<T, CacheAlignedAllocator<T, HugePagePool>>;
 
 }  // namespace yolo4

@@ -74,7 +74,7 @@ struct ActivationAllocator::State {
   size_t arena_capacity = 0;   // bytes allocated at `arena`
   size_t lower_bound = 0;
 
-  ~State() { release_large(arena, arena_capacity); }
+  ~State() { HugePagePool::release(arena, arena_capacity); }
   void on_allocate(size_t bytes) {
     current += bytes;
     peak = std::max(peak, current);
@@ -173,11 +173,11 @@ void ActivationAllocator::end_capture() {
   for (Lifetime& l : s.lifetimes) l.last = std::min(l.last, s.event);  // outlived the capture
   s.plan = plan_arena(s.lifetimes);
   s.lower_bound = live_bytes_lower_bound(s.lifetimes);
-  release_large(s.arena, s.arena_capacity);
+  HugePagePool::release(s.arena, s.arena_capacity);
   s.arena = nullptr;
   s.arena_capacity = 0;
   const size_t capacity = align_up(s.plan.arena_bytes);
-  s.arena = static_cast<std::byte*>(allocate_large(capacity));
+  s.arena = static_cast<std::byte*>(HugePagePool::allocate(capacity));
   s.arena_capacity = capacity;
   mode_ = Mode::kHeap;
 }

@@ -14,12 +14,6 @@
 namespace yolo4 {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kPooled = false;
-#else
-constexpr bool kPooled = true;
-#endif
-
 uintptr_t address(const void* p) {
   return reinterpret_cast<uintptr_t>(p);
 }
@@ -57,7 +51,7 @@ TEST(HugePages, BuffersAreAlignedDisjointAndKeepTheirContents) {
       100, kHugePageMinBytes - 1, kHugePageMinBytes, 256 << 10, 3 << 20, 40 << 20, 129 << 10};
   std::vector<std::byte*> buffers;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    auto* p = static_cast<std::byte*>(allocate_large(sizes[i]));
+    auto* p = static_cast<std::byte*>(HugePagePool::allocate(sizes[i]));
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(address(p) % kCacheLineBytes, 0u) << sizes[i] << " bytes";
     std::memset(p, int(i + 1), sizes[i]);
@@ -74,41 +68,41 @@ TEST(HugePages, BuffersAreAlignedDisjointAndKeepTheirContents) {
     for (size_t b = 0; b < sizes[i]; b += 997) ASSERT_EQ(int(buffers[i][b]), int(i + 1));
     ASSERT_EQ(int(buffers[i][sizes[i] - 1]), int(i + 1));
   }
-  for (size_t i = 0; i < sizes.size(); ++i) release_large(buffers[i], sizes[i]);
+  for (size_t i = 0; i < sizes.size(); ++i) HugePagePool::release(buffers[i], sizes[i]);
 }
 
 TEST(HugePages, ChunksGoBackWhenTheirLastBufferIsReleased) {
-  if (!kPooled) GTEST_SKIP() << "AddressSanitizer: every buffer comes from the heap";
-  const size_t before = huge_page_pool_mapped_bytes();
-  void* small = allocate_large(1 << 20);
-  void* large = allocate_large(100 << 20);  // its own chunk
-  EXPECT_GT(huge_page_pool_mapped_bytes(), before);
-  release_large(large, 100 << 20);
-  release_large(small, 1 << 20);
-  EXPECT_EQ(huge_page_pool_mapped_bytes(), before);
+  if (!kHugePagePooled) GTEST_SKIP() << "AddressSanitizer: every buffer comes from the heap";
+  const size_t before = HugePagePool::mapped_bytes();
+  void* small = HugePagePool::allocate(1 << 20);
+  void* large = HugePagePool::allocate(100 << 20);  // its own chunk
+  EXPECT_GT(HugePagePool::mapped_bytes(), before);
+  HugePagePool::release(large, 100 << 20);
+  HugePagePool::release(small, 1 << 20);
+  EXPECT_EQ(HugePagePool::mapped_bytes(), before);
 }
 
 TEST(HugePages, BuffersOfOneSizeDoNotStartOnTheSameCacheSets) {
-  if (!kPooled) GTEST_SKIP() << "AddressSanitizer: every buffer comes from the heap";
+  if (!kHugePagePooled) GTEST_SKIP() << "AddressSanitizer: every buffer comes from the heap";
   // Winograd's weight matrices: sizes that are multiples of 128 KB, one L2 way on the Xeon.
   constexpr size_t kBytes = 512 << 10, kWay = 128 << 10;
   std::vector<void*> matrices;
-  for (int i = 0; i < 16; ++i) matrices.push_back(allocate_large(kBytes));
+  for (int i = 0; i < 16; ++i) matrices.push_back(HugePagePool::allocate(kBytes));
   for (int i = 1; i < 16; ++i) {
     EXPECT_NE(address(matrices[size_t(i)]) % kWay, address(matrices[size_t(i - 1)]) % kWay)
         << "matrix " << i;
   }
-  for (void* m : matrices) release_large(m, kBytes);
+  for (void* m : matrices) HugePagePool::release(m, kBytes);
 }
 
 TEST(HugePages, LargeBuffersAreAdvisedForHugePages) {
-  if (!kPooled) GTEST_SKIP() << "AddressSanitizer: every buffer comes from the heap";
+  if (!kHugePagePooled) GTEST_SKIP() << "AddressSanitizer: every buffer comes from the heap";
   const std::string mode = host_thp_mode();
   if (mode != "always" && mode != "madvise") GTEST_SKIP() << "no transparent huge pages here";
-  void* p = allocate_large(4 << 20);
+  void* p = HugePagePool::allocate(4 << 20);
   const int eligible = thp_eligible(p);
   if (eligible < 0) {
-    release_large(p, 4 << 20);
+    HugePagePool::release(p, 4 << 20);
     GTEST_SKIP() << "this kernel's smaps has no THPeligible";
   }
   EXPECT_EQ(eligible, 1);
@@ -117,7 +111,7 @@ TEST(HugePages, LargeBuffersAreAdvisedForHugePages) {
     EXPECT_EQ(thp_eligible(q), 0);
     ::operator delete(q);
   }
-  release_large(p, 4 << 20);
+  HugePagePool::release(p, 4 << 20);
 }
 
 TEST(HugePages, VectorsUseThePool) {
