@@ -1,5 +1,6 @@
 #include "model_flags.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -78,6 +79,7 @@ ModelOptions ModelFlags::options() const {
   if (approx) o.math_approx_mode = true;  // on top of the preset: auto may have set it
   if (compact_weights) o.compact_weights = true;
   if (no_winograd) o.winograd = false;
+  o.pack_threads = std::min(threads, usable_cpu_count());  // 0 (not given): every usable CPU
   return o;
 }
 

@@ -1,11 +1,16 @@
 #include "yolo4/model/graph.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
+#include <numeric>
+#include <optional>
 #include <variant>
 
+#include "yolo4/core/device.h"
 #include "yolo4/core/error.h"
+#include "yolo4/core/thread_pool.h"
 #include "yolo4/model/layer_config.h"
 #include "yolo4/ops/conv2d.h"
 #include "yolo4/ops/eltwise.h"
@@ -83,6 +88,7 @@ class Planner {
     place_concats();
     emit_steps(params);
     compute_lifetimes();
+    pack_convs();
   }
 
  private:
@@ -187,18 +193,11 @@ class Planner {
                         int64_t(c.filters) * (in_channels / c.groups) * c.size * c.size &&
                     int(w.bias.size()) == c.filters,
                 spec_.path, ":", l.line, ": conv parameters do not match the layer");
-    if (c.groups == 1) {
-      plan_.convs.emplace_back(std::in_place_type<Conv2d>, p, w.weight, w.bias, config,
-                               options_.isa);
-    } else {
-      plan_.convs.emplace_back(std::in_place_type<GroupedConv2d>, p, w.weight, w.bias, config,
-                               options_.isa);
-    }
-    w = {};  // packed now; release the floats
+    conv_jobs_.push_back({p, config, &w});
     plan_.conv_layers.push_back(int(i));
     const int out = fused_into_[i] >= 0 ? fused_into_[i] : int(i);
     Step step = make_step(Step::Op::kConv, out, {root_of(input_of(i))}, target_[size_t(out)]);
-    step.conv = int(plan_.convs.size() - 1);
+    step.conv = int(conv_jobs_.size() - 1);
     if (fused_into_[i] >= 0) {
       step.residual = root_of(layer(out).inputs[1]);
       step.reads.push_back(step.residual);
@@ -284,9 +283,49 @@ class Planner {
     }
   }
 
+  // Transforms and packs every conv's weights, the convs shared out over the CPUs largest first:
+  // packing is most of a model's load time, and on a virtual machine so is the first touch of
+  // the packed weights' fresh pages, which a host backs per CPU (docs/perf.md, 2026-12-05).
+  void pack_convs() {
+    const size_t n = conv_jobs_.size();
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return conv_jobs_[a].params->weight.size() > conv_jobs_[b].params->weight.size();
+    });
+    std::vector<std::optional<ConvOp>> packed(n);
+    std::atomic<size_t> next{0};
+    const int threads = options_.pack_threads > 0 ? options_.pack_threads : usable_cpu_count();
+    ThreadPool pool(int(std::clamp<size_t>(n, 1, size_t(threads))), ThreadPinning::kFloating);
+    pool.run(pool.size(), [&](int) {
+      for (size_t k = next++; k < n; k = next++) {
+        const ConvJob& job = conv_jobs_[order[k]];
+        ConvParameters& w = *job.params;
+        if (job.p.groups == 1) {
+          packed[order[k]].emplace(std::in_place_type<Conv2d>, job.p, w.weight, w.bias, job.config,
+                                   options_.isa);
+        } else {
+          packed[order[k]].emplace(std::in_place_type<GroupedConv2d>, job.p, w.weight, w.bias,
+                                   job.config, options_.isa);
+        }
+        w = {};  // packed now; release the floats
+      }
+    });
+    plan_.convs.reserve(n);
+    for (std::optional<ConvOp>& op : packed) plan_.convs.push_back(std::move(*op));
+  }
+
+  // A conv whose weights pack_convs packs after the steps are emitted.
+  struct ConvJob {
+    Conv2dParams p;
+    Conv2dConfig config;
+    ConvParameters* params;
+  };
+
   const NetworkSpec& spec_;
   const ModelOptions& options_;
   Graph::Plan& plan_;
+  std::vector<ConvJob> conv_jobs_;
   const size_t n_;
   std::vector<std::vector<int>> value_readers_;
   std::vector<int> fused_into_;       // conv layer -> the shortcut layer it produces, or -1

@@ -1,5 +1,7 @@
 #include "yolo4/ops/conv2d_weights.h"
 
+#include <algorithm>
+
 #include "yolo4/core/error.h"
 
 namespace yolo4 {
@@ -12,13 +14,47 @@ constexpr int kPairsPerBlock = kKBlock / 2;
 // Panel width bound for the stack buffer of one decoded block (kernels have NR <= 32).
 constexpr int kMaxBfp8Lanes = 64;
 
-// Each block of 16 values of a packed row to the bfloat8_b values that encode to it (as the
-// kernels' decoders give them).
-void round_to_bfp8_blocks(std::vector<float>& row) {
+// One panel's weights in the packed reduction order, [k][lane] (k = tap * channels_per_tap + c),
+// zeros where k or the output channel is padding: written whole, then converted with contiguous
+// stores (the model's load time is mostly this packing and Winograd's transform).
+void gather_panel(std::span<const float> weight_oihw, int out_channels,
+                  const ReductionLayout& layout, int nr, int panel, std::vector<float>& logical) {
+  std::fill(logical.begin(), logical.end(), 0.0f);
+  const int o_begin = panel * nr, o_end = std::min(out_channels, o_begin + nr);
+  // A transpose, [o][c][tap] -> [tap][c][o], in blocks of channels that stay in L1.
+  constexpr int kChannelBlock = 16;
+  for (int c0 = 0; c0 < layout.in_channels; c0 += kChannelBlock) {
+    const int c1 = std::min(layout.in_channels, c0 + kChannelBlock);
+    for (int o = o_begin; o < o_end; ++o) {
+      const float* w = weight_oihw.data() + size_t(o) * layout.in_channels * layout.taps;
+      float* column = logical.data() + (o - o_begin);
+      for (int tap = 0; tap < layout.taps; ++tap) {
+        float* dst = column + size_t(tap) * layout.channels_per_tap * nr;
+        for (int c = c0; c < c1; ++c) dst[size_t(c) * nr] = w[c * layout.taps + tap];
+      }
+    }
+  }
+}
+
+// Lane `lane`'s 16 values of reduction block kb.
+void block_of(const std::vector<float>& logical, int nr, int kb, int lane, float* block) {
+  for (int i = 0; i < kKBlock; ++i) block[i] = logical[size_t(kb * kKBlock + i) * nr + lane];
+}
+
+// Every block of 16 values to the bfloat8_b values that encode to it (as the kernels' decoders
+// give them).
+void round_to_bfp8_blocks(std::vector<float>& logical, int nr) {
+  const int kblocks = int(logical.size() / nr / kKBlock);
+  float block[kKBlock];
   uint16_t decoded[kKBlock];
-  for (size_t k = 0; k < row.size(); k += kKBlock) {
-    decode_bfp8_bf16(encode_bfp8(&row[k]), decoded);
-    for (int i = 0; i < kKBlock; ++i) row[k + i] = to_float(bfloat16{decoded[i]});
+  for (int kb = 0; kb < kblocks; ++kb) {
+    for (int lane = 0; lane < nr; ++lane) {
+      block_of(logical, nr, kb, lane, block);
+      decode_bfp8_bf16(encode_bfp8(block), decoded);
+      for (int i = 0; i < kKBlock; ++i) {
+        logical[size_t(kb * kKBlock + i) * nr + lane] = to_float(bfloat16{decoded[i]});
+      }
+    }
   }
 }
 }  // namespace
@@ -42,11 +78,9 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
                   (weights_dtype == DataType::BFLOAT8_B && resident_dtype == DataType::BFLOAT16),
               "conv2d: ", to_string(weights_dtype), " weights cannot stay resident as ",
               to_string(resident_dtype));
-  const int k_total = layout.k_total();
   const bool lofi = kernel.operands == OperandFormat::kBf16Pairs ||
                     kernel.bf16_operands != kernels::Bf16Operands::kNone;
-  // The logical matrix: one row of k_total reduction values per (padded) output channel.
-  std::vector<float> row(k_total);
+  const size_t panel_size = panel_elements();
   bool vector_decode_exact = true;
   if (dtype_ == DataType::BFLOAT8_B) {
     YOLO4_CHECK(kernel.bfp8_decode_pairs && nr_ % 8 == 0 && nr_ <= kMaxBfp8Lanes, "conv2d: kernel ",
@@ -55,42 +89,22 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
     bfp8_exponents_.resize(blocks);
     bfp8_values_.resize(blocks * kKBlock);
   } else if (!pair_weights_ && !widen_) {
-    f32_.assign(size_t(layout.panels) * panel_elements(), 0.0f);
+    f32_.resize(size_t(layout.panels) * panel_size);
   } else {
-    bf16_.assign(size_t(layout.panels) * panel_elements(), 0);
+    bf16_.resize(size_t(layout.panels) * panel_size);
   }
 
-  for (int o = 0; o < layout.panels * nr_; ++o) {
-    std::fill(row.begin(), row.end(), 0.0f);
-    for (int c = 0; o < out_channels && c < layout.in_channels; ++c) {
-      for (int tap = 0; tap < layout.taps; ++tap) {
-        row[tap * layout.channels_per_tap + c] =
-            weight_oihw[(size_t(o) * layout.in_channels + c) * layout.taps + tap];
-      }
-    }
-    const int panel = o / nr_, lane = o % nr_;
+  std::vector<float> logical(panel_size);
+  for (int panel = 0; panel < layout.panels; ++panel) {
+    gather_panel(weight_oihw, out_channels, layout, nr_, panel, logical);
     if (weights_dtype == DataType::BFLOAT8_B && dtype_ == DataType::BFLOAT16) {
-      round_to_bfp8_blocks(row);  // resident as their bf16 values below
+      round_to_bfp8_blocks(logical, nr_);  // resident as their bf16 values below
     }
     if (dtype_ == DataType::BFLOAT8_B) {
-      for (int kb = 0; kb < layout.kblocks; ++kb) {
-        const BlockBfp8 block = encode_bfp8(&row[kb * kKBlock]);
-        const size_t b = size_t(panel) * layout.kblocks + kb;
-        bfp8_exponents_[b * nr_ + lane] = block.shared_exponent;
-        for (int i = 0; i < kKBlock; ++i) {
-          bfp8_values_[((b * kPairsPerBlock + i / 2) * nr_ + lane) * 2 + i % 2] = block.values[i];
-        }
-        vector_decode_exact = vector_decode_exact && kernels::bfp8_vector_decode_exact(block);
-      }
+      vector_decode_exact = store_bfp8_panel(logical, panel) && vector_decode_exact;
       continue;
     }
-    void* panel_base = f32_.empty() ? static_cast<void*>(bf16_.data() + panel * panel_elements())
-                                    : static_cast<void*>(f32_.data() + panel * panel_elements());
-    for (int k = 0; k < k_total; ++k) {
-      float v = row[k];
-      if (dtype_ == DataType::BFLOAT16 || lofi) v = to_float(to_bfloat16(v));
-      store(panel_base, !f32_.empty(), k, lane, v);
-    }
+    store_panel(logical, panel, dtype_ == DataType::BFLOAT16 || lofi);
   }
   // Blocks outside the vector decoders' range (exponents <= 6, whose values are denormal, or 255)
   // take tiny or huge weights: such a rare tensor decodes with the exact scalar decoder.
@@ -99,6 +113,46 @@ PackedConvWeights::PackedConvWeights(std::span<const float> weight_oihw, int out
     bfp8_decode_ = vector_decode_exact ? kernel.bfp8_decode_pairs : exact.bfp8_decode_pairs;
     bfp8_decode_f32_ = vector_decode_exact ? kernel.bfp8_decode_f32 : exact.bfp8_decode_f32;
   }
+}
+
+void PackedConvWeights::store_panel(std::vector<float>& logical, int panel, bool to_bf16) {
+  if (to_bf16) {
+    for (float& v : logical) v = to_float(to_bfloat16(v));
+  }
+  const int k_total = layout_.k_total();
+  if (!f32_.empty()) {
+    float* dst = f32_.data() + panel * panel_elements();
+    for (int k = 0; k < k_total; ++k) {
+      const int position = swap_pairs_ ? k ^ 1 : k;  // VDPBF16PS adds the odd element first
+      std::copy_n(logical.data() + size_t(k) * nr_, nr_, dst + size_t(position) * nr_);
+    }
+    return;
+  }
+  uint16_t* dst = bf16_.data() + panel * panel_elements();
+  for (int k = 0; k < k_total; ++k) {
+    const float* row = logical.data() + size_t(k) * nr_;
+    for (int lane = 0; lane < nr_; ++lane) {
+      dst[(size_t(k / 2) * nr_ + lane) * 2 + (k & 1)] = to_bfloat16(row[lane]).bits;
+    }
+  }
+}
+
+bool PackedConvWeights::store_bfp8_panel(const std::vector<float>& logical, int panel) {
+  bool vector_decode_exact = true;
+  float values[kKBlock];
+  for (int kb = 0; kb < layout_.kblocks; ++kb) {
+    const size_t b = size_t(panel) * layout_.kblocks + kb;
+    for (int lane = 0; lane < nr_; ++lane) {
+      block_of(logical, nr_, kb, lane, values);
+      const BlockBfp8 block = encode_bfp8(values);
+      bfp8_exponents_[b * nr_ + lane] = block.shared_exponent;
+      for (int i = 0; i < kKBlock; ++i) {
+        bfp8_values_[((b * kPairsPerBlock + i / 2) * nr_ + lane) * 2 + i % 2] = block.values[i];
+      }
+      vector_decode_exact = vector_decode_exact && kernels::bfp8_vector_decode_exact(block);
+    }
+  }
+  return vector_decode_exact;
 }
 
 void PackedConvWeights::store(void* dst, bool f32, int k, int lane, float value) const {

@@ -51,6 +51,12 @@ class PackedConvWeights {
   // Writes the logical value of (k, lane) of one panel at `dst`: kF32 operands (`f32`, pairs
   // swapped for VDPBF16PS's order) or bf16 pairs.
   void store(void* dst, bool f32, int k, int lane, float value) const;
+  // Writes one panel's [k][lane] values as kF32 operands or bf16 pairs, rounded to bf16 first
+  // where `to_bf16`.
+  void store_panel(std::vector<float>& logical, int panel, bool to_bf16);
+  // Encodes one panel's [k][lane] values as bfloat8_b blocks; false if a block needs the exact
+  // scalar decoder.
+  bool store_bfp8_panel(const std::vector<float>& logical, int panel);
   // Decodes (or widens) blocks [kb0, kb1) of `panel` into dst, whose k positions start at kb0.
   void decode_chunk(int panel, int kb0, int kb1, void* dst) const;
   size_t panel_elements() const { return size_t(layout_.k_total()) * nr_; }

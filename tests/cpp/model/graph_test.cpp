@@ -216,6 +216,29 @@ TEST(Graph, FusesShortcutsAndWritesConcatsInPlace) {
   EXPECT_LE(graph_session.arena_bytes(), module_session.arena_bytes());
 }
 
+// The convs' weights are transformed and packed on several threads while the model loads: each
+// lands in its own conv, as on one thread (also run under ThreadSanitizer in CI).
+TEST(Graph, PacksItsWeightsOnSeveralThreadsAsOnOne) {
+  ModelSource source;
+  source.builtin_cfg = "yolo-fastest-1.1-xl.cfg";  // plain and depthwise convs, 1x1 and 3x3
+  source.options = ModelOptions::preset("fast");   // Winograd and bfloat8_b weights too
+  source.options.pack_threads = 1;
+  const DetectionModel one(source);
+  source.options.pack_threads = 3;
+  const DetectionModel three(source);
+  const Shape shape{1, 64, 64, 3};
+  std::vector<float> image(size_t(shape.elements()));
+  for (size_t i = 0; i < image.size(); ++i) image[i] = float((i * 7919) % 1000) / 1000.0f;
+  const Tensor input = from_nhwc(image.data(), shape);
+  Device device(2, one.isa());
+  const std::vector<Tensor> expected = one.graph()(device, input);
+  const std::vector<Tensor> heads = three.graph()(device, input);
+  ASSERT_EQ(heads.size(), expected.size());
+  for (size_t i = 0; i < heads.size(); ++i) {
+    EXPECT_EQ(to_nhwc(heads[i]), to_nhwc(expected[i])) << "head " << i;
+  }
+}
+
 TEST(Graph, RejectsInputsThatDoNotFit) {
   const DetectionModel model(ModelSource{});
   EXPECT_THROW(model.graph().validate_input({1, 100, 320, 3}), Error);
