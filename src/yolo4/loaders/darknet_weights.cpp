@@ -1,5 +1,11 @@
 #include "yolo4/loaders/darknet_weights.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "yolo4/core/error.h"
 #include "yolo4/loaders/binary_io.h"
 
@@ -14,13 +20,13 @@ constexpr int32_t kMaxVersionPart = 1000;
 
 DarknetWeightsReader::DarknetWeightsReader(std::string path) : path_(std::move(path)) {
   file_bytes_ = file_size(path_);
-  file_.open(path_, std::ios::binary);
-  YOLO4_CHECK(file_, path_, ": cannot open darknet weights file");
+  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  YOLO4_CHECK(fd_ >= 0, path_, ": cannot open darknet weights file: ", std::strerror(errno));
   YOLO4_CHECK(file_bytes_ >= kVersionBytes + sizeof(uint32_t), path_,
               ": truncated darknet weights: expected a header of at least 16 bytes, file has ",
               file_bytes_);
   uint8_t header[kVersionBytes + sizeof(uint64_t)] = {};
-  file_.read(reinterpret_cast<char*>(header), kVersionBytes);
+  read_bytes(0, kVersionBytes, header, "header");
   major_ = load_le<int32_t>(header);
   minor_ = load_le<int32_t>(header + 4);
   revision_ = load_le<int32_t>(header + 8);
@@ -33,9 +39,7 @@ DarknetWeightsReader::DarknetWeightsReader(std::string path) : path_(std::move(p
   YOLO4_CHECK(file_bytes_ >= header_bytes_, path_, ": truncated darknet weights: version ", major_,
               ".", minor_, " needs a ", header_bytes_, "-byte header, file has ", file_bytes_,
               " bytes");
-  file_.read(reinterpret_cast<char*>(header + kVersionBytes),
-             static_cast<std::streamsize>(header_bytes_ - kVersionBytes));
-  YOLO4_CHECK(file_, path_, ": header read failed");
+  read_bytes(kVersionBytes, header_bytes_ - kVersionBytes, header + kVersionBytes, "header");
   seen_ = wide_seen ? load_le<uint64_t>(header + kVersionBytes)
                     : load_le<uint32_t>(header + kVersionBytes);
   position_ = header_bytes_;
@@ -49,16 +53,35 @@ void DarknetWeightsReader::expect_float_count(uint64_t count) const {
               " float32), found ", file_bytes_);
 }
 
+DarknetWeightsReader::~DarknetWeightsReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void DarknetWeightsReader::read_bytes(uint64_t offset, size_t bytes, void* dst,
+                                      const char* what) const {
+  auto* out = static_cast<char*>(dst);
+  while (bytes > 0) {
+    const ssize_t got = ::pread(fd_, out, bytes, off_t(offset));
+    if (got < 0 && errno == EINTR) continue;
+    YOLO4_CHECK(got > 0, path_, ": ", what, " read failed at byte ", offset, ": ",
+                got < 0 ? std::strerror(errno) : "unexpected end of file");
+    out += got, offset += uint64_t(got), bytes -= size_t(got);
+  }
+}
+
 std::vector<float> DarknetWeightsReader::read(size_t count) {
-  const uint64_t needed = position_ + uint64_t{count} * sizeof(float);
+  std::vector<float> values = read_at(position_, count);
+  position_ += uint64_t{count} * sizeof(float);
+  return values;
+}
+
+std::vector<float> DarknetWeightsReader::read_at(uint64_t offset, size_t count) const {
+  const uint64_t needed = offset + uint64_t{count} * sizeof(float);
   YOLO4_CHECK(needed <= file_bytes_, path_, ": truncated darknet weights: reading ", count,
-              " floats at byte ", position_, " needs a file of at least ", needed, " bytes, found ",
+              " floats at byte ", offset, " needs a file of at least ", needed, " bytes, found ",
               file_bytes_);
   std::vector<float> values(count);
-  file_.read(reinterpret_cast<char*>(values.data()),
-             static_cast<std::streamsize>(count * sizeof(float)));
-  YOLO4_CHECK(file_, path_, ": read failed at byte ", position_);
-  position_ = needed;
+  read_bytes(offset, count * sizeof(float), values.data(), "weights");
   return values;
 }
 

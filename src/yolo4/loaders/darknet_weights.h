@@ -2,18 +2,20 @@
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <string>
 #include <vector>
 
 namespace yolo4 {
 
-// Reads the header on construction, then parameters in file order with read(). The file has no
-// layer boundaries, so the caller's model decides the counts; size mismatches fail with the
-// expected and actual file sizes.
+// Reads the header on construction, then parameters in file order with read(), or anywhere with
+// read_at() (which threads may call at once). The file has no layer boundaries, so the caller's
+// model decides the counts; size mismatches fail with the expected and actual file sizes.
 class DarknetWeightsReader {
  public:
   explicit DarknetWeightsReader(std::string path);
+  ~DarknetWeightsReader();
+  DarknetWeightsReader(const DarknetWeightsReader&) = delete;
+  DarknetWeightsReader& operator=(const DarknetWeightsReader&) = delete;
 
   const std::string& path() const { return path_; }
   int32_t major() const { return major_; }
@@ -28,12 +30,17 @@ class DarknetWeightsReader {
   void expect_float_count(uint64_t count) const;
   // The next `count` floats.
   std::vector<float> read(size_t count);
+  // The `count` floats from byte `offset` on.
+  std::vector<float> read_at(uint64_t offset, size_t count) const;
   // Fails if bytes remain after the last read.
   void expect_end() const;
 
  private:
+  // `bytes` bytes from `offset` into dst; `what` names them in an error.
+  void read_bytes(uint64_t offset, size_t bytes, void* dst, const char* what) const;
+
   std::string path_;
-  std::ifstream file_;
+  int fd_ = -1;
   int32_t major_ = 0, minor_ = 0, revision_ = 0;
   uint64_t seen_ = 0;
   uint64_t header_bytes_ = 0;

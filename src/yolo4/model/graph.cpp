@@ -1,16 +1,13 @@
 #include "yolo4/model/graph.h"
 
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <mutex>
-#include <numeric>
 #include <optional>
 #include <variant>
 
-#include "yolo4/core/device.h"
 #include "yolo4/core/error.h"
-#include "yolo4/core/thread_pool.h"
+#include "yolo4/core/jobs.h"
 #include "yolo4/model/layer_config.h"
 #include "yolo4/ops/conv2d.h"
 #include "yolo4/ops/eltwise.h"
@@ -283,33 +280,25 @@ class Planner {
     }
   }
 
-  // Transforms and packs every conv's weights, the convs shared out over the CPUs largest first:
+  // Transforms and packs every conv's weights, the convs shared out over the CPUs:
   // packing is most of a model's load time, and on a virtual machine so is the first touch of
   // the packed weights' fresh pages, which a host backs per CPU (docs/perf.md, 2026-12-05).
   void pack_convs() {
     const size_t n = conv_jobs_.size();
-    std::vector<size_t> order(n);
-    std::iota(order.begin(), order.end(), size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return conv_jobs_[a].params->weight.size() > conv_jobs_[b].params->weight.size();
-    });
+    std::vector<size_t> weights(n);
+    for (size_t i = 0; i < n; ++i) weights[i] = conv_jobs_[i].params->weight.size();
     std::vector<std::optional<ConvOp>> packed(n);
-    std::atomic<size_t> next{0};
-    const int threads = options_.pack_threads > 0 ? options_.pack_threads : usable_cpu_count();
-    ThreadPool pool(int(std::clamp<size_t>(n, 1, size_t(threads))), ThreadPinning::kFloating);
-    pool.run(pool.size(), [&](int) {
-      for (size_t k = next++; k < n; k = next++) {
-        const ConvJob& job = conv_jobs_[order[k]];
-        ConvParameters& w = *job.params;
-        if (job.p.groups == 1) {
-          packed[order[k]].emplace(std::in_place_type<Conv2d>, job.p, w.weight, w.bias, job.config,
-                                   options_.isa);
-        } else {
-          packed[order[k]].emplace(std::in_place_type<GroupedConv2d>, job.p, w.weight, w.bias,
-                                   job.config, options_.isa);
-        }
-        w = {};  // packed now; release the floats
+    run_jobs(weights, options_.pack_threads, [&](size_t i) {
+      ConvParameters& w = *conv_jobs_[i].params;
+      const Conv2dParams& p = conv_jobs_[i].p;
+      if (p.groups == 1) {
+        packed[i].emplace(std::in_place_type<Conv2d>, p, w.weight, w.bias, conv_jobs_[i].config,
+                          options_.isa);
+      } else {
+        packed[i].emplace(std::in_place_type<GroupedConv2d>, p, w.weight, w.bias,
+                          conv_jobs_[i].config, options_.isa);
       }
+      w = {};  // packed now; release the floats
     });
     plan_.convs.reserve(n);
     for (std::optional<ConvOp>& op : packed) plan_.convs.push_back(std::move(*op));

@@ -23,8 +23,8 @@ struct ModelOptions {
   // The kernels the weights are packed for: the one place a model's ISA is chosen (--isa).
   // Devices that run the model take it from the model (Graph::isa()); another is refused.
   Isa isa = best_isa();
-  // Threads that transform and pack the conv weights while the model loads (a Graph is built);
-  // 0: one per usable CPU.
+  // Threads that read, transform and pack the conv weights while the model loads; 0: one per
+  // usable CPU.
   int pack_threads = 0;
 
   // Named configurations:

@@ -72,10 +72,12 @@ struct DarknetConvLayout {
   bool batch_norm = false;
 };
 
-// Reads every conv of a darknet .weights file in order, folding BatchNorm. The file must hold
-// exactly these convs; sizes, non-finite values and negative variances fail naming the conv.
+// Reads every conv of a darknet .weights file, folding BatchNorm, the convs on `threads` threads
+// (0: one per usable CPU). The file must hold exactly these convs; sizes, non-finite values and
+// negative variances fail naming the conv (the first in file order).
 std::vector<ConvParameters> read_darknet_convs(const std::string& path,
-                                               std::span<const DarknetConvLayout> convs);
+                                               std::span<const DarknetConvLayout> convs,
+                                               int threads = 0);
 
 // Deterministic He-scaled random parameters for these convs (see random_yolov4_weights).
 std::vector<ConvParameters> random_convs(std::span<const DarknetConvLayout> convs, uint64_t seed);

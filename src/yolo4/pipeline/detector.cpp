@@ -113,7 +113,7 @@ DetectionModel::DetectionModel(const ModelSource& source) : source_(source) {
                 spec.path, " is another network: use darknet .weights for it");
     convs = from_yolov4_weights(load_yolov4_weights(source.weights));
   } else {
-    convs = read_darknet_convs(source.weights, darknet_layout(spec));
+    convs = read_darknet_convs(source.weights, darknet_layout(spec), source.options.pack_threads);
   }
   class_names_ = read_class_names(source.names, spec.num_classes());
   for (int y : spec.yolo_layers) {

@@ -216,6 +216,34 @@ TEST(Yolov4Weights, LoadsDarknetWeightsLikeTheStateDict) {
   expect_error(
       [&] { load_yolov4_weights(path); },
       {"yolov4.weights", "conv #0 (down1.conv1) scales", "non-finite", "index 3", "byte 160"});
+
+  // Also a NaN in the largest conv's weights, which a load on several threads reads first: the
+  // error still names the first bad conv in file order.
+  std::vector<DarknetConvLayout> layout;
+  for (const ConvSpec& c : yolov4_convs()) {
+    layout.push_back({std::string(c.key), c.out_channels,
+                      int64_t(c.out_channels) * c.in_channels * c.kernel * c.kernel, c.batch_norm});
+  }
+  uint64_t offset = 20, largest_offset = 0;
+  int64_t largest = 0;
+  for (const DarknetConvLayout& c : layout) {
+    const uint64_t fields = uint64_t(c.out_channels) * (c.batch_norm ? 4 : 1);
+    if (c.weight_count > largest) {
+      largest = c.weight_count;
+      largest_offset = offset + fields * 4;
+    }
+    offset += (fields + uint64_t(c.weight_count)) * 4;
+  }
+  {
+    std::fstream file(path, std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(std::streamoff(largest_offset));
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    file.write(reinterpret_cast<const char*>(&nan), sizeof nan);
+  }
+  for (int threads : {1, 3}) {
+    expect_error([&] { read_darknet_convs(path, layout, threads); },
+                 {"yolov4.weights", "conv #0 (down1.conv1) scales", "index 3"});
+  }
 }
 
 // Every tensor of reference_state_dict(), built by torch (weights as stride-0 expanded views,
