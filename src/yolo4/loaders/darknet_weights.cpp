@@ -20,8 +20,8 @@ constexpr int32_t kMaxVersionPart = 1000;
 
 DarknetWeightsReader::DarknetWeightsReader(std::string path) : path_(std::move(path)) {
   file_bytes_ = file_size(path_);
-  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  YOLO4_CHECK(fd_ >= 0, path_, ": cannot open darknet weights file: ", std::strerror(errno));
+  file_.fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  YOLO4_CHECK(file_.fd >= 0, path_, ": cannot open darknet weights file: ", std::strerror(errno));
   YOLO4_CHECK(file_bytes_ >= kVersionBytes + sizeof(uint32_t), path_,
               ": truncated darknet weights: expected a header of at least 16 bytes, file has ",
               file_bytes_);
@@ -53,15 +53,15 @@ void DarknetWeightsReader::expect_float_count(uint64_t count) const {
               " float32), found ", file_bytes_);
 }
 
-DarknetWeightsReader::~DarknetWeightsReader() {
-  if (fd_ >= 0) ::close(fd_);
+DarknetWeightsReader::FileDescriptor::~FileDescriptor() {
+  if (fd >= 0) ::close(fd);
 }
 
 void DarknetWeightsReader::read_bytes(uint64_t offset, size_t bytes, void* dst,
                                       const char* what) const {
   auto* out = static_cast<char*>(dst);
   while (bytes > 0) {
-    const ssize_t got = ::pread(fd_, out, bytes, off_t(offset));
+    const ssize_t got = ::pread(file_.fd, out, bytes, off_t(offset));
     if (got < 0 && errno == EINTR) continue;
     YOLO4_CHECK(got > 0, path_, ": ", what, " read failed at byte ", offset, ": ",
                 got < 0 ? std::strerror(errno) : "unexpected end of file");

@@ -13,9 +13,6 @@ namespace yolo4 {
 class DarknetWeightsReader {
  public:
   explicit DarknetWeightsReader(std::string path);
-  ~DarknetWeightsReader();
-  DarknetWeightsReader(const DarknetWeightsReader&) = delete;
-  DarknetWeightsReader& operator=(const DarknetWeightsReader&) = delete;
 
   const std::string& path() const { return path_; }
   int32_t major() const { return major_; }
@@ -39,8 +36,17 @@ class DarknetWeightsReader {
   // `bytes` bytes from `offset` into dst; `what` names them in an error.
   void read_bytes(uint64_t offset, size_t bytes, void* dst, const char* what) const;
 
+  // The open file, closed with its owner, also when the constructor throws.
+  struct FileDescriptor {
+    int fd = -1;
+    FileDescriptor() = default;
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    ~FileDescriptor();
+  };
+
   std::string path_;
-  int fd_ = -1;
+  FileDescriptor file_;
   int32_t major_ = 0, minor_ = 0, revision_ = 0;
   uint64_t seen_ = 0;
   uint64_t header_bytes_ = 0;

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
+#include <iterator>
 
 #include "loaders/loader_test_util.h"
+#include "yolo4/core/error.h"
 
 namespace yolo4 {
 namespace {
@@ -69,6 +72,21 @@ TEST(DarknetWeights, TruncationAndTrailingBytesNameSizes) {
   expect_error([&] { reader.expect_end(); }, {"w.weights", "4 trailing bytes", "found 32"});
   expect_error([&] { reader.read(2); },
                {"w.weights", "truncated", "at byte 28", "at least 36 bytes", "found 32"});
+}
+
+// A reader that fails in its constructor (after opening the file) leaves no file open: a
+// fuzzer's thousands of bad files once ran the process out of descriptors.
+TEST(DarknetWeights, FailedReadersCloseTheirFile) {
+  TempDir dir;
+  const std::string path = dir.path("w.weights");
+  test::write_bytes(path, weights_file(0, 2, 0, false, {}));  // a 16-byte header for version 0.2
+  const auto open_files = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                         std::filesystem::directory_iterator{});
+  };
+  const auto before = open_files();
+  for (int i = 0; i < 50; ++i) EXPECT_THROW(DarknetWeightsReader{path}, Error);
+  EXPECT_EQ(open_files(), before);
 }
 
 TEST(DarknetWeights, BadHeadersFail) {
