@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "yolo4/core/error.h"
@@ -29,8 +30,23 @@ bool os_grants_amx_tiles(uint64_t xcr0) {
          syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtileData) == 0;
 }
 
+// cpuid 0 spells the vendor in EBX, EDX, ECX.
+CpuVendor detect_vendor() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return CpuVendor::kOther;
+  char name[12];
+  std::memcpy(name, &b, 4);
+  std::memcpy(name + 4, &d, 4);
+  std::memcpy(name + 8, &c, 4);
+  const std::string_view vendor(name, sizeof name);
+  if (vendor == "GenuineIntel") return CpuVendor::kIntel;
+  if (vendor == "AuthenticAMD") return CpuVendor::kAmd;
+  return CpuVendor::kOther;
+}
+
 CpuFeatures detect() {
   CpuFeatures f;
+  f.vendor = detect_vendor();
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
   const bool osxsave = c & bit_OSXSAVE;
@@ -68,7 +84,7 @@ CpuFeatures without_disabled(CpuFeatures f, std::string_view list) {
     } else if (name == "avx512") {
       f.avx512 = f.avx512_bf16 = f.avx512_vnni = f.amx_bf16 = false;
     } else if (name == "avx2") {
-      f = CpuFeatures{};
+      f = CpuFeatures{.vendor = f.vendor};
     } else if (!name.empty()) {
       fail("YOLO4_CPU_DISABLE: unknown feature '", std::string(name),
            "': expected a comma-separated list of amx_bf16, avx512_bf16, avx512, avx2");
@@ -118,6 +134,18 @@ std::string_view to_string(Isa isa) {
       return "avx2";
     case Isa::kScalar:
       return "scalar";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(CpuVendor vendor) {
+  switch (vendor) {
+    case CpuVendor::kIntel:
+      return "Intel";
+    case CpuVendor::kAmd:
+      return "AMD";
+    case CpuVendor::kOther:
+      return "other";
   }
   return "unknown";
 }

@@ -10,7 +10,12 @@ namespace yolo4 {
 // need AVX512_BF16 (see CpuFeatures::avx512_bf16), and run on AMX tiles where it has AMX-BF16.
 enum class Isa { kAvx512, kAvx2, kScalar };
 
+// Who designed the cores. Tables measured on one vendor's cores (which Winograd tile pays for a
+// layer) name it where the other's measured differently.
+enum class CpuVendor { kIntel, kAmd, kOther };
+
 struct CpuFeatures {
+  CpuVendor vendor = CpuVendor::kOther;
   bool avx2_fma = false;
   bool avx512 = false;
   bool avx512_bf16 = false;
@@ -25,6 +30,7 @@ bool isa_supported(Isa isa);
 Isa best_isa();
 std::vector<Isa> supported_isas();  // every ISA this CPU can run, best first
 std::string_view to_string(Isa isa);
+std::string_view to_string(CpuVendor vendor);
 Isa parse_isa(std::string_view name);  // "avx512" | "avx2" | "scalar"
 
 }  // namespace yolo4

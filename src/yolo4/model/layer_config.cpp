@@ -5,6 +5,8 @@
 #include <optional>
 #include <string_view>
 
+#include "yolo4/core/cpu_features.h"
+
 namespace yolo4 {
 
 namespace {
@@ -24,7 +26,8 @@ struct WinogradRule {
   int stride;
   int min_in, max_in, min_out, max_out;
   WinogradPrecision precision;
-  std::optional<Isa> isa;  // the kernels it was measured to pay on; empty: every ISA's
+  std::optional<Isa> isa;           // the kernels it was measured to pay on; empty: every ISA's
+  std::optional<CpuVendor> vendor;  // the cores it was measured on; empty: every vendor's
   WinogradTile tile;
   std::string_view why;
 };
@@ -71,32 +74,53 @@ struct WinogradRule {
 // streamed weights (1.8x the direct conv's) cost AVX-512's fp32 more than its products save (3.44
 // -> 3.54 ms in the network), while with AVX2's kernels it took 0.81-0.84x the time. With
 // VDPBF16PS or AMX the direct conv's products are cheap: on AMX F(2x2) measured 0.91-1.54x its
-// time, so those keep it (VDPBF16PS not measured).
-constexpr std::array<WinogradRule, 12> kWinogradRules{{
-    {2, 32, 64, 64, 128, WinogradPrecision::kFmaProducts, std::nullopt, WinogradTile::kF4x4S2,
+// time, so those keep it (VDPBF16PS not measured). On AMD Zen 5 (docs/perf.md 2026-12-05 21:25 UTC,
+// the same method) AVX-512's fp32 measured otherwise at three shapes, its rows listed first: the
+// direct conv at 32->64 (alone 3.4-4.1 ms, F(4x4) 4.05-4.3; in the network 2.9-3.9 against
+// 3.6-4.7), F(4x4) at 128->256 (alone 2.06-2.46 ms, F(2x2) 2.51-2.68, direct 2.63-2.79) and F(2x2)
+// at 512->1024 (alone 2.04-2.27 ms, direct 2.60-2.85; in the network 2.10-2.41 against 2.51-3.07).
+// Its AVX2 kernels agreed with the rows measured on the Xeon.
+constexpr std::array<WinogradRule, 15> kWinogradRules{{
+    {2, 32, 32, 64, 64, WinogradPrecision::kFmaProducts, Isa::kAvx512, CpuVendor::kAmd,
+     WinogradTile::kNone,
+     "stride 2, 32 -> 64 with AVX-512's FMA products on AMD Zen 5: direct, 0.8-0.9x F(4x4)'s time"},
+    {2, 128, 128, 256, 256, WinogradPrecision::kFmaProducts, Isa::kAvx512, CpuVendor::kAmd,
+     WinogradTile::kF4x4S2,
+     "stride 2, 128 -> 256 with AVX-512's FMA products on AMD Zen 5: F(4x4), 0.8x direct, 0.85x "
+     "F(2x2)"},
+    {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kAvx512, CpuVendor::kAmd,
+     WinogradTile::kF2x2S2,
+     "stride 2, 512 -> 1024 with AVX-512's FMA products on AMD Zen 5: F(2x2), 0.8x direct"},
+    {2, 32, 64, 64, 128, WinogradPrecision::kFmaProducts, std::nullopt, std::nullopt,
+     WinogradTile::kF4x4S2,
      "stride 2, 32..64 -> 64..128 with FMA products: F(4x4), 0.78-0.97x direct"},
-    {2, 128, 128, 256, 256, WinogradPrecision::kFmaProducts, Isa::kAvx2, WinogradTile::kF4x4S2,
+    {2, 128, 128, 256, 256, WinogradPrecision::kFmaProducts, Isa::kAvx2, std::nullopt,
+     WinogradTile::kF4x4S2,
      "stride 2, 128 -> 256 with AVX2's FMA products: F(4x4), 0.74-0.77x direct"},
-    {2, 128, 256, 256, 512, WinogradPrecision::kFmaProducts, std::nullopt, WinogradTile::kF2x2S2,
+    {2, 128, 256, 256, 512, WinogradPrecision::kFmaProducts, std::nullopt, std::nullopt,
+     WinogradTile::kF2x2S2,
      "stride 2, 128..256 -> 256..512 with FMA products: F(2x2), 0.75-0.83x direct"},
-    {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kAvx2, WinogradTile::kF2x2S2,
+    {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kAvx2, std::nullopt,
+     WinogradTile::kF2x2S2,
      "stride 2, 512 -> 1024 with AVX2's FMA products: F(2x2), 0.79-0.84x direct"},
-    {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kScalar, WinogradTile::kF2x2S2,
+    {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kScalar, std::nullopt,
+     WinogradTile::kF2x2S2,
      "stride 2, 512 -> 1024 with the portable kernels: F(2x2), 0.73x direct"},
-    {1, 256, 256, 256, 512, WinogradPrecision::kAmxBf16, std::nullopt, WinogradTile::kF2x2,
+    {1, 256, 256, 256, 512, WinogradPrecision::kAmxBf16, std::nullopt, std::nullopt,
+     WinogradTile::kF2x2,
      "256 -> 256..512 in bf16 on AMX: F(2x2), 0.94x F(4x4)'s time (its weights stream)"},
-    {1, 32, 256, 32, 512, WinogradPrecision::kBf16, std::nullopt, WinogradTile::kF4x4,
+    {1, 32, 256, 32, 512, WinogradPrecision::kBf16, std::nullopt, std::nullopt, WinogradTile::kF4x4,
      "32..256 -> 32..512 in bf16: F(4x4), 0.63x direct at 32->64, 0.75-0.88x F(2x2)"},
-    {1, 32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF6x6,
+    {1, 32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, std::nullopt, WinogradTile::kF6x6,
      "32..64 -> 32..64 in fp32: F(6x6), 0.66-0.93x F(4x4)'s time"},
-    {1, 128, 128, 128, 128, WinogradPrecision::kFp32, Isa::kAvx2, WinogradTile::kF6x6,
+    {1, 128, 128, 128, 128, WinogradPrecision::kFp32, Isa::kAvx2, std::nullopt, WinogradTile::kF6x6,
      "128 -> 128 in fp32 on AVX2: F(6x6), 0.86x F(4x4)'s time (1.10x with AVX-512's kernels)"},
-    {1, 32, 256, 32, 512, WinogradPrecision::kFp32, std::nullopt, WinogradTile::kF4x4,
+    {1, 32, 256, 32, 512, WinogradPrecision::kFp32, std::nullopt, std::nullopt, WinogradTile::kF4x4,
      "32..256 -> 32..512 in fp32: F(4x4), 0.60-0.90x F(2x2)'s time"},
-    {1, 64, 512, 64, 512, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,
+    {1, 64, 512, 64, 512, WinogradPrecision::kAny, std::nullopt, std::nullopt, WinogradTile::kF2x2,
      "64..512 -> 64..512: F(2x2), 0.52-0.71x direct"},
-    {1, 257, 1024, 513, 1024, WinogradPrecision::kAny, std::nullopt, WinogradTile::kF2x2,
-     "512 -> 1024: F(2x2), 0.57-0.91x direct (its weights streamed once)"},
+    {1, 257, 1024, 513, 1024, WinogradPrecision::kAny, std::nullopt, std::nullopt,
+     WinogradTile::kF2x2, "512 -> 1024: F(2x2), 0.57-0.91x direct (its weights streamed once)"},
 }};
 
 bool applies(WinogradPrecision precision, const ModelOptions& options) {
@@ -123,7 +147,8 @@ WinogradTile winograd_tile(const ConvLayerShape& s, const ModelOptions& options)
   for (const WinogradRule& r : kWinogradRules) {
     if (s.stride == r.stride && s.in_channels >= r.min_in && s.in_channels <= r.max_in &&
         s.out_channels >= r.min_out && s.out_channels <= r.max_out &&
-        applies(r.precision, options) && (!r.isa || *r.isa == options.isa)) {
+        applies(r.precision, options) && (!r.isa || *r.isa == options.isa) &&
+        (!r.vendor || *r.vendor == cpu_features().vendor)) {
       return r.tile;
     }
   }
