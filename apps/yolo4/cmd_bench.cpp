@@ -58,7 +58,8 @@ void print_text(const std::string& network, const Shape& in, const ModelOptions&
       "start-up to first result %.0f ms\n",
       r.arena_bytes / 1e6, r.lower_bound_bytes / 1e6, r.weight_bytes / 1e6, r.startup_ms);
 }
-// Which shard layout, grid, blocking and algorithm every conv gets at this input size, and why.
+// Which shard layout, grid, blocking and algorithm every conv gets at this input size, and why
+// (a 3x3 conv's tile: the layer table's row, in brackets).
 // A Winograd conv's block counts output tiles, not pixels; its group, the MR-rows of tiles that
 // meet each weight panel in turn.
 void print_explain(const Graph& graph, const Shape& input, int cores) {
@@ -71,11 +72,12 @@ void print_explain(const Graph& graph, const Shape& input, int cores) {
                                       : std::string("winograd ") + to_string(s.winograd) + " on ";
     const std::string group =
         s.winograd == WinogradTile::kNone ? "-" : std::to_string(s.group_tiles);
-    std::printf("%-34s %-16s %-16s %-15s %dx%-4d %-7d %-5s %-9d %s / %s%s\n", c.name.c_str(),
+    const std::string tile_why = c.winograd_reason.empty() ? "" : " (" + c.winograd_reason + ")";
+    std::printf("%-34s %-16s %-16s %-15s %dx%-4d %-7d %-5s %-9d %s / %s%s%s\n", c.name.c_str(),
                 to_string(c.input).c_str(), to_string(c.output).c_str(),
                 to_string(s.shard_layout).data(), s.grid_rows, s.grid_columns, s.block_pixels,
                 group.c_str(), s.chunk_kblocks * 16, std::string(s.reason).c_str(),
-                algorithm.c_str(), c.kernel.c_str());
+                algorithm.c_str(), c.kernel.c_str(), tile_why.c_str());
   }
 }
 }  // namespace

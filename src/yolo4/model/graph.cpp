@@ -538,7 +538,10 @@ std::vector<Graph::ConvPlan> Graph::explain(const Shape& input, int cores) const
             strategy.grid_rows = cores;  // grouped convs split output rows
             strategy.reason = "grouped: rows over cores";
           }
-          out.push_back({l.name, in, output, strategy, conv.kernel_name()});
+          const ConvLayerShape shape{in.c, l.conv.filters, l.conv.size, l.conv.stride,
+                                     l.conv.groups};
+          out.push_back({l.name, in, output, strategy, conv.kernel_name(),
+                         std::string(winograd_reason(shape, options_))});
         },
         plan_->convs[k]);
   }

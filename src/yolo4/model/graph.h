@@ -44,6 +44,7 @@ class Graph {
     Shape input, output;
     ConvStrategy strategy;
     std::string kernel;
+    std::string winograd_reason;  // the layer table's row behind its tile ("" if not a 3x3)
   };
   std::vector<ConvPlan> explain(const Shape& input, int cores) const;
 

@@ -142,17 +142,23 @@ bool applies(WinogradPrecision precision, const ModelOptions& options) {
   return false;
 }
 
-WinogradTile winograd_tile(const ConvLayerShape& s, const ModelOptions& options) {
-  if (!options.winograd || s.kernel != 3 || s.groups != 1) return WinogradTile::kNone;
+// The first rule that matches the conv, if any.
+const WinogradRule* winograd_rule(const ConvLayerShape& s, const ModelOptions& options) {
+  if (!options.winograd || s.kernel != 3 || s.groups != 1) return nullptr;
   for (const WinogradRule& r : kWinogradRules) {
     if (s.stride == r.stride && s.in_channels >= r.min_in && s.in_channels <= r.max_in &&
         s.out_channels >= r.min_out && s.out_channels <= r.max_out &&
         applies(r.precision, options) && (!r.isa || *r.isa == options.isa) &&
         (!r.vendor || *r.vendor == cpu_features().vendor)) {
-      return r.tile;
+      return &r;
     }
   }
-  return WinogradTile::kNone;
+  return nullptr;
+}
+
+WinogradTile winograd_tile(const ConvLayerShape& s, const ModelOptions& options) {
+  const WinogradRule* rule = winograd_rule(s, options);
+  return rule ? rule->tile : WinogradTile::kNone;
 }
 
 // bfloat8_b shares one exponent per 16 weights. A grouped conv's weights are few (k x k per
@@ -200,6 +206,16 @@ Conv2dConfig conv_config(const ConvLayerShape& shape, const ModelOptions& option
     config.winograd = winograd_tile(shape, with_fp32_products(options));
   }
   return config;
+}
+
+std::string_view winograd_reason(const ConvLayerShape& shape, const ModelOptions& options) {
+  if (shape.kernel != 3 || shape.groups != 1) return "";
+  if (!options.winograd) return "Winograd off";
+  const WinogradTile tile = winograd_tile(shape, options);
+  const WinogradRule* rule = takes_fp32_products(shape, options, tile)
+                                 ? winograd_rule(shape, with_fp32_products(options))
+                                 : winograd_rule(shape, options);
+  return rule ? rule->why : "no Winograd rule for this shape and precision: direct";
 }
 
 Conv2dConfig conv_config(const ConvSpec& spec, const ModelOptions& options) {

@@ -3,6 +3,8 @@
 // ModelOptions and the report's sharding rule (Conv2d::strategy).
 #pragma once
 
+#include <string_view>
+
 #include "yolo4/core/activation.h"
 #include "yolo4/model/conv_table.h"
 #include "yolo4/model/options.h"
@@ -19,6 +21,10 @@ struct ConvLayerShape {
 
 // The Conv2dConfig for one conv of a network.
 Conv2dConfig conv_config(const ConvLayerShape& shape, const ModelOptions& options);
+
+// Why conv_config gives the conv its Winograd tile, or none: the table row it matched, "" for a
+// conv Winograd never applies to (not an ungrouped 3x3).
+std::string_view winograd_reason(const ConvLayerShape& shape, const ModelOptions& options);
 
 // The same for one of YOLOv4's convs (the heads are the convs without BatchNorm).
 Conv2dConfig conv_config(const ConvSpec& spec, const ModelOptions& options);

@@ -161,6 +161,26 @@ TEST(WinogradTable, Stride2WhereTheProductsAreFmas) {
   }
 }
 
+// bench --explain prints, for each 3x3 conv, the row its tile came from: the row of the
+// precision that runs (fp32's, where a reduced preset takes fp32's products), or why none did.
+TEST(WinogradTable, ReasonNamesTheRowBehindTheTile) {
+  const auto reason = [](int in, int out, std::string_view preset, Isa isa, int kernel = 3,
+                         int stride = 1) {
+    return std::string(winograd_reason(ConvLayerShape{in, out, kernel, stride, 1},
+                                       ModelOptions::preset(preset, isa)));
+  };
+  EXPECT_EQ(reason(32, 64, "fp32", Isa::kAvx2),
+            "32..64 -> 32..64 in fp32: F(6x6), 0.66-0.93x F(4x4)'s time");
+  EXPECT_EQ(reason(32, 64, "bf16", Isa::kAvx2), reason(32, 64, "fp32", Isa::kAvx2))
+      << "widened LoFi takes fp32's tile, and its reason";
+  EXPECT_NE(reason(256, 512, "bf16", Isa::kAvx2).find("in bf16: F(4x4)"), std::string::npos);
+  EXPECT_NE(reason(16, 32, "fp32", Isa::kAvx2, 3, 2).find("no Winograd rule"), std::string::npos);
+  EXPECT_EQ(reason(64, 64, "fp32", Isa::kAvx2, 1), "") << "1x1: not a Winograd conv";
+  ModelOptions direct = ModelOptions::preset("fp32", Isa::kAvx2);
+  direct.winograd = false;
+  EXPECT_EQ(winograd_reason(ConvLayerShape{64, 64, 3, 1, 1}, direct), "Winograd off");
+}
+
 TEST(WinogradTable, OnlyUngrouped3x3Convs) {
   EXPECT_EQ(tile_for(64, 64, "fp32", 1), WinogradTile::kNone);
   EXPECT_EQ(tile_for(64, 64, "fp32", 3, 1, 64), WinogradTile::kNone);
