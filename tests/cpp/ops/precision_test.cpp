@@ -9,6 +9,7 @@
 #include "test_util.h"
 #include "yolo4/core/dtype.h"
 #include "yolo4/ops/conv2d.h"
+#include "yolo4/ops/conv2d_operands.h"
 #include "yolo4/ops/layout.h"
 #include "yolo4/ops/reference.h"
 
@@ -44,6 +45,38 @@ TEST(Bfloat16, RoundsToNearestEvenLikeTheDefinition) {
   EXPECT_EQ(to_float(to_bfloat16(1.0f + 1.0f / 256)), 1.0f);
   EXPECT_EQ(to_float(to_bfloat16(1.0f + 3.0f / 256)), 1.0f + 4.0f / 256);
   EXPECT_TRUE(std::isnan(to_float(to_bfloat16(std::nanf("")))));
+}
+
+// NaNs whose payload would carry into the exponent (or the sign) when rounded stay NaN, and
+// float's largest values round to infinity, value by value and through the packing's
+// conversion of whole blocks (the vectorised loop).
+TEST(Bfloat16, NanStaysNanAndTheLargestValuesRoundToInfinity) {
+  const auto float_of = [](uint32_t bits) {
+    float x;
+    std::memcpy(&x, &bits, 4);
+    return x;
+  };
+  float block[conv_operands::kKBlock];
+  for (int i = 0; i < conv_operands::kKBlock; ++i) block[i] = float(i) * 0.37f - 2.0f;
+  block[0] = float_of(0x7fffffffu);  // rounding would carry into the sign: -0
+  block[1] = float_of(0xffffffffu);
+  block[2] = float_of(0x7f80ffffu);  // the smallest exponent-all-ones payload rounding up
+  block[3] = float_of(0x7f7fffffu);  // FLT_MAX rounds to +inf
+  block[4] = -float_of(0x7f7fffffu);
+  block[5] = INFINITY;
+  uint16_t packed[conv_operands::kKBlock];
+  conv_operands::convert_block(block, conv_operands::kKBlock, packed, {true, false});
+  for (int i = 0; i < conv_operands::kKBlock; ++i) {
+    const float value = to_float(to_bfloat16(block[i]));
+    EXPECT_EQ(packed[i], to_bfloat16(block[i]).bits) << i;
+    if (i < 3) {
+      EXPECT_TRUE(std::isnan(value)) << std::hex << bits_of(block[i]);
+    } else if (i < 6) {
+      EXPECT_TRUE(std::isinf(value)) << i;
+    } else {
+      EXPECT_EQ(bits_of(value), bits_of(bf16_by_definition(block[i]))) << i;
+    }
+  }
 }
 
 // bfloat8_b by definition: shared exponent from the largest magnitude, 7-bit magnitudes
