@@ -156,8 +156,7 @@ const WinogradRule* winograd_rule(const ConvLayerShape& s, const ModelOptions& o
   return nullptr;
 }
 
-WinogradTile winograd_tile(const ConvLayerShape& s, const ModelOptions& options) {
-  const WinogradRule* rule = winograd_rule(s, options);
+WinogradTile tile_of(const WinogradRule* rule) {
   return rule ? rule->tile : WinogradTile::kNone;
 }
 
@@ -183,10 +182,19 @@ ModelOptions with_fp32_products(ModelOptions options) {
 // fp32's F(4x4)/F(6x6) time on those layers (docs/perf.md, 2026-12-02 14:00-15:20 UTC), and
 // bf16's F(4x4) 0.98-1.12x fp32's F(6x6). fast's bfloat8_b weights keep F(2x2) (their F(4x4)
 // error 20-22x the direct conv's), so it takes fp32's tile wherever that is larger.
-bool takes_fp32_products(const ConvLayerShape& s, const ModelOptions& options, WinogradTile tile) {
-  return !kernels::native_bf16_products(options.isa) &&
-         kernels::winograd_side(winograd_tile(s, with_fp32_products(options))) >
-             kernels::winograd_side(tile);
+struct WinogradChoice {
+  const WinogradRule* rule = nullptr;  // the row behind the tile; none: direct
+  bool fp32_products = false;          // the conv takes fp32's weights, products and row
+};
+
+WinogradChoice choose_winograd(const ConvLayerShape& s, const ModelOptions& options) {
+  const WinogradRule* own = winograd_rule(s, options);
+  if (kernels::native_bf16_products(options.isa)) return {own, false};
+  const WinogradRule* fp32 = winograd_rule(s, with_fp32_products(options));
+  if (kernels::winograd_side(tile_of(fp32)) > kernels::winograd_side(tile_of(own))) {
+    return {fp32, true};
+  }
+  return {own, false};
 }
 
 }  // namespace
@@ -199,11 +207,11 @@ Conv2dConfig conv_config(const ConvLayerShape& shape, const ModelOptions& option
   config.math_fidelity = options.math_fidelity;
   config.math_approx_mode = options.math_approx_mode;
   config.activation = shape.activation;
-  config.winograd = winograd_tile(shape, options);
-  if (takes_fp32_products(shape, options, config.winograd)) {
+  const WinogradChoice winograd = choose_winograd(shape, options);
+  config.winograd = tile_of(winograd.rule);
+  if (winograd.fp32_products) {
     config.weights_dtype = DataType::FLOAT32;
     config.math_fidelity = MathFidelity::HiFi4;
-    config.winograd = winograd_tile(shape, with_fp32_products(options));
   }
   return config;
 }
@@ -211,10 +219,7 @@ Conv2dConfig conv_config(const ConvLayerShape& shape, const ModelOptions& option
 std::string_view winograd_reason(const ConvLayerShape& shape, const ModelOptions& options) {
   if (shape.kernel != 3 || shape.groups != 1) return "";
   if (!options.winograd) return "Winograd off";
-  const WinogradTile tile = winograd_tile(shape, options);
-  const WinogradRule* rule = takes_fp32_products(shape, options, tile)
-                                 ? winograd_rule(shape, with_fp32_products(options))
-                                 : winograd_rule(shape, options);
+  const WinogradRule* rule = choose_winograd(shape, options).rule;
   return rule ? rule->why : "no Winograd rule for this shape and precision: direct";
 }
 
