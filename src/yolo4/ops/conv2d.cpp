@@ -7,6 +7,7 @@
 
 #include "yolo4/core/aligned_vector.h"
 #include "yolo4/core/error.h"
+#include "yolo4/core/share_queue.h"
 #include "yolo4/ops/conv2d_operands.h"
 #include "yolo4/ops/conv2d_winograd.h"
 
@@ -22,6 +23,10 @@ namespace {
 constexpr int round_up(int value, int multiple) {
   return (value + multiple - 1) / multiple * multiple;
 }
+
+// Blocks of its own at least that a core's share of pixels is split into, where the cores split
+// only the pixels.
+constexpr int kMinStealableBlocks = 4;
 
 // The report's rule: many more pixels than channels shard by height, many more channels than
 // pixels by width, comparable ones by block.
@@ -265,6 +270,8 @@ struct DirectConv {
   PackFn pack;
   bool out_bf16;
   int64_t pixels;
+  int tiles, panels;  // MR-row tiles and weight panels of the whole conv
+  int block_tiles;    // MR-row tiles packed at once
   int out_columns;
   size_t element;    // bytes per output value
   size_t a_element;  // bytes per packed activation operand
@@ -344,12 +351,18 @@ void run_block(const DirectConv& c, const CoreScratch& scratch, const CoreShare&
   }
 }
 
-// One core's tiles and panels, a block of tiles at a time.
-void run_core_share(const DirectConv& c, const CoreShare& share) {
+// The blocks of a core's share.
+int share_blocks(const DirectConv& c, int core) {
+  const CoreShare share = core_share(core, c.s, c.tiles, c.panels);
+  return ceil_div(share.tile_end - share.tile_begin, c.block_tiles);
+}
+
+// One core's panels, a block of tiles at a time: its own tiles' blocks, then, where the cores
+// split only the pixels, those left of the others'.
+void run_core_share(const DirectConv& c, int core, ShareQueue& queue) {
   c.kernel.prepare_core();
-  const int mr = c.kernel.mr;
-  const int block_tiles =
-      conv_operands::balanced_block_rows(share.tile_end - share.tile_begin, c.s.block_pixels / mr);
+  const int mr = c.kernel.mr, block_tiles = c.block_tiles;
+  const CoreShare share = core_share(core, c.s, c.tiles, c.panels);
   thread_local AlignedVector<float> packed, weight_scratch, partial;
   // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core.
   const bool decode_once =
@@ -362,8 +375,10 @@ void run_core_share(const DirectConv& c, const CoreShare& share) {
   const int partial_stride = (share.panel_end - share.panel_begin) * c.kernel.nr;
   if (c.s.chunk_kblocks < c.g.kblocks) partial.resize(size_t(block_tiles) * mr * partial_stride);
   const CoreScratch scratch{packed, weight_scratch, partial, decode_once, partial_stride};
-  for (int t0 = share.tile_begin; t0 < share.tile_end; t0 += block_tiles) {
-    run_block(c, scratch, share, t0, std::min(share.tile_end, t0 + block_tiles));
+  while (const auto claim = queue.next(core, /*steal=*/c.s.grid_columns == 1)) {
+    const CoreShare owner = core_share(claim->owner, c.s, c.tiles, c.panels);
+    const int t0 = owner.tile_begin + claim->block * block_tiles;
+    run_block(c, scratch, share, t0, std::min(owner.tile_end, t0 + block_tiles));
   }
 }
 
@@ -524,7 +539,13 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   const int block_bytes = weights_.front().decoded_per_chunk()
                               ? kernel_.blocking.act_block_bytes_decoded
                               : kernel_.blocking.act_block_bytes;
-  const int auto_pixels = std::max(1, block_bytes / (chunk_bytes * kernel_.mr)) * kernel_.mr;
+  int auto_tiles = std::max(1, block_bytes / (chunk_bytes * kernel_.mr));
+  // Cores that split only the pixels take each other's blocks when done with theirs
+  // (ShareQueue): a few blocks a share leave something to take.
+  if (s.grid_columns == 1 && s.grid_rows > 1) {
+    auto_tiles = std::min(auto_tiles, ceil_div(ceil_div(tiles, s.grid_rows), kMinStealableBlocks));
+  }
+  const int auto_pixels = auto_tiles * kernel_.mr;
   s.block_pixels = config_.act_block_h_override > 0
                        ? round_up(config_.act_block_h_override, kernel_.mr)
                        : auto_pixels;
@@ -607,14 +628,27 @@ void Conv2d::execute_winograd(Device& device, const Tensor& input, const Tensor&
   run.bias = packed_bias_.data();
   run.activation = activation_;
   run.kblocks = layout_.kblocks;
-  run.block_tiles = s.block_pixels / kernel_.mr;
   run.group_tiles = s.group_tiles;
   run.out_columns = output_columns(output);
   const int tiles = ceil_div(winograd::tile_count(s.winograd, output.shape()), kernel_.mr);
   const int panels = ceil_div(run.out_columns, kernel_.nr);
-  device.pool().run(s.grid_rows * s.grid_columns, [&](int core) {
+  run.block_tiles =
+      conv_operands::balanced_block_rows(ceil_div(tiles, s.grid_rows), s.block_pixels / kernel_.mr);
+  const int cores = s.grid_rows * s.grid_columns;
+  ShareQueue queue(cores, [&](int core) {
     const CoreShare share = core_share(core, s, tiles, panels);
-    winograd::run_share(run, share.tile_begin, share.tile_end, share.panel_begin, share.panel_end);
+    return ceil_div(share.tile_end - share.tile_begin, run.block_tiles);
+  });
+  device.pool().run(cores, [&](int core) {
+    const CoreShare share = core_share(core, s, tiles, panels);
+    winograd::run_share(
+        run, share.panel_begin, share.panel_end, [&]() -> std::optional<winograd::MrRows> {
+          const auto claim = queue.next(core, /*steal=*/s.grid_columns == 1);
+          if (!claim) return std::nullopt;
+          const CoreShare owner = core_share(claim->owner, s, tiles, panels);
+          const int begin = owner.tile_begin + claim->block * run.block_tiles;
+          return winograd::MrRows{begin, std::min(owner.tile_end, begin + run.block_tiles)};
+        });
   });
 }
 
@@ -631,24 +665,29 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
                        params_.padding,      layout_.channels_per_tap,
                        layout_.kblocks,      input.data<void>(),
                        input.pixel_stride(), input.layout() == Layout::TILE};
-  DirectConv conv{g,
-                  s,
-                  kernel_,
-                  weights_.front(),
-                  packed_bias_.data(),
-                  activation_,
-                  output,
-                  residual,
-                  pack_function(input.dtype(), kernel_.operands),
-                  output.dtype() == DataType::BFLOAT16,
-                  g.out.pixels(),
-                  output_columns(output),
-                  size_t(traits(output.dtype()).block_bytes),
-                  operand_bytes(kernel_.operands)};
-  const int tiles = ceil_div(conv.pixels, kernel_.mr);
-  const int panels = ceil_div(conv.out_columns, kernel_.nr);
-  device.pool().run(s.grid_rows * s.grid_columns,
-                    [&](int core) { run_core_share(conv, core_share(core, s, tiles, panels)); });
+  const int tiles = ceil_div(g.out.pixels(), kernel_.mr);
+  const int panels = ceil_div(output_columns(output), kernel_.nr);
+  DirectConv conv{
+      g,
+      s,
+      kernel_,
+      weights_.front(),
+      packed_bias_.data(),
+      activation_,
+      output,
+      residual,
+      pack_function(input.dtype(), kernel_.operands),
+      output.dtype() == DataType::BFLOAT16,
+      g.out.pixels(),
+      tiles,
+      panels,
+      conv_operands::balanced_block_rows(ceil_div(tiles, s.grid_rows), s.block_pixels / kernel_.mr),
+      output_columns(output),
+      size_t(traits(output.dtype()).block_bytes),
+      operand_bytes(kernel_.operands)};
+  const int cores = s.grid_rows * s.grid_columns;
+  ShareQueue queue(cores, [&](int core) { return share_blocks(conv, core); });
+  device.pool().run(cores, [&](int core) { run_core_share(conv, core, queue); });
 }
 
 }  // namespace yolo4

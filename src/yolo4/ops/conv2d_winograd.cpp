@@ -233,7 +233,7 @@ int64_t tile_count(WinogradTile tile, const Shape& out) {
   return int64_t(out.n) * ceil_div(out.h, m) * ceil_div(out.w, m);
 }
 
-void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, int panel_end) {
+void run_share(const Run& r, int panel_begin, int panel_end, const NextBlock& next_block) {
   const kernels::ConvKernel& k = *r.kernel;
   k.prepare_core();
   const int mr = k.mr, nr = k.nr;
@@ -261,15 +261,13 @@ void run_share(const Run& r, int mr_row_begin, int mr_row_end, int panel_begin, 
   // The positions in the order of the weights they use, so that positions sharing a matrix
   // (stride 2's) run one after another and read it from cache.
   const std::vector<int>& order = positions_by_weights(r.tile);
-  const int block_rows =
-      conv_operands::balanced_block_rows(mr_row_end - mr_row_begin, r.block_tiles);
-  packed.resize(size_t(positions * block_rows * mr_row_bytes + 3) / 4);
+  packed.resize(size_t(positions * r.block_tiles * mr_row_bytes + 3) / 4);
   sums.resize(size_t(positions) * sums_stride);
   zero_bias.assign(size_t(nr), 0.0f);
   y.resize(size_t(m) * m * nr);
 
-  for (int b0 = mr_row_begin; b0 < mr_row_end; b0 += block_rows) {
-    const int b1 = std::min(mr_row_end, b0 + block_rows);
+  while (const std::optional<MrRows> block = next_block()) {
+    const int b0 = block->begin, b1 = block->end;
     const int64_t first_tile = int64_t(b0) * mr;
     const int block_tiles = int(std::min<int64_t>(tiles, int64_t(b1) * mr) - first_tile);
     pack(r, first_tile, block_tiles, (b1 - b0) * mr, packed.data());

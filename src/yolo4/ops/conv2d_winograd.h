@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -45,15 +47,21 @@ struct Run {
   const float* bias = nullptr;  // [panel][NR]
   Activation activation = Activation::kNone;
   int kblocks = 0;      // reduction blocks over the input channels
-  int block_tiles = 0;  // MR-rows of transformed tiles packed at once
+  int block_tiles = 0;  // MR-rows of transformed tiles packed at once, at most
   // MR-rows of a block whose GEMMs meet each weight panel in turn (their sums, every position's,
   // kept until the output transform)
   int group_tiles = 1;
   int out_columns = 0;  // output channels written (with a TILE output's zero padding)
 };
 
-// The calling core's share: transformed-tile rows [mr_row_begin, mr_row_end) (in units of the
-// kernel's MR tiles) and weight panels [panel_begin, panel_end).
-void run_share(const Run& run, int mr_row_begin, int mr_row_end, int panel_begin, int panel_end);
+// A block of transformed-tile rows [begin, end), in units of the kernel's MR tiles.
+struct MrRows {
+  int begin, end;
+};
+// The calling core's next block (at most Run::block_tiles MR-rows), none once its work is done.
+using NextBlock = std::function<std::optional<MrRows>()>;
+
+// The calling core's share: weight panels [panel_begin, panel_end) of the blocks next_block gives.
+void run_share(const Run& run, int panel_begin, int panel_end, const NextBlock& next_block);
 
 }  // namespace yolo4::winograd

@@ -401,6 +401,26 @@ TEST(Conv2dStrategyTest, FollowsTheReportRule) {
   EXPECT_DOUBLE_EQ(conv.flops({1, 10, 10, 64}), 2.0 * 100 * 64 * 64);
 }
 
+// Where the cores split only the pixels, each share is cut into 4 blocks or more, so that a core
+// done with its own has blocks of the others' to take (ShareQueue); one core, or cores splitting
+// the channels too, keep the cache-sized blocks.
+TEST(Conv2dStrategyTest, PixelSharesLeaveBlocksToTake) {
+  const std::vector<float> w(64 * 64), b(64);
+  const Conv2d conv({64, 64, 1, 1, 0}, w, b);
+  const Shape in{1, 40, 40, 64};
+  const int mr = kernels::kernel_table(conv.isa()).conv_hifi4.mr;
+  for (int cores : {2, 3}) {
+    const ConvStrategy s = conv.strategy(in, cores);
+    ASSERT_EQ(s.shard_layout, TensorMemoryLayout::HEIGHT_SHARDED);
+    const int share_tiles = (1600 / cores + mr - 1) / mr;
+    EXPECT_GE((share_tiles * mr + s.block_pixels - 1) / s.block_pixels, 4) << cores << " cores";
+    EXPECT_LT(s.block_pixels, conv.strategy(in, 1).block_pixels);
+  }
+  const ConvStrategy block = conv.strategy({1, 8, 8, 64}, 2);
+  ASSERT_EQ(block.shard_layout, TensorMemoryLayout::BLOCK_SHARDED);
+  EXPECT_EQ(block.block_pixels, conv.strategy({1, 8, 8, 64}, 1).block_pixels);
+}
+
 // A core's MR-rows cut into blocks near the cache-sized target, without a small remainder.
 TEST(Conv2dBlocking, BalancedBlocksLeaveNoSmallRemainder) {
   using conv_operands::balanced_block_rows;
