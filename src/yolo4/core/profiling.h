@@ -26,6 +26,7 @@ struct OpRecord {
   TensorMemoryLayout shard_layout = TensorMemoryLayout::HEIGHT_SHARDED;
   Isa isa = Isa::kScalar;  // the kernels that ran: the device's (ops with weights check they match)
   int cores = 1;
+  int taken = 0;     // blocks a core took from another's share, done with its own (ShareQueue)
   double flops = 0;  // useful FLOPs (direct convolution for convs)
   double bytes = 0;  // activations read and written plus weights read, once each
   int64_t duration_ns = 0;

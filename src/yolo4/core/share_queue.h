@@ -33,10 +33,16 @@ class ShareQueue {
     if (auto block = take(core, /*front=*/true)) return Claim{core, *block};
     for (int i = 1; steal && i < cores_; ++i) {
       const int owner = (core + i) % cores_;
-      if (auto block = take(owner, /*front=*/false)) return Claim{owner, *block};
+      if (auto block = take(owner, /*front=*/false)) {
+        taken_.fetch_add(1, std::memory_order_relaxed);
+        return Claim{owner, *block};
+      }
     }
     return std::nullopt;
   }
+
+  // Blocks taken from another core's share so far.
+  int taken() const { return taken_.load(std::memory_order_relaxed); }
 
  private:
   // [front, back) of the blocks not yet taken, in one word so that one compare-exchange takes
@@ -66,6 +72,7 @@ class ShareQueue {
   }
 
   int cores_;
+  std::atomic<int> taken_{0};
   Share inline_[kInlineCores];
   std::unique_ptr<Share[]> heap_;
 };

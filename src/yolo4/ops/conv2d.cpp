@@ -246,16 +246,62 @@ std::vector<PackedConvWeights> pack_weights(const Conv2dParams& p, std::span<con
   return packed;
 }
 
-// The MR-row tiles and weight panels one core of the strategy's grid owns.
-struct CoreShare {
-  int tile_begin, tile_end, panel_begin, panel_end;
-};
+using conv_operands::WorkRange;
 
-CoreShare core_share(int core, const ConvStrategy& s, int tiles, int panels) {
-  const int row = core / s.grid_columns, column = core % s.grid_columns;
-  return {int(int64_t(tiles) * row / s.grid_rows), int(int64_t(tiles) * (row + 1) / s.grid_rows),
-          panels * column / s.grid_columns, panels * (column + 1) / s.grid_columns};
-}
+// How the cores claim their work from a ShareQueue. Each owns the MR-row tiles and weight panels
+// of its place in the strategy's grid, claimed as blocks of its tiles against its panels; or,
+// where every core has every tile in one block and one reduction pass (convs split by channels
+// only: the 20x20 and 10x10 maps), as single panels. A core done with its own share takes what
+// is left of another's: blocks where the cores split the pixels only, or single panels.
+class WorkSplit {
+ public:
+  WorkSplit(const ConvStrategy& s, int tiles, int panels, int mr, int kblocks)
+      : s_(s),
+        tiles_(tiles),
+        panels_(panels),
+        block_tiles_(
+            conv_operands::balanced_block_rows(ceil_div(tiles, s.grid_rows), s.block_pixels / mr)),
+        by_panels_(s.grid_rows == 1 && s.grid_columns > 1 && block_tiles_ >= tiles &&
+                   s.chunk_kblocks >= kblocks) {}
+
+  int block_tiles() const { return block_tiles_; }
+  int cores() const { return s_.grid_rows * s_.grid_columns; }
+
+  // The tiles and panels core `core` owns.
+  WorkRange share(int core) const {
+    const int row = core / s_.grid_columns, column = core % s_.grid_columns;
+    return {int(int64_t(tiles_) * row / s_.grid_rows),
+            int(int64_t(tiles_) * (row + 1) / s_.grid_rows), panels_ * column / s_.grid_columns,
+            panels_ * (column + 1) / s_.grid_columns};
+  }
+
+  // The claims a core's share makes: its blocks, or its panels.
+  int claims(int core) const {
+    const WorkRange own = share(core);
+    return by_panels_ ? own.panel_end - own.panel_begin
+                      : ceil_div(own.tile_end - own.tile_begin, block_tiles_);
+  }
+
+  // The next work of `core`, none once it is done.
+  std::optional<WorkRange> next(ShareQueue& queue, int core) const {
+    const auto claim = queue.next(core, /*steal=*/s_.grid_columns == 1 || by_panels_);
+    if (!claim) return std::nullopt;
+    const WorkRange owner = share(claim->owner);
+    if (by_panels_) {
+      const int panel = owner.panel_begin + claim->block;
+      return WorkRange{owner.tile_begin, owner.tile_end, panel, panel + 1};
+    }
+    const int t0 = owner.tile_begin + claim->block * block_tiles_;
+    const WorkRange own = share(core);  // where blocks are taken, every core has every panel
+    return WorkRange{t0, std::min(owner.tile_end, t0 + block_tiles_), own.panel_begin,
+                     own.panel_end};
+  }
+
+ private:
+  const ConvStrategy& s_;
+  int tiles_, panels_, block_tiles_;
+  bool by_panels_;
+};
 
 // Everything the cores share to run a direct (non-Winograd) conv.
 struct DirectConv {
@@ -270,8 +316,7 @@ struct DirectConv {
   PackFn pack;
   bool out_bf16;
   int64_t pixels;
-  int tiles, panels;  // MR-row tiles and weight panels of the whole conv
-  int block_tiles;    // MR-row tiles packed at once
+  const WorkSplit& split;
   int out_columns;
   size_t element;    // bytes per output value
   size_t a_element;  // bytes per packed activation operand
@@ -288,13 +333,16 @@ struct CoreScratch {
 
 // The MR-row tiles [t0, block_end) of one panel, over reduction blocks [kb0, kb1): fp32
 // partial sums until the last chunk, then the output through the fused epilogue.
-void run_panel(const DirectConv& c, const CoreScratch& scratch, const CoreShare& share, int panel,
+// `own`: the core's share, whose panels' weights it may have decoded once; others' (taken when
+// those are no longer needed) are decoded in their turn into the same scratch.
+void run_panel(const DirectConv& c, const CoreScratch& scratch, const WorkRange& own, int panel,
                int t0, int block_end, int kb0, int kb1) {
   const int mr = c.kernel.mr, nr = c.kernel.nr;
   const int64_t first_pixel = int64_t(t0) * mr;
   kernels::ConvTile tile;
-  tile.w = scratch.decode_once ? c.weights.chunk_of(scratch.weights, panel - share.panel_begin, kb0)
-                               : c.weights.chunk(panel, kb0, kb1, scratch.weights);
+  const bool own_decoded = scratch.decode_once && panel >= own.panel_begin && panel < own.panel_end;
+  tile.w = own_decoded ? c.weights.chunk_of(scratch.weights, panel - own.panel_begin, kb0)
+                       : c.weights.chunk(panel, kb0, kb1, scratch.weights);
   tile.kblocks = kb1 - kb0;
   tile.bias = c.bias + int64_t(panel) * nr;
   tile.columns = std::min(nr, c.out_columns - panel * nr);
@@ -314,7 +362,7 @@ void run_panel(const DirectConv& c, const CoreScratch& scratch, const CoreShare&
     float* tile_partial = tile.accumulate || !tile.finalize
                               ? scratch.partial.data() +
                                     size_t(p - first_pixel) * scratch.partial_stride +
-                                    (panel - share.panel_begin) * nr
+                                    (panel - own.panel_begin) * nr
                               : nullptr;
     tile.partial = tile_partial;
     if (tile.finalize) {
@@ -334,35 +382,30 @@ void run_panel(const DirectConv& c, const CoreScratch& scratch, const CoreShare&
   }
 }
 
-// One block of MR-row tiles [t0, block_end): each reduction chunk is packed once, then run
-// against every panel of the core's share.
-void run_block(const DirectConv& c, const CoreScratch& scratch, const CoreShare& share, int t0,
-               int block_end) {
+// The MR-row tiles of `work` against its panels: each reduction chunk packed, then run against
+// every panel. `packed`: its tiles' one chunk is in the scratch already.
+void run_work(const DirectConv& c, const CoreScratch& scratch, const WorkRange& own,
+              const WorkRange& work, bool packed) {
   const int mr = c.kernel.mr;
-  const int64_t first_pixel = int64_t(t0) * mr;
-  const int rows = int(std::min<int64_t>(c.pixels, int64_t(block_end) * mr) - first_pixel);
+  const int64_t first_pixel = int64_t(work.tile_begin) * mr;
+  const int rows = int(std::min<int64_t>(c.pixels, int64_t(work.tile_end) * mr) - first_pixel);
   for (int kb0 = 0; kb0 < c.g.kblocks; kb0 += c.s.chunk_kblocks) {
     const int kb1 = std::min(c.g.kblocks, kb0 + c.s.chunk_kblocks);
-    c.pack(c.g, first_pixel, rows, mr, kb0, kb1, conv_operands::operand_rounding(c.kernel),
-           scratch.packed.data());
-    for (int panel = share.panel_begin; panel < share.panel_end; ++panel) {
-      run_panel(c, scratch, share, panel, t0, block_end, kb0, kb1);
+    if (!packed) {
+      c.pack(c.g, first_pixel, rows, mr, kb0, kb1, conv_operands::operand_rounding(c.kernel),
+             scratch.packed.data());
+    }
+    for (int panel = work.panel_begin; panel < work.panel_end; ++panel) {
+      run_panel(c, scratch, own, panel, work.tile_begin, work.tile_end, kb0, kb1);
     }
   }
 }
 
-// The blocks of a core's share.
-int share_blocks(const DirectConv& c, int core) {
-  const CoreShare share = core_share(core, c.s, c.tiles, c.panels);
-  return ceil_div(share.tile_end - share.tile_begin, c.block_tiles);
-}
-
-// One core's panels, a block of tiles at a time: its own tiles' blocks, then, where the cores
-// split only the pixels, those left of the others'.
+// One core's work as the split gives it: its own share's, then what is left of others'.
 void run_core_share(const DirectConv& c, int core, ShareQueue& queue) {
   c.kernel.prepare_core();
-  const int mr = c.kernel.mr, block_tiles = c.block_tiles;
-  const CoreShare share = core_share(core, c.s, c.tiles, c.panels);
+  const int mr = c.kernel.mr, block_tiles = c.split.block_tiles();
+  const WorkRange share = c.split.share(core);
   thread_local AlignedVector<float> packed, weight_scratch, partial;
   // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core.
   const bool decode_once =
@@ -375,10 +418,14 @@ void run_core_share(const DirectConv& c, int core, ShareQueue& queue) {
   const int partial_stride = (share.panel_end - share.panel_begin) * c.kernel.nr;
   if (c.s.chunk_kblocks < c.g.kblocks) partial.resize(size_t(block_tiles) * mr * partial_stride);
   const CoreScratch scratch{packed, weight_scratch, partial, decode_once, partial_stride};
-  while (const auto claim = queue.next(core, /*steal=*/c.s.grid_columns == 1)) {
-    const CoreShare owner = core_share(claim->owner, c.s, c.tiles, c.panels);
-    const int t0 = owner.tile_begin + claim->block * block_tiles;
-    run_block(c, scratch, share, t0, std::min(owner.tile_end, t0 + block_tiles));
+  // Tiles already packed in one chunk (panels claimed one at a time) are not packed again.
+  const bool one_chunk = c.s.chunk_kblocks >= c.g.kblocks;
+  WorkRange packed_tiles{0, 0, 0, 0};
+  while (const std::optional<WorkRange> work = c.split.next(queue, core)) {
+    const bool packed = one_chunk && work->tile_begin == packed_tiles.tile_begin &&
+                        work->tile_end == packed_tiles.tile_end;
+    run_work(c, scratch, share, *work, packed);
+    packed_tiles = *work;
   }
 }
 
@@ -615,8 +662,8 @@ void Conv2d::run(Device& device, const Tensor& input, const Tensor& output,
   execute(device, input, output, residual, strategy(input.shape(), device.num_cores()));
 }
 
-void Conv2d::execute_winograd(Device& device, const Tensor& input, const Tensor& output,
-                              const Tensor* residual, const ConvStrategy& s) const {
+int Conv2d::execute_winograd(Device& device, const Tensor& input, const Tensor& output,
+                             const Tensor* residual, const ConvStrategy& s) const {
   winograd::Run run;
   run.input = &input;
   run.output = &output;
@@ -630,26 +677,14 @@ void Conv2d::execute_winograd(Device& device, const Tensor& input, const Tensor&
   run.kblocks = layout_.kblocks;
   run.group_tiles = s.group_tiles;
   run.out_columns = output_columns(output);
-  const int tiles = ceil_div(winograd::tile_count(s.winograd, output.shape()), kernel_.mr);
-  const int panels = ceil_div(run.out_columns, kernel_.nr);
-  run.block_tiles =
-      conv_operands::balanced_block_rows(ceil_div(tiles, s.grid_rows), s.block_pixels / kernel_.mr);
-  const int cores = s.grid_rows * s.grid_columns;
-  ShareQueue queue(cores, [&](int core) {
-    const CoreShare share = core_share(core, s, tiles, panels);
-    return ceil_div(share.tile_end - share.tile_begin, run.block_tiles);
+  const WorkSplit split(s, ceil_div(winograd::tile_count(s.winograd, output.shape()), kernel_.mr),
+                        ceil_div(run.out_columns, kernel_.nr), kernel_.mr, layout_.kblocks);
+  run.block_tiles = split.block_tiles();
+  ShareQueue queue(split.cores(), [&](int core) { return split.claims(core); });
+  device.pool().run(split.cores(), [&](int core) {
+    winograd::run_share(run, split.share(core), [&] { return split.next(queue, core); });
   });
-  device.pool().run(cores, [&](int core) {
-    const CoreShare share = core_share(core, s, tiles, panels);
-    winograd::run_share(
-        run, share.panel_begin, share.panel_end, [&]() -> std::optional<winograd::MrRows> {
-          const auto claim = queue.next(core, /*steal=*/s.grid_columns == 1);
-          if (!claim) return std::nullopt;
-          const CoreShare owner = core_share(claim->owner, s, tiles, panels);
-          const int begin = owner.tile_begin + claim->block * run.block_tiles;
-          return winograd::MrRows{begin, std::min(owner.tile_end, begin + run.block_tiles)};
-        });
-  });
+  return queue.taken();
 }
 
 void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
@@ -657,7 +692,7 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
   ProfiledOp profiled(device, "conv2d");
   if (profiled.active()) describe(profiled.record, input, output, residual, s);
   if (s.winograd != WinogradTile::kNone) {
-    execute_winograd(device, input, output, residual, s);
+    profiled.record.taken = execute_winograd(device, input, output, residual, s);
     return;
   }
   const ConvGeometry g{input.shape(),        output.shape(),
@@ -665,29 +700,26 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
                        params_.padding,      layout_.channels_per_tap,
                        layout_.kblocks,      input.data<void>(),
                        input.pixel_stride(), input.layout() == Layout::TILE};
-  const int tiles = ceil_div(g.out.pixels(), kernel_.mr);
-  const int panels = ceil_div(output_columns(output), kernel_.nr);
-  DirectConv conv{
-      g,
-      s,
-      kernel_,
-      weights_.front(),
-      packed_bias_.data(),
-      activation_,
-      output,
-      residual,
-      pack_function(input.dtype(), kernel_.operands),
-      output.dtype() == DataType::BFLOAT16,
-      g.out.pixels(),
-      tiles,
-      panels,
-      conv_operands::balanced_block_rows(ceil_div(tiles, s.grid_rows), s.block_pixels / kernel_.mr),
-      output_columns(output),
-      size_t(traits(output.dtype()).block_bytes),
-      operand_bytes(kernel_.operands)};
-  const int cores = s.grid_rows * s.grid_columns;
-  ShareQueue queue(cores, [&](int core) { return share_blocks(conv, core); });
-  device.pool().run(cores, [&](int core) { run_core_share(conv, core, queue); });
+  const WorkSplit split(s, ceil_div(g.out.pixels(), kernel_.mr),
+                        ceil_div(output_columns(output), kernel_.nr), kernel_.mr, layout_.kblocks);
+  DirectConv conv{g,
+                  s,
+                  kernel_,
+                  weights_.front(),
+                  packed_bias_.data(),
+                  activation_,
+                  output,
+                  residual,
+                  pack_function(input.dtype(), kernel_.operands),
+                  output.dtype() == DataType::BFLOAT16,
+                  g.out.pixels(),
+                  split,
+                  output_columns(output),
+                  size_t(traits(output.dtype()).block_bytes),
+                  operand_bytes(kernel_.operands)};
+  ShareQueue queue(split.cores(), [&](int core) { return split.claims(core); });
+  device.pool().run(split.cores(), [&](int core) { run_core_share(conv, core, queue); });
+  profiled.record.taken = queue.taken();
 }
 
 }  // namespace yolo4

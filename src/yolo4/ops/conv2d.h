@@ -106,8 +106,9 @@ class Conv2d {
   // The work itself, on validated tensors with the strategy already chosen.
   void execute(Device& device, const Tensor& input, const Tensor& output, const Tensor* residual,
                const ConvStrategy& strategy) const;
-  void execute_winograd(Device& device, const Tensor& input, const Tensor& output,
-                        const Tensor* residual, const ConvStrategy& strategy) const;
+  // Returns the blocks a core took from another's share (OpRecord::taken).
+  int execute_winograd(Device& device, const Tensor& input, const Tensor& output,
+                       const Tensor* residual, const ConvStrategy& strategy) const;
   void describe(OpRecord& record, const Tensor& input, const Tensor& output, const Tensor* residual,
                 const ConvStrategy& strategy) const;
 

@@ -31,6 +31,13 @@ inline int ceil_div(int64_t value, int64_t divisor) {
   return int((value + divisor - 1) / divisor);
 }
 
+// A part of a conv's work: MR-row tiles [tile_begin, tile_end) against weight panels
+// [panel_begin, panel_end).
+struct WorkRange {
+  int tile_begin, tile_end, panel_begin, panel_end;
+  bool operator==(const WorkRange&) const = default;
+};
+
 // The MR-rows per block when a core's `rows` are cut into blocks of about `target`: as many
 // blocks as the nearest whole number of targets (at least one), equal to within a row, so that
 // no block is a small remainder that meets all the weights again for a few rows (100 output

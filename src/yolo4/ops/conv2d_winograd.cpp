@@ -233,7 +233,7 @@ int64_t tile_count(WinogradTile tile, const Shape& out) {
   return int64_t(out.n) * ceil_div(out.h, m) * ceil_div(out.w, m);
 }
 
-void run_share(const Run& r, int panel_begin, int panel_end, const NextBlock& next_block) {
+void run_share(const Run& r, const conv_operands::WorkRange& own, const NextWork& next_work) {
   const kernels::ConvKernel& k = *r.kernel;
   k.prepare_core();
   const int mr = k.mr, nr = k.nr;
@@ -248,14 +248,14 @@ void run_share(const Run& r, int panel_begin, int panel_end, const NextBlock& ne
   thread_local std::array<AlignedVector<float>, kWinogradPositionsMax> weight_scratch;
   // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core,
   // every position's, rather than again for every block of tiles.
-  const int share_panels = panel_end - panel_begin;
+  const int panel_begin = own.panel_begin, share_panels = own.panel_end - own.panel_begin;
   const int matrices = int(r.weights.size());
   const bool decode_once = r.weights[0].decoded_per_chunk() &&
                            size_t(matrices) * share_panels * r.weights[0].decoded_panel_bytes() <=
                                size_t(k.blocking.decode_once_bytes);
   if (decode_once) {
     for (int u = 0; u < matrices; ++u) {
-      r.weights[u].decode_panels(panel_begin, panel_end, weight_scratch[u]);
+      r.weights[u].decode_panels(panel_begin, own.panel_end, weight_scratch[u]);
     }
   }
   // The positions in the order of the weights they use, so that positions sharing a matrix
@@ -266,25 +266,38 @@ void run_share(const Run& r, int panel_begin, int panel_end, const NextBlock& ne
   zero_bias.assign(size_t(nr), 0.0f);
   y.resize(size_t(m) * m * nr);
 
-  while (const std::optional<MrRows> block = next_block()) {
-    const int b0 = block->begin, b1 = block->end;
+  // Only the share's panels were decoded once: others' (taken after the share's, when the
+  // decoded ones are no longer needed) are decoded in their turn into the same scratch.
+  const auto own_decoded = [&](int panel) {
+    return decode_once && panel >= panel_begin && panel < own.panel_end;
+  };
+  const auto weights_of = [&](int u, int panel) {
+    return own_decoded(panel) ? r.weights[u].chunk_of(weight_scratch[u], panel - panel_begin, 0)
+                              : r.weights[u].chunk(panel, 0, r.kblocks, weight_scratch[u]);
+  };
+  // Weights decoded chunk by chunk are not there before their turn.
+  const auto prefetchable = [&](int panel) {
+    return own_decoded(panel) || !r.weights[0].decoded_per_chunk();
+  };
+  conv_operands::WorkRange packed_rows{0, 0, 0, 0};  // the block in `packed`
+  while (const std::optional<conv_operands::WorkRange> work = next_work()) {
+    const int b0 = work->tile_begin, b1 = work->tile_end;
     const int64_t first_tile = int64_t(b0) * mr;
-    const int block_tiles = int(std::min<int64_t>(tiles, int64_t(b1) * mr) - first_tile);
-    pack(r, first_tile, block_tiles, (b1 - b0) * mr, packed.data());
+    if (b0 != packed_rows.tile_begin || b1 != packed_rows.tile_end) {
+      const int block_tiles = int(std::min<int64_t>(tiles, int64_t(b1) * mr) - first_tile);
+      pack(r, first_tile, block_tiles, (b1 - b0) * mr, packed.data());
+      packed_rows = {b0, b1, 0, 0};
+    }
     const int64_t position_bytes = int64_t(b1 - b0) * mr_row_bytes;
     const std::byte* packed_bytes = reinterpret_cast<const std::byte*>(packed.data());
 
-    const auto weights_of = [&](int u, int panel) {
-      return decode_once ? r.weights[u].chunk_of(weight_scratch[u], panel - panel_begin, 0)
-                         : r.weights[u].chunk(panel, 0, r.kblocks, weight_scratch[u]);
-    };
-    // Weights decoded chunk by chunk are not there before their turn.
-    const bool prefetch_next_panel = decode_once || !r.weights[0].decoded_per_chunk();
-    for (int panel = panel_begin; panel < panel_end; ++panel) {
+    for (int panel = work->panel_begin; panel < work->panel_end; ++panel) {
       const void* w[kWinogradPositionsMax];  // per matrix
       for (int u = 0; u < matrices; ++u) w[u] = weights_of(u, panel);
+      // The share's next panel is the likely next one (others' come after the share's).
+      const bool next_own = panel + 1 < own.panel_end && panel + 1 >= panel_begin;
       const void* next_panel =
-          prefetch_next_panel && panel + 1 < panel_end ? weights_of(0, panel + 1) : nullptr;
+          next_own && prefetchable(panel + 1) ? weights_of(0, panel + 1) : nullptr;
       for (int g0 = b0; g0 < b1; g0 += r.group_tiles) {
         const int g1 = std::min(b1, g0 + r.group_tiles);
         kernels::ConvTile gemm;  // one GEMM per position: sums only, no epilogue

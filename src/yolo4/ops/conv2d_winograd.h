@@ -18,6 +18,7 @@
 #include "yolo4/core/activation.h"
 #include "yolo4/core/tensor.h"
 #include "yolo4/kernels/kernels.h"
+#include "yolo4/ops/conv2d_operands.h"
 #include "yolo4/ops/conv2d_weights.h"
 
 namespace yolo4::winograd {
@@ -54,14 +55,12 @@ struct Run {
   int out_columns = 0;  // output channels written (with a TILE output's zero padding)
 };
 
-// A block of transformed-tile rows [begin, end), in units of the kernel's MR tiles.
-struct MrRows {
-  int begin, end;
-};
-// The calling core's next block (at most Run::block_tiles MR-rows), none once its work is done.
-using NextBlock = std::function<std::optional<MrRows>()>;
+// The calling core's next work (a block of at most Run::block_tiles MR-rows of transformed tiles
+// and panels of it), none once its work is done.
+using NextWork = std::function<std::optional<conv_operands::WorkRange>()>;
 
-// The calling core's share: weight panels [panel_begin, panel_end) of the blocks next_block gives.
-void run_share(const Run& run, int panel_begin, int panel_end, const NextBlock& next_block);
+// The calling core's work, as next_work gives it. `own`: the core's share (whose panels' weights
+// it may widen or decode once); work outside it comes after all of the share's.
+void run_share(const Run& run, const conv_operands::WorkRange& own, const NextWork& next_work);
 
 }  // namespace yolo4::winograd

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 
 #include "op_test_util.h"
 #include "test_util.h"
@@ -419,6 +420,76 @@ TEST(Conv2dStrategyTest, PixelSharesLeaveBlocksToTake) {
   const ConvStrategy block = conv.strategy({1, 8, 8, 64}, 2);
   ASSERT_EQ(block.shard_layout, TensorMemoryLayout::BLOCK_SHARDED);
   EXPECT_EQ(block.block_pixels, conv.strategy({1, 8, 8, 64}, 1).block_pixels);
+}
+
+// A core done with its own share takes what is left of another's (ShareQueue): blocks of pixels,
+// or single panels where the cores split the channels of one block. Whoever runs a part, the
+// output is the one core's, bit for bit, with the weights kept as they are, widened or decoded
+// once per core (AVX2's bf16, bfloat8_b), or decoded per use (compact bfloat8_b). Shares of 1
+// and 2 panels (or 4 blocks each) make taking likely; the runs repeat until a core took some.
+TEST(Conv2dSharing, CoresTakeWhatIsLeftOfOthersSharesWithTheSameResult) {
+  struct Case {
+    Shape in;
+    int kernel;
+    WinogradTile winograd;
+    TensorMemoryLayout shard;
+    int block;  // act_block_h_override: 1 gives Winograd's 3 MR-rows of tiles a block each
+  };
+  using enum TensorMemoryLayout;
+  const Case cases[] = {{{1, 8, 8, 64}, 1, WinogradTile::kNone, WIDTH_SHARDED, 0},
+                        {{1, 8, 8, 64}, 3, WinogradTile::kF2x2, WIDTH_SHARDED, 0},
+                        {{1, 40, 40, 32}, 1, WinogradTile::kNone, HEIGHT_SHARDED, 0},
+                        {{1, 24, 24, 32}, 3, WinogradTile::kF4x4, HEIGHT_SHARDED, 1}};
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2}) {
+    if (!isa_supported(isa)) continue;
+    for (const Case& c : cases) {
+      for (const auto& [weights_dtype, compact] :
+           {std::pair{DataType::FLOAT32, false}, std::pair{DataType::BFLOAT16, false},
+            std::pair{DataType::BFLOAT8_B, true}}) {
+        Conv2dConfig config;
+        config.weights_dtype = weights_dtype;
+        config.compact_weights = compact;
+        config.dtype = weights_dtype == DataType::FLOAT32 ? DataType::FLOAT32 : DataType::BFLOAT16;
+        config.math_fidelity =
+            weights_dtype == DataType::FLOAT32 ? MathFidelity::HiFi4 : MathFidelity::LoFi;
+        config.winograd = c.winograd;
+        config.shard_layout = c.shard;
+        config.act_block_h_override = c.block;
+        config.activation = Activation::kMish;
+        const kernels::KernelTable& table = kernels::kernel_table(isa);
+        const int nr = (weights_dtype == DataType::FLOAT32 ? table.conv_hifi4
+                        : compact                          ? table.conv_lofi_decoded
+                                                           : table.conv_lofi)
+                           .nr;
+        const int out_channels = 3 * nr;  // panels 1 + 2 on 2 cores
+        const Conv2dParams params{c.in.c, out_channels, c.kernel, 1, c.kernel / 2};
+        const auto weight = random_vector(size_t(out_channels) * c.in.c * c.kernel * c.kernel, 2);
+        const auto bias = random_vector(size_t(out_channels), 3);
+        const Conv2d conv(params, weight, bias, config, isa);
+        const auto input = random_vector(size_t(c.in.elements()), 1);
+        const Tensor in = from_nhwc(input.data(), c.in, Layout::TILE, config.dtype);
+        // On a thread of its own: its per-thread scratch must not hand the two cores' caller
+        // weights decoded for panels outside its share.
+        std::vector<float> expected;
+        std::thread([&] {
+          Device one_core(1, isa);
+          expected = to_nhwc(conv(one_core, in));
+        }).join();
+        Device two_cores(2, isa);
+        testing::Recorder recorder;
+        two_cores.set_observer(&recorder);
+        int taken = 0;
+        for (int run = 0; run < 200 && taken == 0; ++run) {
+          const auto out = to_nhwc(conv(two_cores, in));
+          ASSERT_EQ(out, expected) << conv.kernel_name() << " " << to_string(c.shard) << " run "
+                                   << run << " " << to_string(weights_dtype);
+          taken = recorder.records.back().taken;
+        }
+        EXPECT_GT(taken, 0) << conv.kernel_name() << " " << to_string(c.shard) << " "
+                            << to_string(weights_dtype) << (compact ? " compact" : "");
+      }
+    }
+  }
 }
 
 // A core's MR-rows cut into blocks near the cache-sized target, without a small remainder.
