@@ -1,8 +1,8 @@
 // Each core's share of an op's blocks, taken from the front by the core that owns it and from the
 // back by cores that have finished their own. A core keeps its own shard (cache-warm for the next
 // op, as the report's sharding intends), and a core slowed by anything else the machine runs no
-// longer holds the others up: on a 2-vCPU cloud VM the cores' busy time per inference differed
-// by 10% (AMD Zen 5, YOLOv4 at 320), all of it waited for at the end of each op.
+// longer holds the others up: on a 2-vCPU cloud VM the cores' busy times per inference were
+// 10-28% apart (AMD Zen 5, YOLOv4 at 320), all of it waited for at the ends of ops (docs/perf.md).
 #pragma once
 
 #include <atomic>
