@@ -35,7 +35,6 @@ inline int ceil_div(int64_t value, int64_t divisor) {
 // [panel_begin, panel_end).
 struct WorkRange {
   int tile_begin, tile_end, panel_begin, panel_end;
-  bool operator==(const WorkRange&) const = default;
 };
 
 // The MR-rows per block when a core's `rows` are cut into blocks of about `target`: as many
