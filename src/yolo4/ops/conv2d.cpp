@@ -340,7 +340,7 @@ void run_panel(const DirectConv& c, const CoreScratch& scratch, const WorkRange&
   const int mr = c.kernel.mr, nr = c.kernel.nr;
   const int64_t first_pixel = int64_t(t0) * mr;
   kernels::ConvTile tile;
-  const bool own_decoded = scratch.decode_once && panel >= own.panel_begin && panel < own.panel_end;
+  const bool own_decoded = scratch.decode_once && own.has_panel(panel);
   tile.w = own_decoded ? c.weights.chunk_of(scratch.weights, panel - own.panel_begin, kb0)
                        : c.weights.chunk(panel, kb0, kb1, scratch.weights);
   tile.kblocks = kb1 - kb0;

@@ -35,6 +35,7 @@ inline int ceil_div(int64_t value, int64_t divisor) {
 // [panel_begin, panel_end).
 struct WorkRange {
   int tile_begin, tile_end, panel_begin, panel_end;
+  bool has_panel(int panel) const { return panel >= panel_begin && panel < panel_end; }
 };
 
 // The MR-rows per block when a core's `rows` are cut into blocks of about `target`: as many

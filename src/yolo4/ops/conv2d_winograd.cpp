@@ -268,9 +268,7 @@ void run_share(const Run& r, const conv_operands::WorkRange& own, const NextWork
 
   // Only the share's panels were decoded once: others' (taken after the share's, when the
   // decoded ones are no longer needed) are decoded in their turn into the same scratch.
-  const auto own_decoded = [&](int panel) {
-    return decode_once && panel >= panel_begin && panel < own.panel_end;
-  };
+  const auto own_decoded = [&](int panel) { return decode_once && own.has_panel(panel); };
   const auto weights_of = [&](int u, int panel) {
     return own_decoded(panel) ? r.weights[u].chunk_of(weight_scratch[u], panel - panel_begin, 0)
                               : r.weights[u].chunk(panel, 0, r.kblocks, weight_scratch[u]);
@@ -295,9 +293,8 @@ void run_share(const Run& r, const conv_operands::WorkRange& own, const NextWork
       const void* w[kWinogradPositionsMax];  // per matrix
       for (int u = 0; u < matrices; ++u) w[u] = weights_of(u, panel);
       // The share's next panel is the likely next one (others' come after the share's).
-      const bool next_own = panel + 1 < own.panel_end && panel + 1 >= panel_begin;
       const void* next_panel =
-          next_own && prefetchable(panel + 1) ? weights_of(0, panel + 1) : nullptr;
+          own.has_panel(panel + 1) && prefetchable(panel + 1) ? weights_of(0, panel + 1) : nullptr;
       for (int g0 = b0; g0 < b1; g0 += r.group_tiles) {
         const int g1 = std::min(b1, g0 + r.group_tiles);
         kernels::ConvTile gemm;  // one GEMM per position: sums only, no epilogue
