@@ -10,5 +10,6 @@ int profile_command(int argc, char** argv);
 int detect_command(int argc, char** argv);
 int eval_command(int argc, char** argv);
 int serve_command(int argc, char** argv);
+int info_command(int argc, char** argv);
 
 }  // namespace yolo4::cli

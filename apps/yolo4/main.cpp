@@ -22,11 +22,13 @@ constexpr Command kCommands[] = {
     {"eval", yolo4::cli::eval_command, "COCO mAP of a model or a results file (as pycocotools)"},
     {"profile", yolo4::cli::profile_command, "per-op perf sheet: CSV with utilisation, SVG plots"},
     {"serve", yolo4::cli::serve_command, "HTTP detection service with a browser page"},
+    {"info", yolo4::cli::info_command, "version, CPU features, kernels and what auto picks here"},
 };
 
 void print_usage() {
   std::printf(
-      "usage: yolo4 COMMAND [options]   (yolo4 COMMAND --help for a command's options)\n\n"
+      "usage: yolo4 COMMAND [options]   (yolo4 COMMAND --help for a command's options)\n"
+      "       yolo4 --version\n\n"
       "YOLOv4 object detection on multicore CPUs.\n\ncommands:\n");
   for (const Command& c : kCommands) {
     std::printf("  %-10s %.*s\n", std::string(c.name).c_str(), int(c.summary.size()),
@@ -40,6 +42,10 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     print_usage();
     return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::printf("yolo4 %s\n", YOLO4_VERSION);
+    return 0;
   }
   for (const Command& c : kCommands) {
     if (c.name != argv[1]) continue;

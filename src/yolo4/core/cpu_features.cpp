@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "yolo4/core/error.h"
 
@@ -100,6 +101,21 @@ const CpuFeatures& cpu_features() {
     return without_disabled(detect(), disabled ? disabled : "");
   }();
   return features;
+}
+
+std::string feature_names(const CpuFeatures& f) {
+  const std::pair<bool, std::string_view> named[] = {{f.avx2_fma, "avx2"},
+                                                     {f.avx512, "avx512"},
+                                                     {f.avx512_vnni, "avx512_vnni"},
+                                                     {f.avx512_bf16, "avx512_bf16"},
+                                                     {f.amx_bf16, "amx_bf16"}};
+  std::string names;
+  for (const auto& [present, name] : named) {
+    if (!present) continue;
+    if (!names.empty()) names += ' ';
+    names += name;
+  }
+  return names;
 }
 
 bool isa_supported(Isa isa) {

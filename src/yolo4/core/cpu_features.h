@@ -1,6 +1,7 @@
 // What the CPU can run, read once from cpuid; kernels are chosen from this at run time.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -25,7 +26,11 @@ struct CpuFeatures {
   bool amx_bf16 = false;
 };
 
+// This CPU's features, read once, less those $YOLO4_CPU_DISABLE names.
 const CpuFeatures& cpu_features();
+// The features present, by the names YOLO4_CPU_DISABLE takes (plus avx512_vnni), e.g.
+// "avx2 avx512 avx512_vnni avx512_bf16"; "" for none.
+std::string feature_names(const CpuFeatures& features);
 bool isa_supported(Isa isa);
 Isa best_isa();
 std::vector<Isa> supported_isas();  // every ISA this CPU can run, best first

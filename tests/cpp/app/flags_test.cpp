@@ -150,5 +150,32 @@ TEST(Flags, CpuDisableRunsAsOnACpuWithoutTheFeatures) {
       << describe(bad);
 }
 
+// yolo4 info names what the run sees: the features less YOLO4_CPU_DISABLE's (scripts grep this
+// line), the kernels it picks, what auto stands for; --version is its first line.
+TEST(Info, NamesTheFeaturesAndKernelsTheRunSees) {
+  TempDir dir;
+  const RunResult info = run_yolo4({"info"}, dir);
+  ASSERT_EQ(info.exit_code, 0) << describe(info);
+  EXPECT_NE(info.out.find("\nfeatures: " + feature_names(cpu_features()) + "\n"), std::string::npos)
+      << describe(info);
+  EXPECT_NE(info.out.find("\nkernels: " + std::string(to_string(best_isa())) + " "),
+            std::string::npos)
+      << describe(info);
+  EXPECT_NE(info.out.find("--preset auto: " + auto_preset(best_isa()).name() + " ("),
+            std::string::npos)
+      << describe(info);
+
+  const RunResult version = run_yolo4({"--version"}, dir);
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out, info.out.substr(0, info.out.find('\n') + 1));
+
+  if (!cpu_features().avx2_fma) return;
+  const RunResult less = run_yolo4({"info"}, dir, "YOLO4_CPU_DISABLE=avx512");
+  ASSERT_EQ(less.exit_code, 0) << describe(less);
+  EXPECT_NE(less.out.find("\nfeatures: avx2  (less YOLO4_CPU_DISABLE=avx512)\n"), std::string::npos)
+      << describe(less);
+  EXPECT_NE(less.out.find("\nkernels: avx2 "), std::string::npos) << describe(less);
+}
+
 }  // namespace
 }  // namespace yolo4::app_test
