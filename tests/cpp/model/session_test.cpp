@@ -1,13 +1,14 @@
 // The captured-and-replayed arena plan: no overlap between live tensors (poisoned arena between
 // runs), identical outputs run after run and for 1 vs 2 threads, and the plan close to the
 // dataflow's lower bound.
+#include "yolo4/model/session.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 #include <thread>
 
 #include "yolo4/core/error.h"
-#include "yolo4/model/session.h"
 #include "yolo4/model/yolov4.h"
 #include "yolo4/ops/layout.h"
 
@@ -22,12 +23,19 @@ Tensor random_image(const Shape& shape) {
   return from_nhwc(data.data(), shape);
 }
 
+// Packed once per process (random weights, about 64M parameters; the sanitizer builds run the
+// tests as one process): the tests only read it, as a model is meant to be shared.
+const Yolov4& random_model() {
+  static const Yolov4 model(random_yolov4_weights(5));
+  return model;
+}
+
 std::vector<std::vector<float>> flatten(const std::array<Tensor, 3>& heads) {
   return {to_nhwc(heads[0]), to_nhwc(heads[1]), to_nhwc(heads[2])};
 }
 
 TEST(InferenceSession, ReplayMatchesEagerRunAndThreadCounts) {
-  const Yolov4 model(random_yolov4_weights(5));
+  const Yolov4& model = random_model();
   const Tensor input = random_image({1, 96, 64, 3});
   Device eager_device(1);
   const auto eager = flatten(model(eager_device, input));
@@ -46,7 +54,7 @@ TEST(InferenceSession, ReplayMatchesEagerRunAndThreadCounts) {
 }
 
 TEST(InferenceSession, ReplansForANewInputShape) {
-  const Yolov4 model(random_yolov4_weights(5));
+  const Yolov4& model = random_model();
   Device device(2);
   InferenceSession session(model, device);
   session.run(random_image({1, 64, 64, 3}));
@@ -56,14 +64,14 @@ TEST(InferenceSession, ReplansForANewInputShape) {
 }
 
 TEST(Yolov4, RejectsBadInputShapes) {
-  const Yolov4 model(random_yolov4_weights(5));
+  const Yolov4& model = random_model();
   Device device(1);
   EXPECT_THROW(model(device, random_image({1, 100, 64, 3})), Error);
   EXPECT_THROW(model(device, random_image({1, 64, 64, 4})), Error);
 }
 
 TEST(Yolov4, CountsTheReportsFlops) {
-  const Yolov4 model(random_yolov4_weights(5));
+  const Yolov4& model = random_model();
   // 35.56 GFLOP for the convs at 320x320 (the speed issue's figure).
   EXPECT_NEAR(model.flops({1, 320, 320, 3}) * 1e-9, 35.56, 0.01);
 }
@@ -77,7 +85,7 @@ namespace {
 // The packed model is shared read-only state: threads with their own devices and sessions run
 // it at once and get exactly what one thread alone gets.
 TEST(Yolov4, SharedByConcurrentSessions) {
-  const Yolov4 model(random_yolov4_weights(5));
+  const Yolov4& model = random_model();
   const Tensor input = random_image({1, 64, 96, 3});
   Device solo(1);
   const auto expected = flatten(model(solo, input));
