@@ -35,9 +35,11 @@ cmake -S . -B "$BUILD_DIR-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DYOLO4_SANITI
 cmake --build "$BUILD_DIR-asan" -j"$(nproc)"
 stage "the C++ tests under ASan + UBSan"
 # The GoogleTest executables, each as one process; they reuse the first run's generated test
-# data (the Python, browser and load tests ran there and are not repeated).
+# data (the Python, browser and load tests ran there and are not repeated). The reduced presets'
+# whole-model PCC on the AVX2 kernels is left to the release passes: the AVX2 kernels' memory
+# use is checked here by the ops tests and, through a whole model, by Avx2KernelsModelPcc.
 YOLO4_TESTDATA="$PWD/$BUILD_DIR/testdata" ASAN_OPTIONS=detect_leaks=1 \
-  scripts/run_test_binaries.sh "$BUILD_DIR-asan"
+  scripts/run_test_binaries.sh "$BUILD_DIR-asan" --gtest_filter='-ReducedPrecision/PresetPcc.*_avx2'
 
 stage "the concurrency tests under ThreadSanitizer"
 scripts/tsan.sh
