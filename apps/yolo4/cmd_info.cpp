@@ -21,14 +21,19 @@ int info_command(int argc, char** argv) {
   const CpuFeatures& cpu = cpu_features();
   const char* disabled = std::getenv("YOLO4_CPU_DISABLE");
   std::string isas;
-  for (Isa isa : supported_isas()) isas += std::string(isas.empty() ? "" : " ") += to_string(isa);
+  for (Isa isa : supported_isas()) {
+    if (!isas.empty()) isas += ' ';
+    isas += to_string(isa);
+  }
   const AutoPreset chosen = auto_preset(best_isa());
   std::printf("yolo4 %s\n", YOLO4_VERSION);
   std::printf("cpu: %s, %d usable CPUs\n", std::string(to_string(cpu.vendor)).c_str(),
               usable_cpu_count());
   const std::string features = feature_names(cpu);
+  const std::string disabled_note =
+      disabled ? std::string("  (less YOLO4_CPU_DISABLE=") + disabled + ")" : "";
   std::printf("features: %s%s\n", features.empty() ? "none" : features.c_str(),
-              disabled ? (std::string("  (less YOLO4_CPU_DISABLE=") + disabled + ")").c_str() : "");
+              disabled_note.c_str());
   std::printf("kernels: %s (this CPU runs: %s)\n", std::string(to_string(best_isa())).c_str(),
               isas.c_str());
   std::printf("--preset auto: %s (%.*s)\n", chosen.name().c_str(), int(chosen.why.size()),
