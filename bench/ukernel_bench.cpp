@@ -32,7 +32,7 @@ double g_peak_per_core_gflops = 0;
 constexpr uint16_t kBf16One = 0x3f80;
 
 void BM_ConvUkernel(benchmark::State& state, const ConvKernel* kernel, int rows, int k,
-                    yolo4::Activation epilogue) {
+                    yolo4::Activation epilogue, bool bf16_out) {
   // 4 bytes a value: enough for either operand format. The kernels prefetch the weights some
   // KB ahead, as in a conv's weight stream: those lines exist here too.
   constexpr size_t kPrefetchSlack = 16384 / sizeof(uint16_t);
@@ -52,7 +52,7 @@ void BM_ConvUkernel(benchmark::State& state, const ConvKernel* kernel, int rows,
   t.columns = t.channels = kernel->nr;
   t.finalize = epilogue != yolo4::Activation::kNone;
   t.activation = epilogue;
-  const yolo4::kernels::ConvTileFn run = kernel->for_rows(rows, false);
+  const yolo4::kernels::ConvTileFn run = kernel->for_rows(rows, bf16_out);
   kernel->prepare_core();
   for (auto _ : state) {
     run(t);
@@ -115,9 +115,10 @@ void register_kernel(const char* fidelity, const ConvKernel& kernel) {
   for (int k : {64, 256, 1024}) {
     const std::string prefix =
         std::string(fidelity) + " " + kernel.name + " K=" + std::to_string(k);
-    const auto add = [&](int rows, yolo4::Activation activation, const char* suffix) {
+    const auto add = [&](int rows, yolo4::Activation activation, const char* suffix,
+                         bool bf16_out = false) {
       benchmark::RegisterBenchmark((prefix + " rows=" + std::to_string(rows) + suffix).c_str(),
-                                   BM_ConvUkernel, &kernel, rows, k, activation)
+                                   BM_ConvUkernel, &kernel, rows, k, activation, bf16_out)
           ->Unit(benchmark::kMicrosecond);
     };
     if (kernel.run_row[0]) add(1, yolo4::Activation::kNone, "");
@@ -128,6 +129,7 @@ void register_kernel(const char* fidelity, const ConvKernel& kernel) {
     }
     if (kernel.run_tall[0]) add(kernel.mr + 1, yolo4::Activation::kNone, "");
     add(kernel.mr, yolo4::Activation::kMish, " +mish");
+    add(kernel.mr, yolo4::Activation::kMishApprox, " +mish_approx to bf16", true);
   }
   // Streamed weights: 25 rows as on those maps, and one full tile alone.
   for (int k : {256, 512}) {

@@ -46,12 +46,12 @@ void bf16_conv_ukernel(const ConvTile& t) {
     }
     a += MR * kKBlock;
   }
-  store_tile<VecAvx512, ROWS, NRV, OutT>(acc, t);
+  store_tile<VecAvx512Bf16, ROWS, NRV, OutT>(acc, t);
 }
 
 template <int MR, int NRV>
 struct Bf16ConvFamily {
-  using Vec = VecAvx512;
+  using Vec = VecAvx512Bf16;
   static constexpr int kMr = MR, kNrv = NRV;
   template <class OutT, int ROWS>
   static constexpr ConvTileFn kernel = &bf16_conv_ukernel<MR, NRV, OutT, ROWS>;
@@ -64,7 +64,7 @@ constexpr ConvKernel bf16_conv_kernel(const char* name) {
   k.run[1] = &bf16_conv_ukernel<MR, NRV, uint16_t>;
   set_shorter_kernels<Bf16ConvFamily<MR, NRV>>(k);
   set_tall_kernels<Bf16ConvFamily<MR, NRV>>(k);
-  set_conv_kernel_common<VecAvx512, NRV, uint16_t>(k, MR, OperandFormat::kBf16Pairs, name);
+  set_conv_kernel_common<VecAvx512Bf16, NRV, uint16_t>(k, MR, OperandFormat::kBf16Pairs, name);
   k.bfp8_decode_pairs = &bfp8_decode_pairs__avx512;
   return k;
 }

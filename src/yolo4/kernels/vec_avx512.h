@@ -75,8 +75,23 @@ struct VecAvx512 {
     }
   }
 
- private:
+ protected:
   static __mmask16 mask(int n) { return __mmask16((1u << n) - 1u); }
+};
+
+// VecAvx512 storing bfloat16 with AVX512_BF16's own conversion (VCVTNEPS2BF16: to nearest even in
+// one instruction, as VecAvx512's integer sequence does for normal values; denormals become signed
+// zeros, as the thread pool's FTZ/DAZ makes them anyway, and NaNs quiet NaNs), for code that runs
+// only where cpuid reports AVX512_BF16: the VDPBF16PS kernel's epilogue and transforms.
+struct VecAvx512Bf16 : VecAvx512 {
+  static void store_bf16(uint16_t* p, T x, int n = kLanes) {
+    const __m256i h = (__m256i)_mm512_cvtneps_pbh(x);
+    if (n >= kLanes) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+    } else {
+      _mm256_mask_storeu_epi16(p, mask(n), h);
+    }
+  }
 };
 
 }  // namespace yolo4::kernels

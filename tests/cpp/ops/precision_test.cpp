@@ -348,6 +348,43 @@ TEST(LoFiKernels, NativeAndEmulationAgree) {
   }
 }
 
+// A bfloat16 output is the float32 output rounded to nearest even, bit for bit: the same kernel
+// computes the same sums either way, then stores them through its ISA's conversion (the VDPBF16PS
+// kernel's own VCVTNEPS2BF16, the others' integer rounding), in the direct conv's epilogue and
+// after Winograd's output transform. The input holds bf16 values, so both runs read the same.
+TEST(LoFiKernels, Bf16OutputIsTheFloatOutputRounded) {
+  const Shape in_shape{1, 9, 11, 48};
+  auto input = random_vector(size_t(in_shape.elements()), 51, -3.0f, 3.0f);
+  for (float& x : input) x = bf16_by_definition(x);
+  const auto weight = random_vector(size_t(40) * in_shape.c * 9, 52, -0.2f, 0.2f);
+  const auto bias = random_vector(40, 53);
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
+    if (!isa_supported(isa)) continue;
+    for (WinogradTile winograd : {WinogradTile::kNone, WinogradTile::kF4x4}) {
+      std::vector<float> outputs[2];
+      std::string kernel;
+      for (DataType dtype : {DataType::FLOAT32, DataType::BFLOAT16}) {
+        Conv2dConfig config;
+        config.math_fidelity = MathFidelity::LoFi;
+        config.weights_dtype = DataType::BFLOAT16;
+        config.activation = Activation::kMishApprox;
+        config.dtype = dtype;
+        config.winograd = winograd;
+        const Conv2d conv({in_shape.c, 40, 3, 1, 1}, weight, bias, config, isa);
+        Device device(2, isa);
+        const Tensor in = from_nhwc(input.data(), in_shape, Layout::TILE, dtype);
+        outputs[dtype == DataType::BFLOAT16] = to_nhwc(conv(device, in));
+        kernel = conv.kernel_name();
+      }
+      for (size_t i = 0; i < outputs[0].size(); ++i) {
+        ASSERT_EQ(bits_of(outputs[1][i]), bits_of(bf16_by_definition(outputs[0][i])))
+            << kernel << " " << to_string(winograd) << " output " << i << ": float "
+            << outputs[0][i];
+      }
+    }
+  }
+}
+
 // LoFi on CPUs without VDPBF16PS widens bf16 operands to fp32, and AMX multiplies bf16 tiles:
 // the same exact products as the exact-order emulation, summed in the kernel's order. Two fp32 sums
 // of the same K products differ by at most 2 (K - 1) 2^-24 sum|a w| (plus the epilogue's few
