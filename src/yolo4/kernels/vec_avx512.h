@@ -68,15 +68,19 @@ struct VecAvx512 {
     const __m512i rounded =
         _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
     const __m256i h = _mm512_maskz_cvtepi32_epi16(kAll, _mm512_maskz_srli_epi32(kAll, rounded, 16));
+    store_first(p, h, n);
+  }
+
+ protected:
+  static __mmask16 mask(int n) { return __mmask16((1u << n) - 1u); }
+  // The first n of 16 bf16 values.
+  static void store_first(uint16_t* p, __m256i h, int n) {
     if (n >= kLanes) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
     } else {
       _mm256_mask_storeu_epi16(p, mask(n), h);
     }
   }
-
- protected:
-  static __mmask16 mask(int n) { return __mmask16((1u << n) - 1u); }
 };
 
 // VecAvx512 storing bfloat16 with AVX512_BF16's own conversion (VCVTNEPS2BF16: to nearest even in
@@ -85,12 +89,7 @@ struct VecAvx512 {
 // only where cpuid reports AVX512_BF16: the VDPBF16PS kernel's epilogue and transforms.
 struct VecAvx512Bf16 : VecAvx512 {
   static void store_bf16(uint16_t* p, T x, int n = kLanes) {
-    const __m256i h = (__m256i)_mm512_cvtneps_pbh(x);
-    if (n >= kLanes) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
-    } else {
-      _mm256_mask_storeu_epi16(p, mask(n), h);
-    }
+    store_first(p, (__m256i)_mm512_cvtneps_pbh(x), n);
   }
 };
 
