@@ -35,11 +35,8 @@ struct VecAvx2 {
   }
   // x rounded to bfloat16 (to nearest even), as a float.
   static T round_bf16(T x) {
-    const __m256i bits = _mm256_castps_si256(x);
-    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
-    const __m256i rounded =
-        _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
-    return _mm256_castsi256_ps(_mm256_and_si256(rounded, _mm256_set1_epi32(int(0xffff0000u))));
+    return _mm256_castsi256_ps(
+        _mm256_and_si256(bf16_rounded_bits(x), _mm256_set1_epi32(int(0xffff0000u))));
   }
   // x in lanes [0, n), +0 in the others; 0 < n < kLanes.
   static T keep_first(T x, int n) { return _mm256_and_ps(x, _mm256_castsi256_ps(mask(n))); }
@@ -63,10 +60,7 @@ struct VecAvx2 {
                                    : _mm256_slli_epi32(pairs, 16));
   }
   static void store_bf16(uint16_t* p, T x, int n = kLanes) {
-    const __m256i bits = _mm256_castps_si256(x);
-    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
-    const __m256i rounded = _mm256_srli_epi32(
-        _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+    const __m256i rounded = _mm256_srli_epi32(bf16_rounded_bits(x), 16);
     // Narrow 8 x 32 to 8 x 16 bits: pack within 128-bit lanes, then gather the two halves.
     const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(rounded, rounded), 0x08);
     if (n >= kLanes) {  // the epilogue's common case: one store
@@ -81,6 +75,18 @@ struct VecAvx2 {
  private:
   static __m256i mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  // x's bits with the upper 16 rounded to nearest even; a NaN's instead quieted, as to_bfloat16
+  // does (rounding would carry its payload into the exponent and sign: 0x7fffffff became -0).
+  static __m256i bf16_rounded_bits(T x) {
+    const __m256i bits = _mm256_castps_si256(x);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    const __m256i rounded =
+        _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+    const __m256i quiet_nan = _mm256_or_si256(bits, _mm256_set1_epi32(0x400000));
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(rounded),
+                                                _mm256_castsi256_ps(quiet_nan),
+                                                _mm256_cmp_ps(x, x, _CMP_UNORD_Q)));
   }
 };
 

@@ -36,12 +36,8 @@ struct VecAvx512 {
   static T ldexp(T y, T n) { return _mm512_mask_scalef_ps(y, kAll, y, n); }  // y * 2^n
   // x rounded to bfloat16 (to nearest even), as a float.
   static T round_bf16(T x) {
-    const __m512i bits = _mm512_castps_si512(x);
-    const __m512i lsb =
-        _mm512_and_si512(_mm512_maskz_srli_epi32(kAll, bits, 16), _mm512_set1_epi32(1));
-    const __m512i rounded =
-        _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
-    return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32(int(0xffff0000u))));
+    return _mm512_castsi512_ps(
+        _mm512_and_si512(bf16_rounded_bits(x), _mm512_set1_epi32(int(0xffff0000u))));
   }
   // x in lanes [0, n), +0 in the others; 0 < n < kLanes.
   static T keep_first(T x, int n) { return _mm512_maskz_mov_ps(mask(n), x); }
@@ -62,17 +58,24 @@ struct VecAvx512 {
                                    : _mm512_maskz_slli_epi32(kAll, pairs, 16));
   }
   static void store_bf16(uint16_t* p, T x, int n = kLanes) {
-    const __m512i bits = _mm512_castps_si512(x);
-    const __m512i lsb =
-        _mm512_and_si512(_mm512_maskz_srli_epi32(kAll, bits, 16), _mm512_set1_epi32(1));
-    const __m512i rounded =
-        _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+    const __m512i rounded = bf16_rounded_bits(x);
     const __m256i h = _mm512_maskz_cvtepi32_epi16(kAll, _mm512_maskz_srli_epi32(kAll, rounded, 16));
     store_first(p, h, n);
   }
 
  protected:
   static __mmask16 mask(int n) { return __mmask16((1u << n) - 1u); }
+  // x's bits with the upper 16 rounded to nearest even; a NaN's instead quieted, as to_bfloat16
+  // does (rounding would carry its payload into the exponent and sign: 0x7fffffff became -0).
+  static __m512i bf16_rounded_bits(T x) {
+    const __m512i bits = _mm512_castps_si512(x);
+    const __m512i lsb =
+        _mm512_and_si512(_mm512_maskz_srli_epi32(kAll, bits, 16), _mm512_set1_epi32(1));
+    const __m512i rounded =
+        _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+    return _mm512_mask_or_epi32(rounded, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), bits,
+                                _mm512_set1_epi32(0x400000));
+  }
   // The first n of 16 bf16 values.
   static void store_first(uint16_t* p, __m256i h, int n) {
     if (n >= kLanes) {

@@ -385,6 +385,46 @@ TEST(LoFiKernels, Bf16OutputIsTheFloatOutputRounded) {
   }
 }
 
+// A NaN input is never lost on its way to a conv's output: every output the reference makes
+// NaN is NaN, whatever the products (LoFi rounds fp32 operands to bf16 in the kernels), the
+// algorithm (Winograd's transforms spread a NaN over its tile, so more outputs may be NaN) or the
+// output dtype. 0x7fffffff is the NaN whose payload rounding to bf16 would carry into the sign
+// (-0); arithmetic passes it on unchanged.
+TEST(Bfloat16, NanInputsStayNanThroughEveryConvPath) {
+  const Shape in_shape{1, 7, 9, 20};
+  auto input = random_vector(size_t(in_shape.elements()), 61, -2.0f, 2.0f);
+  uint32_t nan_bits = 0x7fffffffu;
+  std::memcpy(&input[size_t(2 * 9 + 3) * 20 + 5], &nan_bits, 4);
+  nan_bits = 0xffffffffu;
+  std::memcpy(&input[size_t(5 * 9 + 7) * 20 + 17], &nan_bits, 4);
+  const auto weight = random_vector(size_t(24) * in_shape.c * 9, 62, 0.05f, 0.2f);
+  const auto bias = random_vector(24, 63);
+  const auto expected =
+      reference::conv2d(input, in_shape, weight, bias, 24, 3, 1, 1, Activation::kNone);
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
+    if (!isa_supported(isa)) continue;
+    for (MathFidelity fidelity : {MathFidelity::HiFi4, MathFidelity::LoFi}) {
+      for (WinogradTile winograd : {WinogradTile::kNone, WinogradTile::kF4x4}) {
+        for (DataType dtype : {DataType::FLOAT32, DataType::BFLOAT16}) {
+          Conv2dConfig config;
+          config.math_fidelity = fidelity;
+          config.dtype = dtype;
+          config.winograd = winograd;
+          const Conv2d conv({in_shape.c, 24, 3, 1, 1}, weight, bias, config, isa);
+          Device device(2, isa);
+          const auto output = to_nhwc(conv(device, from_nhwc(input.data(), in_shape)));
+          for (size_t i = 0; i < output.size(); ++i) {
+            if (!std::isnan(expected[i])) continue;
+            ASSERT_TRUE(std::isnan(output[i]))
+                << conv.kernel_name() << " " << to_string(winograd) << " " << to_string(dtype)
+                << " output " << i << ": 0x" << std::hex << bits_of(output[i]);
+          }
+        }
+      }
+    }
+  }
+}
+
 // LoFi on CPUs without VDPBF16PS widens bf16 operands to fp32, and AMX multiplies bf16 tiles:
 // the same exact products as the exact-order emulation, summed in the kernel's order. Two fp32 sums
 // of the same K products differ by at most 2 (K - 1) 2^-24 sum|a w| (plus the epilogue's few
