@@ -1,6 +1,7 @@
-// conv2d on YOLOv4's real layer shapes at 320x320 (or --size): GFLOP/s and the fraction of this
-// machine's measured fp32 FMA peak; the stride-1 3x3 layers also as Winograd F(2x2,3x3),
-// F(4x4,3x3) and F(6x6,3x3) (whose GFLOP/s count the direct conv's FLOPs). Usage:
+// conv2d on YOLOv4's real layer shapes at 320x320 (or --size), and grouped_conv2d on
+// Yolo-Fastest-XL's depthwise ones: GFLOP/s and the fraction of this machine's measured fp32 FMA
+// peak; the stride-1 3x3 layers also as Winograd F(2x2,3x3), F(4x4,3x3) and F(6x6,3x3) (whose
+// GFLOP/s count the direct conv's FLOPs). Usage:
 //   conv2d_bench [--threads=N] [--isa=avx512|avx2|scalar] [--precision=fp32|bf16|report]
 //                [--size=320|416|640|...]
 //                [google benchmark flags]
@@ -17,12 +18,14 @@
 #include "yolo4/core/error.h"
 #include "yolo4/kernels/peak.h"
 #include "yolo4/ops/conv2d.h"
+#include "yolo4/ops/grouped_conv2d.h"
 
 namespace {
 
 struct LayerShape {
   const char* name;
   int in_channels, out_channels, kernel, stride, in_size;  // input spatial size at 320
+  int groups = 1;  // above 1: a grouped_conv2d (Yolo-Fastest's depthwise convs, leaky)
 
   // The conv's input side for a network input of `network_size` (320: as listed).
   int input_side(int network_size) const { return in_size * network_size / 320; }
@@ -48,6 +51,10 @@ const LayerShape kLayers[] = {
     {"neck.conv 1x1 1024->512", 1024, 512, 1, 1, 10},
     {"head.conv 3x3 128->256", 128, 256, 3, 1, 40},
     {"head.conv 1x1 256->255", 256, 255, 1, 1, 40},
+    {"fastest.dw 3x3 16", 16, 16, 3, 1, 160, 16},
+    {"fastest.dw 3x3s2 48", 48, 48, 3, 2, 160, 48},
+    {"fastest.dw 3x3 64", 64, 64, 3, 1, 80, 64},
+    {"fastest.dw 3x3 192", 192, 192, 3, 1, 40, 192},
 };
 
 int g_threads = 2;
@@ -71,33 +78,47 @@ yolo4::Conv2dConfig parse_precision(const std::string& name) {
   return c;
 }
 
-void BM_Conv2d(benchmark::State& state, LayerShape layer, yolo4::WinogradTile winograd) {
+// Times `op` (a Conv2d or a GroupedConv2d) on a zero input of the layer's shape.
+template <class Op>
+void time_op(benchmark::State& state, const Op& op, const yolo4::Shape& in_shape,
+             yolo4::DataType dtype, yolo4::Device& device) {
   using namespace yolo4;
-  Device device(g_threads, g_isa);
-  const Conv2dParams params{layer.in_channels, layer.out_channels, layer.kernel, layer.stride,
-                            layer.kernel / 2};
-  std::vector<float> weight(
-      size_t(layer.out_channels) * layer.in_channels * layer.kernel * layer.kernel, 0.01f);
-  std::vector<float> bias(layer.out_channels, 0.1f);
-  Conv2dConfig config = g_precision;
-  config.activation = Activation::kMish;
-  config.winograd = winograd;
-  const Conv2d conv(params, weight, bias, config, device.isa());
-  const int side = layer.input_side(g_network_size);
-  const Shape in_shape{1, side, side, layer.in_channels};
-  Tensor input = device.allocate({in_shape, config.dtype, Layout::TILE, {}});
+  Tensor input = device.allocate({in_shape, dtype, Layout::TILE, {}});
   std::memset(input.data<std::byte>(), 0, input.spec().bytes());
-  Tensor output = device.allocate({conv.output_shape(in_shape), config.dtype, Layout::TILE, {}});
+  Tensor output = device.allocate({op.output_shape(in_shape), dtype, Layout::TILE, {}});
   for (auto _ : state) {
-    conv.run(device, input, output);
+    op.run(device, input, output);
     benchmark::ClobberMemory();
   }
-  const double flops = conv.flops(in_shape);
+  const double flops = op.flops(in_shape);
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["peak%"] = benchmark::Counter(flops * 1e-9 / g_peak_gflops * 100,
                                                benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(conv.kernel_name());
+  state.SetLabel(op.kernel_name());
+}
+
+void BM_Conv2d(benchmark::State& state, LayerShape layer, yolo4::WinogradTile winograd) {
+  using namespace yolo4;
+  Device device(g_threads, g_isa);
+  const Conv2dParams params{layer.in_channels, layer.out_channels, layer.kernel,
+                            layer.stride,      layer.kernel / 2,   layer.groups};
+  std::vector<float> weight(
+      size_t(layer.out_channels) * layer.in_channels / layer.groups * layer.kernel * layer.kernel,
+      0.01f);
+  std::vector<float> bias(layer.out_channels, 0.1f);
+  Conv2dConfig config = g_precision;
+  config.activation = layer.groups > 1 ? Activation::kLeaky : Activation::kMish;
+  config.winograd = winograd;
+  const int side = layer.input_side(g_network_size);
+  const Shape in_shape{1, side, side, layer.in_channels};
+  if (layer.groups > 1) {
+    time_op(state, GroupedConv2d(params, weight, bias, config, device.isa()), in_shape,
+            config.dtype, device);
+  } else {
+    time_op(state, Conv2d(params, weight, bias, config, device.isa()), in_shape, config.dtype,
+            device);
+  }
 }
 
 }  // namespace
@@ -134,7 +155,7 @@ int run(int argc, char** argv) {
         std::string(layer.name) + " @" + std::to_string(layer.input_side(g_network_size));
     benchmark::RegisterBenchmark(name.c_str(), BM_Conv2d, layer, yolo4::WinogradTile::kNone)
         ->Unit(benchmark::kMillisecond);
-    if (layer.kernel != 3 || layer.in_channels < 16) continue;
+    if (layer.kernel != 3 || layer.in_channels < 16 || layer.groups > 1) continue;
     for (auto tile :
          {yolo4::WinogradTile::kF2x2, yolo4::WinogradTile::kF4x4, yolo4::WinogradTile::kF6x6,
           yolo4::WinogradTile::kF2x2S2, yolo4::WinogradTile::kF4x4S2}) {
