@@ -618,7 +618,7 @@ void depthwise_block(const DepthwiseRow& r, int x, int c) {
         for (int m = 0; m < kNX; ++m) {
           const int ix = ix0 + m * r.stride;
           if (kChecked && (ix < 0 || ix >= r.in_width)) continue;
-          T v = load_as_float<V>(row + tap + m * pixel_step, in_lanes);
+          T v = load_as_float<V>(row + (tap + m * pixel_step), in_lanes);
           if constexpr (kRound) v = V::round_bf16(v);
           acc[m] = V::fma(v, wv, acc[m]);
         }
