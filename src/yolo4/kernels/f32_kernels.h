@@ -199,14 +199,38 @@ template <int MR>
   return m < MR ? m * kKBlock : tile_elements + (m - MR) * kKBlock;
 }
 
+// Where a micro-kernel reads row m's activation k: its operand. The packed tile conv2d copies
+// (im2col): blocks of kKBlock values of each of MR rows, the rows past MR the next tile's.
+template <int MR>
+struct PackedRows {
+  static constexpr int kStepValues = kKBlock;  // k per outer step
+  [[gnu::always_inline]] static int64_t row(int m, int64_t tile_elements) {
+    return packed_row<MR>(m, tile_elements);
+  }
+  [[gnu::always_inline]] static int64_t outer_step(const ConvTile&) { return MR * kKBlock; }
+};
+// A narrow conv's input read in place (ConvKernel::window): each outer step one kernel row of
+// the window, whose kRowValues values (taps x channels) lie side by side, t.window_row_stride
+// elements from the last; row m (output pixel m) kPixelStep elements (stride x channels) after
+// row m - 1. No packing: the RGB stem's im2col copy was 40% of its time.
+template <int kPixelStep, int kRowValues>
+struct WindowRows {
+  static constexpr int kStepValues = kRowValues;
+  [[gnu::always_inline]] static int64_t row(int m, int64_t) { return m * kPixelStep; }
+  [[gnu::always_inline]] static int64_t outer_step(const ConvTile& t) {
+    return t.window_row_stride;
+  }
+};
+
 // Outer-product micro-kernel: ROWS x (NRV vectors) accumulators stay in registers for the
 // whole reduction; each step loads NRV weight vectors and broadcasts ROWS activations of the
-// tile's MR packed rows (ROWS < MR: the shorter kernel for a partial tile; MR + 1: the tall one,
+// tile's MR rows of Rows (ROWS < MR: the shorter kernel for a partial tile; MR + 1: the tall one,
 // whose last row is the next tile's first). kPairWeights: the weights are bf16 pairs
 // [k/2][NR][2], each pair row loaded for both its steps and widened in registers (half the bytes
 // of fp32 weights, and no widened copy); each accumulator still sums k in order, so the results
 // are those of fp32 weights holding the same bf16 values.
-template <class V, int MR, int NRV, class OutT, int ROWS = MR, bool kPairWeights = false>
+template <class V, int MR, int NRV, class OutT, int ROWS = MR, bool kPairWeights = false,
+          class Rows = PackedRows<MR>>
 void f32_conv_ukernel(const ConvTile& t) {
   using T = typename V::T;
   constexpr int L = V::kLanes;
@@ -231,9 +255,10 @@ void f32_conv_ukernel(const ConvTile& t) {
   const uintptr_t ahead = prefetch_distance(t);
   using W = std::conditional_t<kPairWeights, uint32_t, float>;
   const W* w = static_cast<const W*>(t.w);
+  static_assert(Rows::kStepValues % kSteps == 0);
   for (int kb = 0; kb < t.kblocks; ++kb) {
 #pragma GCC unroll 16
-    for (int k = 0; k < kKBlock; k += kSteps) {
+    for (int k = 0; k < Rows::kStepValues; k += kSteps) {
       prefetch_weights<NR * sizeof(W)>(w, ahead);
       T(&sum)[ROWS][NRV] = acc[(k / 2) % kSets];
 #pragma GCC unroll 2
@@ -250,14 +275,14 @@ void f32_conv_ukernel(const ConvTile& t) {
         }
 #pragma GCC unroll 16
         for (int m = 0; m < ROWS; ++m) {
-          const T av = V::broadcast(a + packed_row<MR>(m, tile_elements) + k + step);
+          const T av = V::broadcast(a + Rows::row(m, tile_elements) + k + step);
 #pragma GCC unroll 4
           for (int v = 0; v < NRV; ++v) sum[m][v] = V::fma(av, wv[v], sum[m][v]);
         }
       }
       w += NR;
     }
-    a += MR * kKBlock;
+    a += Rows::outer_step(t);
   }
 #pragma GCC unroll 4
   for (int s = 1; s < kSets; ++s)
@@ -563,6 +588,20 @@ constexpr void set_conv_kernel_common(ConvKernel& k, int mr, OperandFormat opera
   k.name = name;
 }
 
+// A kernel's variants on a narrow conv's input in place (ConvKernel::window), for each stride:
+// HiFi4's, and LoFi's on widened operands with fp32 weights (KernelTable::conv_lofi_window).
+template <class V, int MR, int NRV, int... StrideIndex>
+constexpr void set_window_kernels(ConvKernel& k, std::integer_sequence<int, StrideIndex...>) {
+  constexpr int kRowValues = kWindowKernel * kWindowChannels;
+  ((k.window[StrideIndex][0] =
+        &f32_conv_ukernel<V, MR, NRV, float, MR, false,
+                          WindowRows<(StrideIndex + 1) * kWindowChannels, kRowValues>>,
+    k.window[StrideIndex][1] =
+        &f32_conv_ukernel<V, MR, NRV, uint16_t, MR, false,
+                          WindowRows<(StrideIndex + 1) * kWindowChannels, kRowValues>>),
+   ...);
+}
+
 // The f32 conv kernel as HiFi4, or as LoFi on bf16 operands widened to fp32 (for CPUs without
 // AVX512_BF16; kPairOrder additionally in VDPBF16PS's exact accumulation order); pair_weights
 // (kWidened only): reading its bf16 weights as pairs.
@@ -578,6 +617,9 @@ constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operand
     set_family_kernels<F32ConvFamily<V, MR, NRV, false>>(k, shorter);
   }
   k.bf16_pair_weights = pair_weights;
+  if (!pair_weights && bf16_operands != Bf16Operands::kPairOrder) {
+    set_window_kernels<V, MR, NRV>(k, std::make_integer_sequence<int, kWindowStrides>{});
+  }
   if (bf16_operands == Bf16Operands::kNone) {
     set_conv_kernel_common<V, NRV, float>(k, MR, OperandFormat::kF32, name);
   } else {
@@ -756,6 +798,7 @@ constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const c
       lofi,
       lofi_decoded,
       lofi_exact,
+      lofi_decoded,
       &f32_activation<V>,
       &f32_add<V>,
       {&max_into<V, float>, &max_into<V, uint16_t>},

@@ -37,6 +37,12 @@ inline constexpr size_t operand_bytes(OperandFormat operands) {
   return operands == OperandFormat::kBf16Pairs ? 2 : 4;
 }
 
+// The narrow convs a kernel reads in place (ConvKernel::window): kWindowKernel x kWindowKernel
+// on kWindowChannels channels (the RGB stem), stride 1 up to kWindowStrides.
+inline constexpr int kWindowChannels = 3;
+inline constexpr int kWindowKernel = 3;
+inline constexpr int kWindowStrides = 2;
+
 // One MR x NR output tile of a convolution viewed as a GEMM over packed operands.
 struct ConvTile {
   const void* a = nullptr;  // packed activations
@@ -63,6 +69,8 @@ struct ConvTile {
   Activation activation = Activation::kNone;
   const void* residual = nullptr;  // same dtype as out; added after the activation
   int64_t residual_stride = 0;
+  // ConvKernel::window only: the elements between the kernel rows of the window at a.
+  int64_t window_row_stride = 0;
 };
 
 using ConvTileFn = void (*)(const ConvTile& tile);
@@ -246,6 +254,12 @@ struct ConvKernel {
     const ConvTileFn shorter = rows < mr ? run_rows[(rows - 1) / row_step][bf16_out] : nullptr;
     return shorter ? shorter : run[bf16_out];
   }
+  // The kernel on a narrow conv's input in place, without packing ([stride - 1][bf16_out]; null
+  // where it has none): MR output pixels side by side in one output row, stored up to t.rows.
+  // t.a is row 0's window's first value in a zero-padded float copy of the input (kWindowChannels
+  // values a pixel), t.kblocks the window's kWindowKernel rows, t.window_row_stride the elements
+  // between them; t.w the packed weights of the reduction order k = (ky * 3 + kx) * C + c.
+  ConvTileFn window[kWindowStrides][2] = {};
   ConvPrepareFn prepare = nullptr;  // null: nothing to prepare
   void prepare_core() const {
     if (prepare) prepare();
@@ -325,6 +339,9 @@ struct KernelTable {
   ConvKernel conv_lofi_decoded;
   // LoFi summed in VDPBF16PS's exact order: native where the CPU has it, else emulated (slow).
   ConvKernel conv_lofi_exact;
+  // LoFi on fp32 FMAs of widened bf16 operands with fp32 weights, on every CPU (not replaced by
+  // VDPBF16PS or AMX): its ConvKernel::window reads an RGB stem's input in place.
+  ConvKernel conv_lofi_window;
   F32UnaryFn f32_activation;
   F32AddFn f32_add;
   MaxIntoFn max_into[2];  // [0]: float, [1]: bfloat16

@@ -198,10 +198,23 @@ DataType resident_dtype(const Conv2dConfig& config) {
   return as_bf16 ? DataType::BFLOAT16 : config.weights_dtype;
 }
 
-kernels::ConvKernel select_kernel(const Conv2dConfig& config, Isa isa) {
+// Whether a conv has the shape of those a kernel reads in place (ConvKernel::window): an RGB stem.
+bool window_shape(const Conv2dParams& p, const Conv2dConfig& config) {
+  return config.winograd == WinogradTile::kNone && p.in_channels == kernels::kWindowChannels &&
+         p.kernel == kernels::kWindowKernel && p.stride <= kernels::kWindowStrides;
+}
+
+// An RGB stem's LoFi runs on fp32 FMAs of its bf16 operands (the same products; only the order of
+// the sums differs from VDPBF16PS's) so that its kernel reads the input in place instead of
+// packing it, which had been 40% of its time: YOLOv4's stem at 320 in `auto` (`yolo4 profile
+// --preset auto --runs 10`, 3 alternated runs, docs/perf.md 2026-12-06 16:10 UTC) 2.3-3.5 ->
+// 1.4-1.6 ms with AVX-512's kernels (VDPBF16PS on packed operands before), 4.6-5.7 -> 2.6-3.4 ms
+// with AVX2's.
+kernels::ConvKernel select_kernel(const Conv2dParams& p, const Conv2dConfig& config, Isa isa) {
   const kernels::KernelTable& table = kernels::kernel_table(isa);
   if (config.math_fidelity != MathFidelity::LoFi) return table.conv_hifi4;
   if (config.lofi_exact_order) return table.conv_lofi_exact;
+  if (window_shape(p, config)) return table.conv_lofi_window;
   return resident_dtype(config) == DataType::BFLOAT8_B ? table.conv_lofi_decoded : table.conv_lofi;
 }
 
@@ -320,6 +333,9 @@ struct DirectConv {
   int out_columns;
   size_t element;    // bytes per output value
   size_t a_element;  // bytes per packed activation operand
+  // Read in place (ConvKernel::window): its MR-pixel tiles per output row; 0: packed.
+  int window_tiles_per_row;
+  bool in_bf16;  // the input's dtype, where read in place
 };
 
 // One core's scratch: packed activations, decoded weights, fp32 partial sums.
@@ -331,14 +347,12 @@ struct CoreScratch {
   int partial_stride;
 };
 
-// The MR-row tiles [t0, block_end) of one panel, over reduction blocks [kb0, kb1): fp32
-// partial sums until the last chunk, then the output through the fused epilogue.
-// `own`: the core's share, whose panels' weights it may have decoded once; others' (taken when
-// those are no longer needed) are decoded in their turn into the same scratch.
-void run_panel(const DirectConv& c, const CoreScratch& scratch, const WorkRange& own, int panel,
-               int t0, int block_end, int kb0, int kb1) {
-  const int mr = c.kernel.mr, nr = c.kernel.nr;
-  const int64_t first_pixel = int64_t(t0) * mr;
+// A tile of panel `panel` over reduction blocks [kb0, kb1), all but its rows: the weights (`own`:
+// the core's share, whose panels' weights it may have decoded once; others', taken when those
+// are no longer needed, are decoded in their turn into the same scratch), bias and epilogue.
+kernels::ConvTile panel_tile(const DirectConv& c, const CoreScratch& scratch, const WorkRange& own,
+                             int panel, int kb0, int kb1) {
+  const int nr = c.kernel.nr;
   kernels::ConvTile tile;
   const bool own_decoded = scratch.decode_once && own.has_panel(panel);
   tile.w = own_decoded ? c.weights.chunk_of(scratch.weights, panel - own.panel_begin, kb0)
@@ -352,6 +366,28 @@ void run_panel(const DirectConv& c, const CoreScratch& scratch, const WorkRange&
   tile.activation = c.activation;
   tile.partial_stride = scratch.partial_stride;
   tile.residual_stride = c.residual ? c.residual->pixel_stride() : 0;
+  return tile;
+}
+
+// Where a tile starting at output pixel p writes panel `panel`: its output and residual.
+void point_at_output(const DirectConv& c, int64_t p, int panel, kernels::ConvTile& tile) {
+  const int nr = c.kernel.nr;
+  tile.out = c.output.data<std::byte>() + (p * c.output.pixel_stride() + panel * nr) * c.element;
+  tile.out_stride = c.output.pixel_stride();
+  tile.residual = c.residual ? c.residual->data<std::byte>() +
+                                   (p * tile.residual_stride + panel * nr) * c.element
+                             : nullptr;
+}
+
+// The MR-row tiles [t0, block_end) of one panel, over reduction blocks [kb0, kb1): fp32
+// partial sums until the last chunk, then the output through the fused epilogue.
+// `own`: the core's share, whose panels' weights it may have decoded once; others' (taken when
+// those are no longer needed) are decoded in their turn into the same scratch.
+void run_panel(const DirectConv& c, const CoreScratch& scratch, const WorkRange& own, int panel,
+               int t0, int block_end, int kb0, int kb1) {
+  const int mr = c.kernel.mr, nr = c.kernel.nr;
+  const int64_t first_pixel = int64_t(t0) * mr;
+  kernels::ConvTile tile = panel_tile(c, scratch, own, panel, kb0, kb1);
   for (int t = t0; t < block_end; ++t) {
     const int64_t p = int64_t(t) * mr;
     tile.a = reinterpret_cast<const std::byte*>(scratch.packed.data()) +
@@ -366,12 +402,7 @@ void run_panel(const DirectConv& c, const CoreScratch& scratch, const WorkRange&
                               : nullptr;
     tile.partial = tile_partial;
     if (tile.finalize) {
-      tile.out =
-          c.output.data<std::byte>() + (p * c.output.pixel_stride() + panel * nr) * c.element;
-      tile.out_stride = c.output.pixel_stride();
-      tile.residual = c.residual ? c.residual->data<std::byte>() +
-                                       (p * tile.residual_stride + panel * nr) * c.element
-                                 : nullptr;
+      point_at_output(c, p, panel, tile);
       c.kernel.for_rows(tile.rows, c.out_bf16)(tile);
     } else {
       tile.out = tile_partial;
@@ -401,6 +432,69 @@ void run_work(const DirectConv& c, const CoreScratch& scratch, const WorkRange& 
   }
 }
 
+// Rows [iy0, iy0 + rows) of image n as a window kernel reads them: float (rounded to bf16 for
+// LoFi), kWindowChannels values a pixel, `width` pixels from column -padding on, zero outside the
+// input.
+template <class Src>
+void copy_window_rows(const ConvGeometry& g, int n, int iy0, int rows, int width,
+                      conv_operands::OperandRounding rounding, float* dst) {
+  constexpr int C = kernels::kWindowChannels;
+  const Src* input = static_cast<const Src*>(g.input);
+  const int columns = std::min(g.in.w, width - g.padding);
+  for (int r = 0; r < rows; ++r, dst += int64_t(width) * C) {
+    std::fill_n(dst, int64_t(width) * C, 0.0f);
+    const int iy = iy0 + r;
+    if (iy < 0 || iy >= g.in.h) continue;
+    const Src* row = input + (int64_t(n) * g.in.h + iy) * g.in.w * g.in_pixel_stride;
+    for (int ix = 0; ix < columns; ++ix) {
+      for (int ch = 0; ch < C; ++ch) {
+        dst[(ix + g.padding) * C + ch] = conv_operands::operand<float>(
+            conv_operands::widen(row[ix * g.in_pixel_stride + ch]), rounding.bf16);
+      }
+    }
+  }
+}
+
+// The tiles of `work` of a conv read in place (ConvKernel::window), image by image: the input rows
+// they read copied once (zero-padded: every tile runs whole), then run against every panel.
+// Tile t is output row t / tiles_per_row's pixels from (t % tiles_per_row) * MR on.
+void run_window_work(const DirectConv& c, const CoreScratch& scratch, const WorkRange& own,
+                     const WorkRange& work) {
+  const ConvGeometry& g = c.g;
+  const int mr = c.kernel.mr, per_row = c.window_tiles_per_row, stride = g.stride;
+  const int width = (per_row * mr - 1) * stride + g.kernel;  // covers every tile's windows
+  const int64_t row_values = int64_t(width) * kernels::kWindowChannels;
+  const kernels::ConvTileFn kernel = c.kernel.window[stride - 1][c.out_bf16];
+  for (int t0 = work.tile_begin; t0 < work.tile_end;) {
+    const int n = t0 / per_row / g.out.h;
+    const int t1 = std::min(work.tile_end, (n + 1) * g.out.h * per_row);  // this image's
+    const int oy0 = t0 / per_row % g.out.h, oy1 = (t1 - 1) / per_row % g.out.h;
+    const int rows = (oy1 - oy0) * stride + g.kernel;
+    scratch.packed.resize(size_t(rows * row_values));
+    const int iy0 = oy0 * stride - g.padding;
+    const conv_operands::OperandRounding rounding = conv_operands::operand_rounding(c.kernel);
+    if (c.in_bf16) {
+      copy_window_rows<uint16_t>(g, n, iy0, rows, width, rounding, scratch.packed.data());
+    } else {
+      copy_window_rows<float>(g, n, iy0, rows, width, rounding, scratch.packed.data());
+    }
+    for (int panel = work.panel_begin; panel < work.panel_end; ++panel) {
+      kernels::ConvTile tile = panel_tile(c, scratch, own, panel, 0, g.kblocks);
+      tile.kblocks = g.kernel;  // the window's rows
+      tile.window_row_stride = row_values;
+      for (int t = t0; t < t1; ++t) {
+        const int oy = t / per_row % g.out.h, x0 = t % per_row * mr;
+        tile.a = scratch.packed.data() + (oy - oy0) * stride * row_values +
+                 x0 * stride * kernels::kWindowChannels;
+        tile.rows = std::min(mr, g.out.w - x0);
+        point_at_output(c, (int64_t(n) * g.out.h + oy) * g.out.w + x0, panel, tile);
+        kernel(tile);
+      }
+    }
+    t0 = t1;
+  }
+}
+
 // One core's work as the split gives it: its own share's, then what is left of others'.
 void run_core_share(const DirectConv& c, int core, ShareQueue& queue) {
   c.kernel.prepare_core();
@@ -424,7 +518,11 @@ void run_core_share(const DirectConv& c, int core, ShareQueue& queue) {
   while (const std::optional<WorkRange> work = c.split.next(queue, core)) {
     const bool packed = one_chunk && work->tile_begin == packed_tiles.tile_begin &&
                         work->tile_end == packed_tiles.tile_end;
-    run_work(c, scratch, share, *work, packed);
+    if (c.window_tiles_per_row > 0) {
+      run_window_work(c, scratch, share, *work);
+    } else {
+      run_work(c, scratch, share, *work, packed);
+    }
     packed_tiles = *work;
   }
 }
@@ -490,7 +588,7 @@ Conv2d::Conv2d(const Conv2dParams& params, std::span<const float> weight_oihw,
       config_(config),
       activation_(fused_activation(config)),
       isa_(isa),
-      kernel_(select_kernel(config, isa)),
+      kernel_(select_kernel(params, config, isa)),
       layout_(packed_layout(params, config, kernel_.nr)),
       weights_(pack_weights(params, check_weights(params, weight_oihw, bias), layout_, kernel_,
                             config)) {
@@ -541,6 +639,11 @@ void Conv2d::winograd_blocking(ConvStrategy& s, int tiles) const {
       weights_stream ? int(std::max<int64_t>(1, b.winograd_sums_bytes / sums_row_bytes)) : 1;
 }
 
+int Conv2d::window_tiles_per_row(const Shape& out) const {
+  const bool in_place = window_shape(params_, config_) && kernel_.window[params_.stride - 1][0];
+  return in_place ? ceil_div(out.w, kernel_.mr) : 0;
+}
+
 ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   const Shape out = output_shape(in);
   ConvStrategy s;
@@ -551,9 +654,7 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
   }
   s.winograd = config_.winograd;
   const bool winograd = s.winograd != WinogradTile::kNone;
-  // The rows the kernel tiles: output pixels, or Winograd's output tiles.
-  const int64_t rows = winograd ? winograd::tile_count(s.winograd, out) : out.pixels();
-  const int tiles = ceil_div(rows, kernel_.mr);
+  const int tiles = tile_count(out, s.winograd);
   switch (s.shard_layout) {
     case TensorMemoryLayout::WIDTH_SHARDED:
       s.grid_columns = cores;
@@ -597,6 +698,14 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
                        ? round_up(config_.act_block_h_override, kernel_.mr)
                        : auto_pixels;
   return s;
+}
+
+int Conv2d::tile_count(const Shape& out, WinogradTile winograd) const {
+  if (winograd != WinogradTile::kNone) {
+    return ceil_div(winograd::tile_count(winograd, out), kernel_.mr);
+  }
+  const int per_row = window_tiles_per_row(out);
+  return per_row > 0 ? out.n * out.h * per_row : ceil_div(out.pixels(), kernel_.mr);
 }
 
 void Conv2d::describe(OpRecord& r, const Tensor& input, const Tensor& output,
@@ -677,7 +786,7 @@ int Conv2d::execute_winograd(Device& device, const Tensor& input, const Tensor& 
   run.kblocks = layout_.kblocks;
   run.group_tiles = s.group_tiles;
   run.out_columns = output_columns(output);
-  const WorkSplit split(s, ceil_div(winograd::tile_count(s.winograd, output.shape()), kernel_.mr),
+  const WorkSplit split(s, tile_count(output.shape(), s.winograd),
                         ceil_div(run.out_columns, kernel_.nr), kernel_.mr, layout_.kblocks);
   run.block_tiles = split.block_tiles();
   ShareQueue queue(split.cores(), [&](int core) { return split.claims(core); });
@@ -700,7 +809,7 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
                        params_.padding,      layout_.channels_per_tap,
                        layout_.kblocks,      input.data<void>(),
                        input.pixel_stride(), input.layout() == Layout::TILE};
-  const WorkSplit split(s, ceil_div(g.out.pixels(), kernel_.mr),
+  const WorkSplit split(s, tile_count(g.out, WinogradTile::kNone),
                         ceil_div(output_columns(output), kernel_.nr), kernel_.mr, layout_.kblocks);
   DirectConv conv{g,
                   s,
@@ -716,7 +825,9 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
                   split,
                   output_columns(output),
                   size_t(traits(output.dtype()).block_bytes),
-                  operand_bytes(kernel_.operands)};
+                  operand_bytes(kernel_.operands),
+                  window_tiles_per_row(g.out),
+                  input.dtype() == DataType::BFLOAT16};
   ShareQueue queue(split.cores(), [&](int core) { return split.claims(core); });
   device.pool().run(split.cores(), [&](int core) { run_core_share(conv, core, queue); });
   profiled.record.taken = queue.taken();

@@ -92,6 +92,9 @@ class Conv2d {
   Shape output_shape(const Shape& input) const;
   ConvStrategy strategy(const Shape& input, int cores) const;
   double flops(const Shape& input) const;  // 2 x multiply-adds of the direct convolution
+  // Where the kernel reads the input in place (ConvKernel::window: the RGB stem with fp32
+  // products), its MR-pixel tiles per output row; else 0 (packed).
+  int window_tiles_per_row(const Shape& output) const;
 
   // Allocates the output on the device (TILE layout).
   Tensor operator()(Device& device, const Tensor& input, const Tensor* residual = nullptr) const;
@@ -101,6 +104,9 @@ class Conv2d {
 
  private:
   void validate(const Tensor& input, const Tensor& output, const Tensor* residual) const;
+  // The MR-row tiles the cores split: output pixels (by output row where read in place), or
+  // Winograd's output tiles.
+  int tile_count(const Shape& output, WinogradTile winograd) const;
   // The Winograd block and MR-row group of a strategy whose grid is set; `tiles` MR-rows in all.
   void winograd_blocking(ConvStrategy& strategy, int tiles) const;
   // The work itself, on validated tensors with the strategy already chosen.

@@ -43,6 +43,8 @@ const ConvCase kCases[] = {
     {{1, 5, 4, 600}, 33, 3, 1},    // reduction longer than one K chunk
     {{1, 13, 11, 64}, 128, 3, 2},  // stride 2 downsample
     {{1, 2, 3, 1}, 1, 3, 1},       // single channels
+    {{2, 9, 30, 3}, 40, 3, 2},     // RGB read in place, stride 2: batch 2, two panels
+    {{1, 4, 29, 3}, 16, 3, 1},     // RGB read in place: rows of several tiles, the last partial
 };
 
 class Conv2dTest : public ::testing::TestWithParam<std::tuple<Isa, ConvCase, Activation>> {};
@@ -108,6 +110,62 @@ TEST(Conv2dNarrowInput, IgnoresWhatTilePaddingHolds) {
           EXPECT_EQ(to_nhwc(conv(device, padded)), to_nhwc(conv(device, clean)))
               << c << " channels, " << to_string(isa) << " stride " << stride << " "
               << to_string(fidelity);
+        }
+      }
+    }
+  }
+}
+
+// A narrow conv whose kernel reads the input in place (the RGB stem: ConvKernel::window) copies the
+// rows it reads with their padding: every padding, stride, input layout and dtype, HiFi4 and
+// LoFi (whose bf16 operands, input and weights, are rounded: its kernel on widened operands on
+// every CPU), bfloat16 weights, and the epilogue's residual and bfloat16 output, against the
+// reference; every ISA, 1-3 cores.
+TEST(Conv2dWindow, ReadsTheInputInPlaceWithAnyPadding) {
+  const Shape in_shape{2, 8, 27, 3};
+  const int oc = 24;
+  const auto input = random_vector(size_t(in_shape.elements()), 81);
+  const auto weight = random_vector(size_t(oc) * 3 * 9, 82, -0.3f, 0.3f);
+  const auto bias = random_vector(oc, 83);
+  const auto bf16 = [](const std::vector<float>& v) {
+    return testing::rounded(v, DataType::BFLOAT16);
+  };
+  for (Isa isa : supported_isas()) {
+    for (int stride : {1, 2}) {
+      for (int padding : {0, 1, 2}) {
+        const Conv2dParams params{3, oc, 3, stride, padding};
+        const Shape out_shape = Conv2d(params, weight, bias, {}, isa).output_shape(in_shape);
+        const auto residual = bf16(random_vector(size_t(out_shape.elements()), 84));
+        for (MathFidelity fidelity : {MathFidelity::HiFi4, MathFidelity::LoFi}) {
+          for (DataType dtype : {DataType::FLOAT32, DataType::BFLOAT16}) {
+            const bool lofi = fidelity == MathFidelity::LoFi;
+            const bool bf16_in = lofi || dtype == DataType::BFLOAT16;
+            auto expected = reference::conv2d(bf16_in ? bf16(input) : input, in_shape,
+                                              bf16_in ? bf16(weight) : weight, bias, oc, 3, stride,
+                                              padding, Activation::kMish);
+            for (size_t i = 0; i < expected.size(); ++i) expected[i] += residual[i];
+            Conv2dConfig config;
+            config.activation = Activation::kMish;
+            config.dtype = dtype;
+            config.weights_dtype = bf16_in ? DataType::BFLOAT16 : DataType::FLOAT32;
+            config.math_fidelity = fidelity;
+            const Conv2d conv(params, weight, bias, config, isa);
+            EXPECT_GT(conv.window_tiles_per_row(out_shape), 0);
+            const float rtol = dtype == DataType::BFLOAT16 ? 1.0f / 128 : 1e-4f;
+            for (Layout layout : {Layout::TILE, Layout::ROW_MAJOR}) {
+              for (int threads : {1, 2, 3}) {
+                Device device(threads, isa);
+                const Tensor in = from_nhwc(input.data(), in_shape, layout, dtype);
+                const Tensor res = from_nhwc(residual.data(), out_shape, Layout::TILE, dtype);
+                const Tensor out = conv(device, in, &res);
+                EXPECT_TRUE(all_close(to_nhwc(out), expected, 1e-4f, rtol))
+                    << to_string(isa) << " stride " << stride << " padding " << padding << " "
+                    << to_string(fidelity) << " " << testing::dtype_name(dtype) << " "
+                    << to_string(layout) << " threads " << threads;
+                EXPECT_TRUE(testing::tile_output_ok(out));
+              }
+            }
+          }
         }
       }
     }
