@@ -442,9 +442,14 @@ void copy_window_rows(const ConvGeometry& g, int n, int iy0, int rows, int width
   const Src* input = static_cast<const Src*>(g.input);
   const int columns = std::min(g.in.w, width - g.padding);
   for (int r = 0; r < rows; ++r, dst += int64_t(width) * C) {
-    std::fill_n(dst, int64_t(width) * C, 0.0f);
     const int iy = iy0 + r;
-    if (iy < 0 || iy >= g.in.h) continue;
+    if (iy < 0 || iy >= g.in.h) {
+      std::fill_n(dst, int64_t(width) * C, 0.0f);
+      continue;
+    }
+    // Zeros where no input pixel lands: the padding on the left, and right of the last column.
+    std::fill_n(dst, g.padding * C, 0.0f);
+    std::fill(dst + (g.padding + columns) * C, dst + int64_t(width) * C, 0.0f);
     const Src* row = input + (int64_t(n) * g.in.h + iy) * g.in.w * g.in_pixel_stride;
     for (int ix = 0; ix < columns; ++ix) {
       for (int ch = 0; ch < C; ++ch) {
@@ -465,6 +470,7 @@ void run_window_work(const DirectConv& c, const CoreScratch& scratch, const Work
   const int width = (per_row * mr - 1) * stride + g.kernel;  // covers every tile's windows
   const int64_t row_values = int64_t(width) * kernels::kWindowChannels;
   const kernels::ConvTileFn kernel = c.kernel.window[stride - 1][c.out_bf16];
+  const conv_operands::OperandRounding rounding = conv_operands::operand_rounding(c.kernel);
   for (int t0 = work.tile_begin; t0 < work.tile_end;) {
     const int n = t0 / per_row / g.out.h;
     const int t1 = std::min(work.tile_end, (n + 1) * g.out.h * per_row);  // this image's
@@ -472,7 +478,6 @@ void run_window_work(const DirectConv& c, const CoreScratch& scratch, const Work
     const int rows = (oy1 - oy0) * stride + g.kernel;
     scratch.packed.resize(size_t(rows * row_values));
     const int iy0 = oy0 * stride - g.padding;
-    const conv_operands::OperandRounding rounding = conv_operands::operand_rounding(c.kernel);
     if (c.in_bf16) {
       copy_window_rows<uint16_t>(g, n, iy0, rows, width, rounding, scratch.packed.data());
     } else {

@@ -92,8 +92,8 @@ class Conv2d {
   Shape output_shape(const Shape& input) const;
   ConvStrategy strategy(const Shape& input, int cores) const;
   double flops(const Shape& input) const;  // 2 x multiply-adds of the direct convolution
-  // Where the kernel reads the input in place (ConvKernel::window: the RGB stem with fp32
-  // products), its MR-pixel tiles per output row; else 0 (packed).
+  // Where the kernel reads the input in place (ConvKernel::window: an RGB stem, HiFi4 or LoFi),
+  // its MR-pixel tiles per output row; else 0 (packed).
   int window_tiles_per_row(const Shape& output) const;
 
   // Allocates the output on the device (TILE layout).
