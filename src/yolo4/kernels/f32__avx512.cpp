@@ -13,7 +13,8 @@ void bfp8_decode_f32__avx512(const uint8_t* exponents, const uint8_t* values, in
 // LoFi uses VDPBF16PS where the CPU has AVX512_BF16 (dispatch swaps it in), else widened bf16.
 extern const KernelTable kernels_avx512 = make_kernel_table<VecAvx512, 12, 2>(
     Isa::kAvx512, "f32_conv_12x32__avx512", "bf16widened_conv_12x32__avx512",
-    "bfp8decoded_conv_12x32__avx512", "bf16emu_conv_12x32__avx512", &bfp8_decode_pairs__avx512,
-    &bfp8_decode_f32__avx512, kBlockingL2Of1MB);
+    "bfp8decoded_conv_12x32__avx512", "bf16emu_conv_12x32__avx512",
+    "bf16widened_inplace_conv_12x32__avx512", &bfp8_decode_pairs__avx512, &bfp8_decode_f32__avx512,
+    kBlockingL2Of1MB);
 
 }  // namespace yolo4::kernels

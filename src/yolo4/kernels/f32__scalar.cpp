@@ -11,7 +11,8 @@ void bfp8_decode_f32__scalar(const uint8_t* exponents, const uint8_t* values, in
 
 extern const KernelTable kernels_scalar = make_kernel_table<VecScalar, 4, 8>(
     Isa::kScalar, "f32_conv_4x8__scalar", "bf16widened_conv_4x8__scalar",
-    "bfp8decoded_conv_4x8__scalar", "bf16emu_conv_4x8__scalar", &bfp8_decode_pairs__scalar,
-    &bfp8_decode_f32__scalar, kBlockingL2Of512KB);
+    "bfp8decoded_conv_4x8__scalar", "bf16emu_conv_4x8__scalar",
+    "bf16widened_inplace_conv_4x8__scalar", &bfp8_decode_pairs__scalar, &bfp8_decode_f32__scalar,
+    kBlockingL2Of512KB);
 
 }  // namespace yolo4::kernels

@@ -780,6 +780,7 @@ float f32_fma_loop(int64_t iterations) {
 template <class V, int MR, int NRV>
 constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const char* lofi_name,
                                         const char* lofi_decoded_name, const char* lofi_exact_name,
+                                        const char* lofi_window_name,
                                         Bfp8PairsDecodeFn bfp8_decode_pairs,
                                         Bfp8F32DecodeFn bfp8_decode_f32,
                                         const ConvBlocking& blocking) {
@@ -787,7 +788,8 @@ constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const c
   ConvKernel lofi = f32_conv_kernel<V, MR, NRV>(lofi_name, Bf16Operands::kWidened, true);
   ConvKernel lofi_decoded = f32_conv_kernel<V, MR, NRV>(lofi_decoded_name, Bf16Operands::kWidened);
   ConvKernel lofi_exact = f32_conv_kernel<V, MR, NRV>(lofi_exact_name, Bf16Operands::kPairOrder);
-  for (ConvKernel* k : {&hifi4, &lofi, &lofi_decoded, &lofi_exact}) {
+  ConvKernel lofi_window = f32_conv_kernel<V, MR, NRV>(lofi_window_name, Bf16Operands::kWidened);
+  for (ConvKernel* k : {&hifi4, &lofi, &lofi_decoded, &lofi_exact, &lofi_window}) {
     k->bfp8_decode_pairs = bfp8_decode_pairs;
     k->bfp8_decode_f32 = bfp8_decode_f32;
     k->blocking = blocking;
@@ -798,7 +800,7 @@ constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const c
       lofi,
       lofi_decoded,
       lofi_exact,
-      lofi_decoded,
+      lofi_window,
       &f32_activation<V>,
       &f32_add<V>,
       {&max_into<V, float>, &max_into<V, uint16_t>},
