@@ -67,12 +67,14 @@ void BM_ConvUkernel(benchmark::State& state, const ConvKernel* kernel, int rows,
 }
 
 // A GEMM whose weights stream from memory, as Winograd's do on the 10x10 and 20x20 maps: `rows`
-// rows (25 there: the map's output tiles) in MR-row tiles meet one K x NR weight panel after
+// rows (25 there: the map's output tiles) in tiles as Winograd fills them
+// (ConvKernel::tile_fill) meet one K x NR weight panel after
 // another of a buffer far larger than the caches, each GEMM fetching the next panel as it runs
 // (ConvTile::w_next). GB/s of weights read, GFLOP/s and % of the peak, on one core.
 void BM_ConvStream(benchmark::State& state, const ConvKernel* kernel, int rows, int k) {
   constexpr size_t kStreamBytes = size_t(256) << 20;
-  const int mr = kernel->mr, nr = kernel->nr, tiles = (rows + mr - 1) / mr;
+  const int mr = kernel->mr, nr = kernel->nr, fill = kernel->tile_fill(rows);
+  const int tiles = (rows + fill - 1) / fill;
   const size_t panel_bytes = size_t(k) * nr * yolo4::kernels::operand_bytes(kernel->operands);
   const size_t panels = kStreamBytes / panel_bytes;
   // One panel more: the last GEMM's next.
@@ -92,7 +94,7 @@ void BM_ConvStream(benchmark::State& state, const ConvKernel* kernel, int rows, 
     t.w = weights + panel * panel_bytes;
     t.w_next = weights + (panel + 1) * panel_bytes;
     for (int tile = 0; tile < tiles; ++tile) {
-      t.rows = kernel->tile_rows(rows - tile * mr, tile + 1 < tiles);
+      t.rows = kernel->tile_rows(rows - tile * fill, tile + 1 < tiles, fill);
       t.a = a.data() + size_t(2) * tile * mr * k;
       t.out = out.data() + size_t(tile) * mr * nr;
       kernel->for_rows(t.rows, false)(t);

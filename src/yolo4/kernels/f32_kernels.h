@@ -236,11 +236,10 @@ void f32_conv_ukernel(const ConvTile& t) {
   constexpr int L = V::kLanes;
   constexpr int NR = NRV * L;
   constexpr int kSteps = kPairWeights ? 2 : 1;  // k steps per row of weights
-  // A short tile (a conv's last rows: 25 Winograd tiles are 6 + 6 + 6 + 6 + 1 with AVX2's
-  // kernels) has too few accumulators to keep the FMAs in flight, so where registers allow it
-  // sums alternate pairs of k into two sets, or four for a single row, added at the end
-  // (ukernel_bench, docs/perf.md). Pairs, as bf16 pair weights are read, so that both weight
-  // forms sum alike.
+  // A short tile (a conv's last rows: 49 Winograd tiles are 8 x 6 + 1 with AVX2's kernels) has too
+  // few accumulators to keep the FMAs in flight, so where registers allow it sums alternate pairs
+  // of k into two sets, or four for a single row, added at the end (ukernel_bench, docs/perf.md).
+  // Pairs, as bf16 pair weights are read, so that both weight forms sum alike.
   constexpr int kSets = accumulator_sets<V, NRV>(ROWS);
   T acc[kSets][ROWS][NRV];
 #pragma GCC unroll 4
@@ -293,18 +292,22 @@ void f32_conv_ukernel(const ConvTile& t) {
   store_tile<V, ROWS, NRV, OutT>(acc[0], t);
 }
 
-// A conv kernel's shorter variants (ConvKernel::run_rows) from its family of micro-kernels:
-// Family::kernel<OutT, ROWS> computes ROWS rows of the family's MR-row tile.
+// A conv kernel's shorter variants (ConvKernel::run_rows, every register_row_step(MR) rows) from
+// its family of micro-kernels: Family::kernel<OutT, ROWS> computes ROWS rows of the family's
+// MR-row tile.
 template <class Family, int... Steps>
 constexpr void set_shorter_kernels(ConvKernel& k, std::integer_sequence<int, Steps...>) {
-  static_assert(Family::kMr <= kMrMax);
-  ((k.run_rows[Steps][0] = Family::template kernel<float, kRowStep*(Steps + 1)>,
-    k.run_rows[Steps][1] = Family::template kernel<uint16_t, kRowStep*(Steps + 1)>),
+  constexpr int kStep = register_row_step(Family::kMr);
+  static_assert(Family::kMr <= kMrMax && (Family::kMr - 1) / kStep <= kMrMax / kRowStep);
+  ((k.run_rows[Steps][0] = Family::template kernel<float, kStep*(Steps + 1)>,
+    k.run_rows[Steps][1] = Family::template kernel<uint16_t, kStep*(Steps + 1)>),
    ...);
+  k.row_step = kStep;
 }
 template <class Family>
 constexpr void set_shorter_kernels(ConvKernel& k) {
-  set_shorter_kernels<Family>(k, std::make_integer_sequence<int, (Family::kMr - 1) / kRowStep>{});
+  set_shorter_kernels<Family>(
+      k, std::make_integer_sequence<int, (Family::kMr - 1) / register_row_step(Family::kMr)>{});
   k.run_row[0] = Family::template kernel<float, 1>;
   k.run_row[1] = Family::template kernel<uint16_t, 1>;
 }

@@ -217,6 +217,12 @@ inline constexpr ConvBlocking kBlockingL2Of512KB{128 * 1024, 384 * 1024, 32,    
 // shorter kernels a register kernel may have for the last, partial tile of a conv's rows.
 inline constexpr int kMrMax = 32;
 inline constexpr int kRowStep = 2;
+// A register kernel of up to this many rows (AVX2's 6, the scalar 4) has a shorter kernel for
+// every row count, so that a GEMM of few rows can split them evenly (ConvKernel::tile_fill).
+inline constexpr int kEveryRowMrMax = 8;
+inline constexpr int register_row_step(int mr) {
+  return mr <= kEveryRowMrMax ? 1 : kRowStep;
+}
 
 // Run by each core before it runs a kernel's tiles in an op (AMX: loads the tile configuration,
 // about 120 ns, too slow for every tile and lost if other code in the thread uses AMX between ops).
@@ -225,14 +231,13 @@ using ConvPrepareFn = void (*)();
 struct ConvKernel {
   ConvTileFn run[2] = {nullptr, nullptr};  // [0]: float output, [1]: bfloat16 output
   // The same kernel computing only the first row_step (i + 1) rows of its MR-row tile (null
-  // where it has none): a conv's last tile is often mostly rows of zeros (25 Winograd tiles on
-  // a 10x10 map fill 5 tiles of AVX2's 6 rows, the last with one).
+  // where it has none): a conv's last tile is often mostly rows of zeros.
   ConvTileFn run_rows[kMrMax / kRowStep][2] = {};
-  // The rows the shorter variants step by: kRowStep for kernels whose rows are registers, a tile
-  // of 16 rows for AMX's, which cost the same whatever rows of a tile are valid.
+  // The rows the shorter variants step by: register_row_step(MR) for kernels whose rows are
+  // registers, a tile of 16 rows for AMX's, which cost the same whatever rows of a tile are valid.
   int row_step = kRowStep;
   // The same kernel on its tile's first row alone (null where it has none): where no tall kernel
-  // fits the registers, 25 Winograd tiles on a 10x10 or 20x20 map leave AVX2's 6-row kernel a
+  // fits the registers, 49 Winograd tiles (F(6x6) on a 40x40 map) leave AVX2's 6-row kernel a
   // last tile of one row, which the 2-row kernel ran at under a third of the FMA peak.
   ConvTileFn run_row[2] = {nullptr, nullptr};
   // The same kernel on MR + 1 rows (null where its accumulators would not fit the registers):
@@ -240,12 +245,22 @@ struct ConvKernel {
   // would hold one row runs it with the tile before (25 Winograd tiles on a 10x10 map are 12 + 13
   // rows, not 12 + 12 + 1 on a 2-row kernel at half its speed).
   ConvTileFn run_tall[2] = {nullptr, nullptr};
-  // The rows the tile `remaining` rows before the end of a conv runs: MR + 1 where the tile after
-  // it is packed next to it (`next_follows`), is the last and holds one row, and the kernel has
-  // run_tall; else up to MR.
-  int tile_rows(int64_t remaining, bool next_follows) const {
-    if (remaining == mr + 1 && next_follows && run_tall[0]) return mr + 1;
-    return int(remaining < mr ? remaining : mr);
+  // The rows the tile `remaining` rows before the end of a conv runs, its tiles holding `fill`
+  // rows (tile_fill): MR + 1 where the tile after it is packed next to it (`next_follows`), is
+  // the last and holds one row, and the kernel has run_tall; else up to `fill`.
+  int tile_rows(int64_t remaining, bool next_follows, int fill) const {
+    if (fill == mr && remaining == mr + 1 && next_follows && run_tall[0]) return mr + 1;
+    return int(remaining < fill ? remaining : fill);
+  }
+  // The rows each tile of a GEMM of `rows` rows holds, every tile but the last full: MR, or
+  // where the last would hold few and no tall kernel takes it, the even split's, where a kernel
+  // computes exactly that many. 25 Winograd tiles on a 10x10 or 20x20 map run on AVX2's 6-row
+  // kernel as 5 x 5, not 6 + 6 + 6 + 6 + 1 (whose 1-row tile took 11% of the GEMMs' time).
+  int tile_fill(int64_t rows) const {
+    const int64_t tiles = (rows + mr - 1) / mr;
+    const int even = int((rows + tiles - 1) / tiles);
+    if (even == mr || (rows % mr == 1 && run_tall[0])) return mr;
+    return even % row_step == 0 && run_rows[(even - 1) / row_step][0] ? even : mr;
   }
   // The kernel for a tile of `rows` valid rows: the shortest that covers them.
   ConvTileFn for_rows(int rows, bool bf16_out) const {

@@ -392,7 +392,7 @@ void run_panel(const DirectConv& c, const CoreScratch& scratch, const WorkRange&
     const int64_t p = int64_t(t) * mr;
     tile.a = reinterpret_cast<const std::byte*>(scratch.packed.data()) +
              size_t(t - t0) * (kb1 - kb0) * mr * kKBlock * c.a_element;
-    tile.rows = c.kernel.tile_rows(c.pixels - p, t + 1 < block_end);
+    tile.rows = c.kernel.tile_rows(c.pixels - p, t + 1 < block_end, c.kernel.mr);
     // Partial sums exist only for a reduction in several chunks (else `partial` may be empty,
     // and an offset from its null data() is undefined behaviour: found by fuzz_darknet_model).
     float* tile_partial = tile.accumulate || !tile.finalize
@@ -707,7 +707,8 @@ ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {
 
 int Conv2d::tile_count(const Shape& out, WinogradTile winograd) const {
   if (winograd != WinogradTile::kNone) {
-    return ceil_div(winograd::tile_count(winograd, out), kernel_.mr);
+    const int64_t tiles = winograd::tile_count(winograd, out);
+    return ceil_div(tiles, kernel_.tile_fill(tiles));
   }
   const int per_row = window_tiles_per_row(out);
   return per_row > 0 ? out.n * out.h * per_row : ceil_div(out.pixels(), kernel_.mr);

@@ -32,9 +32,10 @@ TilePosition locate(WinogradTile t, int64_t tile, const Shape& out) {
 }
 
 // Transforms tiles [first_tile, first_tile + tiles) into `packed`, laid out as one operand
-// [mr_row][kb][MR][16] of `rows` rows per position; rows past `tiles` are zeros.
+// [mr_row][kb][MR][16] of `mr_rows` MR-rows per position, `fill` tiles in each
+// (ConvKernel::tile_fill); the rows of the last MR-row past `tiles` are zeros.
 template <class Dst>
-void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* packed) {
+void pack_tiles(const Run& r, int64_t first_tile, int tiles, int mr_rows, int fill, void* packed) {
   const Shape& in = r.input->shape();
   const Shape& out = r.output->shape();
   const std::byte* input = r.input->data<std::byte>();
@@ -47,10 +48,10 @@ void pack_tiles(const Run& r, int64_t first_tile, int tiles, int rows, void* pac
   const int mr = r.kernel->mr;
   // The transforms round to bf16 for LoFi; VDPBF16PS's order also swaps each pair after.
   const bool swap_pairs = r.kernel->bf16_operands == kernels::Bf16Operands::kPairOrder;
-  const int64_t position_stride = int64_t(rows) * r.kblocks * kKBlock;
+  const int64_t position_stride = int64_t(mr_rows) * mr * r.kblocks * kKBlock;
   Dst* dst = static_cast<Dst*>(packed);
-  for (int row = 0; row < rows; ++row) {
-    Dst* row_dst = dst + int64_t(row / mr) * r.kblocks * mr * kKBlock + (row % mr) * kKBlock;
+  for (int row = 0; row < mr_rows * fill; ++row) {
+    Dst* row_dst = dst + int64_t(row / fill) * r.kblocks * mr * kKBlock + (row % fill) * kKBlock;
     if (row >= tiles) {
       for (int p = 0; p < positions; ++p)
         for (int kb = 0; kb < r.kblocks; ++kb)
@@ -106,7 +107,7 @@ const std::vector<int>& positions_by_weights(WinogradTile tile) {
   return orders[size_t(winograd_index(tile))];
 }
 
-using PackFn = void (*)(const Run&, int64_t, int, int, void*);
+using PackFn = void (*)(const Run&, int64_t, int, int, int, void*);
 
 PackFn pack_function(kernels::OperandFormat operands) {
   return operands == kernels::OperandFormat::kBf16Pairs ? &pack_tiles<uint16_t>
@@ -238,6 +239,7 @@ void run_share(const Run& r, const conv_operands::WorkRange& own, const NextWork
   k.prepare_core();
   const int mr = k.mr, nr = k.nr;
   const int64_t tiles = tile_count(r.tile, r.output->shape());
+  const int fill = k.tile_fill(tiles);  // tiles an MR-row holds
   const int positions = winograd_positions(r.tile), m = winograd_side(r.tile);
   const size_t operand = kernels::operand_bytes(k.operands);
   const PackFn pack = pack_function(k.operands);
@@ -280,10 +282,10 @@ void run_share(const Run& r, const conv_operands::WorkRange& own, const NextWork
   conv_operands::WorkRange packed_rows{0, 0, 0, 0};  // the block in `packed`
   while (const std::optional<conv_operands::WorkRange> work = next_work()) {
     const int b0 = work->tile_begin, b1 = work->tile_end;
-    const int64_t first_tile = int64_t(b0) * mr;
+    const int64_t first_tile = int64_t(b0) * fill;
     if (b0 != packed_rows.tile_begin || b1 != packed_rows.tile_end) {
-      const int block_tiles = int(std::min<int64_t>(tiles, int64_t(b1) * mr) - first_tile);
-      pack(r, first_tile, block_tiles, (b1 - b0) * mr, packed.data());
+      const int block_tiles = int(std::min<int64_t>(tiles, int64_t(b1) * fill) - first_tile);
+      pack(r, first_tile, block_tiles, b1 - b0, fill, packed.data());
       packed_rows = {b0, b1, 0, 0};
     }
     const int64_t position_bytes = int64_t(b1 - b0) * mr_row_bytes;
@@ -311,16 +313,16 @@ void run_share(const Run& r, const conv_operands::WorkRange& own, const NextWork
           for (int t = g0; t < g1; ++t) {
             gemm.a = packed_bytes + p * position_bytes + (t - b0) * mr_row_bytes;
             gemm.out = sums.data() + p * sums_stride + (t - g0) * mr * nr;
-            gemm.rows = k.tile_rows(tiles - int64_t(t) * mr, t + 1 < g1);
+            gemm.rows = k.tile_rows(tiles - int64_t(t) * fill, t + 1 < g1, fill);
             k.for_rows(gemm.rows, false)(gemm);
             if (gemm.rows > mr) ++t;  // the tall kernel ran the next tile's row too
           }
         }
-        const int64_t group_first = int64_t(g0) * mr;
-        const int64_t group_end = std::min<int64_t>(tiles, int64_t(g1) * mr);
+        const int64_t group_first = int64_t(g0) * fill;
+        const int64_t group_end = std::min<int64_t>(tiles, int64_t(g1) * fill);
         for (int64_t tile = group_first; tile < group_end; ++tile) {
-          finish_tile(r, tile, sums.data() + (tile - group_first) * nr, sums_stride, panel,
-                      y.data());
+          const int64_t row = (tile - group_first) / fill * mr + (tile - group_first) % fill;
+          finish_tile(r, tile, sums.data() + row * nr, sums_stride, panel, y.data());
         }
       }
     }

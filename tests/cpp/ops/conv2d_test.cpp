@@ -291,18 +291,29 @@ TEST(Conv2dRows, EveryFastKernelHasItsShorterVariants) {
       }
       // The register kernels' one-row variant, with four accumulator sets (AMX's tiles cost the
       // same whatever rows are valid).
-      if (k->row_step == kernels::kRowStep) {
+      const bool register_rows = k->row_step <= kernels::kRowStep;
+      if (register_rows) {
         for (int bf16_out : {0, 1}) {
           EXPECT_NE(k->for_rows(1, bf16_out), k->for_rows(2, bf16_out))
               << k->name << " one row, bf16 output " << bf16_out;
         }
       }
-      // AVX-512's register kernels.
-      if (isa == Isa::kAvx512 && k->row_step == kernels::kRowStep) {
-        EXPECT_EQ(k->tile_rows(k->mr + 1, true), k->mr + 1) << k->name;
-        EXPECT_EQ(k->tile_rows(k->mr + 1, false), k->mr) << k->name;  // next tile not packed
+      // AVX-512's register kernels take a last row with the tile before; 25 Winograd tiles
+      // are 12 + 13 rows.
+      if (isa == Isa::kAvx512 && register_rows) {
+        EXPECT_EQ(k->tile_rows(k->mr + 1, true, k->mr), k->mr + 1) << k->name;
+        EXPECT_EQ(k->tile_rows(k->mr + 1, false, k->mr), k->mr) << k->name;  // not packed next
         EXPECT_NE(k->run_tall[0], nullptr) << k->name;
         EXPECT_NE(k->run_tall[1], nullptr) << k->name;
+        EXPECT_EQ(k->tile_fill(25), k->mr) << k->name;
+      }
+      // AVX2's, which have no tall kernel, split 25 rows evenly: 5 x 5, not 4 x 6 + 1; 100
+      // rows stay 16 x 6 + 4, 49 8 x 6 + 1 (an even split would need 5 and 6 rows).
+      if (isa == Isa::kAvx2) {
+        EXPECT_EQ(k->tile_fill(25), 5) << k->name;
+        EXPECT_EQ(k->tile_rows(5, true, 5), 5) << k->name;
+        EXPECT_EQ(k->tile_fill(100), 6) << k->name;
+        EXPECT_EQ(k->tile_fill(49), 6) << k->name;
       }
     }
   }

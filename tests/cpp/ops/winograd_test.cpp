@@ -55,6 +55,7 @@ const WinogradCase kCases[] = {
     {{1, 23, 19, 64}, 96, 1},  // many tiles: several blocks and groups per core
     {{1, 13, 10, 24}, 16, 1},  // F(4x4): 1, 2 and 3 rows or columns left at the edges
     {{1, 16, 15, 16}, 24, 1},  // F(6x6): 4 and 3 rows or columns left at the edges
+    {{1, 10, 10, 32}, 40, 1},  // 25 tiles (F(2x2)): 5 x 5 on AVX2's 6-row kernel (tile_fill)
 };
 
 using WinogradParam = std::tuple<Isa, WinogradTile, WinogradCase, Activation>;
