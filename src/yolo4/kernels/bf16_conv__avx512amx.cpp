@@ -128,7 +128,7 @@ void amx_bf16_conv_ukernel(const ConvTile& t) {
     tile_store<c_tile(1, 0)>(&acc[kTileRows][0], kAccStride);
     tile_store<c_tile(1, 1)>(&acc[kTileRows][1], kAccStride);
   }
-  store_tile<VecAvx512, kRows, kNrv, OutT>(acc, t);
+  store_sums_or_tile<VecAvx512, kRows, kNrv, OutT>(acc, t);
 }
 
 constexpr ConvKernel amx_bf16_conv_kernel(const char* name) {

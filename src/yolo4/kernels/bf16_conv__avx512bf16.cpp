@@ -46,7 +46,7 @@ void bf16_conv_ukernel(const ConvTile& t) {
     }
     a += MR * kKBlock;
   }
-  store_tile<VecAvx512Bf16, ROWS, NRV, OutT>(acc, t);
+  store_sums_or_tile<VecAvx512Bf16, ROWS, NRV, OutT>(acc, t);
 }
 
 template <int MR, int NRV>

@@ -52,7 +52,9 @@ struct ConvTile {
   // fetches its own weights kPrefetchBytes ahead.
   const void* w_next = nullptr;
   int kblocks = 0;
-  const float* bias = nullptr;  // [NR]; added unless accumulating
+  // [NR]; added unless accumulating. Null: the tile's bare sums (Winograd's GEMMs, finalize
+  // false), stored straight from the registers where the tile is whole (store_sums_or_tile).
+  const float* bias = nullptr;
   void* out = nullptr;  // float or bfloat16 (ConvKernel::run[out_bf16]); row m at m * out_stride
   int64_t out_stride = 0;
   // Valid rows (<= MR; MR + 1 for ConvKernel::run_tall); packed rows beyond are zeros and not

@@ -246,7 +246,7 @@ void run_share(const Run& r, const conv_operands::WorkRange& own, const NextWork
   const int64_t mr_row_bytes = int64_t(r.kblocks) * mr * kKBlock * int64_t(operand);
   const int64_t sums_stride = int64_t(r.group_tiles) * mr * nr;  // between positions
 
-  thread_local AlignedVector<float> packed, sums, zero_bias, y;
+  thread_local AlignedVector<float> packed, sums, y;
   thread_local std::array<AlignedVector<float>, kWinogradPositionsMax> weight_scratch;
   // Weights decoded (bfloat8_b) or widened (bf16) that stay in cache are done once per core,
   // every position's, rather than again for every block of tiles.
@@ -265,7 +265,6 @@ void run_share(const Run& r, const conv_operands::WorkRange& own, const NextWork
   const std::vector<int>& order = positions_by_weights(r.tile);
   packed.resize(size_t(positions * r.block_tiles * mr_row_bytes + 3) / 4);
   sums.resize(size_t(positions) * sums_stride);
-  zero_bias.assign(size_t(nr), 0.0f);
   y.resize(size_t(m) * m * nr);
 
   // Only the share's panels were decoded once: others' (taken after the share's, when the
@@ -299,9 +298,8 @@ void run_share(const Run& r, const conv_operands::WorkRange& own, const NextWork
           own.has_panel(panel + 1) && prefetchable(panel + 1) ? weights_of(0, panel + 1) : nullptr;
       for (int g0 = b0; g0 < b1; g0 += r.group_tiles) {
         const int g1 = std::min(b1, g0 + r.group_tiles);
-        kernels::ConvTile gemm;  // one GEMM per position: sums only, no epilogue
+        kernels::ConvTile gemm;  // one GEMM per position: bare sums (no bias), no epilogue
         gemm.kblocks = r.kblocks;
-        gemm.bias = zero_bias.data();
         gemm.columns = nr;
         gemm.out_stride = nr;
         gemm.finalize = false;
