@@ -84,20 +84,66 @@ void store_from_float(Bf16AsFloat* p, typename V::T x, int lanes) {
 // Vectors the epilogue puts through the activation at once (VecGroup).
 inline constexpr int kEpilogueGroup = 4;
 
+// Sum i of a tile's [rows][NRV] vectors, plus its column's bias if kAddBias.
+template <class V, int NRV, bool kAddBias>
+[[gnu::always_inline]] inline typename V::T with_bias(const typename V::T* sums, int i,
+                                                      const ConvTile& t) {
+  if constexpr (kAddBias) return V::add(sums[i], V::load(t.bias + i % NRV * V::kLanes));
+  return sums[i];
+}
+
+// The last chunk's half of the fused epilogue, on groups of whole vectors without padding lanes:
+// kEpilogueGroup vectors at a time through the activation, plus the residual if kResidual, with
+// no per-vector checks, so that the compiler keeps the group's independent chains together.
+// Returns the vectors done. (With the checks of finish_tile_with's general loop, GCC sank each
+// vector's activation into its own conditional store and the chains ran one after another: exact
+// mish took 37 cycles a vector with AVX2's kernels.) kAddBias: as finish_tile_with.
+template <class V, int NRV, class OutT, Activation A, bool kAddBias, bool kResidual>
+[[gnu::always_inline]] inline int finish_whole_groups(const typename V::T* sums,
+                                                      const ConvTile& t) {
+  using Group = VecGroup<V, kEpilogueGroup>;
+  constexpr int L = V::kLanes;
+  const int whole = t.rows * NRV / kEpilogueGroup * kEpilogueGroup;
+  for (int i0 = 0; i0 < whole; i0 += kEpilogueGroup) {
+    typename Group::T x;
+#pragma GCC unroll 8
+    for (int j = 0; j < kEpilogueGroup; ++j) x.v[j] = with_bias<V, NRV, kAddBias>(sums, i0 + j, t);
+    x = activate<Group, A>(x);
+#pragma GCC unroll 8
+    for (int j = 0; j < kEpilogueGroup; ++j) {
+      const int m = (i0 + j) / NRV, v = (i0 + j) % NRV;
+      typename V::T y = x.v[j];
+      if constexpr (kResidual) {
+        const OutT* res = static_cast<const OutT*>(t.residual) + m * t.residual_stride + v * L;
+        y = V::add(y, load_as_float<V>(res, L));
+      }
+      store_from_float<V>(static_cast<OutT*>(t.out) + m * t.out_stride + v * L, y, L);
+    }
+  }
+  return whole;
+}
+
 // The last chunk's half of the fused epilogue: a tile's bias-added sums `sums` ([rows][NRV]
-// vectors) through the activation, plus the residual, into the output: kEpilogueGroup vectors at
+// vectors; kAddBias: sums the bias is added to here) through the activation, plus the residual,
+// into the output: kEpilogueGroup vectors at
 // a time through the activation, whose independent chains then overlap (network 0.97x with
 // AVX-512's kernels, docs/perf.md). Instantiated once per activation, not inlined into every
 // micro-kernel: 5420674 did that and took the scalar kernels' ASan build from 17 s to 23 min.
-template <class V, int NRV, class OutT, Activation A>
+template <class V, int NRV, class OutT, Activation A, bool kAddBias = false>
 [[gnu::noinline]] void finish_tile_with(const typename V::T* sums, const ConvTile& t) {
   using Group = VecGroup<V, kEpilogueGroup>;
   constexpr int L = V::kLanes;
   const int n = t.rows * NRV;
-  for (int i0 = 0; i0 < n; i0 += kEpilogueGroup) {
+  int i0 = 0;
+  if (t.columns == NRV * L && t.channels >= t.columns) {
+    i0 = t.residual ? finish_whole_groups<V, NRV, OutT, A, kAddBias, true>(sums, t)
+                    : finish_whole_groups<V, NRV, OutT, A, kAddBias, false>(sums, t);
+  }
+  for (; i0 < n; i0 += kEpilogueGroup) {
     typename Group::T x;
 #pragma GCC unroll 8
-    for (int j = 0; j < kEpilogueGroup; ++j) x.v[j] = i0 + j < n ? sums[i0 + j] : V::zero();
+    for (int j = 0; j < kEpilogueGroup; ++j)
+      x.v[j] = i0 + j < n ? with_bias<V, NRV, kAddBias>(sums, i0 + j, t) : V::zero();
     x = activate<Group, A>(x);
 #pragma GCC unroll 8
     for (int j = 0; j < kEpilogueGroup; ++j) {
@@ -373,8 +419,18 @@ constexpr void set_family_kernels(ConvKernel& k, bool shorter) {
   }
 }
 
+// The epilogue alone, on float sums in memory (t.a: Winograd's output transform). The last
+// chunk's sums with a bias go straight to finish_tile_with, which adds it as it loads them (through
+// store_tile, the copy and its per-vector checks took 6-9% of F(6x6) convs on 32 channels).
 template <class V, int NRV, class OutT>
 void f32_epilogue(const ConvTile& t) {
+  if (t.finalize && !t.accumulate && t.bias) {
+    const auto* sums = static_cast<const typename V::T*>(t.a);
+    with_activation(t.activation, [&](auto a) {
+      finish_tile_with<V, NRV, OutT, decltype(a)::value, true>(sums, t);
+    });
+    return;
+  }
   constexpr int L = V::kLanes;
   typename V::T acc[kEpilogueRowsMax][NRV];
   const float* sums = static_cast<const float*>(t.a);

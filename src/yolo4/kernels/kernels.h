@@ -282,7 +282,7 @@ struct ConvKernel {
     if (prepare) prepare();
   }
   // The fused epilogue alone, on sums computed elsewhere (Winograd's output transform): t.a is
-  // float [t.rows <= kEpilogueRowsMax][NR]; [0]/[1] as for run.
+  // float [t.rows <= kEpilogueRowsMax][NR], aligned to the vector; [0]/[1] as for run.
   ConvTileFn epilogue[2] = {nullptr, nullptr};
   // Winograd transforms into this kernel's operand type, [winograd_index][input is bfloat16];
   // with bf16 operands on a kF32 kernel they round their output to bf16 (kPairOrder pair-swaps

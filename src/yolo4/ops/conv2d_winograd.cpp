@@ -263,6 +263,8 @@ void run_share(const Run& r, const conv_operands::WorkRange& own, const NextWork
   // The positions in the order of the weights they use, so that positions sharing a matrix
   // (stride 2's) run one after another and read it from cache.
   const std::vector<int>& order = positions_by_weights(r.tile);
+  int weight_of[kWinogradPositionsMax];  // the matrix order[i] uses, out of the GEMM loop
+  for (int i = 0; i < positions; ++i) weight_of[i] = kernels::winograd_weight_of(r.tile, order[i]);
   packed.resize(size_t(positions * r.block_tiles * mr_row_bytes + 3) / 4);
   sums.resize(size_t(positions) * sums_stride);
   y.resize(size_t(m) * m * nr);
@@ -304,7 +306,7 @@ void run_share(const Run& r, const conv_operands::WorkRange& own, const NextWork
         gemm.out_stride = nr;
         gemm.finalize = false;
         for (int i = 0; i < positions; ++i) {
-          const int p = order[i], u = kernels::winograd_weight_of(r.tile, p);
+          const int p = order[i], u = weight_of[i];
           gemm.w = w[u];
           // The next matrix's weights come from memory while this one's are reused.
           gemm.w_next = u + 1 < matrices ? w[u + 1] : g1 < b1 ? w[0] : next_panel;
