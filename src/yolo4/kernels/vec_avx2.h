@@ -28,6 +28,16 @@ struct VecAvx2 {
   static T min(T a, T b) { return _mm256_min_ps(a, b); }
   static T max(T a, T b) { return _mm256_max_ps(a, b); }
   static T round(T x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // 2^(k / 8) for y = kRoundMagic + k (|k| < 2^11, k / 8 a normal float's exponent): the low bits
+  // of y's representation are k's, so fractions[k & 7] (= 2^((k & 7) / 8)) is looked up by them
+  // and k >> 3 added to its exponent, without converting k.
+  static T exp2_eighths(T y, const float* fractions) {
+    const __m256i bits = _mm256_castps_si256(y);
+    const __m256 fraction = _mm256_permutevar8x32_ps(_mm256_loadu_ps(fractions), bits);
+    const __m256i exponent =
+        _mm256_and_si256(_mm256_slli_epi32(bits, 20), _mm256_set1_epi32(int(0xff800000u)));
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(fraction), exponent));
+  }
   static T ldexp(T y, T n) {
     const __m256i bits =
         _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);

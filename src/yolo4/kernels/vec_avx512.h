@@ -33,6 +33,17 @@ struct VecAvx512 {
   static T round(T x) {
     return _mm512_mask_roundscale_ps(x, kAll, x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
+  // As VecAvx2::exp2_eighths; fractions holds the 8 values twice (the lookup takes 4 bits).
+  static T exp2_eighths(T y, const float* fractions) {
+    const __m512i bits = _mm512_castps_si512(y);
+    // The masked forms with a defined source, as in ldexp: GCC 12 warns of the plain ones'
+    // undefined source.
+    const __m512 table = _mm512_loadu_ps(fractions);
+    const __m512 fraction = _mm512_mask_permutexvar_ps(table, kAll, bits, table);
+    const __m512i exponent = _mm512_and_si512(_mm512_mask_slli_epi32(bits, kAll, bits, 20),
+                                              _mm512_set1_epi32(int(0xff800000u)));
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(fraction), exponent));
+  }
   static T ldexp(T y, T n) { return _mm512_mask_scalef_ps(y, kAll, y, n); }  // y * 2^n
   // x rounded to bfloat16 (to nearest even), as a float.
   static T round_bf16(T x) {

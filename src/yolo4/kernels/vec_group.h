@@ -50,6 +50,9 @@ struct VecGroup {
   [[gnu::always_inline]] static T ldexp(const T& y, const T& n) {
     return each([](auto a, auto b) { return V::ldexp(a, b); }, y, n);
   }
+  [[gnu::always_inline]] static T exp2_eighths(const T& y, const float* fractions) {
+    return each([fractions](auto a) { return V::exp2_eighths(a, fractions); }, y);
+  }
   [[gnu::always_inline]] static T fma(const T& a, const T& b, const T& c) {
     return each([](auto x, auto y, auto z) { return V::fma(x, y, z); }, a, b, c);
   }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "yolo4/core/dtype.h"
 
@@ -33,6 +34,16 @@ struct VecScalar {
   static T min(T a, T b) { return a < b ? a : b; }
   static T max(T a, T b) { return a > b ? a : b; }
   static T round(T x) { return std::nearbyint(x); }
+  // As VecAvx2::exp2_eighths.
+  static T exp2_eighths(T y, const float* fractions) {
+    uint32_t bits, fraction;
+    std::memcpy(&bits, &y, 4);
+    std::memcpy(&fraction, &fractions[bits & 7], 4);
+    const uint32_t scaled = fraction + ((bits << 20) & 0xff800000u);
+    T result;
+    std::memcpy(&result, &scaled, 4);
+    return result;
+  }
   static T ldexp(T y, T n) { return std::ldexp(y, int(n)); }
   static T round_bf16(T x) { return to_float(to_bfloat16(x)); }
   static T keep_first(T x, int n) { return n > 0 ? x : 0.0f; }  // never called: one lane

@@ -118,7 +118,7 @@ int64_t ulp_position(float x) {
   return bits >= 0 ? bits : -int64_t(bits & 0x7fffffff);
 }
 
-// The vector sigmoid and swish's bound in ulps on every ISA (vec_math.h); measured 2 and 3.
+// The vector sigmoid and swish's bound in ulps on every ISA (vec_math.h); measured 3 and 3.
 constexpr int64_t kLogisticMaxUlps = 3;
 
 // Logistic and swish against their float values (the double results rounded once) in ulps,
