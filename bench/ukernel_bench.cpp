@@ -3,7 +3,9 @@
 // last rows and the tall one of MR + 1), for reduction lengths K of YOLOv4's convs. GFLOP/s and the
 // fraction of the measured per-core FMA peak. The sums are stored without the epilogue, except in
 // the series named "+mish", which adds the fused bias + mish epilogue to a full tile. The series
-// "stream" reads the weights from memory instead (BM_ConvStream). Usage:
+// "stream" reads the weights from memory instead (BM_ConvStream). The series "activation" times
+// each activation alone on 4096 floats in L1 (the standalone activation kernel, one vector at a
+// time; BM_Activation). Usage:
 //   ukernel_bench [--isa=avx512|avx2|scalar] [google benchmark flags]
 #include <benchmark/benchmark.h>
 
@@ -113,6 +115,35 @@ void BM_ConvStream(benchmark::State& state, const ConvKernel* kernel, int rows, 
   state.SetLabel(kernel->name);
 }
 
+// An activation over 4096 floats spread over [-8, 8]: ns per float.
+void BM_Activation(benchmark::State& state, yolo4::Activation activation) {
+  constexpr int kValues = 4096;
+  // Output and input half a page apart: at a multiple of 4 KB the stores would seem to alias the
+  // loads (4K aliasing), which made runs of the same binary vary 3x.
+  constexpr int kOutOffset = kValues + 512;
+  yolo4::AlignedVector<float> buffer(kOutOffset + kValues);
+  float* in = buffer.data();
+  float* out = buffer.data() + kOutOffset;
+  for (int i = 0; i < kValues; ++i) in[i] = -8.0f + 16.0f * float(i % 997) / 997.0f;
+  const auto run = yolo4::kernels::kernel_table(g_isa).f32_activation;
+  for (auto _ : state) {
+    run(in, out, kValues, activation);
+    benchmark::ClobberMemory();
+  }
+  state.counters["ns/float"] =
+      benchmark::Counter(double(kValues) * 1e-9, benchmark::Counter::kIsIterationInvariantRate |
+                                                     benchmark::Counter::kInvert);
+}
+
+void register_activations() {
+  using yolo4::Activation;
+  for (Activation a : {Activation::kMish, Activation::kMishApprox, Activation::kLeaky,
+                       Activation::kLogistic, Activation::kSwish}) {
+    benchmark::RegisterBenchmark(
+        (std::string("activation ") + std::string(yolo4::to_string(a))).c_str(), BM_Activation, a);
+  }
+}
+
 void register_kernel(const char* fidelity, const ConvKernel& kernel) {
   for (int k : {64, 256, 1024}) {
     const std::string prefix =
@@ -162,6 +193,7 @@ int run(int argc, char** argv) {
                 std::string(yolo4::to_string(g_isa)).c_str(), g_peak_per_core_gflops);
   }
   const yolo4::kernels::KernelTable& table = yolo4::kernels::kernel_table(g_isa);
+  register_activations();
   register_kernel("hifi4", table.conv_hifi4);
   if (std::strcmp(table.conv_lofi.name, table.conv_hifi4.name) != 0) {
     register_kernel("lofi", table.conv_lofi);
