@@ -125,10 +125,10 @@ template <class V, int NRV, class OutT, Activation A, bool kAddBias, bool kResid
 
 // The last chunk's half of the fused epilogue: a tile's bias-added sums `sums` ([rows][NRV]
 // vectors; kAddBias: sums the bias is added to here) through the activation, plus the residual,
-// into the output: kEpilogueGroup vectors at
-// a time through the activation, whose independent chains then overlap (network 0.97x with
-// AVX-512's kernels, docs/perf.md). Instantiated once per activation, not inlined into every
-// micro-kernel: 5420674 did that and took the scalar kernels' ASan build from 17 s to 23 min.
+// into the output: kEpilogueGroup vectors at a time through the activation, whose independent
+// chains then overlap (network 0.97x with AVX-512's kernels, docs/perf.md). Instantiated once per
+// activation, not inlined into every micro-kernel: 5420674 did that and took the scalar kernels'
+// ASan build from 17 s to 23 min.
 template <class V, int NRV, class OutT, Activation A, bool kAddBias = false>
 [[gnu::noinline]] void finish_tile_with(const typename V::T* sums, const ConvTile& t) {
   using Group = VecGroup<V, kEpilogueGroup>;

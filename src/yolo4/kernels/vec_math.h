@@ -27,8 +27,9 @@ alignas(64) inline constexpr float kExp2Eighths[16] = {
 // split in two for an exact product), |r| <= ln 2 / 16; 2^(k / 8) from an 8-entry table and k's
 // bits (V::exp2_eighths), e^r - 1 = r + r^2 (c2 + c3 r), the minimax cubic (2.5e-8 relative), and
 // the result s + s (e^r - 1) rounded once. Against range reduction by ln 2 and Cephes' degree-6
-// polynomial (1.4 ulp) it is 11 operations instead of 17 and half the dependency chain: mish,
-// which is bound by that chain, 0.76x the time with AVX2's kernels.
+// polynomial (1.4 ulp) it is 11 operations instead of 17 and half the dependency chain: exact
+// mish, which is bound by that chain, takes 0.67x the time with AVX2's kernels, 0.76x with
+// AVX-512's (`ukernel_bench --benchmark_filter=activation`, docs/perf.md).
 template <class V>
 [[gnu::always_inline]] inline typename V::T vexp_in_range(typename V::T x) {
   using T = typename V::T;
