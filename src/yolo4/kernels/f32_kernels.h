@@ -419,25 +419,15 @@ constexpr void set_family_kernels(ConvKernel& k, bool shorter) {
   }
 }
 
-// The epilogue alone, on float sums in memory (t.a: Winograd's output transform). The last
-// chunk's sums with a bias go straight to finish_tile_with, which adds it as it loads them (through
-// store_tile, the copy and its per-vector checks took 6-9% of F(6x6) convs on 32 channels).
+// The epilogue alone, on float sums in memory (t.a: Winograd's output transform): straight to
+// finish_tile_with, which adds the bias as it loads them (through store_tile, the copy and its
+// per-vector checks took 6-9% of F(6x6) convs on 32 channels).
 template <class V, int NRV, class OutT>
 void f32_epilogue(const ConvTile& t) {
-  if (t.finalize && !t.accumulate && t.bias) {
-    const auto* sums = static_cast<const typename V::T*>(t.a);
-    with_activation(t.activation, [&](auto a) {
-      finish_tile_with<V, NRV, OutT, decltype(a)::value, true>(sums, t);
-    });
-    return;
-  }
-  constexpr int L = V::kLanes;
-  typename V::T acc[kEpilogueRowsMax][NRV];
-  const float* sums = static_cast<const float*>(t.a);
-  for (int m = 0; m < kEpilogueRowsMax; ++m)
-    for (int v = 0; v < NRV; ++v)
-      acc[m][v] = m < t.rows ? V::load(sums + (m * NRV + v) * L) : V::zero();
-  store_tile<V, kEpilogueRowsMax, NRV, OutT>(acc, t);
+  const auto* sums = static_cast<const typename V::T*>(t.a);
+  with_activation(t.activation, [&](auto a) {
+    finish_tile_with<V, NRV, OutT, decltype(a)::value, true>(sums, t);
+  });
 }
 
 // Winograd's 1-D transforms on whole vectors (Lavin & Gray, 2015), one per tile; the 2-D ones

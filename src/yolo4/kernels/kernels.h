@@ -155,9 +155,6 @@ using WinogradInputFn = void (*)(const void* const* src, int valid, void* dst, i
 // at mm + p * m_stride, the m x m results to y as [m * m][columns].
 using WinogradOutputFn = void (*)(const float* mm, int64_t m_stride, int columns, float* y);
 
-// Rows a ConvKernel::epilogue call takes at most: a row of Winograd's largest output tile.
-inline constexpr int kEpilogueRowsMax = winograd_side(WinogradTile::kF6x6);
-
 // Decodes one reduction block of resident bfloat8_b weights for `lanes` output channels (a
 // multiple of 8), stored planar as in a Tenstorrent tile: exponents[lanes], then the value bytes
 // already in pair order, values[kKBlock / 2][lanes][2]. Writes the bf16 pairs
@@ -281,8 +278,9 @@ struct ConvKernel {
   void prepare_core() const {
     if (prepare) prepare();
   }
-  // The fused epilogue alone, on sums computed elsewhere (Winograd's output transform): t.a is
-  // float [t.rows <= kEpilogueRowsMax][NR], aligned to the vector; [0]/[1] as for run.
+  // The fused epilogue alone, on a last chunk's sums computed elsewhere (Winograd's output
+  // transform): t.a is float [t.rows][NR], aligned to the vector, t.bias [NR] is added to it, and
+  // the activation and residual follow; [0]/[1] as for run.
   ConvTileFn epilogue[2] = {nullptr, nullptr};
   // Winograd transforms into this kernel's operand type, [winograd_index][input is bfloat16];
   // with bf16 operands on a kF32 kernel they round their output to bf16 (kPairOrder pair-swaps
