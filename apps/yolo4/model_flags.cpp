@@ -64,7 +64,7 @@ void ModelFlags::add_to(ArgParser& p, const std::string& weights_help) {
   p.flag("--no-winograd",
          "direct convolution everywhere (all presets but report run Winograd, F(6x6,3x3), "
          "F(4x4,3x3) or F(2x2,3x3), on the 3x3 convs the layer table lists, stride 2 too where "
-         "the products are fp32 FMAs)",
+         "the products are fp32 FMAs or VDPBF16PS)",
          &no_winograd);
   p.option("--isa", "ISA", "kernels: avx512, avx2 or scalar (default: best this CPU has)", &isa);
 }

@@ -17,6 +17,7 @@ enum class WinogradPrecision {
   kFp32,     // float32 weights and HiFi4 products only
   kBf16,     // bfloat16 weights and LoFi products (VDPBF16PS, AMX, or fp32 FMAs on widened bf16)
   kAmxBf16,  // the same on AMX tiles only
+  kVdpbf16psBf16,  // the same on VDPBF16PS (AVX512_BF16 without AMX) only
   // products that are fp32 FMAs: HiFi4, or LoFi on widened bf16 operands (no VDPBF16PS or AMX)
   kFmaProducts,
 };
@@ -73,14 +74,24 @@ struct WinogradRule {
 // where F(4x4) lost on the neck's 10x10 map, 1.28 -> 1.80 ms in the network). At 512->1024 F(2x2)'s
 // streamed weights (1.8x the direct conv's) cost AVX-512's fp32 more than its products save (3.44
 // -> 3.54 ms in the network), while with AVX2's kernels it took 0.81-0.84x the time. With
-// VDPBF16PS or AMX the direct conv's products are cheap: on AMX F(2x2) measured 0.91-1.54x its
-// time, so those keep it (VDPBF16PS not measured). On AMD Zen 5 (docs/perf.md 2026-12-05 21:25 UTC,
+// AMX the direct conv's products are cheap: F(2x2) measured 0.91-1.54x its time, so AMX keeps
+// it. With VDPBF16PS (AMD Zen 5, bf16; docs/perf.md 2026-12-07 02:10 UTC) the polyphase tiles
+// pay as they do on FMAs: F(4x4) took 0.82-0.87x the direct conv's time at 32->64, 0.70-0.82x at
+// 64->128, 0.68-0.71x at 128->256 and 0.63-0.65x at 256->512 (F(2x2) 0.72-1.13x), F(2x2)
+// 0.69-0.71x at 512->1024 (F(4x4) 1.0x); the whole network 0.91x, its worst head's PCC against
+// fp32 0.99976 -> 0.99974. On AMD Zen 5 (docs/perf.md 2026-12-05 21:25 UTC,
 // the same method) AVX-512's fp32 measured otherwise at three shapes, its rows listed first: the
 // direct conv at 32->64 (alone 3.4-4.1 ms, F(4x4) 4.05-4.3; in the network 2.9-3.9 against
 // 3.6-4.7), F(4x4) at 128->256 (alone 2.06-2.46 ms, F(2x2) 2.51-2.68, direct 2.63-2.79) and F(2x2)
 // at 512->1024 (alone 2.04-2.27 ms, direct 2.60-2.85; in the network 2.10-2.41 against 2.51-3.07).
 // Its AVX2 kernels agreed with the rows measured on the Xeon.
-constexpr std::array<WinogradRule, 15> kWinogradRules{{
+constexpr std::array<WinogradRule, 17> kWinogradRules{{
+    {2, 32, 256, 64, 512, WinogradPrecision::kVdpbf16psBf16, std::nullopt, std::nullopt,
+     WinogradTile::kF4x4S2,
+     "stride 2, 32..256 -> 64..512 in bf16 on VDPBF16PS: F(4x4), 0.63-0.87x direct"},
+    {2, 512, 512, 1024, 1024, WinogradPrecision::kVdpbf16psBf16, std::nullopt, std::nullopt,
+     WinogradTile::kF2x2S2,
+     "stride 2, 512 -> 1024 in bf16 on VDPBF16PS: F(2x2), 0.69-0.71x direct"},
     {2, 32, 32, 64, 64, WinogradPrecision::kFmaProducts, Isa::kAvx512, CpuVendor::kAmd,
      WinogradTile::kNone,
      "stride 2, 32 -> 64 with AVX-512's FMA products on AMD Zen 5: direct, 0.8-0.9x F(4x4)'s time"},
@@ -135,6 +146,9 @@ bool applies(WinogradPrecision precision, const ModelOptions& options) {
              options.math_fidelity == MathFidelity::LoFi;
     case WinogradPrecision::kAmxBf16:
       return applies(WinogradPrecision::kBf16, options) && kernels::amx_bf16_products(options.isa);
+    case WinogradPrecision::kVdpbf16psBf16:
+      return applies(WinogradPrecision::kBf16, options) &&
+             kernels::native_bf16_products(options.isa) && !kernels::amx_bf16_products(options.isa);
     case WinogradPrecision::kFmaProducts:
       return options.math_fidelity == MathFidelity::HiFi4 ||
              !kernels::native_bf16_products(options.isa);

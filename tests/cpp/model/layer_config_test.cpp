@@ -125,7 +125,8 @@ TEST(WinogradTable, ReducedPrecisionTakesFp32sLargerTilesWhereLoFiIsWidened) {
 }
 
 // Stride 2 runs Winograd where the products are fp32 FMAs (fp32 everywhere, bf16 where LoFi is
-// widened), with the tile measured per ISA; with native bf16 products the direct conv stays.
+// widened), with the tile measured per ISA, and in bf16 on VDPBF16PS; on AMX tiles the direct
+// conv stays.
 TEST(WinogradTable, Stride2WhereTheProductsAreFmas) {
   using enum WinogradTile;
   struct Case {
@@ -156,8 +157,14 @@ TEST(WinogradTable, Stride2WhereTheProductsAreFmas) {
       EXPECT_EQ(tile_for(c.in, c.out, "report", 3, 2, 1, isa), kNone);
     }
   }
-  if (kernels::native_bf16_products(Isa::kAvx512)) {
-    EXPECT_EQ(tile_for(64, 128, "bf16", 3, 2), kNone) << "native bf16 products: direct";
+  if (kernels::amx_bf16_products(Isa::kAvx512)) {
+    EXPECT_EQ(tile_for(64, 128, "bf16", 3, 2), kNone) << "AMX products: direct";
+  } else if (kernels::native_bf16_products(Isa::kAvx512)) {
+    for (const auto& [in, out] : {std::pair{32, 64}, {64, 128}, {128, 256}, {256, 512}}) {
+      EXPECT_EQ(tile_for(in, out, "bf16", 3, 2), kF4x4S2) << "VDPBF16PS " << in << "->" << out;
+    }
+    EXPECT_EQ(tile_for(512, 1024, "bf16", 3, 2), kF2x2S2) << "VDPBF16PS";
+    EXPECT_EQ(tile_for(64, 128, "fast", 3, 2), kNone) << "bfloat8_b weights: direct";
   }
 }
 
