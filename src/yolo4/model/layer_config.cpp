@@ -53,16 +53,18 @@ struct WinogradRule {
 // where F(4x4) pays: bf16 up to 256 input channels. On VDPBF16PS, in the network 0.63x the
 // direct conv's time at 32->64, 0.75-0.85x F(2x2)'s to 128->256, 0.88x at 256->256 and 0.77x at
 // 256->512; the whole network about 0.87x, its worst head's PCC against fp32 0.99986 -> 0.99976
-// (docs/perf.md, 2026-12-02 21:20-22:25 UTC). Where the bf16 products are fp32 FMAs on widened
-// operands (AVX2, AVX-512 without AVX512_BF16), the 20x20 maps' 256 -> 256 and 256 -> 512 are
-// bound by their weights' traffic: bf16's F(4x4) (half of fp32's weights) took 0.80x fp32's
-// F(4x4) time there with AVX2's kernels, the whole network 0.95x bf16's time before and 0.90x
-// fp32's, its worst head's PCC 0.99996 -> 0.99991 (Xeon, docs/perf.md 2026-12-04 22:55 UTC);
-// fp32's F(6x6) at 32..128 channels stays (bf16's F(4x4) 0.98-1.12x its time). bfloat8_b's F(4x4)
-// error is 20-22x, so fast keeps F(2x2). On AMX tiles (Xeon, 2026-12-04), whose products cost a
-// sixth of VDPBF16PS's, the 20x20 maps' 256 -> 256 and 256 -> 512 are bound by their weights'
-// memory traffic, where F(2x2)'s (4/9 of F(4x4)'s) took 0.94x F(4x4)'s time in the network (`yolo4
-// profile`, minima of 3 alternated runs); F(4x4) still wins from 32 to 128 input channels
+// (docs/perf.md, 2026-12-02 21:20-22:25 UTC); F(6x6) at 32->64 and 64->64 took 0.81-0.88x and
+// 0.84-0.92x F(4x4)'s time there (128->128 0.96x: not taken), the network 0.97x, its worst head's
+// PCC 0.99974 -> 0.99971 (AMD Zen 5, docs/perf.md 2026-12-07 02:10 UTC). Where the bf16 products
+// are fp32 FMAs on widened operands (AVX2, AVX-512 without AVX512_BF16), the 20x20 maps' 256 -> 256
+// and 256 -> 512 are bound by their weights' traffic: bf16's F(4x4) (half of fp32's weights) took
+// 0.80x fp32's F(4x4) time there with AVX2's kernels, the whole network 0.95x bf16's time before
+// and 0.90x fp32's, its worst head's PCC 0.99996 -> 0.99991 (Xeon, docs/perf.md 2026-12-04 22:55
+// UTC); fp32's F(6x6) at 32..128 channels stays (bf16's F(4x4) 0.98-1.12x its time). bfloat8_b's
+// F(4x4) error is 20-22x, so fast keeps F(2x2). On AMX tiles (Xeon, 2026-12-04), whose products
+// cost a sixth of VDPBF16PS's, the 20x20 maps' 256 -> 256 and 256 -> 512 are bound by their
+// weights' memory traffic, where F(2x2)'s (4/9 of F(4x4)'s) took 0.94x F(4x4)'s time in the network
+// (`yolo4 profile`, minima of 3 alternated runs); F(4x4) still wins from 32 to 128 input channels
 // (0.84-0.91x F(2x2)'s).
 //
 // Stride 2 (polyphase: 0.69x the direct conv's products with F(2x2), 0.56x with F(4x4)), where the
@@ -85,7 +87,7 @@ struct WinogradRule {
 // 3.6-4.7), F(4x4) at 128->256 (alone 2.06-2.46 ms, F(2x2) 2.51-2.68, direct 2.63-2.79) and F(2x2)
 // at 512->1024 (alone 2.04-2.27 ms, direct 2.60-2.85; in the network 2.10-2.41 against 2.51-3.07).
 // Its AVX2 kernels agreed with the rows measured on the Xeon.
-constexpr std::array<WinogradRule, 17> kWinogradRules{{
+constexpr std::array<WinogradRule, 18> kWinogradRules{{
     {2, 32, 256, 64, 512, WinogradPrecision::kVdpbf16psBf16, std::nullopt, std::nullopt,
      WinogradTile::kF4x4S2,
      "stride 2, 32..256 -> 64..512 in bf16 on VDPBF16PS: F(4x4), 0.63-0.87x direct"},
@@ -117,6 +119,9 @@ constexpr std::array<WinogradRule, 17> kWinogradRules{{
     {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kScalar, std::nullopt,
      WinogradTile::kF2x2S2,
      "stride 2, 512 -> 1024 with the portable kernels: F(2x2), 0.73x direct"},
+    {1, 32, 64, 32, 64, WinogradPrecision::kVdpbf16psBf16, std::nullopt, std::nullopt,
+     WinogradTile::kF6x6,
+     "32..64 -> 32..64 in bf16 on VDPBF16PS: F(6x6), 0.81-0.92x F(4x4)'s time"},
     {1, 256, 256, 256, 512, WinogradPrecision::kAmxBf16, std::nullopt, std::nullopt,
      WinogradTile::kF2x2,
      "256 -> 256..512 in bf16 on AMX: F(2x2), 0.94x F(4x4)'s time (its weights stream)"},

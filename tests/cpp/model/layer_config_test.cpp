@@ -59,13 +59,16 @@ TEST(WinogradTable, Bf16TakesF4x4To256Channels) {
   }
 }
 
-// Where LoFi's products are native (AVX512_BF16), bf16 takes F(4x4) from 32 channels on and fast
-// (bfloat8_b weights) keeps F(2x2).
+// Where LoFi's products are native (AVX512_BF16), bf16 takes F(4x4) from 32 channels on (F(6x6)
+// to 64 channels on VDPBF16PS, not on AMX) and fast (bfloat8_b weights) keeps F(2x2).
 TEST(WinogradTable, WithNativeBf16ProductsBf16TakesF4x4From32ChannelsFastKeepsF2x2) {
   if (!kernels::native_bf16_products(Isa::kAvx512)) GTEST_SKIP() << "no AVX512_BF16 here";
-  for (const auto& [in, out] : {std::pair{32, 64}, {64, 64}, {128, 128}}) {
-    EXPECT_EQ(tile_for(in, out, "bf16"), WinogradTile::kF4x4) << in << "->" << out;
+  const WinogradTile to_64 =
+      kernels::amx_bf16_products(Isa::kAvx512) ? WinogradTile::kF4x4 : WinogradTile::kF6x6;
+  for (const auto& [in, out] : {std::pair{32, 64}, {64, 64}}) {
+    EXPECT_EQ(tile_for(in, out, "bf16"), to_64) << in << "->" << out;
   }
+  EXPECT_EQ(tile_for(128, 128, "bf16"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(64, 64, "fast"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(256, 256, "fast"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(512, 1024, "fast"), WinogradTile::kF2x2);
