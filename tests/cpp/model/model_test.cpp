@@ -96,8 +96,8 @@ void expect_whole_model_matches(const Yolov4& model, const std::string& case_dir
 // The reduced-precision presets against the fp32 reference: PCC >= 0.99 on every module and
 // every head. bf16: bfloat16 activations and weights, LoFi, Winograd; report: the report's
 // bfloat16 activations, bfloat8_b weights, LoFi, direct; fast: report with Winograd; auto: what
-// it picks on this CPU (options.cpp: bf16, with the approximate mish but where AVX-512 lacks
-// AVX512_BF16).
+// it picks on this CPU (options.cpp's table: bf16 on AVX-512 and AVX2, with the approximate mish
+// but where AVX-512 lacks AVX512_BF16).
 // "-avx2": on the AVX2 kernels, where LoFi's products are widened and bf16/fast take fp32's weights
 // and larger tiles on some convs (on an AVX2-only CPU the plain presets are these already).
 class PresetPcc : public ::testing::TestWithParam<std::string> {
