@@ -11,12 +11,13 @@ void bfp8_decode_pairs__avx512(const uint8_t* exponents, const uint8_t* values, 
 namespace {
 
 // Same outer product as the f32 kernel, on pairs: each step broadcasts ROWS pairs of A (of its
-// MR packed rows, or MR + 1 for the tall kernel) and multiplies them with NRV vectors of 16 weight
-// pairs; twice the FLOPs per instruction.
-template <int MR, int NRV, class OutT, int ROWS = MR>
+// MR packed rows, or MR + 1 for the tall kernel; or the input in place, Rows = WindowRows) and
+// multiplies them with NRV vectors of 16 weight pairs; twice the FLOPs per instruction.
+template <int MR, int NRV, class OutT, int ROWS = MR, class Rows = PackedRows<MR>>
 void bf16_conv_ukernel(const ConvTile& t) {
   constexpr int NR = NRV * 16;
-  constexpr int kPairsPerBlock = kKBlock / 2;
+  static_assert(Rows::kStepValues % 2 == 0);
+  constexpr int kPairsPerStep = Rows::kStepValues / 2;
   __m512 acc[ROWS][NRV];
 #pragma GCC unroll 16
   for (int m = 0; m < ROWS; ++m)
@@ -29,7 +30,7 @@ void bf16_conv_ukernel(const ConvTile& t) {
   const uintptr_t ahead = prefetch_distance(t);
   for (int kb = 0; kb < t.kblocks; ++kb) {
 #pragma GCC unroll 8
-    for (int j = 0; j < kPairsPerBlock; ++j) {
+    for (int j = 0; j < kPairsPerStep; ++j) {
       prefetch_weights<2 * NR * sizeof(uint16_t)>(w, ahead);
       __m512bh wv[NRV];
 #pragma GCC unroll 4
@@ -37,14 +38,14 @@ void bf16_conv_ukernel(const ConvTile& t) {
 #pragma GCC unroll 16
       for (int m = 0; m < ROWS; ++m) {
         int32_t pair;
-        __builtin_memcpy(&pair, a + packed_row<MR>(m, tile_elements) + 2 * j, 4);
+        __builtin_memcpy(&pair, a + Rows::row(m, tile_elements) + 2 * j, 4);
         const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
 #pragma GCC unroll 4
         for (int v = 0; v < NRV; ++v) acc[m][v] = _mm512_dpbf16_ps(acc[m][v], av, wv[v]);
       }
       w += 2 * NR;
     }
-    a += MR * kKBlock;
+    a += Rows::outer_step(t);
   }
   store_sums_or_tile<VecAvx512Bf16, ROWS, NRV, OutT>(acc, t);
 }
@@ -55,6 +56,9 @@ struct Bf16ConvFamily {
   static constexpr int kMr = MR, kNrv = NRV;
   template <class OutT, int ROWS>
   static constexpr ConvTileFn kernel = &bf16_conv_ukernel<MR, NRV, OutT, ROWS>;
+  template <class OutT, int kPixelStep>
+  static constexpr ConvTileFn window =
+      &bf16_conv_ukernel<MR, NRV, OutT, MR, WindowRows<kPixelStep, kWindowPairRowValues>>;
 };
 
 template <int MR, int NRV>
@@ -64,6 +68,7 @@ constexpr ConvKernel bf16_conv_kernel(const char* name) {
   k.run[1] = &bf16_conv_ukernel<MR, NRV, uint16_t>;
   set_shorter_kernels<Bf16ConvFamily<MR, NRV>>(k);
   set_tall_kernels<Bf16ConvFamily<MR, NRV>>(k);
+  set_window_kernels<Bf16ConvFamily<MR, NRV>>(k);
   set_conv_kernel_common<VecAvx512Bf16, NRV, uint16_t>(k, MR, OperandFormat::kBf16Pairs, name);
   k.bfp8_decode_pairs = &bfp8_decode_pairs__avx512;
   return k;

@@ -406,6 +406,9 @@ struct F32ConvFamily {
   static constexpr int kMr = MR, kNrv = NRV;
   template <class OutT, int ROWS>
   static constexpr ConvTileFn kernel = &f32_conv_ukernel<V, MR, NRV, OutT, ROWS, kPairWeights>;
+  template <class OutT, int kPixelStep>
+  static constexpr ConvTileFn window = &f32_conv_ukernel<V, MR, NRV, OutT, MR, kPairWeights,
+                                                         WindowRows<kPixelStep, kWindowRowValues>>;
 };
 
 // A family's full-tile kernels, and its shorter and tall ones where asked.
@@ -668,18 +671,18 @@ constexpr void set_conv_kernel_common(ConvKernel& k, int mr, OperandFormat opera
   k.name = name;
 }
 
-// A kernel's variants on a narrow conv's input in place (ConvKernel::window), for each stride:
-// HiFi4's, and LoFi's on widened operands with fp32 weights (KernelTable::conv_lofi_window).
-template <class V, int MR, int NRV, int... StrideIndex>
+// A family's variants on a narrow conv's input in place (ConvKernel::window), for each stride:
+// Family::window<OutT, kPixelStep> reads window rows kPixelStep values a pixel apart.
+template <class Family, int... StrideIndex>
 constexpr void set_window_kernels(ConvKernel& k, std::integer_sequence<int, StrideIndex...>) {
-  constexpr int kRowValues = kWindowKernel * kWindowChannels;
-  ((k.window[StrideIndex][0] =
-        &f32_conv_ukernel<V, MR, NRV, float, MR, false,
-                          WindowRows<(StrideIndex + 1) * kWindowChannels, kRowValues>>,
+  ((k.window[StrideIndex][0] = Family::template window<float, (StrideIndex + 1) * kWindowChannels>,
     k.window[StrideIndex][1] =
-        &f32_conv_ukernel<V, MR, NRV, uint16_t, MR, false,
-                          WindowRows<(StrideIndex + 1) * kWindowChannels, kRowValues>>),
+        Family::template window<uint16_t, (StrideIndex + 1) * kWindowChannels>),
    ...);
+}
+template <class Family>
+constexpr void set_window_kernels(ConvKernel& k) {
+  set_window_kernels<Family>(k, std::make_integer_sequence<int, kWindowStrides>{});
 }
 
 // The f32 conv kernel as HiFi4, or as LoFi on bf16 operands widened to fp32 (for CPUs without
@@ -698,7 +701,7 @@ constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operand
   }
   k.bf16_pair_weights = pair_weights;
   if (!pair_weights && bf16_operands != Bf16Operands::kPairOrder) {
-    set_window_kernels<V, MR, NRV>(k, std::make_integer_sequence<int, kWindowStrides>{});
+    set_window_kernels<F32ConvFamily<V, MR, NRV, false>>(k);
   }
   if (bf16_operands == Bf16Operands::kNone) {
     set_conv_kernel_common<V, NRV, float>(k, MR, OperandFormat::kF32, name);

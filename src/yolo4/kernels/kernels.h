@@ -42,6 +42,11 @@ inline constexpr size_t operand_bytes(OperandFormat operands) {
 inline constexpr int kWindowChannels = 3;
 inline constexpr int kWindowKernel = 3;
 inline constexpr int kWindowStrides = 2;
+// The values of one kernel row of the window (taps x channels) a kernel reads per outer step; a
+// kernel on bf16 pairs reads whole pairs, so its rows take one value more, which meets a zero
+// weight (ReductionLayout::row_values).
+inline constexpr int kWindowRowValues = kWindowKernel * kWindowChannels;
+inline constexpr int kWindowPairRowValues = (kWindowRowValues + 1) / 2 * 2;
 
 // One MR x NR output tile of a convolution viewed as a GEMM over packed operands.
 struct ConvTile {
@@ -270,9 +275,11 @@ struct ConvKernel {
   }
   // The kernel on a narrow conv's input in place, without packing ([stride - 1][bf16_out]; null
   // where it has none): MR output pixels side by side in one output row, stored up to t.rows.
-  // t.a is row 0's window's first value in a zero-padded float copy of the input (kWindowChannels
-  // values a pixel), t.kblocks the window's kWindowKernel rows, t.window_row_stride the elements
-  // between them; t.w the packed weights of the reduction order k = (ky * 3 + kx) * C + c.
+  // t.a is row 0's window's first value in a zero-padded copy of the input (kWindowChannels
+  // values a pixel; float, or bf16 for a kernel on kBf16Pairs operands, whose last pair reads one
+  // value past a window row), t.kblocks the window's kWindowKernel rows, t.window_row_stride the
+  // elements between them; t.w the packed weights of the reduction order
+  // k = ky * row_values + kx * C + c (row_values: kWindowRowValues, kWindowPairRowValues).
   ConvTileFn window[kWindowStrides][2] = {};
   ConvPrepareFn prepare = nullptr;  // null: nothing to prepare
   void prepare_core() const {
@@ -355,7 +362,8 @@ struct KernelTable {
   // LoFi summed in VDPBF16PS's exact order: native where the CPU has it, else emulated (slow).
   ConvKernel conv_lofi_exact;
   // LoFi on fp32 FMAs of widened bf16 operands with fp32 weights, on every CPU (not replaced by
-  // VDPBF16PS or AMX): its ConvKernel::window reads an RGB stem's input in place.
+  // VDPBF16PS or AMX): its ConvKernel::window reads an RGB stem's input in place where
+  // conv_lofi's has none.
   ConvKernel conv_lofi_window;
   F32UnaryFn f32_activation;
   F32AddFn f32_add;

@@ -204,28 +204,42 @@ bool window_shape(const Conv2dParams& p, const Conv2dConfig& config) {
          p.kernel == kernels::kWindowKernel && p.stride <= kernels::kWindowStrides;
 }
 
-// An RGB stem's LoFi runs on fp32 FMAs of its bf16 operands (the same products; only the order of
-// the sums differs from VDPBF16PS's) so that its kernel reads the input in place instead of
-// packing it, which had been 40% of its time: YOLOv4's stem at 320 in `auto` (`yolo4 profile
-// --preset auto --runs 10`, 3 alternated runs, docs/perf.md 2026-12-06 16:10 UTC) 2.3-3.5 ->
-// 1.4-1.6 ms with AVX-512's kernels (VDPBF16PS on packed operands before), 4.6-5.7 -> 2.6-3.4 ms
-// with AVX2's.
+// An RGB stem's LoFi runs where its kernel reads the input in place (packing had been 40% of its
+// time): on VDPBF16PS where the LoFi kernel has such a variant, its weights' kernel rows padded to
+// whole pairs (so not for bfloat8_b weights, whose blocks of 16 would then group other values);
+// else on fp32 FMAs of its bf16 operands (the same products; only the order of the sums differs
+// from VDPBF16PS's). YOLOv4's stem at 320 in `auto` (`yolo4 profile --preset auto --runs 10`,
+// alternated runs, docs/perf.md): with AVX-512's kernels 2.3-3.5 ms packed on VDPBF16PS, 1.85-1.94
+// in place on FMAs, 1.30-1.39 in place on VDPBF16PS; with AVX2's 4.6-5.7 packed, 2.6-3.4 in place.
 kernels::ConvKernel select_kernel(const Conv2dParams& p, const Conv2dConfig& config, Isa isa) {
   const kernels::KernelTable& table = kernels::kernel_table(isa);
   if (config.math_fidelity != MathFidelity::LoFi) return table.conv_hifi4;
   if (config.lofi_exact_order) return table.conv_lofi_exact;
-  if (window_shape(p, config)) return table.conv_lofi_window;
+  if (window_shape(p, config)) {
+    const bool pairs_in_place =
+        table.conv_lofi.window[p.stride - 1][0] && config.weights_dtype != DataType::BFLOAT8_B;
+    return pairs_in_place ? table.conv_lofi : table.conv_lofi_window;
+  }
   return resident_dtype(config) == DataType::BFLOAT8_B ? table.conv_lofi_decoded : table.conv_lofi;
 }
 
-ReductionLayout reduction_layout(const Conv2dParams& p, int nr) {
+// Whether `kernel` reads the conv's input in place (ConvKernel::window).
+bool reads_in_place(const Conv2dParams& p, const Conv2dConfig& config,
+                    const kernels::ConvKernel& kernel) {
+  return window_shape(p, config) && kernel.window[p.stride - 1][0];
+}
+
+// pair_rows: the kernel reads bf16 pairs of the input in place, each kernel row as whole pairs.
+ReductionLayout reduction_layout(const Conv2dParams& p, int nr, bool pair_rows) {
   ReductionLayout l;
   l.in_channels = p.in_channels;
   l.taps = p.kernel * p.kernel;
+  l.kernel = p.kernel;
   // Wide inputs keep every tap on whole blocks (copies of 16 channels); narrow ones (the RGB
   // input) pack taps back to back so that 3 channels do not cost 16.
   l.channels_per_tap = p.in_channels >= kKBlock ? round_up(p.in_channels, kKBlock) : p.in_channels;
-  l.kblocks = ceil_div(int64_t(l.taps) * l.channels_per_tap, kKBlock);
+  if (pair_rows) l.row_values = round_up(p.kernel * l.channels_per_tap, 2);
+  l.kblocks = ceil_div(int64_t(p.kernel) * l.row_stride(), kKBlock);
   // Panels cover C padded to the tile width, so a TILE output gets its padding written as zeros.
   l.panels = ceil_div(round_up(p.out_channels, kTileChannels), nr);
   return l;
@@ -433,31 +447,49 @@ void run_work(const DirectConv& c, const CoreScratch& scratch, const WorkRange& 
 }
 
 // Rows [iy0, iy0 + rows) of image n as a window kernel reads them: float (rounded to bf16 for
-// LoFi), kWindowChannels values a pixel, `width` pixels from column -padding on, zero outside the
-// input.
-template <class Src>
+// LoFi) or bf16 (Dst = uint16_t, a kernel on bf16 pairs), kWindowChannels values a pixel, `width`
+// pixels from column -padding on, zero outside the input; then one zero, which the last pair of
+// the last row's last window reads (its weight is zero, but uninitialised memory could be NaN).
+template <class Src, class Dst>
 void copy_window_rows(const ConvGeometry& g, int n, int iy0, int rows, int width,
-                      conv_operands::OperandRounding rounding, float* dst) {
+                      conv_operands::OperandRounding rounding, Dst* dst) {
   constexpr int C = kernels::kWindowChannels;
   const Src* input = static_cast<const Src*>(g.input);
   const int columns = std::min(g.in.w, width - g.padding);
   for (int r = 0; r < rows; ++r, dst += int64_t(width) * C) {
     const int iy = iy0 + r;
     if (iy < 0 || iy >= g.in.h) {
-      std::fill_n(dst, int64_t(width) * C, 0.0f);
+      std::fill_n(dst, int64_t(width) * C, Dst{});
       continue;
     }
     // Zeros where no input pixel lands: the padding on the left, and right of the last column.
-    std::fill_n(dst, g.padding * C, 0.0f);
-    std::fill(dst + (g.padding + columns) * C, dst + int64_t(width) * C, 0.0f);
+    std::fill_n(dst, g.padding * C, Dst{});
+    std::fill(dst + (g.padding + columns) * C, dst + int64_t(width) * C, Dst{});
     const Src* row = input + (int64_t(n) * g.in.h + iy) * g.in.w * g.in_pixel_stride;
     for (int ix = 0; ix < columns; ++ix) {
       for (int ch = 0; ch < C; ++ch) {
-        dst[(ix + g.padding) * C + ch] = conv_operands::operand<float>(
+        dst[(ix + g.padding) * C + ch] = conv_operands::operand<Dst>(
             conv_operands::widen(row[ix * g.in_pixel_stride + ch]), rounding.bf16);
       }
     }
   }
+  *dst = Dst{};
+}
+
+// The window rows into `scratch` as the kernel's operands (float or bf16 pairs); returns them.
+template <class Dst>
+const Dst* window_rows(const DirectConv& c, AlignedVector<float>& scratch, int n, int iy0, int rows,
+                       int width) {
+  const int64_t values = int64_t(rows) * width * kernels::kWindowChannels + 1;
+  scratch.resize(size_t((values * int64_t(sizeof(Dst)) + 3) / 4));
+  Dst* dst = reinterpret_cast<Dst*>(scratch.data());
+  const conv_operands::OperandRounding rounding = conv_operands::operand_rounding(c.kernel);
+  if (c.in_bf16) {
+    copy_window_rows<uint16_t>(c.g, n, iy0, rows, width, rounding, dst);
+  } else {
+    copy_window_rows<float>(c.g, n, iy0, rows, width, rounding, dst);
+  }
+  return dst;
 }
 
 // The tiles of `work` of a conv read in place (ConvKernel::window), image by image: the input rows
@@ -470,27 +502,27 @@ void run_window_work(const DirectConv& c, const CoreScratch& scratch, const Work
   const int width = (per_row * mr - 1) * stride + g.kernel;  // covers every tile's windows
   const int64_t row_values = int64_t(width) * kernels::kWindowChannels;
   const kernels::ConvTileFn kernel = c.kernel.window[stride - 1][c.out_bf16];
-  const conv_operands::OperandRounding rounding = conv_operands::operand_rounding(c.kernel);
+  const bool pairs = c.kernel.operands == kernels::OperandFormat::kBf16Pairs;
   for (int t0 = work.tile_begin; t0 < work.tile_end;) {
     const int n = t0 / per_row / g.out.h;
     const int t1 = std::min(work.tile_end, (n + 1) * g.out.h * per_row);  // this image's
     const int oy0 = t0 / per_row % g.out.h, oy1 = (t1 - 1) / per_row % g.out.h;
     const int rows = (oy1 - oy0) * stride + g.kernel;
-    scratch.packed.resize(size_t(rows * row_values));
     const int iy0 = oy0 * stride - g.padding;
-    if (c.in_bf16) {
-      copy_window_rows<uint16_t>(g, n, iy0, rows, width, rounding, scratch.packed.data());
-    } else {
-      copy_window_rows<float>(g, n, iy0, rows, width, rounding, scratch.packed.data());
-    }
+    // Element offsets below are in operands, float or bf16 alike.
+    const std::byte* window = pairs ? reinterpret_cast<const std::byte*>(window_rows<uint16_t>(
+                                          c, scratch.packed, n, iy0, rows, width))
+                                    : reinterpret_cast<const std::byte*>(window_rows<float>(
+                                          c, scratch.packed, n, iy0, rows, width));
     for (int panel = work.panel_begin; panel < work.panel_end; ++panel) {
       kernels::ConvTile tile = panel_tile(c, scratch, own, panel, 0, g.kblocks);
       tile.kblocks = g.kernel;  // the window's rows
       tile.window_row_stride = row_values;
       for (int t = t0; t < t1; ++t) {
         const int oy = t / per_row % g.out.h, x0 = t % per_row * mr;
-        tile.a = scratch.packed.data() + (oy - oy0) * stride * row_values +
-                 x0 * stride * kernels::kWindowChannels;
+        tile.a =
+            window + ((oy - oy0) * stride * row_values + x0 * stride * kernels::kWindowChannels) *
+                         int64_t(c.a_element);
         tile.rows = std::min(mr, g.out.w - x0);
         point_at_output(c, (int64_t(n) * g.out.h + oy) * g.out.w + x0, panel, tile);
         kernel(tile);
@@ -554,10 +586,14 @@ Conv2dParams checked(const Conv2dParams& p, const Conv2dConfig& c) {
 }
 
 // Winograd runs 1x1 GEMMs over the input channels: their reduction is the packed layout.
-ReductionLayout packed_layout(const Conv2dParams& p, const Conv2dConfig& c, int nr) {
-  return reduction_layout(
-      c.winograd != WinogradTile::kNone ? Conv2dParams{p.in_channels, p.out_channels, 1, 1, 0} : p,
-      nr);
+ReductionLayout packed_layout(const Conv2dParams& p, const Conv2dConfig& c,
+                              const kernels::ConvKernel& kernel) {
+  if (c.winograd != WinogradTile::kNone) {
+    return reduction_layout(Conv2dParams{p.in_channels, p.out_channels, 1, 1, 0}, kernel.nr, false);
+  }
+  const bool pair_rows =
+      reads_in_place(p, c, kernel) && kernel.operands == kernels::OperandFormat::kBf16Pairs;
+  return reduction_layout(p, kernel.nr, pair_rows);
 }
 
 }  // namespace
@@ -594,7 +630,7 @@ Conv2d::Conv2d(const Conv2dParams& params, std::span<const float> weight_oihw,
       activation_(fused_activation(config)),
       isa_(isa),
       kernel_(select_kernel(params, config, isa)),
-      layout_(packed_layout(params, config, kernel_.nr)),
+      layout_(packed_layout(params, config, kernel_)),
       weights_(pack_weights(params, check_weights(params, weight_oihw, bias), layout_, kernel_,
                             config)) {
   packed_bias_.assign(size_t(layout_.panels) * kernel_.nr, 0.0f);
@@ -645,8 +681,7 @@ void Conv2d::winograd_blocking(ConvStrategy& s, int tiles) const {
 }
 
 int Conv2d::window_tiles_per_row(const Shape& out) const {
-  const bool in_place = window_shape(params_, config_) && kernel_.window[params_.stride - 1][0];
-  return in_place ? ceil_div(out.w, kernel_.mr) : 0;
+  return reads_in_place(params_, config_, kernel_) ? ceil_div(out.w, kernel_.mr) : 0;
 }
 
 ConvStrategy Conv2d::strategy(const Shape& in, int cores) const {

@@ -14,7 +14,7 @@ constexpr int kPairsPerBlock = kKBlock / 2;
 // Panel width bound for the stack buffer of one decoded block (kernels have NR <= 32).
 constexpr int kMaxBfp8Lanes = 64;
 
-// One panel's weights in the packed reduction order, [k][lane] (k = tap * channels_per_tap + c),
+// One panel's weights in the packed reduction order, [k][lane] (k = layout.k_of(tap, c)),
 // zeros where k or the output channel is padding: written whole, then converted with contiguous
 // stores (the model's load time is mostly this packing and Winograd's transform).
 void gather_panel(std::span<const float> weight_oihw, int out_channels,
@@ -29,7 +29,7 @@ void gather_panel(std::span<const float> weight_oihw, int out_channels,
       const float* w = weight_oihw.data() + size_t(o) * layout.in_channels * layout.taps;
       float* column = logical.data() + (o - o_begin);
       for (int tap = 0; tap < layout.taps; ++tap) {
-        float* dst = column + size_t(tap) * layout.channels_per_tap * nr;
+        float* dst = column + size_t(layout.k_of(tap, 0)) * nr;
         for (int c = c0; c < c1; ++c) dst[size_t(c) * nr] = w[c * layout.taps + tap];
       }
     }

@@ -151,6 +151,14 @@ TEST(Conv2dWindow, ReadsTheInputInPlaceWithAnyPadding) {
             config.math_fidelity = fidelity;
             const Conv2d conv(params, weight, bias, config, isa);
             EXPECT_GT(conv.window_tiles_per_row(out_shape), 0);
+            // LoFi reads the input in place on VDPBF16PS where the CPU has it.
+            const kernels::KernelTable& table = kernels::kernel_table(isa);
+            const bool pairs = lofi && table.conv_lofi.window[stride - 1][0];
+            EXPECT_EQ(pairs, lofi && kernels::native_bf16_products(isa) &&
+                                 !kernels::amx_bf16_products(isa));
+            EXPECT_STREQ(conv.kernel_name(), !lofi   ? table.conv_hifi4.name
+                                             : pairs ? table.conv_lofi.name
+                                                     : table.conv_lofi_window.name);
             const float rtol = dtype == DataType::BFLOAT16 ? 1.0f / 128 : 1e-4f;
             for (Layout layout : {Layout::TILE, Layout::ROW_MAJOR}) {
               for (int threads : {1, 2, 3}) {
