@@ -237,16 +237,16 @@ bool reads_in_place(const Conv2dParams& p, const Conv2dConfig& config,
   return window_shape(p, config) && kernel.window[p.stride - 1][0];
 }
 
-// pair_rows: the kernel reads bf16 pairs of the input in place, each kernel row as whole pairs.
+// pair_rows: the kernel reads bf16 pairs of an RGB stem's input in place (ConvKernel::window),
+// each kernel row as whole pairs.
 ReductionLayout reduction_layout(const Conv2dParams& p, int nr, bool pair_rows) {
   ReductionLayout l;
   l.in_channels = p.in_channels;
-  l.taps = p.kernel * p.kernel;
   l.kernel = p.kernel;
   // Wide inputs keep every tap on whole blocks (copies of 16 channels); narrow ones (the RGB
   // input) pack taps back to back so that 3 channels do not cost 16.
   l.channels_per_tap = p.in_channels >= kKBlock ? round_up(p.in_channels, kKBlock) : p.in_channels;
-  if (pair_rows) l.row_values = round_up(p.kernel * l.channels_per_tap, 2);
+  if (pair_rows) l.row_values = kernels::kWindowPairRowValues;
   l.kblocks = ceil_div(int64_t(p.kernel) * l.row_stride(), kKBlock);
   // Panels cover C padded to the tile width, so a TILE output gets its padding written as zeros.
   l.panels = ceil_div(round_up(p.out_channels, kTileChannels), nr);
@@ -486,8 +486,8 @@ void copy_window_rows(const ConvGeometry& g, int n, int iy0, int rows, int width
 
 // The window rows into `scratch` as the kernel's operands (float or bf16 pairs); returns them.
 template <class Dst>
-const Dst* window_rows(const DirectConv& c, AlignedVector<float>& scratch, int n, int iy0, int rows,
-                       int width) {
+const std::byte* window_rows(const DirectConv& c, AlignedVector<float>& scratch, int n, int iy0,
+                             int rows, int width) {
   const int64_t values = int64_t(rows) * width * kernels::kWindowChannels + 1;
   scratch.resize(size_t((values * int64_t(sizeof(Dst)) + 3) / 4));
   Dst* dst = reinterpret_cast<Dst*>(scratch.data());
@@ -497,7 +497,7 @@ const Dst* window_rows(const DirectConv& c, AlignedVector<float>& scratch, int n
   } else {
     copy_window_rows<float>(c.g, n, iy0, rows, width, rounding, dst);
   }
-  return dst;
+  return reinterpret_cast<const std::byte*>(dst);
 }
 
 // The tiles of `work` of a conv read in place (ConvKernel::window), image by image: the input rows
@@ -518,10 +518,8 @@ void run_window_work(const DirectConv& c, const CoreScratch& scratch, const Work
     const int rows = (oy1 - oy0) * stride + g.kernel;
     const int iy0 = oy0 * stride - g.padding;
     // Element offsets below are in operands, float or bf16 alike.
-    const std::byte* window = pairs ? reinterpret_cast<const std::byte*>(window_rows<uint16_t>(
-                                          c, scratch.packed, n, iy0, rows, width))
-                                    : reinterpret_cast<const std::byte*>(window_rows<float>(
-                                          c, scratch.packed, n, iy0, rows, width));
+    const std::byte* window = pairs ? window_rows<uint16_t>(c, scratch.packed, n, iy0, rows, width)
+                                    : window_rows<float>(c, scratch.packed, n, iy0, rows, width);
     for (int panel = work.panel_begin; panel < work.panel_end; ++panel) {
       kernels::ConvTile tile = panel_tile(c, scratch, own, panel, 0, g.kblocks);
       tile.kblocks = g.kernel;  // the window's rows

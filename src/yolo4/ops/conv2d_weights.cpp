@@ -26,11 +26,11 @@ void gather_panel(std::span<const float> weight_oihw, int out_channels,
   for (int c0 = 0; c0 < layout.in_channels; c0 += kChannelBlock) {
     const int c1 = std::min(layout.in_channels, c0 + kChannelBlock);
     for (int o = o_begin; o < o_end; ++o) {
-      const float* w = weight_oihw.data() + size_t(o) * layout.in_channels * layout.taps;
+      const float* w = weight_oihw.data() + size_t(o) * layout.in_channels * layout.taps();
       float* column = logical.data() + (o - o_begin);
-      for (int tap = 0; tap < layout.taps; ++tap) {
+      for (int tap = 0; tap < layout.taps(); ++tap) {
         float* dst = column + size_t(layout.k_of(tap, 0)) * nr;
-        for (int c = c0; c < c1; ++c) dst[size_t(c) * nr] = w[c * layout.taps + tap];
+        for (int c = c0; c < c1; ++c) dst[size_t(c) * nr] = w[c * layout.taps() + tap];
       }
     }
   }

@@ -18,9 +18,10 @@ namespace yolo4 {
 // reads bf16 pairs of an RGB stem's input in place, each kernel row of taps takes row_values
 // (an even count) with zeros after its taps: k = ky * row_values + kx * channels_per_tap + c.
 struct ReductionLayout {
-  int in_channels = 0, taps = 0, channels_per_tap = 0, kblocks = 0, panels = 0;
+  int in_channels = 0, channels_per_tap = 0, kblocks = 0, panels = 0;
   int kernel = 1;      // taps per kernel row
   int row_values = 0;  // k between kernel rows; 0: kernel * channels_per_tap (no gaps)
+  int taps() const { return kernel * kernel; }
   int row_stride() const { return row_values > 0 ? row_values : kernel * channels_per_tap; }
   int k_of(int tap, int c) const {
     return tap / kernel * row_stride() + tap % kernel * channels_per_tap + c;

@@ -161,7 +161,7 @@ TEST_P(PackedBfp8WeightsTest, ChunksHoldTheDecodedBlocks) {
        {&table.conv_hifi4, &table.conv_lofi, &table.conv_lofi_decoded, &table.conv_lofi_exact}) {
     ReductionLayout layout;
     layout.in_channels = kInChannels;
-    layout.taps = 1;
+    layout.kernel = 1;
     layout.channels_per_tap = 48;
     layout.kblocks = 3;
     layout.panels = 2;
