@@ -27,8 +27,10 @@ int info_command(int argc, char** argv) {
   }
   const AutoPreset chosen = auto_preset(best_isa());
   std::printf("yolo4 %s\n", YOLO4_VERSION);
-  std::printf("cpu: %s, %d usable CPUs\n", std::string(to_string(cpu.vendor)).c_str(),
-              usable_cpu_count());
+  const std::string core =
+      cpu.core == CpuCore::kOther ? "" : " (" + std::string(to_string(cpu.core)) + ")";
+  std::printf("cpu: %s%s, %d usable CPUs\n", std::string(to_string(cpu.vendor)).c_str(),
+              core.c_str(), usable_cpu_count());
   const std::string features = feature_names(cpu);
   const std::string disabled_note =
       disabled ? std::string("  (less YOLO4_CPU_DISABLE=") + disabled + ")" : "";

@@ -45,11 +45,18 @@ CpuVendor detect_vendor() {
   return CpuVendor::kOther;
 }
 
+// cpuid 1 EAX: the base family in bits 8-11, extended by bits 20-27 where the base is 15.
+unsigned family_of(unsigned eax) {
+  const unsigned base = (eax >> 8) & 0xf;
+  return base == 0xf ? base + ((eax >> 20) & 0xff) : base;
+}
+
 CpuFeatures detect() {
   CpuFeatures f;
   f.vendor = detect_vendor();
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const unsigned family = family_of(a);
   const bool osxsave = c & bit_OSXSAVE;
   const bool fma = c & bit_FMA;
   if (!osxsave) return f;
@@ -68,6 +75,7 @@ CpuFeatures detect() {
   if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1))
     f.avx512_bf16 = f.avx512 && (a1 & bit_AVX512BF16);
   f.amx_bf16 = f.avx512_bf16 && amx_tile_bf16 && os_grants_amx_tiles(xcr0);
+  f.core = core_of(f.vendor, family, f.avx512);
   return f;
 }
 
@@ -85,7 +93,7 @@ CpuFeatures without_disabled(CpuFeatures f, std::string_view list) {
     } else if (name == "avx512") {
       f.avx512 = f.avx512_bf16 = f.avx512_vnni = f.amx_bf16 = false;
     } else if (name == "avx2") {
-      f = CpuFeatures{.vendor = f.vendor};
+      f = CpuFeatures{.vendor = f.vendor, .core = f.core};
     } else if (!name.empty()) {
       fail("YOLO4_CPU_DISABLE: unknown feature '", std::string(name),
            "': expected a comma-separated list of amx_bf16, avx512_bf16, avx512, avx2");
@@ -164,6 +172,25 @@ std::string_view to_string(CpuVendor vendor) {
       return "other";
   }
   return "unknown";
+}
+
+std::string_view to_string(CpuCore core) {
+  switch (core) {
+    case CpuCore::kAmdZen4:
+      return "Zen 4";
+    case CpuCore::kAmdZen5:
+      return "Zen 5";
+    case CpuCore::kOther:
+      return "other";
+  }
+  return "unknown";
+}
+
+CpuCore core_of(CpuVendor vendor, unsigned family, bool avx512) {
+  if (vendor != CpuVendor::kAmd) return CpuCore::kOther;
+  if (family == 25 && avx512) return CpuCore::kAmdZen4;
+  if (family == 26) return CpuCore::kAmdZen5;
+  return CpuCore::kOther;
 }
 
 Isa parse_isa(std::string_view name) {

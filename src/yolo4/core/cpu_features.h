@@ -11,12 +11,17 @@ namespace yolo4 {
 // need AVX512_BF16 (see CpuFeatures::avx512_bf16), and run on AMX tiles where it has AMX-BF16.
 enum class Isa { kAvx512, kAvx2, kScalar };
 
-// Who designed the cores. Tables measured on one vendor's cores (which Winograd tile pays for a
-// layer) name it where the other's measured differently.
+// Who designed the cores.
 enum class CpuVendor { kIntel, kAmd, kOther };
+
+// The core design, where the layer tables (which Winograd tile pays for a layer) measured it
+// apart from the rest: Zen 4 runs a 512-bit FMA as two 256-bit halves, so its AVX-512 fp32 peak
+// is AVX2's, while Zen 5's server cores run it whole at twice that.
+enum class CpuCore { kAmdZen4, kAmdZen5, kOther };
 
 struct CpuFeatures {
   CpuVendor vendor = CpuVendor::kOther;
+  CpuCore core = CpuCore::kOther;
   bool avx2_fma = false;
   bool avx512 = false;
   bool avx512_bf16 = false;
@@ -36,6 +41,10 @@ Isa best_isa();
 std::vector<Isa> supported_isas();  // every ISA this CPU can run, best first
 std::string_view to_string(Isa isa);
 std::string_view to_string(CpuVendor vendor);
+std::string_view to_string(CpuCore core);
+// The core design of a CPU by its vendor, cpuid family (base + extended) and AVX-512 support:
+// AMD family 25 with AVX-512 is Zen 4 (Zen 3 shares the family without it), 26 is Zen 5.
+CpuCore core_of(CpuVendor vendor, unsigned family, bool avx512);
 Isa parse_isa(std::string_view name);  // "avx512" | "avx2" | "scalar"
 
 }  // namespace yolo4

@@ -27,8 +27,8 @@ struct WinogradRule {
   int stride;
   int min_in, max_in, min_out, max_out;
   WinogradPrecision precision;
-  std::optional<Isa> isa;           // the kernels it was measured to pay on; empty: every ISA's
-  std::optional<CpuVendor> vendor;  // the cores it was measured on; empty: every vendor's
+  std::optional<Isa> isa;       // the kernels it was measured to pay on; empty: every ISA's
+  std::optional<CpuCore> core;  // the cores it was measured on; empty: every core's
   WinogradTile tile;
   std::string_view why;
 };
@@ -87,21 +87,40 @@ struct WinogradRule {
 // 3.6-4.7), F(4x4) at 128->256 (alone 2.06-2.46 ms, F(2x2) 2.51-2.68, direct 2.63-2.79) and F(2x2)
 // at 512->1024 (alone 2.04-2.27 ms, direct 2.60-2.85; in the network 2.10-2.41 against 2.51-3.07).
 // Its AVX2 kernels agreed with the rows measured on the Xeon.
-constexpr std::array<WinogradRule, 18> kWinogradRules{{
+//
+// AMD Zen 4 (family 25; docs/perf.md 2026-12-07 08:20 UTC) runs a 512-bit FMA as two halves, so
+// AVX-512's fp32 there has AVX2's FLOP rate and its tiles measured as AVX2's do (`conv2d_bench
+// --threads=2 --precision=fp32|bf16`, medians of 3; in the network `yolo4 profile`, 3 alternated
+// rounds): stride 2 at 32->64 F(4x4) (3.87 ms alone against the direct conv's 4.99; in the network
+// 4.05-4.15 against 5.10-5.12), at 128->256 F(4x4) (2.89; F(2x2) 3.31, direct 4.44) and at
+// 512->1024 F(2x2) (3.12; direct 4.33); stride 1 F(6x6) at 128->128 and 128->256 (alone 0.89x and
+// 0.91x F(4x4)'s time, in the network 0.60-0.61 against 0.66-0.69 ms and 1.11-1.17 against
+// 1.23-1.27). In bf16 on its VDPBF16PS F(6x6) took 0.87x F(4x4)'s time at 128->128 (in the network
+// 0.33-0.34 against 0.37-0.38 ms) and 0.90x at 128->256, where it is not taken: the latter feed
+// the 40x40 head, whose PCC against fp32 at 640 fell from 0.99974 to 0.99954 with it (0.99970
+// with the 128->128 row alone).
+constexpr std::array<WinogradRule, 22> kWinogradRules{{
     {2, 32, 256, 64, 512, WinogradPrecision::kVdpbf16psBf16, std::nullopt, std::nullopt,
      WinogradTile::kF4x4S2,
      "stride 2, 32..256 -> 64..512 in bf16 on VDPBF16PS: F(4x4), 0.63-0.87x direct"},
     {2, 512, 512, 1024, 1024, WinogradPrecision::kVdpbf16psBf16, std::nullopt, std::nullopt,
      WinogradTile::kF2x2S2,
      "stride 2, 512 -> 1024 in bf16 on VDPBF16PS: F(2x2), 0.69-0.71x direct"},
-    {2, 32, 32, 64, 64, WinogradPrecision::kFmaProducts, Isa::kAvx512, CpuVendor::kAmd,
+    {2, 32, 32, 64, 64, WinogradPrecision::kFmaProducts, Isa::kAvx512, CpuCore::kAmdZen5,
      WinogradTile::kNone,
      "stride 2, 32 -> 64 with AVX-512's FMA products on AMD Zen 5: direct, 0.8-0.9x F(4x4)'s time"},
-    {2, 128, 128, 256, 256, WinogradPrecision::kFmaProducts, Isa::kAvx512, CpuVendor::kAmd,
+    {2, 128, 128, 256, 256, WinogradPrecision::kFmaProducts, Isa::kAvx512, CpuCore::kAmdZen4,
+     WinogradTile::kF4x4S2,
+     "stride 2, 128 -> 256 with AVX-512's FMA products on AMD Zen 4: F(4x4), 0.65x direct, 0.87x "
+     "F(2x2)"},
+    {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kAvx512, CpuCore::kAmdZen4,
+     WinogradTile::kF2x2S2,
+     "stride 2, 512 -> 1024 with AVX-512's FMA products on AMD Zen 4: F(2x2), 0.72x direct"},
+    {2, 128, 128, 256, 256, WinogradPrecision::kFmaProducts, Isa::kAvx512, CpuCore::kAmdZen5,
      WinogradTile::kF4x4S2,
      "stride 2, 128 -> 256 with AVX-512's FMA products on AMD Zen 5: F(4x4), 0.8x direct, 0.85x "
      "F(2x2)"},
-    {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kAvx512, CpuVendor::kAmd,
+    {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kAvx512, CpuCore::kAmdZen5,
      WinogradTile::kF2x2S2,
      "stride 2, 512 -> 1024 with AVX-512's FMA products on AMD Zen 5: F(2x2), 0.8x direct"},
     {2, 32, 64, 64, 128, WinogradPrecision::kFmaProducts, std::nullopt, std::nullopt,
@@ -119,6 +138,9 @@ constexpr std::array<WinogradRule, 18> kWinogradRules{{
     {2, 512, 512, 1024, 1024, WinogradPrecision::kFmaProducts, Isa::kScalar, std::nullopt,
      WinogradTile::kF2x2S2,
      "stride 2, 512 -> 1024 with the portable kernels: F(2x2), 0.73x direct"},
+    {1, 128, 128, 128, 128, WinogradPrecision::kVdpbf16psBf16, std::nullopt, CpuCore::kAmdZen4,
+     WinogradTile::kF6x6,
+     "128 -> 128 in bf16 on VDPBF16PS on AMD Zen 4: F(6x6), 0.87-0.89x F(4x4)'s time"},
     {1, 32, 64, 32, 64, WinogradPrecision::kVdpbf16psBf16, std::nullopt, std::nullopt,
      WinogradTile::kF6x6,
      "32..64 -> 32..64 in bf16 on VDPBF16PS: F(6x6), 0.81-0.92x F(4x4)'s time"},
@@ -129,6 +151,10 @@ constexpr std::array<WinogradRule, 18> kWinogradRules{{
      "32..256 -> 32..512 in bf16: F(4x4), 0.63x direct at 32->64, 0.75-0.88x F(2x2)"},
     {1, 32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, std::nullopt, WinogradTile::kF6x6,
      "32..64 -> 32..64 in fp32: F(6x6), 0.66-0.93x F(4x4)'s time"},
+    {1, 128, 128, 128, 256, WinogradPrecision::kFp32, Isa::kAvx512, CpuCore::kAmdZen4,
+     WinogradTile::kF6x6,
+     "128 -> 128..256 in fp32 with AVX-512's kernels on AMD Zen 4: F(6x6), 0.89-0.91x F(4x4)'s "
+     "time"},
     {1, 128, 128, 128, 128, WinogradPrecision::kFp32, Isa::kAvx2, std::nullopt, WinogradTile::kF6x6,
      "128 -> 128 in fp32 on AVX2: F(6x6), 0.86x F(4x4)'s time (1.10x with AVX-512's kernels)"},
     {1, 32, 256, 32, 512, WinogradPrecision::kFp32, std::nullopt, std::nullopt, WinogradTile::kF4x4,
@@ -168,7 +194,7 @@ const WinogradRule* winograd_rule(const ConvLayerShape& s, const ModelOptions& o
     if (s.stride == r.stride && s.in_channels >= r.min_in && s.in_channels <= r.max_in &&
         s.out_channels >= r.min_out && s.out_channels <= r.max_out &&
         applies(r.precision, options) && (!r.isa || *r.isa == options.isa) &&
-        (!r.vendor || *r.vendor == cpu_features().vendor)) {
+        (!r.core || *r.core == cpu_features().core)) {
       return &r;
     }
   }

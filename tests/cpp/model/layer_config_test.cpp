@@ -20,11 +20,17 @@ WinogradTile tile_for(int in, int out, std::string_view preset, int kernel = 3, 
   return conv_config(ConvLayerShape{in, out, kernel, stride, groups}, options).winograd;
 }
 
+bool on_zen4() {
+  return cpu_features().core == CpuCore::kAmdZen4;
+}
+
+// (AVX-512's kernels on AMD Zen 4 take F(6x6) at 128 input channels too: the next test.)
 TEST(WinogradTable, Fp32TakesF6x6To64ChannelsF4x4To256AndF2x2Beyond) {
+  const WinogradTile at_128 = on_zen4() ? WinogradTile::kF6x6 : WinogradTile::kF4x4;
   EXPECT_EQ(tile_for(32, 64, "fp32"), WinogradTile::kF6x6);
   EXPECT_EQ(tile_for(64, 64, "fp32"), WinogradTile::kF6x6);
-  EXPECT_EQ(tile_for(128, 128, "fp32"), WinogradTile::kF4x4);
-  EXPECT_EQ(tile_for(128, 256, "fp32"), WinogradTile::kF4x4);
+  EXPECT_EQ(tile_for(128, 128, "fp32"), at_128);
+  EXPECT_EQ(tile_for(128, 256, "fp32"), at_128);
   EXPECT_EQ(tile_for(256, 256, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(256, 512, "fp32"), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(512, 512, "fp32"), WinogradTile::kF2x2);
@@ -32,21 +38,28 @@ TEST(WinogradTable, Fp32TakesF6x6To64ChannelsF4x4To256AndF2x2Beyond) {
   EXPECT_EQ(tile_for(1024, 512, "fp32"), WinogradTile::kNone);  // not measured
 }
 
-// The ISA-specific rule: AVX2's kernels measured F(6x6) faster at 128 -> 128, AVX-512's not.
-TEST(WinogradTable, Fp32TakesF6x6At128ChannelsOnlyWithAvx2Kernels) {
+// The ISA- and core-specific rules: AVX2's kernels measured F(6x6) faster at 128 -> 128, AVX-512's
+// only on AMD Zen 4 (whose AVX-512 FMAs have AVX2's throughput), there at 128 -> 256 too.
+TEST(WinogradTable, Fp32TakesF6x6At128ChannelsWithAvx2KernelsAndOnZen4) {
+  const WinogradTile avx512 = on_zen4() ? WinogradTile::kF6x6 : WinogradTile::kF4x4;
   EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF6x6);
-  EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kAvx512), WinogradTile::kF4x4);
+  EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kAvx512), avx512);
+  EXPECT_EQ(tile_for(128, 256, "fp32", 3, 1, 1, Isa::kAvx512), avx512);
   EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kScalar), WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(128, 256, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF4x4);
 }
 
 // bf16 takes F(4x4) from 128 to 256 input channels on every ISA (on AMX tiles only at 128, where
 // the 256-channel ones are bound by their weights' traffic) and F(2x2) beyond; the report runs no
-// Winograd.
+// Winograd. (Where AVX-512's LoFi is widened on AMD Zen 4, as with YOLO4_CPU_DISABLE=avx512, it
+// takes fp32's F(6x6) at 128 -> 256.)
 TEST(WinogradTable, Bf16TakesF4x4To256Channels) {
   const bool amx = kernels::amx_bf16_products(Isa::kAvx512);
+  const bool zen4_widened = on_zen4() && !kernels::native_bf16_products(Isa::kAvx512);
   for (const Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
-    EXPECT_EQ(tile_for(128, 256, "bf16", 3, 1, 1, isa), WinogradTile::kF4x4) << to_string(isa);
+    const WinogradTile at_128 =
+        isa == Isa::kAvx512 && zen4_widened ? WinogradTile::kF6x6 : WinogradTile::kF4x4;
+    EXPECT_EQ(tile_for(128, 256, "bf16", 3, 1, 1, isa), at_128) << to_string(isa);
     const WinogradTile at_256 =
         isa == Isa::kAvx512 && amx ? WinogradTile::kF2x2 : WinogradTile::kF4x4;
     for (const auto& [in, out] : {std::pair{256, 256}, {256, 512}}) {
@@ -60,7 +73,8 @@ TEST(WinogradTable, Bf16TakesF4x4To256Channels) {
 }
 
 // Where LoFi's products are native (AVX512_BF16), bf16 takes F(4x4) from 32 channels on (F(6x6)
-// to 64 channels on VDPBF16PS, not on AMX) and fast (bfloat8_b weights) keeps F(2x2).
+// to 64 channels on VDPBF16PS, not on AMX, and to 128 on AMD Zen 4's) and fast (bfloat8_b
+// weights) keeps F(2x2).
 TEST(WinogradTable, WithNativeBf16ProductsBf16TakesF4x4From32ChannelsFastKeepsF2x2) {
   if (!kernels::native_bf16_products(Isa::kAvx512)) GTEST_SKIP() << "no AVX512_BF16 here";
   const WinogradTile to_64 =
@@ -68,7 +82,8 @@ TEST(WinogradTable, WithNativeBf16ProductsBf16TakesF4x4From32ChannelsFastKeepsF2
   for (const auto& [in, out] : {std::pair{32, 64}, {64, 64}}) {
     EXPECT_EQ(tile_for(in, out, "bf16"), to_64) << in << "->" << out;
   }
-  EXPECT_EQ(tile_for(128, 128, "bf16"), WinogradTile::kF4x4);
+  const bool zen4_vdpbf16ps = on_zen4() && !kernels::amx_bf16_products(Isa::kAvx512);
+  EXPECT_EQ(tile_for(128, 128, "bf16"), zen4_vdpbf16ps ? WinogradTile::kF6x6 : WinogradTile::kF4x4);
   EXPECT_EQ(tile_for(64, 64, "fast"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(256, 256, "fast"), WinogradTile::kF2x2);
   EXPECT_EQ(tile_for(512, 1024, "fast"), WinogradTile::kF2x2);
@@ -136,10 +151,11 @@ TEST(WinogradTable, Stride2WhereTheProductsAreFmas) {
     int in, out;
     WinogradTile avx512, avx2, scalar;
   };
-  // AVX-512's fp32 measured otherwise on AMD's cores (Zen 5) at three shapes.
-  const bool amd = cpu_features().vendor == CpuVendor::kAmd;
+  // AVX-512's fp32 measured otherwise on AMD's cores at three shapes (Zen 4 at two of them).
+  const bool zen5 = cpu_features().core == CpuCore::kAmdZen5;
+  const bool amd = zen5 || on_zen4();
   const Case kCases[] = {
-      {32, 64, amd ? kNone : kF4x4S2, kF4x4S2, kF4x4S2},
+      {32, 64, zen5 ? kNone : kF4x4S2, kF4x4S2, kF4x4S2},
       {64, 128, kF4x4S2, kF4x4S2, kF4x4S2},
       {128, 256, amd ? kF4x4S2 : kF2x2S2, kF4x4S2, kF2x2S2},
       {256, 512, kF2x2S2, kF2x2S2, kF2x2S2},
