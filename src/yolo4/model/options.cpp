@@ -1,5 +1,8 @@
 #include "yolo4/model/options.h"
 
+#include <optional>
+
+#include "yolo4/core/cpu_features.h"
 #include "yolo4/core/error.h"
 #include "yolo4/kernels/kernels.h"
 
@@ -9,18 +12,21 @@ namespace {
 
 // What `auto` picks: the fastest preset measured on each kind of CPU among those keeping PCC >=
 // 0.99 on every head against fp32 (the model tests check every preset, and auto). Rows are tried
-// in order; the first whose ISA matches and whose bf16 products the CPU has wins.
+// in order; the first whose ISA matches, whose bf16 products the CPU has and whose core design (if
+// the row names one) is the CPU's wins.
 enum class Bf16Products { kAny, kVdpbf16ps, kAmx };
 
 struct AutoRow {
   Isa isa;
   Bf16Products needs;
+  std::optional<CpuCore> core;  // the cores it was measured on; empty: any the others leave
   AutoPreset chosen;
 };
 
 constexpr AutoRow kAutoPresets[] = {
     {Isa::kAvx512,
      Bf16Products::kAmx,
+     std::nullopt,
      {"bf16", true,
       "AMX-BF16: bf16 on AMX tiles measured fastest on an Intel Xeon (0.11x OpenCV DNN's time, 3 "
       "alternated rounds; fast 0.12x, report 0.13x, fp32 0.28x; docs/perf.md 2026-12-04), PCC >= "
@@ -28,6 +34,15 @@ constexpr AutoRow kAutoPresets[] = {
       "relative) is 1/48 of bfloat16's rounding step"}},
     {Isa::kAvx512,
      Bf16Products::kVdpbf16ps,
+     CpuCore::kAmdZen4,
+     {"bf16", false,
+      "AVX512_BF16 on AMD Zen 4: bf16 measured fastest (0.54x fp32's time at 320 and 640, medians "
+      "of 2 alternated rounds; fast 0.70x, report 1.01x; docs/perf.md 2026-12-07 08:20 UTC), PCC "
+      ">= 0.9997 against fp32; its mish exact, since the approximate one measured level here "
+      "(0.998x, sums of per-op minima over 3 alternated profiles)"}},
+    {Isa::kAvx512,
+     Bf16Products::kVdpbf16ps,
+     std::nullopt,
      {"bf16", true,
       "AVX512_BF16: bf16 measured fastest on AMD Zen 5 (0.12x OpenCV DNN's time, median of 5 "
       "runs; fast 0.16x, report 0.20x, fp32 0.22x; docs/perf.md 2026-12-02 21:20-22:25 UTC), PCC "
@@ -35,12 +50,14 @@ constexpr AutoRow kAutoPresets[] = {
       "approximation's error (8e-5 relative) is 1/48 of bfloat16's rounding step"}},
     {Isa::kAvx512,
      Bf16Products::kAny,
+     std::nullopt,
      {"bf16", false,
       "AVX-512 without AVX512_BF16 (measured on an Intel Xeon with YOLO4_CPU_DISABLE=avx512_bf16): "
       "bf16 0.88x fp32's time (medians of 5 alternated rounds; fast 0.91x, docs/perf.md "
       "2026-12-04 23:30 UTC), PCC >= 0.9997 against fp32; the approximate mish measured level"}},
     {Isa::kAvx2,
      Bf16Products::kAny,
+     std::nullopt,
      {"bf16", true,
       "AVX2: bf16 measured fastest with the AVX2 kernels on an Intel Xeon, 0.90x fp32's time "
       "(127.5 ms against 141.9 with the approximate mish, medians of 5 alternated rounds; fast "
@@ -49,6 +66,7 @@ constexpr AutoRow kAutoPresets[] = {
       "error is 1/48 of bfloat16's rounding step"}},
     {Isa::kScalar,
      Bf16Products::kAny,
+     std::nullopt,
      {"fp32", false, "portable kernels: reduced precision only adds conversions"}},
 };
 
@@ -67,7 +85,9 @@ AutoPreset auto_preset(Isa isa) {
     return false;
   };
   for (const AutoRow& row : kAutoPresets) {
-    if (row.isa == isa && has(row.needs)) return row.chosen;
+    if (row.isa == isa && has(row.needs) && (!row.core || *row.core == cpu_features().core)) {
+      return row.chosen;
+    }
   }
   fail("no auto preset for ISA ", to_string(isa));
 }

@@ -10,6 +10,7 @@
 
 #include "model_test_util.h"
 #include "test_env.h"
+#include "yolo4/core/cpu_features.h"
 #include "yolo4/core/error.h"
 #include "yolo4/model/session.h"
 #include "yolo4/model/yolov4.h"
@@ -323,6 +324,15 @@ TEST(AutoPreset, PicksANamedPresetPerIsa) {
   if (isa_supported(Isa::kAvx512)) {
     EXPECT_EQ(auto_preset(Isa::kAvx512).why.starts_with("AMX-BF16"),
               kernels::amx_bf16_products(Isa::kAvx512));
+    // AMD Zen 4's own row: its VDPBF16PS measured the approximate mish level with the exact one.
+    const bool zen4_vdpbf16ps = cpu_features().core == CpuCore::kAmdZen4 &&
+                                kernels::native_bf16_products(Isa::kAvx512) &&
+                                !kernels::amx_bf16_products(Isa::kAvx512);
+    EXPECT_EQ(auto_preset(Isa::kAvx512).why.starts_with("AVX512_BF16 on AMD Zen 4"),
+              zen4_vdpbf16ps);
+    if (zen4_vdpbf16ps) {
+      EXPECT_FALSE(auto_preset(Isa::kAvx512).approx_mish);
+    }
   }
   EXPECT_THROW(ModelOptions::preset("fastest"), Error);
 }
