@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "model_flags.h"
 #include "timing.h"
+#include "yolo4/core/cpu_features.h"
 #include "yolo4/core/error.h"
 #include "yolo4/kernels/peak.h"
 #include "yolo4/model/session.h"
@@ -34,15 +35,17 @@ void print_json(const Shape& in, const ModelOptions& o, int threads, int runs,
       "\"threads\": %d, "
       "\"runs\": %d, \"dtype\": \"%s\", \"weights_dtype\": \"%s\", \"compact_weights\": %s, "
       "\"fidelity\": \"%s\", "
-      "\"approx\": %s, \"winograd\": %s, \"isa\": \"%s\", \"arena_bytes\": %zu, "
+      "\"approx\": %s, \"winograd\": %s, \"isa\": \"%s\", \"cpu_core\": \"%s\", "
+      "\"arena_bytes\": %zu, "
       "\"lower_bound_bytes\": %zu, "
       "\"startup_ms\": %.1f, \"peak_gflops\": %.1f, \"peak_fraction\": %.3f, "
       "\"weight_bytes\": %zu}\n",
       r.median_ms, r.min_ms, r.gflops, in.w, in.h, threads, runs, to_string(o.dtype).data(),
       to_string(o.weights_dtype).data(), o.compact_weights ? "true" : "false",
       to_string(o.math_fidelity).data(), o.math_approx_mode ? "true" : "false",
-      o.winograd ? "true" : "false", to_string(o.isa).data(), r.arena_bytes, r.lower_bound_bytes,
-      r.startup_ms, r.peak_gflops, r.gflops / r.peak_gflops, r.weight_bytes);
+      o.winograd ? "true" : "false", to_string(o.isa).data(), to_string(cpu_features().core).data(),
+      r.arena_bytes, r.lower_bound_bytes, r.startup_ms, r.peak_gflops, r.gflops / r.peak_gflops,
+      r.weight_bytes);
 }
 
 void print_text(const std::string& network, const Shape& in, const ModelOptions& o, int threads,

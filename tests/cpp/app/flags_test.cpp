@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app_test_util.h"
+#include "yolo4/core/cpu_features.h"
 #include "yolo4/model/options.h"
 
 namespace yolo4::app_test {
@@ -134,6 +135,8 @@ TEST(Flags, CpuDisableRunsAsOnACpuWithoutTheFeatures) {
   ASSERT_EQ(avx2.run.exit_code, 0) << describe(avx2.run);
   EXPECT_EQ(avx2.json["isa"], "avx2");
   EXPECT_EQ(avx2.json["approx"], auto_preset(Isa::kAvx2).approx_mish);
+  // The core design stays the CPU's (the tables' rows name it), whatever features are disabled.
+  EXPECT_EQ(avx2.json["cpu_core"], std::string(to_string(cpu_features().core)));
 
   const RunResult refused = tiny_bench(dir, {"--isa", "avx512"}, "YOLO4_CPU_DISABLE=avx512").run;
   EXPECT_NE(refused.exit_code, 0);
