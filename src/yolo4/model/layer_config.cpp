@@ -94,11 +94,11 @@ struct WinogradRule {
 // rounds): stride 2 at 32->64 F(4x4) (3.87 ms alone against the direct conv's 4.99; in the network
 // 4.05-4.15 against 5.10-5.12), at 128->256 F(4x4) (2.89; F(2x2) 3.31, direct 4.44) and at
 // 512->1024 F(2x2) (3.12; direct 4.33); stride 1 F(6x6) at 128->128 and 128->256 (alone 0.89x and
-// 0.91x F(4x4)'s time, in the network 0.60-0.61 against 0.66-0.69 ms and 1.11-1.17 against
-// 1.23-1.27). In bf16 on its VDPBF16PS F(6x6) took 0.87x F(4x4)'s time at 128->128 (in the network
-// 0.33-0.34 against 0.37-0.38 ms) and 0.90x at 128->256, where it is not taken: the latter feed
-// the 40x40 head, whose PCC against fp32 at 640 fell from 0.99974 to 0.99954 with it (0.99970
-// with the 128->128 row alone).
+// 0.91x F(4x4)'s time, in the network 0.58-0.60 against 0.66-0.68 ms and 1.09-1.11 against
+// 1.23-1.26, minima of 3 rounds). In bf16 on its VDPBF16PS F(6x6) took 0.87x F(4x4)'s time at
+// 128->128 (in the network 0.33-0.35 against 0.37-0.39 ms) and 0.90x at 128->256, where it is not
+// taken: the latter feed the 40x40 head, whose PCC against fp32 at 640 fell from 0.99974 to 0.99954
+// with it (0.99970 with the 128->128 row alone).
 constexpr std::array<WinogradRule, 22> kWinogradRules{{
     {2, 32, 256, 64, 512, WinogradPrecision::kVdpbf16psBf16, std::nullopt, std::nullopt,
      WinogradTile::kF4x4S2,
