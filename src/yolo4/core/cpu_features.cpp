@@ -193,6 +193,10 @@ CpuCore core_of(CpuVendor vendor, unsigned family, bool avx512) {
   return CpuCore::kOther;
 }
 
+bool runs_on_this_core(std::optional<CpuCore> core) {
+  return !core || *core == cpu_features().core;
+}
+
 Isa parse_isa(std::string_view name) {
   for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
     if (to_string(isa) == name) return isa;

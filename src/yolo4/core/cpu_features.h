@@ -1,6 +1,7 @@
 // What the CPU can run, read once from cpuid; kernels are chosen from this at run time.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,8 @@ std::string_view to_string(CpuCore core);
 // The core design of a CPU by its vendor, cpuid family (base + extended) and AVX-512 support:
 // AMD family 25 with AVX-512 is Zen 4 (Zen 3 shares the family without it), 26 is Zen 5.
 CpuCore core_of(CpuVendor vendor, unsigned family, bool avx512);
+// Whether a table row measured on `core` (empty: on any) applies to this CPU.
+bool runs_on_this_core(std::optional<CpuCore> core);
 Isa parse_isa(std::string_view name);  // "avx512" | "avx2" | "scalar"
 
 }  // namespace yolo4

@@ -194,7 +194,7 @@ const WinogradRule* winograd_rule(const ConvLayerShape& s, const ModelOptions& o
     if (s.stride == r.stride && s.in_channels >= r.min_in && s.in_channels <= r.max_in &&
         s.out_channels >= r.min_out && s.out_channels <= r.max_out &&
         applies(r.precision, options) && (!r.isa || *r.isa == options.isa) &&
-        (!r.core || *r.core == cpu_features().core)) {
+        runs_on_this_core(r.core)) {
       return &r;
     }
   }

@@ -85,7 +85,7 @@ AutoPreset auto_preset(Isa isa) {
     return false;
   };
   for (const AutoRow& row : kAutoPresets) {
-    if (row.isa == isa && has(row.needs) && (!row.core || *row.core == cpu_features().core)) {
+    if (row.isa == isa && has(row.needs) && runs_on_this_core(row.core)) {
       return row.chosen;
     }
   }

@@ -41,12 +41,9 @@ TEST(CpuFeatures, CoreIsTheOneTheFamilyNames) {
     }
   }
   const CpuFeatures& f = cpu_features();
-  const CpuCore expected = f.vendor != CpuVendor::kAmd ? CpuCore::kOther
-                           : family == 25 && avx512f   ? CpuCore::kAmdZen4
-                           : family == 26              ? CpuCore::kAmdZen5
-                                                       : CpuCore::kOther;
-  EXPECT_EQ(f.core, expected) << "cpuid says " << to_string(f.core) << ", /proc/cpuinfo family "
-                              << family << (avx512f ? " with" : " without") << " avx512f";
+  EXPECT_EQ(f.core, core_of(f.vendor, family, avx512f))
+      << "cpuid says " << to_string(f.core) << ", /proc/cpuinfo family " << family
+      << (avx512f ? " with" : " without") << " avx512f";
 }
 
 TEST(CpuFeatures, CoreOfVendorAndFamily) {
