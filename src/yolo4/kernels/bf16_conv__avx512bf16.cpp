@@ -11,8 +11,9 @@ void bfp8_decode_pairs__avx512(const uint8_t* exponents, const uint8_t* values, 
 namespace {
 
 // Same outer product as the f32 kernel, on pairs: each step broadcasts ROWS pairs of A (of its
-// MR packed rows, or MR + 1 for the tall kernel; or the input in place, Rows = WindowRows) and
-// multiplies them with NRV vectors of 16 weight pairs; twice the FLOPs per instruction.
+// MR packed rows, or MR + 1 for the tall kernel; or the input in place, Rows = WindowRows or
+// PixelRows) and multiplies them with NRV vectors of 16 weight pairs; twice the FLOPs per
+// instruction.
 template <int MR, int NRV, class OutT, int ROWS = MR, class Rows = PackedRows<MR>>
 void bf16_conv_ukernel(const ConvTile& t) {
   constexpr int NR = NRV * 16;
@@ -25,10 +26,14 @@ void bf16_conv_ukernel(const ConvTile& t) {
     for (int v = 0; v < NRV; ++v) acc[m][v] = _mm512_setzero_ps();
 
   const uint16_t* a = static_cast<const uint16_t*>(t.a);
-  const int64_t tile_elements = int64_t(t.kblocks) * MR * kKBlock;
+  const int64_t spacing = Rows::spacing(t);
   const uint16_t* w = static_cast<const uint16_t*>(t.w);
   const uintptr_t ahead = prefetch_distance(t);
   for (int kb = 0; kb < t.kblocks; ++kb) {
+    const uint16_t* row_at[ROWS];  // as f32_conv_ukernel's
+#pragma GCC unroll 16
+    for (int m = 0; m < ROWS; ++m) row_at[m] = a + Rows::row(m, spacing);
+    Rows::prefetch_next(row_at, spacing);
 #pragma GCC unroll 8
     for (int j = 0; j < kPairsPerStep; ++j) {
       prefetch_weights<2 * NR * sizeof(uint16_t)>(w, ahead);
@@ -38,7 +43,7 @@ void bf16_conv_ukernel(const ConvTile& t) {
 #pragma GCC unroll 16
       for (int m = 0; m < ROWS; ++m) {
         int32_t pair;
-        __builtin_memcpy(&pair, a + Rows::row(m, tile_elements) + 2 * j, 4);
+        __builtin_memcpy(&pair, row_at[m] + 2 * j, 4);
         const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
 #pragma GCC unroll 4
         for (int v = 0; v < NRV; ++v) acc[m][v] = _mm512_dpbf16_ps(acc[m][v], av, wv[v]);
@@ -50,12 +55,12 @@ void bf16_conv_ukernel(const ConvTile& t) {
   store_sums_or_tile<VecAvx512Bf16, ROWS, NRV, OutT>(acc, t);
 }
 
-template <int MR, int NRV>
+template <int MR, int NRV, class Rows = PackedRows<MR>>
 struct Bf16ConvFamily {
   using Vec = VecAvx512Bf16;
   static constexpr int kMr = MR, kNrv = NRV;
   template <class OutT, int ROWS>
-  static constexpr ConvTileFn kernel = &bf16_conv_ukernel<MR, NRV, OutT, ROWS>;
+  static constexpr ConvTileFn kernel = &bf16_conv_ukernel<MR, NRV, OutT, ROWS, Rows>;
   template <class OutT, int kPixelStep>
   static constexpr ConvTileFn window =
       &bf16_conv_ukernel<MR, NRV, OutT, MR, WindowRows<kPixelStep, kWindowPairRowValues>>;
@@ -69,6 +74,8 @@ constexpr ConvKernel bf16_conv_kernel(const char* name) {
   set_shorter_kernels<Bf16ConvFamily<MR, NRV>>(k);
   set_tall_kernels<Bf16ConvFamily<MR, NRV>>(k);
   set_window_kernels<Bf16ConvFamily<MR, NRV>>(k);
+  // bf16 pairs are a bf16 input's channels side by side: a pointwise conv reads them in place.
+  set_family_kernels<Bf16ConvFamily<MR, NRV, PixelRows>>(k.in_place, true);
   set_conv_kernel_common<VecAvx512Bf16, NRV, uint16_t>(k, MR, OperandFormat::kBf16Pairs, name);
   k.bfp8_decode_pairs = &bfp8_decode_pairs__avx512;
   return k;

@@ -276,15 +276,39 @@ template <int MR>
   return m < MR ? m * kKBlock : tile_elements + (m - MR) * kKBlock;
 }
 
-// Where a micro-kernel reads row m's activation k: its operand. The packed tile conv2d copies
-// (im2col): blocks of kKBlock values of each of MR rows, the rows past MR the next tile's.
+// Where a micro-kernel reads row m's activation k: its operand. Rows policies: kStepValues k per
+// outer step, row m's operands row(m, spacing(t)) elements from the step's first.
+// The packed tile conv2d copies (im2col): blocks of kKBlock values of each of MR rows, the rows
+// past MR the next tile's.
 template <int MR>
 struct PackedRows {
   static constexpr int kStepValues = kKBlock;  // k per outer step
+  [[gnu::always_inline]] static int64_t spacing(const ConvTile& t) {
+    return int64_t(t.kblocks) * MR * kKBlock;  // the next packed tile's distance
+  }
   [[gnu::always_inline]] static int64_t row(int m, int64_t tile_elements) {
     return packed_row<MR>(m, tile_elements);
   }
   [[gnu::always_inline]] static int64_t outer_step(const ConvTile&) { return MR * kKBlock; }
+  template <int ROWS, class E>
+  static void prefetch_next(const E* const (&)[ROWS], int64_t) {}
+};
+// A pointwise conv's input read in place (ConvKernel::in_place): row m (output pixel m)
+// t.a_row_stride elements after row m - 1, its channels side by side, no packing (15% of a 1x1
+// conv's time on 64 bf16 channels at 160x160). Each outer step also fetches the same block of the
+// next tile's rows, as the packing had fetched its input ahead: YOLOv4's 1x1 convs then took
+// 0.92x their packed time in fp32, 0.94x in bf16 (AMD Zen 4; docs/perf.md).
+struct PixelRows {
+  static constexpr int kStepValues = kKBlock;
+  [[gnu::always_inline]] static int64_t spacing(const ConvTile& t) { return t.a_row_stride; }
+  [[gnu::always_inline]] static int64_t row(int m, int64_t row_stride) { return m * row_stride; }
+  [[gnu::always_inline]] static int64_t outer_step(const ConvTile&) { return kKBlock; }
+  template <int ROWS, class E>
+  [[gnu::always_inline]] static void prefetch_next(const E* const (&row_at)[ROWS],
+                                                   int64_t row_stride) {
+#pragma GCC unroll 16
+    for (int m = 0; m < ROWS; ++m) prefetch_ahead(row_at[m], ROWS * row_stride * sizeof(E));
+  }
 };
 // A narrow conv's input read in place (ConvKernel::window): each outer step one kernel row of
 // the window, whose kRowValues values (taps x channels) lie side by side, t.window_row_stride
@@ -293,10 +317,13 @@ struct PackedRows {
 template <int kPixelStep, int kRowValues>
 struct WindowRows {
   static constexpr int kStepValues = kRowValues;
+  [[gnu::always_inline]] static int64_t spacing(const ConvTile&) { return 0; }
   [[gnu::always_inline]] static int64_t row(int m, int64_t) { return m * kPixelStep; }
   [[gnu::always_inline]] static int64_t outer_step(const ConvTile& t) {
     return t.window_row_stride;
   }
+  template <int ROWS, class E>
+  static void prefetch_next(const E* const (&)[ROWS], int64_t) {}
 };
 
 // Outer-product micro-kernel: ROWS x (NRV vectors) accumulators stay in registers for the
@@ -327,12 +354,17 @@ void f32_conv_ukernel(const ConvTile& t) {
       for (int v = 0; v < NRV; ++v) acc[s][m][v] = V::zero();
 
   const float* a = static_cast<const float*>(t.a);
-  const int64_t tile_elements = int64_t(t.kblocks) * MR * kKBlock;
+  const int64_t spacing = Rows::spacing(t);
   const uintptr_t ahead = prefetch_distance(t);
   using W = std::conditional_t<kPairWeights, uint32_t, float>;
   const W* w = static_cast<const W*>(t.w);
   static_assert(Rows::kStepValues % kSteps == 0);
   for (int kb = 0; kb < t.kblocks; ++kb) {
+    // Each row's operands as one pointer, so that the steps below reach them by displacement.
+    const float* row_at[ROWS];
+#pragma GCC unroll 16
+    for (int m = 0; m < ROWS; ++m) row_at[m] = a + Rows::row(m, spacing);
+    Rows::prefetch_next(row_at, spacing);
 #pragma GCC unroll 16
     for (int k = 0; k < Rows::kStepValues; k += kSteps) {
       prefetch_weights<NR * sizeof(W)>(w, ahead);
@@ -351,7 +383,7 @@ void f32_conv_ukernel(const ConvTile& t) {
         }
 #pragma GCC unroll 16
         for (int m = 0; m < ROWS; ++m) {
-          const T av = V::broadcast(a + Rows::row(m, tile_elements) + k + step);
+          const T av = V::broadcast(row_at[m] + k + step);
 #pragma GCC unroll 4
           for (int v = 0; v < NRV; ++v) sum[m][v] = V::fma(av, wv[v], sum[m][v]);
         }
@@ -373,7 +405,7 @@ void f32_conv_ukernel(const ConvTile& t) {
 // its family of micro-kernels: Family::kernel<OutT, ROWS> computes ROWS rows of the family's
 // MR-row tile.
 template <class Family, int... Steps>
-constexpr void set_shorter_kernels(ConvKernel& k, std::integer_sequence<int, Steps...>) {
+constexpr void set_shorter_kernels(TileKernels& k, std::integer_sequence<int, Steps...>) {
   constexpr int kStep = register_row_step(Family::kMr);
   static_assert(Family::kMr <= kMrMax && (Family::kMr - 1) / kStep <= kMrMax / kRowStep);
   ((k.run_rows[Steps][0] = Family::template kernel<float, kStep*(Steps + 1)>,
@@ -382,7 +414,7 @@ constexpr void set_shorter_kernels(ConvKernel& k, std::integer_sequence<int, Ste
   k.row_step = kStep;
 }
 template <class Family>
-constexpr void set_shorter_kernels(ConvKernel& k) {
+constexpr void set_shorter_kernels(TileKernels& k) {
   set_shorter_kernels<Family>(
       k, std::make_integer_sequence<int, (Family::kMr - 1) / register_row_step(Family::kMr)>{});
   k.run_row[0] = Family::template kernel<float, 1>;
@@ -392,7 +424,7 @@ constexpr void set_shorter_kernels(ConvKernel& k) {
 // A family's tall kernel (MR + 1 rows) where its accumulators, one row of weights and a broadcast
 // fit the registers: with AVX-512's 12x32 tile 29 of 32; AVX2's 6x16 would need 17 of 16.
 template <class Family>
-constexpr void set_tall_kernels(ConvKernel& k) {
+constexpr void set_tall_kernels(TileKernels& k) {
   using V = typename Family::Vec;
   if constexpr (fits_registers<V, Family::kNrv>((Family::kMr + 1) * Family::kNrv)) {
     k.run_tall[0] = Family::template kernel<float, Family::kMr + 1>;
@@ -400,12 +432,13 @@ constexpr void set_tall_kernels(ConvKernel& k) {
   }
 }
 
-template <class V, int MR, int NRV, bool kPairWeights>
+template <class V, int MR, int NRV, bool kPairWeights, class Rows = PackedRows<MR>>
 struct F32ConvFamily {
   using Vec = V;
   static constexpr int kMr = MR, kNrv = NRV;
   template <class OutT, int ROWS>
-  static constexpr ConvTileFn kernel = &f32_conv_ukernel<V, MR, NRV, OutT, ROWS, kPairWeights>;
+  static constexpr ConvTileFn kernel =
+      &f32_conv_ukernel<V, MR, NRV, OutT, ROWS, kPairWeights, Rows>;
   template <class OutT, int kPixelStep>
   static constexpr ConvTileFn window = &f32_conv_ukernel<V, MR, NRV, OutT, MR, kPairWeights,
                                                          WindowRows<kPixelStep, kWindowRowValues>>;
@@ -413,7 +446,7 @@ struct F32ConvFamily {
 
 // A family's full-tile kernels, and its shorter and tall ones where asked.
 template <class Family>
-constexpr void set_family_kernels(ConvKernel& k, bool shorter) {
+constexpr void set_family_kernels(TileKernels& k, bool shorter) {
   k.run[0] = Family::template kernel<float, Family::kMr>;
   k.run[1] = Family::template kernel<uint16_t, Family::kMr>;
   if (shorter) {
@@ -704,6 +737,8 @@ constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operand
     set_window_kernels<F32ConvFamily<V, MR, NRV, false>>(k);
   }
   if (bf16_operands == Bf16Operands::kNone) {
+    // fp32 operands are the input's own values: a pointwise conv on fp32 reads them in place.
+    set_family_kernels<F32ConvFamily<V, MR, NRV, false, PixelRows>>(k.in_place, true);
     set_conv_kernel_common<V, NRV, float>(k, MR, OperandFormat::kF32, name);
   } else {
     set_conv_kernel_common<V, NRV, Bf16AsFloat>(k, MR, OperandFormat::kF32, name);

@@ -78,6 +78,8 @@ struct ConvTile {
   int64_t residual_stride = 0;
   // ConvKernel::window only: the elements between the kernel rows of the window at a.
   int64_t window_row_stride = 0;
+  // ConvKernel::in_place only: the elements between consecutive rows (output pixels) at a.
+  int64_t a_row_stride = 0;
 };
 
 using ConvTileFn = void (*)(const ConvTile& tile);
@@ -232,7 +234,8 @@ inline constexpr int register_row_step(int mr) {
 // about 120 ns, too slow for every tile and lost if other code in the thread uses AMX between ops).
 using ConvPrepareFn = void (*)();
 
-struct ConvKernel {
+// A conv kernel's micro-kernels on one operand layout, by the rows of the tile they compute.
+struct TileKernels {
   ConvTileFn run[2] = {nullptr, nullptr};  // [0]: float output, [1]: bfloat16 output
   // The same kernel computing only the first row_step (i + 1) rows of its MR-row tile (null
   // where it has none): a conv's last tile is often mostly rows of zeros.
@@ -249,6 +252,14 @@ struct ConvKernel {
   // would hold one row runs it with the tile before (25 Winograd tiles on a 10x10 map are 12 + 13
   // rows, not 12 + 12 + 1 on a 2-row kernel at half its speed).
   ConvTileFn run_tall[2] = {nullptr, nullptr};
+};
+
+// Its TileKernels read packed operands: the im2col copy conv2d makes, MR rows side by side.
+struct ConvKernel : TileKernels {
+  // The same kernels reading a pointwise conv's input in place, t.a_row_stride elements a row
+  // (null where the kernel has none): a 1x1 conv of stride 1 over whole blocks of channels in
+  // the operands' own format needs no copy.
+  TileKernels in_place;
   // The rows the tile `remaining` rows before the end of a conv runs, its tiles holding `fill`
   // rows (tile_fill): MR + 1 where the tile after it is packed next to it (`next_follows`), is
   // the last and holds one row, and the kernel has run_tall; else up to `fill`.
@@ -266,12 +277,14 @@ struct ConvKernel {
     if (even == mr || (rows % mr == 1 && run_tall[0])) return mr;
     return even % row_step == 0 && run_rows[(even - 1) / row_step][0] ? even : mr;
   }
-  // The kernel for a tile of `rows` valid rows: the shortest that covers them.
-  ConvTileFn for_rows(int rows, bool bf16_out) const {
-    if (rows > mr) return run_tall[bf16_out];
-    if (rows == 1 && run_row[bf16_out]) return run_row[bf16_out];
-    const ConvTileFn shorter = rows < mr ? run_rows[(rows - 1) / row_step][bf16_out] : nullptr;
-    return shorter ? shorter : run[bf16_out];
+  // The kernel for a tile of `rows` valid rows: the shortest that covers them, on packed
+  // operands or (`in_place`) on a pointwise conv's input.
+  ConvTileFn for_rows(int rows, bool bf16_out, bool reads_in_place = false) const {
+    const TileKernels& set = reads_in_place ? in_place : *this;
+    if (rows > mr) return set.run_tall[bf16_out];
+    if (rows == 1 && set.run_row[bf16_out]) return set.run_row[bf16_out];
+    const ConvTileFn shorter = rows < mr ? set.run_rows[(rows - 1) / row_step][bf16_out] : nullptr;
+    return shorter ? shorter : set.run[bf16_out];
   }
   // The kernel on a narrow conv's input in place, without packing ([stride - 1][bf16_out]; null
   // where it has none): MR output pixels side by side in one output row, stored up to t.rows.

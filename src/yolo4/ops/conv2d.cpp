@@ -237,6 +237,27 @@ bool reads_in_place(const Conv2dParams& p, const Conv2dConfig& config,
   return window_shape(p, config) && kernel.window[p.stride - 1][0];
 }
 
+// An L1 way's bytes (64 sets of 64-byte lines: 32 KB 8-way and 48 KB 12-way L1s alike): rows this
+// far apart share a set.
+constexpr int64_t kL1WayBytes = 4096;
+
+// Whether `kernel` reads a pointwise conv's input in place (ConvKernel::in_place): 1x1, stride 1,
+// no padding, over whole blocks of channels (a slice's neighbours are never read) held in the
+// operands' own format: fp32 for a kernel on fp32 operands (HiFi4's), bf16 for one on bf16 pairs.
+// Not where the input's pixels lie a multiple of an L1 way apart: a tile's rows would then all
+// contend for one set (fp32 on 1024 channels took 1.09x the packed time; docs/perf.md).
+bool pointwise_reads_in_place(const Conv2dParams& p, const Conv2dConfig& config,
+                              const kernels::ConvKernel& kernel, DataType input,
+                              int64_t in_pixel_stride) {
+  const DataType operands = kernel.operands == kernels::OperandFormat::kBf16Pairs
+                                ? DataType::BFLOAT16
+                                : DataType::FLOAT32;
+  const int64_t row_bytes = in_pixel_stride * int64_t(operand_bytes(kernel.operands));
+  return config.winograd == WinogradTile::kNone && p.kernel == 1 && p.stride == 1 &&
+         p.padding == 0 && p.in_channels % kKBlock == 0 && kernel.in_place.run[0] &&
+         input == operands && row_bytes % kL1WayBytes != 0;
+}
+
 // pair_rows: the kernel reads bf16 pairs of an RGB stem's input in place (ConvKernel::window),
 // each kernel row as whole pairs.
 ReductionLayout reduction_layout(const Conv2dParams& p, int nr, bool pair_rows) {
@@ -357,7 +378,8 @@ struct DirectConv {
   size_t a_element;  // bytes per packed activation operand
   // Read in place (ConvKernel::window): its MR-pixel tiles per output row; 0: packed.
   int window_tiles_per_row;
-  bool in_bf16;  // the input's dtype, where read in place
+  bool in_bf16;             // the input's dtype, where read in place
+  bool pointwise_in_place;  // a pointwise conv's input read in place (ConvKernel::in_place)
 };
 
 // One core's scratch: packed activations, decoded weights, fp32 partial sums.
@@ -410,10 +432,14 @@ void run_panel(const DirectConv& c, const CoreScratch& scratch, const WorkRange&
   const int mr = c.kernel.mr, nr = c.kernel.nr;
   const int64_t first_pixel = int64_t(t0) * mr;
   kernels::ConvTile tile = panel_tile(c, scratch, own, panel, kb0, kb1);
+  tile.a_row_stride = c.g.in_pixel_stride;
   for (int t = t0; t < block_end; ++t) {
     const int64_t p = int64_t(t) * mr;
-    tile.a = reinterpret_cast<const std::byte*>(scratch.packed.data()) +
-             size_t(t - t0) * (kb1 - kb0) * mr * kKBlock * c.a_element;
+    tile.a = c.pointwise_in_place
+                 ? static_cast<const std::byte*>(c.g.input) +
+                       size_t(p * c.g.in_pixel_stride + int64_t(kb0) * kKBlock) * c.a_element
+                 : reinterpret_cast<const std::byte*>(scratch.packed.data()) +
+                       size_t(t - t0) * (kb1 - kb0) * mr * kKBlock * c.a_element;
     tile.rows = c.kernel.tile_rows(c.pixels - p, t + 1 < block_end, c.kernel.mr);
     // Partial sums exist only for a reduction in several chunks (else `partial` may be empty,
     // and an offset from its null data() is undefined behaviour: found by fuzz_darknet_model).
@@ -425,11 +451,11 @@ void run_panel(const DirectConv& c, const CoreScratch& scratch, const WorkRange&
     tile.partial = tile_partial;
     if (tile.finalize) {
       point_at_output(c, p, panel, tile);
-      c.kernel.for_rows(tile.rows, c.out_bf16)(tile);
+      c.kernel.for_rows(tile.rows, c.out_bf16, c.pointwise_in_place)(tile);
     } else {
       tile.out = tile_partial;
       tile.out_stride = scratch.partial_stride;
-      c.kernel.for_rows(tile.rows, false)(tile);
+      c.kernel.for_rows(tile.rows, false, c.pointwise_in_place)(tile);
     }
     if (tile.rows > mr) ++t;  // the tall kernel ran the next tile's row too
   }
@@ -444,7 +470,7 @@ void run_work(const DirectConv& c, const CoreScratch& scratch, const WorkRange& 
   const int rows = int(std::min<int64_t>(c.pixels, int64_t(work.tile_end) * mr) - first_pixel);
   for (int kb0 = 0; kb0 < c.g.kblocks; kb0 += c.s.chunk_kblocks) {
     const int kb1 = std::min(c.g.kblocks, kb0 + c.s.chunk_kblocks);
-    if (!packed) {
+    if (!packed && !c.pointwise_in_place) {
       c.pack(c.g, first_pixel, rows, mr, kb0, kb1, conv_operands::operand_rounding(c.kernel),
              scratch.packed.data());
     }
@@ -550,7 +576,9 @@ void run_core_share(const DirectConv& c, int core, ShareQueue& queue) {
       size_t(share.panel_end - share.panel_begin) * c.weights.decoded_panel_bytes() <=
           size_t(c.kernel.blocking.decode_once_bytes);
   if (decode_once) c.weights.decode_panels(share.panel_begin, share.panel_end, weight_scratch);
-  packed.resize((size_t(block_tiles) * mr * c.s.chunk_kblocks * kKBlock * c.a_element + 3) / 4);
+  if (!c.pointwise_in_place) {
+    packed.resize((size_t(block_tiles) * mr * c.s.chunk_kblocks * kKBlock * c.a_element + 3) / 4);
+  }
   // A reduction in several chunks keeps its partial sums in fp32 (the output may be bf16).
   const int partial_stride = (share.panel_end - share.panel_begin) * c.kernel.nr;
   if (c.s.chunk_kblocks < c.g.kblocks) partial.resize(size_t(block_tiles) * mr * partial_stride);
@@ -684,6 +712,10 @@ void Conv2d::winograd_blocking(ConvStrategy& s, int tiles) const {
   const int64_t sums_row_bytes = int64_t(positions) * kernel_.mr * kernel_.nr * sizeof(float);
   s.group_tiles =
       weights_stream ? int(std::max<int64_t>(1, b.winograd_sums_bytes / sums_row_bytes)) : 1;
+}
+
+bool Conv2d::reads_pointwise_in_place(DataType input, int64_t in_pixel_stride) const {
+  return pointwise_reads_in_place(params_, config_, kernel_, input, in_pixel_stride);
 }
 
 int Conv2d::window_tiles_per_row(const Shape& out) const {
@@ -874,7 +906,8 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
                   size_t(traits(output.dtype()).block_bytes),
                   operand_bytes(kernel_.operands),
                   window_tiles_per_row(g.out),
-                  input.dtype() == DataType::BFLOAT16};
+                  input.dtype() == DataType::BFLOAT16,
+                  reads_pointwise_in_place(input.dtype(), input.pixel_stride())};
   ShareQueue queue(split.cores(), [&](int core) { return split.claims(core); });
   device.pool().run(split.cores(), [&](int core) { run_core_share(conv, core, queue); });
   profiled.record.taken = queue.taken();

@@ -95,6 +95,10 @@ class Conv2d {
   // Where the kernel reads the input in place (ConvKernel::window: an RGB stem, HiFi4 or LoFi),
   // its MR-pixel tiles per output row; else 0 (packed).
   int window_tiles_per_row(const Shape& output) const;
+  // Whether a pointwise conv's kernel reads an input of this dtype and pixel stride in place
+  // (ConvKernel::in_place: 1x1, stride 1, whole blocks of channels in the operands' format, pixels
+  // not a multiple of 4 KB apart); else it packs it.
+  bool reads_pointwise_in_place(DataType input, int64_t in_pixel_stride) const;
 
   // Allocates the output on the device (TILE layout).
   Tensor operator()(Device& device, const Tensor& input, const Tensor* residual = nullptr) const;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <thread>
 
 #include "op_test_util.h"
@@ -322,6 +323,67 @@ TEST(Conv2dRows, EveryFastKernelHasItsShorterVariants) {
         EXPECT_EQ(k->tile_rows(5, true, 5), 5) << k->name;
         EXPECT_EQ(k->tile_fill(100), 6) << k->name;
         EXPECT_EQ(k->tile_fill(49), 6) << k->name;
+      }
+    }
+  }
+}
+
+// A pointwise conv whose input holds whole blocks of channels in its kernel's operand format reads
+// it in place (ConvKernel::in_place): fp32 with HiFi4 on every ISA, bf16 where its products are
+// VDPBF16PS's. From a channel slice whose neighbours hold NaN (never read, or the output would
+// be NaN), every row count up to 2 MR + 1 and maps of several blocks, reductions in one and two
+// chunks, cores splitting pixels or channels, with a residual, into fp32 and bf16 outputs.
+TEST(Conv2dPointwise, ReadsTheInputInPlaceFromASlice) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (Isa isa : supported_isas()) {
+    for (DataType dtype : {DataType::FLOAT32, DataType::BFLOAT16}) {
+      const bool lofi = dtype == DataType::BFLOAT16;
+      const bool in_place_expected =
+          !lofi || (kernels::native_bf16_products(isa) && !kernels::amx_bf16_products(isa));
+      for (int channels : {16, 48, 16 * 33}) {
+        const int oc = 40, first = 8, wide_channels = channels + 24;
+        const auto weight = testing::rounded(random_vector(size_t(oc) * channels, 81, -0.2f, 0.2f),
+                                             lofi ? DataType::BFLOAT16 : DataType::FLOAT32);
+        const auto bias = random_vector(oc, 82);
+        Conv2dConfig config;
+        config.activation = Activation::kMish;
+        config.dtype = dtype;
+        config.math_fidelity = lofi ? MathFidelity::LoFi : MathFidelity::HiFi4;
+        const Conv2d conv({channels, oc, 1, 1, 0}, weight, bias, config, isa);
+        EXPECT_EQ(conv.reads_pointwise_in_place(dtype, wide_channels), in_place_expected)
+            << conv.kernel_name();
+        // Pixels 4 KB apart would put a tile's rows in one L1 set: packed.
+        EXPECT_FALSE(conv.reads_pointwise_in_place(dtype, 4096 / traits(dtype).block_bytes));
+        for (int width : {1, 5, 12, 13, 25, 97}) {
+          const Shape in{1, 2, width, channels}, out{1, 2, width, oc};
+          const auto input = testing::rounded(random_vector(size_t(in.elements()), 83), dtype);
+          const auto residual = testing::rounded(random_vector(size_t(out.elements()), 84), dtype);
+          auto expected =
+              reference::conv2d(input, in, weight, bias, oc, 1, 1, 0, Activation::kMish);
+          for (size_t i = 0; i < expected.size(); ++i) expected[i] += residual[i];
+          Tensor wide =
+              make_host_tensor({{1, 2, width, wide_channels}, dtype, Layout::ROW_MAJOR, {}});
+          for (int64_t p = 0; p < in.pixels(); ++p) {
+            for (int ch = 0; ch < wide_channels; ++ch) {
+              const bool inside = ch >= first && ch < first + channels;
+              testing::set_element(wide, p * wide_channels + ch,
+                                   inside ? input[size_t(p * channels + ch - first)] : nan);
+            }
+          }
+          const Tensor res = from_nhwc(residual.data(), out, Layout::ROW_MAJOR, dtype);
+          for (auto shard :
+               {TensorMemoryLayout::HEIGHT_SHARDED, TensorMemoryLayout::WIDTH_SHARDED}) {
+            Conv2dConfig sharded = config;
+            sharded.shard_layout = shard;
+            const Conv2d run_conv({channels, oc, 1, 1, 0}, weight, bias, sharded, isa);
+            Device device(2, isa);
+            const Tensor result = run_conv(device, wide.channel_slice(first, channels), &res);
+            const float rtol = lofi ? 1.0f / 128 : 1e-4f;
+            EXPECT_TRUE(all_close(to_nhwc(result), expected, 1e-4f, rtol))
+                << run_conv.kernel_name() << " C=" << channels << " width " << width << " "
+                << to_string(shard);
+          }
+        }
       }
     }
   }
