@@ -290,6 +290,8 @@ struct PackedRows {
     return packed_row<MR>(m, tile_elements);
   }
   [[gnu::always_inline]] static int64_t outer_step(const ConvTile&) { return MR * kKBlock; }
+  // The row a kernel's row m reads: its own (the packing fills rows past the valid ones).
+  [[gnu::always_inline]] static int source_row(int m, const ConvTile&) { return m; }
   template <int ROWS, class E>
   static void prefetch_next(const E* const (&)[ROWS], int64_t) {}
 };
@@ -303,6 +305,11 @@ struct PixelRows {
   [[gnu::always_inline]] static int64_t spacing(const ConvTile& t) { return t.a_row_stride; }
   [[gnu::always_inline]] static int64_t row(int m, int64_t row_stride) { return m * row_stride; }
   [[gnu::always_inline]] static int64_t outer_step(const ConvTile&) { return kKBlock; }
+  // Rows past the tile's valid ones (a shorter kernel's extra row, on a conv's last tile) read
+  // the last valid row: past it may lie the input's end. Their sums are not stored.
+  [[gnu::always_inline]] static int source_row(int m, const ConvTile& t) {
+    return m < t.rows ? m : t.rows - 1;
+  }
   template <int ROWS, class E>
   [[gnu::always_inline]] static void prefetch_next(const E* const (&row_at)[ROWS],
                                                    int64_t row_stride) {
@@ -322,6 +329,8 @@ struct WindowRows {
   [[gnu::always_inline]] static int64_t outer_step(const ConvTile& t) {
     return t.window_row_stride;
   }
+  // The window copy covers every tile's windows.
+  [[gnu::always_inline]] static int source_row(int m, const ConvTile&) { return m; }
   template <int ROWS, class E>
   static void prefetch_next(const E* const (&)[ROWS], int64_t) {}
 };
@@ -363,7 +372,7 @@ void f32_conv_ukernel(const ConvTile& t) {
     // Each row's operands as one pointer, so that the steps below reach them by displacement.
     const float* row_at[ROWS];
 #pragma GCC unroll 16
-    for (int m = 0; m < ROWS; ++m) row_at[m] = a + Rows::row(m, spacing);
+    for (int m = 0; m < ROWS; ++m) row_at[m] = a + Rows::row(Rows::source_row(m, t), spacing);
     Rows::prefetch_next(row_at, spacing);
 #pragma GCC unroll 16
     for (int k = 0; k < Rows::kStepValues; k += kSteps) {
