@@ -32,7 +32,8 @@ void bf16_conv_ukernel(const ConvTile& t) {
   for (int kb = 0; kb < t.kblocks; ++kb) {
     const uint16_t* row_at[ROWS];  // as f32_conv_ukernel's
 #pragma GCC unroll 16
-    for (int m = 0; m < ROWS; ++m) row_at[m] = a + Rows::row(Rows::source_row(m, t), spacing);
+    for (int m = 0; m < ROWS - 1; ++m) row_at[m] = a + Rows::row(m, spacing);
+    row_at[ROWS - 1] = a + Rows::row(Rows::source_row(ROWS - 1, t), spacing);
     Rows::prefetch_next(row_at, spacing);
 #pragma GCC unroll 8
     for (int j = 0; j < kPairsPerStep; ++j) {

@@ -370,9 +370,12 @@ void f32_conv_ukernel(const ConvTile& t) {
   static_assert(Rows::kStepValues % kSteps == 0);
   for (int kb = 0; kb < t.kblocks; ++kb) {
     // Each row's operands as one pointer, so that the steps below reach them by displacement.
+    // Only the last row can lie past the tile's valid ones (ConvKernel::for_rows takes the
+    // shortest kernel that covers them, in steps of at most kRowStep = 2 rows).
     const float* row_at[ROWS];
 #pragma GCC unroll 16
-    for (int m = 0; m < ROWS; ++m) row_at[m] = a + Rows::row(Rows::source_row(m, t), spacing);
+    for (int m = 0; m < ROWS - 1; ++m) row_at[m] = a + Rows::row(m, spacing);
+    row_at[ROWS - 1] = a + Rows::row(Rows::source_row(ROWS - 1, t), spacing);
     Rows::prefetch_next(row_at, spacing);
 #pragma GCC unroll 16
     for (int k = 0; k < Rows::kStepValues; k += kSteps) {
