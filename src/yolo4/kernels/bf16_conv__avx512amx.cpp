@@ -105,7 +105,7 @@ void amx_bf16_conv_ukernel(const ConvTile& t) {
   const uint16_t* w = static_cast<const uint16_t*>(t.w);
   const uintptr_t ahead = prefetch_distance(t);
   for (int kb = 0; kb < t.kblocks; ++kb) {
-    prefetch_weights<kPairRows * kWStride>(w, ahead);
+    prefetch_weights<kPairRows * kWStride>(prefetch_origin(w, ahead), 0);
     tile_load<a_tile(0)>(a, kAStride);
     if constexpr (ROW_TILES == 2) tile_load<a_tile(1)>(a + kTileRows * kKBlock, kAStride);
     tile_load<b_tile(0)>(w, kWStride);

@@ -30,14 +30,12 @@ void bf16_conv_ukernel(const ConvTile& t) {
   const uint16_t* w = static_cast<const uint16_t*>(t.w);
   const uintptr_t ahead = prefetch_distance(t);
   for (int kb = 0; kb < t.kblocks; ++kb) {
-    const uint16_t* row_at[ROWS];  // as f32_conv_ukernel's
-#pragma GCC unroll 16
-    for (int m = 0; m < ROWS - 1; ++m) row_at[m] = a + Rows::row(m, spacing);
-    row_at[ROWS - 1] = a + Rows::row(Rows::source_row(ROWS - 1, t), spacing);
-    Rows::prefetch_next(row_at, spacing);
+    const uint16_t* row_at[ROWS];
+    point_rows<Rows>(a, spacing, t, row_at);
+    const uintptr_t w_ahead = prefetch_origin(w, ahead);
 #pragma GCC unroll 8
     for (int j = 0; j < kPairsPerStep; ++j) {
-      prefetch_weights<2 * NR * sizeof(uint16_t)>(w, ahead);
+      prefetch_weights<2 * NR * sizeof(uint16_t)>(w_ahead, j * 2 * NR * sizeof(uint16_t));
       __m512bh wv[NRV];
 #pragma GCC unroll 4
       for (int v = 0; v < NRV; ++v) wv[v] = (__m512bh)_mm512_loadu_si512(w + v * 32);

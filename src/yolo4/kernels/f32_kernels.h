@@ -247,15 +247,27 @@ inline uintptr_t prefetch_distance(const ConvTile& t) {
                   : uintptr_t(kPrefetchBytes);
 }
 
-// Prefetches the row of `row_bytes` `distance` bytes past `w` (past the end of the weights is
-// harmless): weights stream once from memory where few rows meet them (Winograd's GEMMs on 10x10
-// and 20x20 maps). Into L2 only: on a Xeon the network took 0.91x the time in fp32, 0.97x in
-// bf16 on AMX and 0.96x with AVX2's kernels (on Zen 5 prefetcht1 had measured level).
+// The address `distance` bytes past `w`, where an outer step's weight prefetches start, as a
+// value the compiler cannot split back into w + distance: it otherwise kept each step's sum of
+// the two on the stack and loaded it back before every prefetch (6-16 loads per outer step in
+// AVX2's fp32 kernels, 26 in AVX-512's 12-row one).
+[[gnu::always_inline]] inline uintptr_t prefetch_origin(const void* w, uintptr_t distance) {
+  uintptr_t origin = reinterpret_cast<uintptr_t>(w) + distance;
+  asm("" : "+r"(origin));
+  return origin;
+}
+
+// Prefetches the row of `row_bytes` `offset` bytes past `origin` (prefetch_origin; past the end
+// of the weights is harmless): weights stream once from memory where few rows meet them
+// (Winograd's GEMMs on 10x10 and 20x20 maps). Into L2 only: on a Xeon the network took 0.91x
+// the time in fp32, 0.97x in bf16 on AMX and 0.96x with AVX2's kernels (on Zen 5 prefetcht1 had
+// measured level).
 template <int row_bytes>
-[[gnu::always_inline]] inline void prefetch_weights(const void* w, uintptr_t distance) {
+[[gnu::always_inline]] inline void prefetch_weights(uintptr_t origin, uintptr_t offset) {
 #pragma GCC unroll 4
   for (int line = 0; line < row_bytes / int(kCacheLineBytes); ++line) {
-    prefetch_ahead<PrefetchTo::kL2>(w, distance + line * kCacheLineBytes);
+    prefetch_ahead<PrefetchTo::kL2>(reinterpret_cast<const void*>(origin),
+                                    offset + line * kCacheLineBytes);
   }
 }
 
@@ -294,6 +306,7 @@ struct PackedRows {
   [[gnu::always_inline]] static int source_row(int m, const ConvTile&) { return m; }
   template <int ROWS, class E>
   static void prefetch_next(const E* const (&)[ROWS], int64_t) {}
+  static constexpr int kOpaqueRowsMax = 0;  // row m is one pointer plus a displacement
 };
 // A pointwise conv's input read in place (ConvKernel::in_place): row m (output pixel m)
 // t.a_row_stride elements after row m - 1, its channels side by side, no packing (15% of a 1x1
@@ -316,6 +329,10 @@ struct PixelRows {
 #pragma GCC unroll 16
     for (int m = 0; m < ROWS; ++m) prefetch_ahead(row_at[m], ROWS * row_stride * sizeof(E));
   }
+  // Each row's pointer opaque to the compiler where they fit the general registers with the
+  // kernel's others: else GCC rebuilt row m's step-k operand as a + (m x stride + k) and kept
+  // those offsets on the stack (AVX2's 6-row fp32 kernel loaded 76 of them per outer step).
+  static constexpr int kOpaqueRowsMax = 6;
 };
 // A narrow conv's input read in place (ConvKernel::window): each outer step one kernel row of
 // the window, whose kRowValues values (taps x channels) lie side by side, t.window_row_stride
@@ -333,7 +350,25 @@ struct WindowRows {
   [[gnu::always_inline]] static int source_row(int m, const ConvTile&) { return m; }
   template <int ROWS, class E>
   static void prefetch_next(const E* const (&)[ROWS], int64_t) {}
+  static constexpr int kOpaqueRowsMax = 0;  // row m is one pointer plus a displacement
 };
+
+// An outer step's row pointers, `a` its first operand: one a row, so that the steps reach the
+// operands by displacement. Only the last row can lie past the tile's valid ones
+// (ConvKernel::for_rows takes the shortest kernel that covers them, in steps of at most
+// kRowStep = 2 rows).
+template <class Rows, int ROWS, class E>
+[[gnu::always_inline]] inline void point_rows(const E* a, int64_t spacing, const ConvTile& t,
+                                              const E* (&row_at)[ROWS]) {
+#pragma GCC unroll 16
+  for (int m = 0; m < ROWS - 1; ++m) row_at[m] = a + Rows::row(m, spacing);
+  row_at[ROWS - 1] = a + Rows::row(Rows::source_row(ROWS - 1, t), spacing);
+  Rows::prefetch_next(row_at, spacing);
+  if constexpr (ROWS <= Rows::kOpaqueRowsMax) {
+#pragma GCC unroll 16
+    for (int m = 0; m < ROWS; ++m) asm("" : "+r"(row_at[m]));
+  }
+}
 
 // Outer-product micro-kernel: ROWS x (NRV vectors) accumulators stay in registers for the
 // whole reduction; each step loads NRV weight vectors and broadcasts ROWS activations of the
@@ -369,17 +404,12 @@ void f32_conv_ukernel(const ConvTile& t) {
   const W* w = static_cast<const W*>(t.w);
   static_assert(Rows::kStepValues % kSteps == 0);
   for (int kb = 0; kb < t.kblocks; ++kb) {
-    // Each row's operands as one pointer, so that the steps below reach them by displacement.
-    // Only the last row can lie past the tile's valid ones (ConvKernel::for_rows takes the
-    // shortest kernel that covers them, in steps of at most kRowStep = 2 rows).
     const float* row_at[ROWS];
-#pragma GCC unroll 16
-    for (int m = 0; m < ROWS - 1; ++m) row_at[m] = a + Rows::row(m, spacing);
-    row_at[ROWS - 1] = a + Rows::row(Rows::source_row(ROWS - 1, t), spacing);
-    Rows::prefetch_next(row_at, spacing);
+    point_rows<Rows>(a, spacing, t, row_at);
+    const uintptr_t w_ahead = prefetch_origin(w, ahead);
 #pragma GCC unroll 16
     for (int k = 0; k < Rows::kStepValues; k += kSteps) {
-      prefetch_weights<NR * sizeof(W)>(w, ahead);
+      prefetch_weights<NR * sizeof(W)>(w_ahead, k / kSteps * NR * sizeof(W));
       T(&sum)[ROWS][NRV] = acc[(k / 2) % kSets];
 #pragma GCC unroll 2
       for (int step = 0; step < kSteps; ++step) {
