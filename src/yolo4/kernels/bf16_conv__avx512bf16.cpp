@@ -39,10 +39,11 @@ void bf16_conv_ukernel(const ConvTile& t) {
       __m512bh wv[NRV];
 #pragma GCC unroll 4
       for (int v = 0; v < NRV; ++v) wv[v] = (__m512bh)_mm512_loadu_si512(w + v * 32);
+      const uint16_t* base = step_base<Rows>(row_at[0], 2 * j);
 #pragma GCC unroll 16
       for (int m = 0; m < ROWS; ++m) {
         int32_t pair;
-        __builtin_memcpy(&pair, row_at[m] + 2 * j, 4);
+        __builtin_memcpy(&pair, step_operand<Rows>(row_at, base, m, 2 * j), 4);
         const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
 #pragma GCC unroll 4
         for (int v = 0; v < NRV; ++v) acc[m][v] = _mm512_dpbf16_ps(acc[m][v], av, wv[v]);

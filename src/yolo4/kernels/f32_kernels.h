@@ -307,6 +307,7 @@ struct PackedRows {
   template <int ROWS, class E>
   static void prefetch_next(const E* const (&)[ROWS], int64_t) {}
   static constexpr int kOpaqueRowsMax = 0;  // row m is one pointer plus a displacement
+  static constexpr bool kOverlappingRows = false;
 };
 // A pointwise conv's input read in place (ConvKernel::in_place): row m (output pixel m)
 // t.a_row_stride elements after row m - 1, its channels side by side, no packing (15% of a 1x1
@@ -333,6 +334,7 @@ struct PixelRows {
   // kernel's others: else GCC rebuilt row m's step-k operand as a + (m x stride + k) and kept
   // those offsets on the stack (AVX2's 6-row fp32 kernel loaded 76 of them per outer step).
   static constexpr int kOpaqueRowsMax = 6;
+  static constexpr bool kOverlappingRows = false;
 };
 // A narrow conv's input read in place (ConvKernel::window): each outer step one kernel row of
 // the window, whose kRowValues values (taps x channels) lie side by side, t.window_row_stride
@@ -351,7 +353,25 @@ struct WindowRows {
   template <int ROWS, class E>
   static void prefetch_next(const E* const (&)[ROWS], int64_t) {}
   static constexpr int kOpaqueRowsMax = 0;  // row m is one pointer plus a displacement
+  // Windows overlap: row m's step k reads row m + 1's step k - kPixelStep value.
+  static constexpr bool kOverlappingRows = true;
 };
+
+// The operand row m reads at step k: where rows overlap (Rows::kOverlappingRows), from a base
+// made opaque once a step, so that GCC does not keep a value one row's step loaded for another
+// row's later step (AVX-512's 12-row window kernel spilled accumulators: 60 stack loads a step).
+template <class Rows, int ROWS, class E>
+[[gnu::always_inline]] inline const E* step_operand(const E* const (&row_at)[ROWS],
+                                                    const E* step_base, int m, int k) {
+  if constexpr (Rows::kOverlappingRows) return step_base + Rows::row(m, 0);
+  return row_at[m] + k;
+}
+template <class Rows, class E>
+[[gnu::always_inline]] inline const E* step_base(const E* row0, int k) {
+  const E* base = row0 + k;
+  if constexpr (Rows::kOverlappingRows) asm volatile("" : "+r"(base));
+  return base;
+}
 
 // An outer step's row pointers, `a` its first operand: one a row, so that the steps reach the
 // operands by displacement. Only the last row can lie past the tile's valid ones
@@ -411,6 +431,7 @@ void f32_conv_ukernel(const ConvTile& t) {
     for (int k = 0; k < Rows::kStepValues; k += kSteps) {
       prefetch_weights<NR * sizeof(W)>(w_ahead, k / kSteps * NR * sizeof(W));
       T(&sum)[ROWS][NRV] = acc[(k / 2) % kSets];
+      const float* base = step_base<Rows>(row_at[0], k);
 #pragma GCC unroll 2
       for (int step = 0; step < kSteps; ++step) {
         // One step's weights at a time: both steps' would not fit in AVX2's 16 registers.
@@ -425,7 +446,7 @@ void f32_conv_ukernel(const ConvTile& t) {
         }
 #pragma GCC unroll 16
         for (int m = 0; m < ROWS; ++m) {
-          const T av = V::broadcast(row_at[m] + k + step);
+          const T av = V::broadcast(step_operand<Rows>(row_at, base, m, k) + step);
 #pragma GCC unroll 4
           for (int v = 0; v < NRV; ++v) sum[m][v] = V::fma(av, wv[v], sum[m][v]);
         }
