@@ -1,17 +1,19 @@
 // The conv micro-kernels alone, as XNNPACK benchmarks its GEMM kernels: one core, operands in
 // L1/L2, each kernel a conv's rows may run (the full MR-row tile, the shorter ones for its
 // last rows and the tall one of MR + 1), for reduction lengths K of YOLOv4's convs. GFLOP/s and the
-// fraction of the measured per-core FMA peak. The sums are stored without the epilogue, except in
-// the series named "+mish", which adds the fused bias + mish epilogue to a full tile. The series
-// "stream" reads the weights from memory instead (BM_ConvStream). The series "activation" times
-// each activation alone on 4096 floats in L1 (the standalone activation kernel, one vector at a
-// time; BM_Activation). Usage:
+// fraction of the kernel's own measured per-core product peak (fp32 FMAs; VDPBF16PS's; the FMA
+// peak for AMX's tiles, whose peak is not measured). The sums are stored without the epilogue,
+// except in the series named "+mish", which adds the fused bias + mish epilogue to a full tile. The
+// series "stream" reads the weights from memory instead (BM_ConvStream). The series "activation"
+// times each activation alone on 4096 floats in L1 (the standalone activation kernel, one vector at
+// a time; BM_Activation). Usage:
 //   ukernel_bench [--isa=avx512|avx2|scalar] [google benchmark flags]
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "bench_main.h"
@@ -28,7 +30,24 @@ using yolo4::kernels::ConvTile;
 using yolo4::kernels::kKBlock;
 
 yolo4::Isa g_isa = yolo4::best_isa();
-double g_peak_per_core_gflops = 0;
+std::map<yolo4::kernels::ProductLoopFn, double> g_product_peaks;  // per-core GFLOP/s, measured
+double g_peak_per_core_gflops = 0;  // fp32 FMAs: the peak of a kernel without a product loop
+
+// The per-core peak of `kernel`'s products, the denominator of its peak%.
+double peak_of(const ConvKernel& kernel) {
+  const auto it = g_product_peaks.find(kernel.product_loop);
+  return it != g_product_peaks.end() ? it->second : g_peak_per_core_gflops;
+}
+
+// Measures, once, the product peak of each kernel registered.
+void measure_product_peak(const ConvKernel& kernel) {
+  if (!kernel.product_loop || g_product_peaks.count(kernel.product_loop)) return;
+  yolo4::Device device(1, g_isa);
+  const double peak = yolo4::measure_product_peak(device, kernel, 0.5).per_core_gflops;
+  g_product_peaks[kernel.product_loop] = peak;
+  std::printf("measured product peak of %s (%s, 1 core): %.1f GFLOP/s\n", kernel.name,
+              std::string(yolo4::to_string(g_isa)).c_str(), peak);
+}
 
 // 1.0 as bfloat16 in every half-word: about 1.0 read as float, as bf16 or as bf16 pairs.
 constexpr uint16_t kBf16One = 0x3f80;
@@ -63,7 +82,7 @@ void BM_ConvUkernel(benchmark::State& state, const ConvKernel* kernel, int rows,
   const double flops = 2.0 * rows * kernel->nr * k;
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["peak%"] = benchmark::Counter(flops * 1e-9 / g_peak_per_core_gflops * 100,
+  state.counters["peak%"] = benchmark::Counter(flops * 1e-9 / peak_of(*kernel) * 100,
                                                benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(kernel->name);
 }
@@ -110,7 +129,7 @@ void BM_ConvStream(benchmark::State& state, const ConvKernel* kernel, int rows, 
       benchmark::Counter(double(panel_bytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["peak%"] = benchmark::Counter(flops * 1e-9 / g_peak_per_core_gflops * 100,
+  state.counters["peak%"] = benchmark::Counter(flops * 1e-9 / peak_of(*kernel) * 100,
                                                benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(kernel->name);
 }
@@ -145,6 +164,7 @@ void register_activations() {
 }
 
 void register_kernel(const char* fidelity, const ConvKernel& kernel) {
+  measure_product_peak(kernel);
   for (int k : {64, 256, 1024}) {
     const std::string prefix =
         std::string(fidelity) + " " + kernel.name + " K=" + std::to_string(k);
@@ -186,15 +206,10 @@ int run(int argc, char** argv) {
       rest.push_back(argv[i]);
     }
   }
-  {
-    yolo4::Device device(1, g_isa);
-    g_peak_per_core_gflops = yolo4::measure_f32_fma_peak(device, 0.5).per_core_gflops;
-    std::printf("measured fp32 FMA peak (%s, 1 core): %.1f GFLOP/s\n",
-                std::string(yolo4::to_string(g_isa)).c_str(), g_peak_per_core_gflops);
-  }
   const yolo4::kernels::KernelTable& table = yolo4::kernels::kernel_table(g_isa);
   register_activations();
   register_kernel("hifi4", table.conv_hifi4);
+  g_peak_per_core_gflops = peak_of(table.conv_hifi4);
   if (std::strcmp(table.conv_lofi.name, table.conv_hifi4.name) != 0) {
     register_kernel("lofi", table.conv_lofi);
   }

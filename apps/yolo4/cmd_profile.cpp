@@ -1,6 +1,6 @@
 // yolo4 profile: the perf sheet. Per-op durations (median of N profiled runs), the report's
-// utilisation formula against the measured FMA peak, a CSV, and SVG plots; --compare puts two
-// sheets side by side.
+// utilisation formula against the measured product peaks and read bandwidth, a CSV, and SVG
+// plots; --compare puts two sheets side by side.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -78,14 +78,14 @@ void print_slowest(const std::vector<OpRow>& rows, size_t n) {
   const std::vector<OpRow> top = profile::slowest(rows, n);
   const double total = profile::total_duration_ns(rows);
   std::printf("  %zu slowest ops:\n", top.size());
-  std::printf("  %4s %5s  %-31s %-10s %-14s %5s %9s %6s %8s %7s\n", "rank", "index", "path", "op",
-              "output", "cores", "ms", "share", "GFLOP", "util");
+  std::printf("  %4s %5s  %-31s %-10s %-14s %5s %9s %6s %8s %7s %7s\n", "rank", "index", "path",
+              "op", "output", "cores", "ms", "share", "GFLOP", "util", "dram");
   for (size_t i = 0; i < top.size(); ++i) {
     const OpRow& r = top[i];
-    std::printf("  %4zu %5d  %-31s %-10s %-14s %5d %9.3f %5.1f%% %8.3f %6.1f%%\n", i + 1, r.index,
-                r.path.c_str(), r.op.c_str(), r.output_shape.c_str(), r.cores,
+    std::printf("  %4zu %5d  %-31s %-10s %-14s %5d %9.3f %5.1f%% %8.3f %6.1f%% %6.1f%%\n", i + 1,
+                r.index, r.path.c_str(), r.op.c_str(), r.output_shape.c_str(), r.cores,
                 double(r.duration_ns) * 1e-6, 100 * double(r.duration_ns) / total, r.flops * 1e-9,
-                r.utilisation);
+                r.utilisation, r.dram_utilisation);
   }
 }
 
@@ -161,18 +161,29 @@ std::string network_name(const Graph& graph, const Shape& input) {
 }
 
 void print_header(const ProfileArgs& a, const std::string& network, const ModelOptions& o,
-                  const Device& device, const PeakFlops& peak) {
+                  const Device& device, const profile::Roofs& roofs) {
   std::printf("yolo4 profile: %s, %d cores, %s, %s kernels, %d profiled run%s\n", network.c_str(),
               device.num_cores(), o.describe().c_str(), to_string(o.isa).data(), a.runs,
               a.runs == 1 ? "" : "s");
   std::printf(
       "  measured fp32 FMA peak: %.1f GFLOP/s per core (best of short runs), %.1f GFLOP/s "
       "on all %d cores at once\n",
-      peak.per_core_gflops, peak.total_gflops, device.num_cores());
+      roofs.hifi4.per_core_gflops, roofs.hifi4.total_gflops, device.num_cores());
+  if (roofs.lofi) {
+    std::printf("  measured LoFi product peak (%s): %.1f GFLOP/s per core, %.1f on all cores\n",
+                roofs.lofi_kernel.c_str(), roofs.lofi->per_core_gflops, roofs.lofi->total_gflops);
+  } else {
+    std::printf("  LoFi's products (%s): against the fp32 FMA peak%s\n", roofs.lofi_kernel.c_str(),
+                kernels::amx_bf16_products(o.isa) ? " (AMX's tile peak is not measured)"
+                                                  : " (its operands widened to fp32 FMAs)");
+  }
+  std::printf("  measured read bandwidth: %.1f GB/s on all %d cores at once (the dram column)\n",
+              roofs.dram_bytes_per_s * 1e-9, device.num_cores());
 }
 
 void write_outputs(const ProfileArgs& a, const std::string& network, const ModelOptions& o,
-                   const Device& device, const PeakFlops& peak, const std::vector<OpRow>& rows) {
+                   const Device& device, const profile::Roofs& roofs,
+                   const std::vector<OpRow>& rows) {
   if (!a.csv.empty()) {
     profile::write_csv_file(a.csv, rows);
     std::printf("  perf sheet: %s (%zu ops)\n", a.csv.c_str(), rows.size());
@@ -182,7 +193,7 @@ void write_outputs(const ProfileArgs& a, const std::string& network, const Model
       o.describe(),
       detail::concat(network, ", ", device.num_cores(), " cores, ", to_string(o.isa),
                      " kernels, median of ", a.runs, a.runs == 1 ? " run" : " runs",
-                     ", per-core peak ", std::lround(peak.per_core_gflops), " GFLOP/s"),
+                     ", per-core peak ", std::lround(roofs.hifi4.per_core_gflops), " GFLOP/s"),
       device.num_cores()};
   profile::profile_svg(rows, info).save(a.plot);
   std::printf("  plot: %s\n", a.plot.c_str());
@@ -197,23 +208,23 @@ int profile_network(const ProfileArgs& a) {
   model.validate_input(input.shape());
   const std::string network = network_name(model, input.shape());
   Device device(a.flags.thread_count(), model.isa(), a.flags.pinning());
-  const PeakFlops peak = profile::measure_peak(device);
-  print_header(a, network, options, device, peak);
+  const profile::Roofs roofs = profile::measure_roofs(device);
+  print_header(a, network, options, device, roofs);
 
   InferenceSession session(model, device);
   for (int i = 0; i < 1 + a.warmup; ++i) session.run(input);  // the first run plans the arena
   profile::OpCollector collector;
   const Timings timings = time_runs(device, session, input, a.runs, collector);
-  const profile::PeakTable peaks(device.num_cores(), peak.per_core_gflops * 1e9);
-  const std::vector<OpRow> rows =
-      profile::make_rows(profile::median_over_runs(collector.runs()), peaks);
+  const std::vector<OpRow> rows = profile::make_rows(
+      profile::median_over_runs(collector.runs()), profile::peak_table(roofs, device.num_cores()));
 
   print_summary(timings, rows);
   const double total = profile::total_duration_ns(rows);
   print_shares("by module", profile::time_by_module(rows), total);
   print_shares("by op type", profile::time_by_op(rows), total);
+  print_shares("by nearer roof", profile::time_by_roof(rows), total);
   print_slowest(rows, size_t(a.top));
-  write_outputs(a, network, options, device, peak, rows);
+  write_outputs(a, network, options, device, roofs, rows);
   return 0;
 }
 
@@ -228,7 +239,9 @@ int profile_command(int argc, char** argv) {
       "[--plot FILE.svg]\n       yolo4 profile --compare A.csv B.csv [--plot FILE.svg]",
       "Profiles every op (median of N runs after warm-up) and writes the perf sheet: one\n"
       "CSV row per op with its utilisation, (ideal / duration) x (grid cores / cores used),\n"
-      "against the measured per-core fp32 FMA peak. --compare puts two sheets side by side.");
+      "against the measured per-core peak of its products (fp32 FMAs; VDPBF16PS for LoFi\n"
+      "where the CPU has it), and its dram utilisation: its bytes at the measured read\n"
+      "bandwidth of all cores, over its duration. --compare puts two sheets side by side.");
   a.flags.add_to(p, "weights (.pth or darknet .weights); default: random weights");
   p.option("--runs", "N", "profiled runs, each paired with an unprofiled one (default 3)", &a.runs,
            1, 10000);

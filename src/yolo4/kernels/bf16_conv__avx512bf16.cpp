@@ -66,6 +66,23 @@ struct Bf16ConvFamily {
       &bf16_conv_ukernel<MR, NRV, OutT, MR, WindowRows<kPixelStep, kWindowPairRowValues>>;
 };
 
+// VDPBF16PS at its peak: kFmaChains independent chains, each step adding 1 x 2^-10 twice to
+// every lane of every chain (bf16 0x3f80 and 0x3a80), so that n steps return exactly
+// 66 + 12 n / 512 (chain c starts at c) and a test can tell that every chain ran.
+float bf16_dot_loop(int64_t iterations) {
+  __m512 acc[kFmaChains];
+  for (int c = 0; c < kFmaChains; ++c) acc[c] = _mm512_set1_ps(float(c));
+  const __m512bh ones = (__m512bh)_mm512_set1_epi32(0x3f803f80);
+  const __m512bh scale = (__m512bh)_mm512_set1_epi32(0x3a803a80);
+  for (int64_t i = 0; i < iterations; ++i) {
+#pragma GCC unroll 12
+    for (int c = 0; c < kFmaChains; ++c) acc[c] = _mm512_dpbf16_ps(acc[c], ones, scale);
+  }
+  __m512 sum = _mm512_setzero_ps();
+  for (int c = 0; c < kFmaChains; ++c) sum = _mm512_add_ps(sum, acc[c]);
+  return _mm512_cvtss_f32(sum);
+}
+
 template <int MR, int NRV>
 constexpr ConvKernel bf16_conv_kernel(const char* name) {
   ConvKernel k;
@@ -78,6 +95,8 @@ constexpr ConvKernel bf16_conv_kernel(const char* name) {
   set_family_kernels<Bf16ConvFamily<MR, NRV, PixelRows>>(k.in_place, true);
   set_conv_kernel_common<VecAvx512Bf16, NRV, uint16_t>(k, MR, OperandFormat::kBf16Pairs, name);
   k.bfp8_decode_pairs = &bfp8_decode_pairs__avx512;
+  k.product_loop = &bf16_dot_loop;
+  k.product_flops_per_step = kFmaChains * 16 * 2 * 2;  // chains x lanes x pairs x (mul + add)
   return k;
 }
 

@@ -781,6 +781,27 @@ constexpr void set_window_kernels(ConvKernel& k) {
   set_window_kernels<Family>(k, std::make_integer_sequence<int, kWindowStrides>{});
 }
 
+// More independent chains than the FMAs a core has in flight, so only throughput limits the loop.
+inline constexpr int kFmaChains = kFmasInFlight * 3 / 2;
+static_assert(kFmaChains == 12, "f32_fma_loop unrolls its 12 chains");
+
+template <class V>
+float f32_fma_loop(int64_t iterations) {
+  using T = typename V::T;
+  T acc[kFmaChains];
+  for (int c = 0; c < kFmaChains; ++c) acc[c] = V::set1(float(c));
+  const T scale = V::set1(0.9999999f), shift = V::set1(1e-7f);
+  for (int64_t i = 0; i < iterations; ++i) {
+#pragma GCC unroll 12
+    for (int c = 0; c < kFmaChains; ++c) acc[c] = V::fma(acc[c], scale, shift);
+  }
+  T sum = V::zero();
+  for (int c = 0; c < kFmaChains; ++c) sum = V::add(sum, acc[c]);
+  float lanes[V::kLanes];
+  V::store(lanes, sum);
+  return lanes[0];
+}
+
 // The f32 conv kernel as HiFi4, or as LoFi on bf16 operands widened to fp32 (for CPUs without
 // AVX512_BF16; kPairOrder additionally in VDPBF16PS's exact accumulation order); pair_weights
 // (kWidened only): reading its bf16 weights as pairs.
@@ -807,6 +828,9 @@ constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operand
     set_conv_kernel_common<V, NRV, Bf16AsFloat>(k, MR, OperandFormat::kF32, name);
   }
   k.bf16_operands = bf16_operands;
+  // HiFi4's products and widened LoFi's alike are fp32 FMAs.
+  k.product_loop = &f32_fma_loop<V>;
+  k.product_flops_per_step = 2 * kFmaChains * V::kLanes;
   return k;
 }
 
@@ -934,27 +958,6 @@ void max_into(void* dst, const void* src, int64_t n) {
   }
 }
 
-// More independent chains than the FMAs a core has in flight, so only throughput limits the loop.
-inline constexpr int kFmaChains = kFmasInFlight * 3 / 2;
-static_assert(kFmaChains == 12, "f32_fma_loop unrolls its 12 chains");
-
-template <class V>
-float f32_fma_loop(int64_t iterations) {
-  using T = typename V::T;
-  T acc[kFmaChains];
-  for (int c = 0; c < kFmaChains; ++c) acc[c] = V::set1(float(c));
-  const T scale = V::set1(0.9999999f), shift = V::set1(1e-7f);
-  for (int64_t i = 0; i < iterations; ++i) {
-#pragma GCC unroll 12
-    for (int c = 0; c < kFmaChains; ++c) acc[c] = V::fma(acc[c], scale, shift);
-  }
-  T sum = V::zero();
-  for (int c = 0; c < kFmaChains; ++c) sum = V::add(sum, acc[c]);
-  float lanes[V::kLanes];
-  V::store(lanes, sum);
-  return lanes[0];
-}
-
 // The table every ISA file exports, given its vector type, its conv kernels and its bfloat8_b
 // weight decoders (which the conv kernels then use too).
 // Its LoFi kernels are the f32 one on bf16 operands: widened, and in VDPBF16PS's order.
@@ -985,8 +988,6 @@ constexpr KernelTable make_kernel_table(Isa isa, const char* hifi4_name, const c
       &f32_activation<V>,
       &f32_add<V>,
       {&max_into<V, float>, &max_into<V, uint16_t>},
-      &f32_fma_loop<V>,
-      2 * kFmaChains * V::kLanes,
       bfp8_decode_pairs,
       bfp8_decode_f32,
       {{&depthwise_row<V, float, float, false>, &depthwise_row<V, float, uint16_t, false>},

@@ -255,6 +255,11 @@ struct TileKernels {
 };
 
 // Its TileKernels read packed operands: the im2col copy conv2d makes, MR rows side by side.
+// Runs `iterations` steps of independent chains of a kernel's products (throughput-bound: more
+// chains than a core has in flight) and returns a value that depends on all of them; each step is
+// the kernel's product_flops_per_step FLOPs. The perf sheet's peaks are measured with it.
+using ProductLoopFn = float (*)(int64_t iterations);
+
 struct ConvKernel : TileKernels {
   // The same kernels reading a pointwise conv's input in place, t.a_row_stride elements a row
   // (null where the kernel has none): a 1x1 conv of stride 1 over whole blocks of channels in
@@ -321,6 +326,10 @@ struct ConvKernel : TileKernels {
   // kF32 kernels: widens resident bf16 weights (or decoded bfloat8_b ones) to the operands.
   Bf16PairsWidenFn widen_bf16_pairs = nullptr;
   ConvBlocking blocking = kBlockingL2Of1MB;
+  // Its products at their peak, for the perf sheet's utilisation (null where not measured: AMX's
+  // tiles, whose products need a tile configuration of their own).
+  ProductLoopFn product_loop = nullptr;
+  int product_flops_per_step = 0;
   const char* name = "";
 };
 
@@ -360,9 +369,6 @@ using F32AddFn = void (*)(const float* a, const float* b, float* out, int64_t n)
 // dst[i] = src[i] > dst[i] ? src[i] : dst[i] for n values, as maxps orders it (NaNs and ties keep
 // dst): float or bfloat16 (exact, compared as floats).
 using MaxIntoFn = void (*)(void* dst, const void* src, int64_t n);
-// Runs `iterations` steps of independent FMA chains (throughput-bound) and returns a value that
-// depends on all of them; each step is fma_flops_per_step FLOPs. Used to measure the peak.
-using F32FmaLoopFn = float (*)(int64_t iterations);
 
 struct KernelTable {
   Isa isa;
@@ -381,8 +387,6 @@ struct KernelTable {
   F32UnaryFn f32_activation;
   F32AddFn f32_add;
   MaxIntoFn max_into[2];  // [0]: float, [1]: bfloat16
-  F32FmaLoopFn f32_fma_loop;
-  int fma_flops_per_step;
   Bfp8PairsDecodeFn bfp8_decode_pairs;
   Bfp8F32DecodeFn bfp8_decode_f32;
   DepthwiseRowFn depthwise_row[kDepthwiseInputs][2];  // [input][output is bfloat16]

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "yolo4/core/error.h"
+#include "yolo4/core/math_fidelity.h"
 #include "yolo4/core/tensor.h"
 
 namespace yolo4::profile {
@@ -38,14 +39,43 @@ double PeakTable::per_core(DataType dtype, std::string_view fidelity) const {
   return f32_per_core_;  // the only measured peak so far
 }
 
-PeakFlops measure_peak(Device& device, int attempts, double seconds) {
+PeakFlops measure_peak(Device& device, const kernels::ConvKernel& kernel, int attempts,
+                       double seconds) {
   PeakFlops best;
   for (int i = 0; i < attempts; ++i) {
-    const PeakFlops p = measure_f32_fma_peak(device, seconds);
+    const PeakFlops p = measure_product_peak(device, kernel, seconds);
     best.per_core_gflops = std::max(best.per_core_gflops, p.per_core_gflops);
     best.total_gflops = std::max(best.total_gflops, p.total_gflops);
   }
   return best;
+}
+
+PeakFlops measure_peak(Device& device, int attempts, double seconds) {
+  return measure_peak(device, kernels::kernel_table(device.isa()).conv_hifi4, attempts, seconds);
+}
+
+Roofs measure_roofs(Device& device) {
+  const kernels::KernelTable& k = kernels::kernel_table(device.isa());
+  Roofs roofs;
+  roofs.hifi4 = measure_peak(device);
+  roofs.lofi_kernel = k.conv_lofi.name;
+  if (k.conv_lofi.product_loop && k.conv_lofi.product_loop != k.conv_hifi4.product_loop) {
+    roofs.lofi = measure_peak(device, k.conv_lofi);
+  }
+  roofs.dram_bytes_per_s = measure_read_bandwidth(device);
+  return roofs;
+}
+
+PeakTable peak_table(const Roofs& roofs, int grid_cores) {
+  PeakTable table(grid_cores, roofs.hifi4.per_core_gflops * 1e9);
+  if (roofs.lofi) {
+    // LoFi's products whatever its output: a conv feeding the decoder writes fp32.
+    for (const DataType dtype : {DataType::BFLOAT16, DataType::FLOAT32}) {
+      table.set(dtype, to_string(MathFidelity::LoFi), roofs.lofi->per_core_gflops * 1e9);
+    }
+  }
+  table.set_dram_bandwidth(roofs.dram_bytes_per_s);
+  return table;
 }
 
 // --- collecting and reducing runs ---------------------------------------------------------------
@@ -104,6 +134,10 @@ double utilisation_percent(double ideal, double duration_ns, int grid_cores, int
   return 100.0 * ideal / duration_ns * double(grid_cores) / double(cores_used);
 }
 
+double dram_ideal_ns(double bytes, double bytes_per_s) {
+  return bytes_per_s > 0 ? bytes / bytes_per_s * 1e9 : 0;
+}
+
 OpRow make_row(int index, const OpRecord& r, const PeakTable& peak) {
   OpRow row;
   row.index = index;
@@ -118,10 +152,15 @@ OpRow make_row(int index, const OpRecord& r, const PeakTable& peak) {
   row.cores = r.cores;
   row.duration_ns = r.duration_ns;
   row.flops = r.flops;
-  row.ideal_ns = ideal_ns(r.flops, peak.per_core(r.dtype, to_string(r.math_fidelity)), peak.grid_cores());
-  row.utilisation = utilisation_percent(row.ideal_ns, double(r.duration_ns), peak.grid_cores(), r.cores);
+  row.ideal_ns =
+      ideal_ns(r.flops, peak.per_core(r.dtype, to_string(r.math_fidelity)), peak.grid_cores());
+  row.utilisation =
+      utilisation_percent(row.ideal_ns, double(r.duration_ns), peak.grid_cores(), r.cores);
   row.bytes = r.bytes;
   row.arithmetic_intensity = r.bytes > 0 ? r.flops / r.bytes : 0;
+  // The bandwidth is the machine's, whatever share of the cores the op ran on.
+  row.dram_ideal_ns = dram_ideal_ns(r.bytes, peak.dram_bandwidth());
+  row.dram_utilisation = r.duration_ns > 0 ? 100.0 * row.dram_ideal_ns / double(r.duration_ns) : 0;
   return row;
 }
 
@@ -171,6 +210,15 @@ std::vector<TimeShare> time_by_module(const std::vector<OpRow>& rows) {
   return time_by(rows, [](const OpRow& r) { return module_of(r.path); });
 }
 
+std::vector<TimeShare> time_by_roof(const std::vector<OpRow>& rows) {
+  const bool measured =
+      std::any_of(rows.begin(), rows.end(), [](const OpRow& r) { return r.dram_ideal_ns > 0; });
+  if (!measured) return {};
+  return time_by(rows, [](const OpRow& r) {
+    return std::string(r.ideal_ns >= r.dram_ideal_ns ? "compute" : "memory");
+  });
+}
+
 double total_duration_ns(const std::vector<OpRow>& rows) {
   double total = 0;
   for (const OpRow& row : rows) total += double(row.duration_ns);
@@ -192,10 +240,24 @@ std::string sheet_config(const std::vector<OpRow>& rows) {
 // --- CSV ----------------------------------------------------------------------------------------
 
 const std::vector<std::string>& csv_header() {
-  static const std::vector<std::string> header = {
-      "index",       "path",         "op",       "input_shape", "output_shape", "dtype",
-      "weights_dtype", "fidelity",   "shard_layout", "cores",   "duration_ns",  "flops",
-      "ideal_ns",    "utilisation",  "bytes",    "arithmetic_intensity"};
+  static const std::vector<std::string> header = {"index",
+                                                  "path",
+                                                  "op",
+                                                  "input_shape",
+                                                  "output_shape",
+                                                  "dtype",
+                                                  "weights_dtype",
+                                                  "fidelity",
+                                                  "shard_layout",
+                                                  "cores",
+                                                  "duration_ns",
+                                                  "flops",
+                                                  "ideal_ns",
+                                                  "utilisation",
+                                                  "bytes",
+                                                  "arithmetic_intensity",
+                                                  "dram_ideal_ns",
+                                                  "dram_utilisation"};
   return header;
 }
 
@@ -215,10 +277,24 @@ std::string number(double value) {
 }
 
 std::vector<std::string> row_fields(const OpRow& r) {
-  return {std::to_string(r.index), r.path, r.op, r.input_shape, r.output_shape, r.dtype,
-          r.weights_dtype, r.fidelity, r.shard_layout, std::to_string(r.cores),
-          std::to_string(r.duration_ns), number(r.flops), number(r.ideal_ns),
-          number(r.utilisation), number(r.bytes), number(r.arithmetic_intensity)};
+  return {std::to_string(r.index),
+          r.path,
+          r.op,
+          r.input_shape,
+          r.output_shape,
+          r.dtype,
+          r.weights_dtype,
+          r.fidelity,
+          r.shard_layout,
+          std::to_string(r.cores),
+          std::to_string(r.duration_ns),
+          number(r.flops),
+          number(r.ideal_ns),
+          number(r.utilisation),
+          number(r.bytes),
+          number(r.arithmetic_intensity),
+          number(r.dram_ideal_ns),
+          number(r.dram_utilisation)};
 }
 
 void write_line(std::ostream& out, const std::vector<std::string>& fields) {
@@ -235,9 +311,12 @@ T parse_number(const std::string& text, const std::string& where) {
   return value;
 }
 
-OpRow parse_row(const std::vector<std::string>& f, const std::string& where) {
-  YOLO4_CHECK(f.size() == csv_header().size(), where, ": ", f.size(), " fields, expected ",
-              csv_header().size());
+// Sheets written before the DRAM columns end at arithmetic_intensity.
+constexpr size_t kColumnsBeforeDram = 16;
+
+// A row of a sheet whose header has `columns` fields.
+OpRow parse_row(const std::vector<std::string>& f, size_t columns, const std::string& where) {
+  YOLO4_CHECK(f.size() == columns, where, ": ", f.size(), " fields, expected ", columns);
   OpRow r;
   r.index = parse_number<int>(f[0], where + " index");
   r.path = f[1], r.op = f[2], r.input_shape = f[3], r.output_shape = f[4];
@@ -249,6 +328,10 @@ OpRow parse_row(const std::vector<std::string>& f, const std::string& where) {
   r.utilisation = parse_number<double>(f[13], where + " utilisation");
   r.bytes = parse_number<double>(f[14], where + " bytes");
   r.arithmetic_intensity = parse_number<double>(f[15], where + " arithmetic_intensity");
+  if (columns > kColumnsBeforeDram) {
+    r.dram_ideal_ns = parse_number<double>(f[16], where + " dram_ideal_ns");
+    r.dram_utilisation = parse_number<double>(f[17], where + " dram_utilisation");
+  }
   return r;
 }
 
@@ -288,12 +371,17 @@ std::vector<std::string> split_csv_line(std::string_view line) {
 std::vector<OpRow> read_csv(std::istream& in, const std::string& source) {
   std::string line;
   YOLO4_CHECK(std::getline(in, line), source, ": empty, expected the perf sheet header");
-  YOLO4_CHECK(split_csv_line(line) == csv_header(), source,
+  const std::vector<std::string> header = split_csv_line(line);
+  const std::vector<std::string>& current = csv_header();
+  const bool before_dram = header.size() == kColumnsBeforeDram &&
+                           std::equal(header.begin(), header.end(), current.begin());
+  YOLO4_CHECK(header == current || before_dram, source,
               ": not a yolo4 perf sheet (header differs from 'index,path,op,...')");
   std::vector<OpRow> rows;
   for (int number = 2; std::getline(in, line); ++number) {
     if (line.empty() || line == "\r") continue;
-    rows.push_back(parse_row(split_csv_line(line), detail::concat(source, ":", number)));
+    rows.push_back(
+        parse_row(split_csv_line(line), header.size(), detail::concat(source, ":", number)));
   }
   return rows;
 }

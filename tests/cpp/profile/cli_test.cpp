@@ -27,7 +27,7 @@ Result run(const std::string& command) {
   return r;
 }
 
-#define YOLO4_REQUIRE_BINARY(bin)                          \
+#define YOLO4_REQUIRE_BINARY(bin)                         \
   const std::string bin = yolo4::testing::yolo4_binary(); \
   if (bin.empty()) GTEST_SKIP() << "yolo4 binary not built"
 
@@ -62,17 +62,24 @@ TEST(ProfileCli, ProfilesASmallInputIntoASheetAndPlot) {
   YOLO4_REQUIRE_BINARY(bin);
   const auto dir = yolo4::testing::scratch_dir("cli_profile");
   const std::string csv = (dir / "sheet.csv").string(), svg = (dir / "sheet.svg").string();
-  const Result r = run(bin + " profile --size 64 --runs 1 --warmup 0 --csv " + csv +
-                       " --plot " + svg);
+  const Result r =
+      run(bin + " profile --size 64 --runs 1 --warmup 0 --csv " + csv + " --plot " + svg);
   ASSERT_EQ(r.status, 0) << r.output;
-  for (const char* expected : {"per core", "unprofiled median", "sum of op medians",
-                               "slowest ops", "util"}) {
+  for (const char* expected :
+       {"per core", "read bandwidth", "unprofiled median", "sum of op medians", "by nearer roof",
+        "slowest ops", "util", "dram"}) {
     EXPECT_NE(r.output.find(expected), std::string::npos) << "missing " << expected << "\n"
                                                           << r.output;
   }
   const std::vector<OpRow> rows = read_csv_file(csv);
   EXPECT_GE(rows.size(), 110u);
-  for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i].index, int(i));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].index, int(i));
+    if (rows[i].op == "conv2d") {  // every conv moves bytes, at the measured bandwidth
+      EXPECT_GT(rows[i].dram_ideal_ns, 0) << rows[i].path;
+      EXPECT_GT(rows[i].dram_utilisation, 0) << rows[i].path;
+    }
+  }
   if (yolo4::testing::python_available()) {
     EXPECT_EQ(yolo4::testing::parse_xml(svg), 0);
   }

@@ -13,10 +13,24 @@ namespace yolo4::profile {
 namespace {
 
 TEST(PerfSheetCsv, HeaderNamesEveryColumnInOrder) {
-  const std::vector<std::string> expected = {
-      "index",  "path",        "op",        "input_shape", "output_shape", "dtype",
-      "weights_dtype", "fidelity", "shard_layout", "cores", "duration_ns", "flops",
-      "ideal_ns", "utilisation", "bytes", "arithmetic_intensity"};
+  const std::vector<std::string> expected = {"index",
+                                             "path",
+                                             "op",
+                                             "input_shape",
+                                             "output_shape",
+                                             "dtype",
+                                             "weights_dtype",
+                                             "fidelity",
+                                             "shard_layout",
+                                             "cores",
+                                             "duration_ns",
+                                             "flops",
+                                             "ideal_ns",
+                                             "utilisation",
+                                             "bytes",
+                                             "arithmetic_intensity",
+                                             "dram_ideal_ns",
+                                             "dram_utilisation"};
   EXPECT_EQ(csv_header(), expected);
 }
 
@@ -34,7 +48,8 @@ TEST(PerfSheetCsv, EveryLineHasTheHeadersFieldCount) {
   EXPECT_EQ(lines, int(rows.size()) + 1);
   EXPECT_EQ(out.str().substr(0, out.str().find('\n')),
             "index,path,op,input_shape,output_shape,dtype,weights_dtype,fidelity,shard_layout,"
-            "cores,duration_ns,flops,ideal_ns,utilisation,bytes,arithmetic_intensity");
+            "cores,duration_ns,flops,ideal_ns,utilisation,bytes,arithmetic_intensity,"
+            "dram_ideal_ns,dram_utilisation");
 }
 
 void expect_same(const OpRow& a, const OpRow& b) {
@@ -54,6 +69,8 @@ void expect_same(const OpRow& a, const OpRow& b) {
   EXPECT_EQ(a.utilisation, b.utilisation);
   EXPECT_EQ(a.bytes, b.bytes);
   EXPECT_EQ(a.arithmetic_intensity, b.arithmetic_intensity);
+  EXPECT_EQ(a.dram_ideal_ns, b.dram_ideal_ns);
+  EXPECT_EQ(a.dram_utilisation, b.dram_utilisation);
 }
 
 TEST(PerfSheetCsv, RoundTripsThroughAFile) {
@@ -68,6 +85,34 @@ TEST(PerfSheetCsv, RoundTripsThroughAFile) {
     SCOPED_TRACE(i);
     expect_same(rows[i], back[i]);
   }
+}
+
+// A sheet written before the DRAM columns (--compare against an older run) still reads, its DRAM
+// columns 0; a header cut anywhere else does not.
+TEST(PerfSheetCsv, ReadsSheetsWrittenBeforeTheDramColumns) {
+  std::vector<OpRow> rows = yolo4::testing::synthetic_rows();
+  std::ostringstream out;
+  write_csv(out, rows);
+  std::istringstream in(out.str());
+  std::string line, old;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields = split_csv_line(line);
+    fields.resize(16);  // up to arithmetic_intensity
+    for (size_t i = 0; i < fields.size(); ++i) old += (i ? "," : "") + fields[i];
+    old += "\n";
+  }
+  std::istringstream old_sheet(old);
+  const std::vector<OpRow> back = read_csv(old_sheet, "old.csv");
+  ASSERT_EQ(back.size(), rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    SCOPED_TRACE(i);
+    rows[i].dram_ideal_ns = rows[i].dram_utilisation = 0;
+    expect_same(rows[i], back[i]);
+  }
+  std::string cut = out.str();
+  cut.erase(cut.find(",dram_utilisation"), std::string(",dram_utilisation").size());
+  std::istringstream cut_sheet(cut);
+  EXPECT_THROW(read_csv(cut_sheet, "cut.csv"), Error);
 }
 
 TEST(PerfSheetCsv, RejectsOtherFilesWithAClearMessage) {

@@ -1,8 +1,6 @@
 // Helpers for the profiler tests: scratch files, synthetic sheets, an XML check, the CLI.
 #pragma once
 
-#include "test_env.h"
-
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -10,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "test_env.h"
 #include "yolo4/profile/profiler.h"
 
 namespace yolo4::testing {
@@ -45,6 +44,8 @@ inline std::vector<profile::OpRow> synthetic_rows(double scale = 1.0) {
       r.ideal_ns = profile::ideal_ns(r.flops, 2e11, 2);  // 200 GFLOP/s per core, 2 cores
       r.utilisation = profile::utilisation_percent(r.ideal_ns, double(r.duration_ns), 2, r.cores);
       r.arithmetic_intensity = r.flops / r.bytes;
+      r.dram_ideal_ns = profile::dram_ideal_ns(r.bytes, 2e10);  // 20 GB/s
+      r.dram_utilisation = 100 * r.dram_ideal_ns / double(r.duration_ns);
       rows.push_back(r);
     }
   }
@@ -52,7 +53,9 @@ inline std::vector<profile::OpRow> synthetic_rows(double scale = 1.0) {
 }
 
 // Parses `path` as XML with Python's minidom; skips when there is no python3.
-inline bool python_available() { return std::filesystem::exists("/usr/bin/python3"); }
+inline bool python_available() {
+  return std::filesystem::exists("/usr/bin/python3");
+}
 
 inline int parse_xml(const std::string& path) {
   const std::string command =

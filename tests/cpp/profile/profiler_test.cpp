@@ -80,6 +80,31 @@ TEST(Profiler, RowsCarryTheRecordAndDerivedColumns) {
   EXPECT_DOUBLE_EQ(row.utilisation, 100.0 * 1000 / 4000 * 2);  // x (2 grid / 1 used)
   EXPECT_DOUBLE_EQ(row.arithmetic_intensity, 4.0);
   EXPECT_EQ(module_of(row.path), "down2");
+  EXPECT_EQ(row.dram_ideal_ns, 0.0);  // no bandwidth in the table: no DRAM columns
+  EXPECT_EQ(row.dram_utilisation, 0.0);
+
+  PeakTable with_bandwidth(2, 1e9);
+  with_bandwidth.set_dram_bandwidth(0.25e9);  // 1 byte per 4 ns, the machine's, for any cores
+  const OpRow roofed = make_row(7, r, with_bandwidth);
+  EXPECT_DOUBLE_EQ(roofed.dram_ideal_ns, 2000);
+  EXPECT_DOUBLE_EQ(roofed.dram_utilisation, 50.0);  // 2000 of 4000 ns
+  EXPECT_DOUBLE_EQ(roofed.utilisation, row.utilisation);
+}
+
+TEST(Profiler, TimeByRoofSplitsOpsByTheNearerRoof) {
+  std::vector<OpRow> rows(3);
+  rows[0].ideal_ns = 50, rows[0].dram_ideal_ns = 10, rows[0].duration_ns = 100;  // compute
+  rows[1].ideal_ns = 0, rows[1].dram_ideal_ns = 10, rows[1].duration_ns = 30;    // a copy
+  rows[2].ideal_ns = 5, rows[2].dram_ideal_ns = 20, rows[2].duration_ns = 40;    // memory
+  const std::vector<TimeShare> shares = time_by_roof(rows);
+  ASSERT_EQ(shares.size(), 2u);
+  EXPECT_EQ(shares[0].key, "compute");
+  EXPECT_EQ(shares[0].duration_ns, 100);
+  EXPECT_EQ(shares[1].key, "memory");
+  EXPECT_EQ(shares[1].duration_ns, 70);
+  EXPECT_EQ(shares[1].ops, 2);
+  for (OpRow& r : rows) r.dram_ideal_ns = 0;  // a sheet without the bandwidth
+  EXPECT_TRUE(time_by_roof(rows).empty());
 }
 
 TEST(Profiler, PeakTableFallsBackToFp32) {
@@ -89,6 +114,24 @@ TEST(Profiler, PeakTableFallsBackToFp32) {
   EXPECT_EQ(peaks.per_core(DataType::BFLOAT16, "LoFi"), 200e9);
   EXPECT_EQ(peaks.per_core(DataType::BFLOAT16, "HiFi4"), 50e9);
   EXPECT_EQ(peaks.grid_cores(), 8);
+  EXPECT_EQ(peaks.dram_bandwidth(), 0.0);
+}
+
+// The measured roofs as the table holds them: LoFi's own peak for both output dtypes where it
+// has one, the fp32 FMA peak otherwise.
+TEST(Profiler, PeakTableFromRoofs) {
+  Roofs roofs;
+  roofs.hifi4.per_core_gflops = 100;
+  roofs.dram_bytes_per_s = 3e10;
+  const PeakTable fma_only = peak_table(roofs, 2);
+  EXPECT_EQ(fma_only.per_core(DataType::BFLOAT16, "LoFi"), 100e9);
+  EXPECT_EQ(fma_only.dram_bandwidth(), 3e10);
+  roofs.lofi = PeakFlops{180, 350};
+  const PeakTable both = peak_table(roofs, 2);
+  EXPECT_EQ(both.per_core(DataType::BFLOAT16, "LoFi"), 180e9);
+  EXPECT_EQ(both.per_core(DataType::FLOAT32, "LoFi"), 180e9);  // a conv feeding the decoder
+  EXPECT_EQ(both.per_core(DataType::FLOAT32, "HiFi4"), 100e9);
+  EXPECT_EQ(both.grid_cores(), 2);
 }
 
 // --- on the real network ------------------------------------------------------------------------
