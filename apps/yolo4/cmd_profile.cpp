@@ -75,6 +75,7 @@ void print_summary(const Timings& t, const std::vector<OpRow>& rows) {
 }
 
 void print_slowest(const std::vector<OpRow>& rows, size_t n) {
+  if (n == 0) return;  // --top 0: the sheet alone
   const std::vector<OpRow> top = profile::slowest(rows, n);
   const double total = profile::total_duration_ns(rows);
   std::printf("  %zu slowest ops:\n", top.size());
