@@ -254,12 +254,12 @@ struct TileKernels {
   ConvTileFn run_tall[2] = {nullptr, nullptr};
 };
 
-// Its TileKernels read packed operands: the im2col copy conv2d makes, MR rows side by side.
 // Runs `iterations` steps of independent chains of a kernel's products (throughput-bound: more
 // chains than a core has in flight) and returns a value that depends on all of them; each step is
 // the kernel's product_flops_per_step FLOPs. The perf sheet's peaks are measured with it.
 using ProductLoopFn = float (*)(int64_t iterations);
 
+// Its TileKernels read packed operands: the im2col copy conv2d makes, MR rows side by side.
 struct ConvKernel : TileKernels {
   // The same kernels reading a pointwise conv's input in place, t.a_row_stride elements a row
   // (null where the kernel has none): a 1x1 conv of stride 1 over whole blocks of channels in
