@@ -36,7 +36,7 @@ double PeakTable::per_core(DataType dtype, std::string_view fidelity) const {
   for (const Entry& e : entries_) {
     if (e.dtype == dtype && e.fidelity == fidelity) return e.flops_per_s;
   }
-  return f32_per_core_;  // the only measured peak so far
+  return f32_per_core_;  // no peak of its own: the fp32 FMAs' peak
 }
 
 PeakFlops measure_peak(Device& device, const kernels::ConvKernel& kernel, int attempts,
