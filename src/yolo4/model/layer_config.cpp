@@ -98,8 +98,13 @@ struct WinogradRule {
 // 1.23-1.26, minima of 3 rounds). In bf16 on its VDPBF16PS F(6x6) took 0.87x F(4x4)'s time at
 // 128->128 (in the network 0.33-0.35 against 0.37-0.39 ms) and 0.90x at 128->256, where it is not
 // taken: the latter feed the 40x40 head, whose PCC against fp32 at 640 fell from 0.99974 to 0.99954
-// with it (0.99970 with the 128->128 row alone).
-constexpr std::array<WinogradRule, 22> kWinogradRules{{
+// with it (0.99970 with the 128->128 row alone). With AVX2's kernels there (docs/perf.md
+// 2026-12-07 22:00 UTC; per-op minima of 3 alternated `yolo4 profile --isa avx2` rounds), fp32's
+// F(6x6) at 128->256 took 0.91x F(4x4)'s time in the network (1.18-1.22 against 1.30-1.32 ms), and
+// bf16 on widened operands, whose weights are half of fp32's, took F(4x4) at 512->512 and
+// 512->1024 (10x10) in 0.90x F(2x2)'s time (1.04-1.07 against 1.13-1.15 ms, 1.92-1.98 against
+// 2.16-2.19; F(6x6) level with F(4x4), its error larger).
+constexpr std::array<WinogradRule, 24> kWinogradRules{{
     {2, 32, 256, 64, 512, WinogradPrecision::kVdpbf16psBf16, std::nullopt, std::nullopt,
      WinogradTile::kF4x4S2,
      "stride 2, 32..256 -> 64..512 in bf16 on VDPBF16PS: F(4x4), 0.63-0.87x direct"},
@@ -147,6 +152,9 @@ constexpr std::array<WinogradRule, 22> kWinogradRules{{
     {1, 256, 256, 256, 512, WinogradPrecision::kAmxBf16, std::nullopt, std::nullopt,
      WinogradTile::kF2x2,
      "256 -> 256..512 in bf16 on AMX: F(2x2), 0.94x F(4x4)'s time (its weights stream)"},
+    {1, 512, 512, 512, 1024, WinogradPrecision::kBf16, Isa::kAvx2, CpuCore::kAmdZen4,
+     WinogradTile::kF4x4,
+     "512 -> 512..1024 in bf16 with AVX2's kernels on AMD Zen 4: F(4x4), 0.90x F(2x2)'s time"},
     {1, 32, 256, 32, 512, WinogradPrecision::kBf16, std::nullopt, std::nullopt, WinogradTile::kF4x4,
      "32..256 -> 32..512 in bf16: F(4x4), 0.63x direct at 32->64, 0.75-0.88x F(2x2)"},
     {1, 32, 64, 32, 64, WinogradPrecision::kFp32, std::nullopt, std::nullopt, WinogradTile::kF6x6,
@@ -155,6 +163,9 @@ constexpr std::array<WinogradRule, 22> kWinogradRules{{
      WinogradTile::kF6x6,
      "128 -> 128..256 in fp32 with AVX-512's kernels on AMD Zen 4: F(6x6), 0.89-0.91x F(4x4)'s "
      "time"},
+    {1, 128, 128, 256, 256, WinogradPrecision::kFp32, Isa::kAvx2, CpuCore::kAmdZen4,
+     WinogradTile::kF6x6,
+     "128 -> 256 in fp32 with AVX2's kernels on AMD Zen 4: F(6x6), 0.91x F(4x4)'s time"},
     {1, 128, 128, 128, 128, WinogradPrecision::kFp32, Isa::kAvx2, std::nullopt, WinogradTile::kF6x6,
      "128 -> 128 in fp32 on AVX2: F(6x6), 0.86x F(4x4)'s time (1.10x with AVX-512's kernels)"},
     {1, 32, 256, 32, 512, WinogradPrecision::kFp32, std::nullopt, std::nullopt, WinogradTile::kF4x4,

@@ -39,34 +39,39 @@ TEST(WinogradTable, Fp32TakesF6x6To64ChannelsF4x4To256AndF2x2Beyond) {
 }
 
 // The ISA- and core-specific rules: AVX2's kernels measured F(6x6) faster at 128 -> 128, AVX-512's
-// only on AMD Zen 4 (whose AVX-512 FMAs have AVX2's throughput), there at 128 -> 256 too.
+// only on AMD Zen 4 (whose AVX-512 FMAs have AVX2's throughput), where both took it at 128 -> 256
+// too.
 TEST(WinogradTable, Fp32TakesF6x6At128ChannelsWithAvx2KernelsAndOnZen4) {
-  const WinogradTile avx512 = on_zen4() ? WinogradTile::kF6x6 : WinogradTile::kF4x4;
+  const WinogradTile zen4_only = on_zen4() ? WinogradTile::kF6x6 : WinogradTile::kF4x4;
   EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF6x6);
-  EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kAvx512), avx512);
-  EXPECT_EQ(tile_for(128, 256, "fp32", 3, 1, 1, Isa::kAvx512), avx512);
+  EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kAvx512), zen4_only);
+  EXPECT_EQ(tile_for(128, 256, "fp32", 3, 1, 1, Isa::kAvx512), zen4_only);
+  EXPECT_EQ(tile_for(128, 256, "fp32", 3, 1, 1, Isa::kAvx2), zen4_only);
   EXPECT_EQ(tile_for(128, 128, "fp32", 3, 1, 1, Isa::kScalar), WinogradTile::kF4x4);
-  EXPECT_EQ(tile_for(128, 256, "fp32", 3, 1, 1, Isa::kAvx2), WinogradTile::kF4x4);
+  EXPECT_EQ(tile_for(128, 256, "fp32", 3, 1, 1, Isa::kScalar), WinogradTile::kF4x4);
 }
 
 // bf16 takes F(4x4) from 128 to 256 input channels on every ISA (on AMX tiles only at 128, where
 // the 256-channel ones are bound by their weights' traffic) and F(2x2) beyond; the report runs no
-// Winograd. (Where AVX-512's LoFi is widened on AMD Zen 4, as with YOLO4_CPU_DISABLE=avx512, it
-// takes fp32's F(6x6) at 128 -> 256.)
+// Winograd. Where LoFi is widened on AMD Zen 4 (AVX2's kernels, or AVX-512's with
+// YOLO4_CPU_DISABLE=avx512_bf16) it takes fp32's F(6x6) at 128 -> 256, and with AVX2's kernels
+// there F(4x4) at 512 channels too.
 TEST(WinogradTable, Bf16TakesF4x4To256Channels) {
   const bool amx = kernels::amx_bf16_products(Isa::kAvx512);
-  const bool zen4_widened = on_zen4() && !kernels::native_bf16_products(Isa::kAvx512);
   for (const Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kScalar}) {
-    const WinogradTile at_128 =
-        isa == Isa::kAvx512 && zen4_widened ? WinogradTile::kF6x6 : WinogradTile::kF4x4;
+    const bool zen4_widened =
+        on_zen4() && isa != Isa::kScalar && !kernels::native_bf16_products(isa);
+    const WinogradTile at_128 = zen4_widened ? WinogradTile::kF6x6 : WinogradTile::kF4x4;
     EXPECT_EQ(tile_for(128, 256, "bf16", 3, 1, 1, isa), at_128) << to_string(isa);
     const WinogradTile at_256 =
         isa == Isa::kAvx512 && amx ? WinogradTile::kF2x2 : WinogradTile::kF4x4;
     for (const auto& [in, out] : {std::pair{256, 256}, {256, 512}}) {
       EXPECT_EQ(tile_for(in, out, "bf16", 3, 1, 1, isa), at_256) << in << "->" << out;
     }
+    const WinogradTile at_512 =
+        on_zen4() && isa == Isa::kAvx2 ? WinogradTile::kF4x4 : WinogradTile::kF2x2;
     for (const auto& [in, out] : {std::pair{512, 512}, {512, 1024}}) {
-      EXPECT_EQ(tile_for(in, out, "bf16", 3, 1, 1, isa), WinogradTile::kF2x2) << in << "->" << out;
+      EXPECT_EQ(tile_for(in, out, "bf16", 3, 1, 1, isa), at_512) << in << "->" << out;
     }
     EXPECT_EQ(tile_for(64, 64, "report", 3, 1, 1, isa), WinogradTile::kNone);
   }
@@ -101,14 +106,12 @@ TEST(WinogradTable, ReducedPrecisionTakesFp32sLargerTilesWhereLoFiIsWidened) {
     WinogradTile tile;
   };
   // The same on AVX2 and the scalar kernels but at 128 -> 128, where fp32 takes F(6x6) only on
-  // AVX2 (the scalar kernels' cases follow).
+  // AVX2 (the scalar kernels' cases follow), and on AMD Zen 4 (the AVX2 cases after those).
   constexpr Case kEitherIsa[] = {
       {"bf16", 32, 64, true, WinogradTile::kF6x6},
       {"bf16", 64, 64, true, WinogradTile::kF6x6},
-      {"bf16", 128, 256, false, WinogradTile::kF4x4},
       {"bf16", 256, 256, false, WinogradTile::kF4x4},
       {"bf16", 256, 512, false, WinogradTile::kF4x4},
-      {"bf16", 512, 512, false, WinogradTile::kF2x2},
       {"fast", 32, 64, true, WinogradTile::kF6x6},
       {"fast", 256, 256, true, WinogradTile::kF4x4},
       {"fast", 256, 512, true, WinogradTile::kF4x4},
@@ -128,8 +131,14 @@ TEST(WinogradTable, ReducedPrecisionTakesFp32sLargerTilesWhereLoFiIsWidened) {
     EXPECT_EQ(c.math_fidelity, k.fp32_products ? MathFidelity::HiFi4 : MathFidelity::LoFi) << what;
     EXPECT_EQ(c.dtype, DataType::BFLOAT16) << what;
   };
+  constexpr Case kElsewhere[] = {{"bf16", 128, 256, false, WinogradTile::kF4x4},
+                                 {"bf16", 512, 512, false, WinogradTile::kF2x2}};
+  constexpr Case kAvx2OnZen4[] = {{"bf16", 128, 256, true, WinogradTile::kF6x6},
+                                  {"bf16", 512, 512, false, WinogradTile::kF4x4}};
   for (const Case& k : kAvx2At128) check(Isa::kAvx2, k);
   for (const Case& k : kScalarAt128) check(Isa::kScalar, k);
+  for (const Case& k : kElsewhere) check(Isa::kScalar, k);
+  for (const Case& k : on_zen4() ? kAvx2OnZen4 : kElsewhere) check(Isa::kAvx2, k);
   for (const Isa isa : {Isa::kAvx2, Isa::kScalar}) {
     ASSERT_FALSE(kernels::native_bf16_products(isa));
     for (const Case& k : kEitherIsa) check(isa, k);
