@@ -165,7 +165,7 @@ void register_activations() {
 
 void register_kernel(const char* fidelity, const ConvKernel& kernel) {
   measure_product_peak(kernel);
-  for (int k : {64, 256, 1024}) {
+  for (int k : {32, 64, 256, 1024}) {
     const std::string prefix =
         std::string(fidelity) + " " + kernel.name + " K=" + std::to_string(k);
     const auto add = [&](int rows, yolo4::Activation activation, const char* suffix,

@@ -17,23 +17,27 @@ import sys
 # (what the kernel's demangled name contains, the most stack loads its loop may hold)
 KERNELS = [
     ("f32_conv_ukernel<yolo4::kernels::VecAvx2, 6, 2, float, 6, false, "
-     "yolo4::kernels::(anonymous namespace)::PackedRows<6> >", 4),
+     "yolo4::kernels::(anonymous namespace)::PackedRows<6>, float>", 4),
     ("f32_conv_ukernel<yolo4::kernels::VecAvx2, 6, 2, float, 6, false, "
-     "yolo4::kernels::(anonymous namespace)::PixelRows>", 4),
+     "yolo4::kernels::(anonymous namespace)::PixelRows, float>", 4),
+    # A bf16 input in place, each pair broadcast and widened: GCC kept both steps' broadcasts
+    # and spilled the accumulators (1x1 convs 1.6-1.9x slower) until each step loaded its own.
+    ("f32_conv_ukernel<yolo4::kernels::VecAvx2, 6, 2, float, 6, true, "
+     "yolo4::kernels::(anonymous namespace)::PixelRows, unsigned short>", 4),
     ("f32_conv_ukernel<yolo4::kernels::VecAvx512, 12, 2, float, 12, false, "
-     "yolo4::kernels::(anonymous namespace)::PackedRows<12> >", 4),
+     "yolo4::kernels::(anonymous namespace)::PackedRows<12>, float>", 4),
     ("f32_conv_ukernel<yolo4::kernels::VecAvx512, 12, 2, float, 13, false, "
-     "yolo4::kernels::(anonymous namespace)::PackedRows<12> >", 4),
+     "yolo4::kernels::(anonymous namespace)::PackedRows<12>, float>", 4),
     ("bf16_conv_ukernel<12, 2, float, 12, "
      "yolo4::kernels::(anonymous namespace)::PackedRows<12> >", 4),
     # The RGB stem's, whose overlapping windows read each value for several rows (60 stack
     # loads a step in AVX-512's fp32 kernel, 38 in the bf16 one, 34 in AVX2's).
     ("f32_conv_ukernel<yolo4::kernels::VecAvx512, 12, 2, float, 12, false, "
-     "yolo4::kernels::(anonymous namespace)::WindowRows<3, 9> >", 4),
+     "yolo4::kernels::(anonymous namespace)::WindowRows<3, 9>, float>", 4),
     ("bf16_conv_ukernel<12, 2, float, 12, "
      "yolo4::kernels::(anonymous namespace)::WindowRows<3, 10> >", 4),
     ("f32_conv_ukernel<yolo4::kernels::VecAvx2, 6, 2, float, 6, false, "
-     "yolo4::kernels::(anonymous namespace)::WindowRows<3, 9> >", 8),
+     "yolo4::kernels::(anonymous namespace)::WindowRows<3, 9>, float>", 8),
 ]
 FMA = re.compile(r"\b(vfmadd\w*|vdpbf16ps)\b")
 STACK_LOAD = re.compile(r"\(%rsp\),%")

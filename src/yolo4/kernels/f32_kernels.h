@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <utility>
 
@@ -390,15 +391,33 @@ template <class Rows, int ROWS, class E>
   }
 }
 
+// Activation k of a row, broadcast: A = float operands as they are, or (A = uint16_t) bf16 values
+// widened in registers, k's pair read whole (the pair k, k + 1 for even k, k - 1, k for odd k:
+// within the row's whole blocks of channels) and its element moved to a float's high half. Read
+// so in place, YOLOv4's 1x1 convs in `auto` with AVX2's kernels took 0.92x their packed time at
+// 160x160, 0.94x at 80x80, 0.98-0.99x at 40x40 and 20x20, level at 10x10 (AMD Zen 4; docs/perf.md).
+template <class V, class A>
+[[gnu::always_inline]] inline typename V::T broadcast_activation(const A* p, int k) {
+  if constexpr (std::is_same_v<A, float>) {
+    return V::broadcast(p);
+  } else {
+    const int odd = k & 1;
+    uint32_t pair;
+    std::memcpy(&pair, p - odd, sizeof pair);
+    return V::broadcast_pair_element(pair, odd);
+  }
+}
+
 // Outer-product micro-kernel: ROWS x (NRV vectors) accumulators stay in registers for the
 // whole reduction; each step loads NRV weight vectors and broadcasts ROWS activations of the
 // tile's MR rows of Rows (ROWS < MR: the shorter kernel for a partial tile; MR + 1: the tall one,
 // whose last row is the next tile's first). kPairWeights: the weights are bf16 pairs
 // [k/2][NR][2], each pair row loaded for both its steps and widened in registers (half the bytes
 // of fp32 weights, and no widened copy); each accumulator still sums k in order, so the results
-// are those of fp32 weights holding the same bf16 values.
+// are those of fp32 weights holding the same bf16 values. A: the activations' type, float, or
+// uint16_t for a bf16 input read in place (PixelRows), each broadcast widened in registers.
 template <class V, int MR, int NRV, class OutT, int ROWS = MR, bool kPairWeights = false,
-          class Rows = PackedRows<MR>>
+          class Rows = PackedRows<MR>, class A = float>
 void f32_conv_ukernel(const ConvTile& t) {
   using T = typename V::T;
   constexpr int L = V::kLanes;
@@ -417,23 +436,28 @@ void f32_conv_ukernel(const ConvTile& t) {
 #pragma GCC unroll 4
       for (int v = 0; v < NRV; ++v) acc[s][m][v] = V::zero();
 
-  const float* a = static_cast<const float*>(t.a);
+  const A* a = static_cast<const A*>(t.a);
   const int64_t spacing = Rows::spacing(t);
   const uintptr_t ahead = prefetch_distance(t);
   using W = std::conditional_t<kPairWeights, uint32_t, float>;
   const W* w = static_cast<const W*>(t.w);
   static_assert(Rows::kStepValues % kSteps == 0);
   for (int kb = 0; kb < t.kblocks; ++kb) {
-    const float* row_at[ROWS];
+    const A* row_at[ROWS];
     point_rows<Rows>(a, spacing, t, row_at);
     const uintptr_t w_ahead = prefetch_origin(w, ahead);
 #pragma GCC unroll 16
     for (int k = 0; k < Rows::kStepValues; k += kSteps) {
       prefetch_weights<NR * sizeof(W)>(w_ahead, k / kSteps * NR * sizeof(W));
       T(&sum)[ROWS][NRV] = acc[(k / 2) % kSets];
-      const float* base = step_base<Rows>(row_at[0], k);
+      const A* base = step_base<Rows>(row_at[0], k);
 #pragma GCC unroll 2
       for (int step = 0; step < kSteps; ++step) {
+        // A bf16 input's pair is loaded again for its odd step: GCC kept each row's broadcast
+        // pair for both steps, and AVX2's kernel then spilled its accumulators.
+        if constexpr (!std::is_same_v<A, float>) {
+          if (step > 0) asm volatile("" ::: "memory");
+        }
         // One step's weights at a time: both steps' would not fit in AVX2's 16 registers.
         T wv[NRV];
 #pragma GCC unroll 4
@@ -446,7 +470,8 @@ void f32_conv_ukernel(const ConvTile& t) {
         }
 #pragma GCC unroll 16
         for (int m = 0; m < ROWS; ++m) {
-          const T av = V::broadcast(step_operand<Rows>(row_at, base, m, k) + step);
+          const T av =
+              broadcast_activation<V>(step_operand<Rows>(row_at, base, m, k) + step, k + step);
 #pragma GCC unroll 4
           for (int v = 0; v < NRV; ++v) sum[m][v] = V::fma(av, wv[v], sum[m][v]);
         }
@@ -495,13 +520,13 @@ constexpr void set_tall_kernels(TileKernels& k) {
   }
 }
 
-template <class V, int MR, int NRV, bool kPairWeights, class Rows = PackedRows<MR>>
+template <class V, int MR, int NRV, bool kPairWeights, class Rows = PackedRows<MR>, class A = float>
 struct F32ConvFamily {
   using Vec = V;
   static constexpr int kMr = MR, kNrv = NRV;
   template <class OutT, int ROWS>
   static constexpr ConvTileFn kernel =
-      &f32_conv_ukernel<V, MR, NRV, OutT, ROWS, kPairWeights, Rows>;
+      &f32_conv_ukernel<V, MR, NRV, OutT, ROWS, kPairWeights, Rows, A>;
   template <class OutT, int kPixelStep>
   static constexpr ConvTileFn window = &f32_conv_ukernel<V, MR, NRV, OutT, MR, kPairWeights,
                                                          WindowRows<kPixelStep, kWindowRowValues>>;
@@ -813,6 +838,8 @@ constexpr ConvKernel f32_conv_kernel(const char* name, Bf16Operands bf16_operand
   const bool shorter = bf16_operands != Bf16Operands::kPairOrder;
   if (pair_weights) {
     set_family_kernels<F32ConvFamily<V, MR, NRV, true>>(k, shorter);
+    // A bf16 input's values, widened as they are broadcast: a pointwise conv reads them in place.
+    set_family_kernels<F32ConvFamily<V, MR, NRV, true, PixelRows, uint16_t>>(k.in_place, true);
   } else {
     set_family_kernels<F32ConvFamily<V, MR, NRV, false>>(k, shorter);
   }

@@ -263,8 +263,13 @@ using ProductLoopFn = float (*)(int64_t iterations);
 struct ConvKernel : TileKernels {
   // The same kernels reading a pointwise conv's input in place, t.a_row_stride elements a row
   // (null where the kernel has none): a 1x1 conv of stride 1 over whole blocks of channels in
-  // the operands' own format needs no copy.
+  // in_place_input()'s format needs no copy.
   TileKernels in_place;
+  // What `in_place` reads: the operands' own format, or bf16 values (kBf16Pairs) for a kF32
+  // kernel on widened operands, which widens each as it broadcasts it.
+  OperandFormat in_place_input() const {
+    return bf16_operands == Bf16Operands::kWidened ? OperandFormat::kBf16Pairs : operands;
+  }
   // The rows the tile `remaining` rows before the end of a conv runs, its tiles holding `fill`
   // rows (tile_fill): MR + 1 where the tile after it is packed next to it (`next_follows`), is
   // the last and holds one row, and the kernel has run_tall; else up to `fill`.

@@ -65,7 +65,13 @@ struct VecAvx2 {
 
   // Element `odd` (0: the low half) of 8 bf16 pairs, as floats.
   static T load_pair_element(const uint32_t* p, int odd) {
-    const __m256i pairs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return pair_element(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), odd);
+  }
+  // Element `odd` of one bf16 pair, as a float in every lane.
+  static T broadcast_pair_element(uint32_t pair, int odd) {
+    return pair_element(_mm256_set1_epi32(int(pair)), odd);
+  }
+  static T pair_element(__m256i pairs, int odd) {
     return _mm256_castsi256_ps(odd ? _mm256_and_si256(pairs, _mm256_set1_epi32(int(0xffff0000u)))
                                    : _mm256_slli_epi32(pairs, 16));
   }

@@ -64,7 +64,13 @@ struct VecAvx512 {
 
   // Element `odd` (0: the low half) of 16 bf16 pairs, as floats.
   static T load_pair_element(const uint32_t* p, int odd) {
-    const __m512i pairs = _mm512_loadu_si512(p);
+    return pair_element(_mm512_loadu_si512(p), odd);
+  }
+  // Element `odd` of one bf16 pair, as a float in every lane.
+  static T broadcast_pair_element(uint32_t pair, int odd) {
+    return pair_element(_mm512_set1_epi32(int(pair)), odd);
+  }
+  static T pair_element(__m512i pairs, int odd) {
     return _mm512_castsi512_ps(odd ? _mm512_and_si512(pairs, _mm512_set1_epi32(int(0xffff0000u)))
                                    : _mm512_maskz_slli_epi32(kAll, pairs, 16));
   }

@@ -50,8 +50,9 @@ struct VecScalar {
 
   static T load_bf16(const uint16_t* p, int n = 1) { return n > 0 ? to_float(bfloat16{*p}) : 0.0f; }
   // Element `odd` (0: the low half) of one bf16 pair.
-  static T load_pair_element(const uint32_t* p, int odd) {
-    return to_float(bfloat16{uint16_t(*p >> (odd ? 16 : 0))});
+  static T load_pair_element(const uint32_t* p, int odd) { return broadcast_pair_element(*p, odd); }
+  static T broadcast_pair_element(uint32_t pair, int odd) {
+    return to_float(bfloat16{uint16_t(pair >> (odd ? 16 : 0))});
   }
   static void store_bf16(uint16_t* p, T x, int n = 1) {
     if (n > 0) *p = to_bfloat16(x).bits;

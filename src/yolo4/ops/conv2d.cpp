@@ -243,16 +243,17 @@ constexpr int64_t kL1WayBytes = 4096;
 
 // Whether `kernel` reads a pointwise conv's input in place (ConvKernel::in_place): 1x1, stride 1,
 // no padding, over whole blocks of channels (a slice's neighbours are never read) held in the
-// operands' own format: fp32 for a kernel on fp32 operands (HiFi4's), bf16 for one on bf16 pairs.
+// format its in-place kernels read (in_place_input): fp32 for a kernel on fp32 operands
+// (HiFi4's), bf16 for one on bf16 pairs or on widened bf16 operands.
 // Not where the input's pixels lie a multiple of an L1 way apart: a tile's rows would then all
 // contend for one set (fp32 on 1024 channels took 1.09x the packed time; docs/perf.md).
 bool pointwise_reads_in_place(const Conv2dParams& p, const Conv2dConfig& config,
                               const kernels::ConvKernel& kernel, DataType input,
                               int64_t in_pixel_stride) {
-  const DataType operands = kernel.operands == kernels::OperandFormat::kBf16Pairs
-                                ? DataType::BFLOAT16
-                                : DataType::FLOAT32;
-  const int64_t row_bytes = in_pixel_stride * int64_t(operand_bytes(kernel.operands));
+  const kernels::OperandFormat format = kernel.in_place_input();
+  const DataType operands =
+      format == kernels::OperandFormat::kBf16Pairs ? DataType::BFLOAT16 : DataType::FLOAT32;
+  const int64_t row_bytes = in_pixel_stride * int64_t(operand_bytes(format));
   return config.winograd == WinogradTile::kNone && p.kernel == 1 && p.stride == 1 &&
          p.padding == 0 && p.in_channels % kKBlock == 0 && kernel.in_place.run[0] &&
          input == operands && row_bytes % kL1WayBytes != 0;
@@ -375,7 +376,7 @@ struct DirectConv {
   const WorkSplit& split;
   int out_columns;
   size_t element;    // bytes per output value
-  size_t a_element;  // bytes per packed activation operand
+  size_t a_element;  // bytes per activation operand: packed, or the input's where read in place
   // Read in place (ConvKernel::window): its MR-pixel tiles per output row; 0: packed.
   int window_tiles_per_row;
   bool in_bf16;             // the input's dtype, where read in place
@@ -890,6 +891,7 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
                        input.pixel_stride(), input.layout() == Layout::TILE};
   const WorkSplit split(s, tile_count(g.out, WinogradTile::kNone),
                         ceil_div(output_columns(output), kernel_.nr), kernel_.mr, layout_.kblocks);
+  const bool in_place = reads_pointwise_in_place(input.dtype(), input.pixel_stride());
   DirectConv conv{g,
                   s,
                   kernel_,
@@ -904,10 +906,10 @@ void Conv2d::execute(Device& device, const Tensor& input, const Tensor& output,
                   split,
                   output_columns(output),
                   size_t(traits(output.dtype()).block_bytes),
-                  operand_bytes(kernel_.operands),
+                  operand_bytes(in_place ? kernel_.in_place_input() : kernel_.operands),
                   window_tiles_per_row(g.out),
                   input.dtype() == DataType::BFLOAT16,
-                  reads_pointwise_in_place(input.dtype(), input.pixel_stride())};
+                  in_place};
   ShareQueue queue(split.cores(), [&](int core) { return split.claims(core); });
   device.pool().run(split.cores(), [&](int core) { run_core_share(conv, core, queue); });
   profiled.record.taken = queue.taken();

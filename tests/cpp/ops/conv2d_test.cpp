@@ -328,18 +328,18 @@ TEST(Conv2dRows, EveryFastKernelHasItsShorterVariants) {
   }
 }
 
-// A pointwise conv whose input holds whole blocks of channels in its kernel's operand format reads
-// it in place (ConvKernel::in_place): fp32 with HiFi4 on every ISA, bf16 where its products are
-// VDPBF16PS's. From a channel slice whose neighbours hold NaN (never read, or the output would
-// be NaN), every row count up to 2 MR + 1 and maps of several blocks, reductions in one and two
-// chunks, cores splitting pixels or channels, with a residual, into fp32 and bf16 outputs.
+// A pointwise conv reads its input in place (ConvKernel::in_place) where it holds whole blocks of
+// channels in the format the kernel's in-place variant reads: fp32 with HiFi4 on every ISA, bf16
+// with LoFi where its products are VDPBF16PS's or fp32 FMAs of widened bf16 values (not AMX's).
+// From a channel slice whose neighbours hold NaN (never read, or the output would be NaN), every
+// row count up to 2 MR + 1 and maps of several blocks, reductions in one and two chunks, cores
+// splitting pixels or channels, with a residual, into fp32 and bf16 outputs.
 TEST(Conv2dPointwise, ReadsTheInputInPlaceFromASlice) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   for (Isa isa : supported_isas()) {
     for (DataType dtype : {DataType::FLOAT32, DataType::BFLOAT16}) {
       const bool lofi = dtype == DataType::BFLOAT16;
-      const bool in_place_expected =
-          !lofi || (kernels::native_bf16_products(isa) && !kernels::amx_bf16_products(isa));
+      const bool in_place_expected = !lofi || !kernels::amx_bf16_products(isa);
       for (int channels : {16, 48, 16 * 33}) {
         const int oc = 40, first = 8, wide_channels = channels + 24;
         const auto weight = testing::rounded(random_vector(size_t(oc) * channels, 81, -0.2f, 0.2f),
@@ -386,6 +386,40 @@ TEST(Conv2dPointwise, ReadsTheInputInPlaceFromASlice) {
         }
       }
     }
+  }
+}
+
+// Read in place or packed, a pointwise conv's LoFi on a bf16 input (VDPBF16PS, or fp32 FMAs of
+// the values widened) sums the same products in the same order: bit-identical outputs. Pixels
+// 4 KB apart (2048 bf16 channels) are packed.
+TEST(Conv2dPointwise, Bf16InPlaceMatchesPackedExactly) {
+  constexpr int kPackedStride = 2048;
+  for (Isa isa : supported_isas()) {
+    const int channels = 48, oc = 40;
+    const auto weight =
+        testing::rounded(random_vector(size_t(oc) * channels, 91, -0.2f, 0.2f), DataType::BFLOAT16);
+    const auto bias = random_vector(oc, 92);
+    Conv2dConfig config;
+    config.activation = Activation::kMish;
+    config.dtype = DataType::BFLOAT16;
+    config.math_fidelity = MathFidelity::LoFi;
+    const Conv2d conv({channels, oc, 1, 1, 0}, weight, bias, config, isa);
+    if (!conv.reads_pointwise_in_place(DataType::BFLOAT16, channels)) continue;
+    ASSERT_FALSE(conv.reads_pointwise_in_place(DataType::BFLOAT16, kPackedStride));
+    const Shape in{1, 3, 13, channels};
+    const auto input = random_vector(size_t(in.elements()), 93);
+    Tensor wide =
+        make_host_tensor({{1, 3, 13, kPackedStride}, DataType::BFLOAT16, Layout::ROW_MAJOR, {}});
+    for (int64_t p = 0; p < in.pixels(); ++p) {
+      for (int ch = 0; ch < channels; ++ch) {
+        testing::set_element(wide, p * kPackedStride + ch, input[size_t(p * channels + ch)]);
+      }
+    }
+    Device device(2, isa);
+    const Tensor in_place =
+        conv(device, from_nhwc(input.data(), in, Layout::ROW_MAJOR, DataType::BFLOAT16));
+    const Tensor packed = conv(device, wide.channel_slice(0, channels));
+    EXPECT_EQ(to_nhwc(in_place), to_nhwc(packed)) << conv.kernel_name();
   }
 }
 
